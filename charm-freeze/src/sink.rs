@@ -1,0 +1,130 @@
+//! The hashing sink: a buffered, keyed blake3 hasher.
+
+use crate::Digest;
+use std::sync::OnceLock;
+
+/// The blake3 derive-key context of encoding v1. Changing it (or the
+/// encoding) changes every digest: a semver-major event.
+pub(crate) const CONTEXT: &str = "charm-freeze 2025-06-01 frozen-value v1";
+
+/// blake3 is fastest fed in large pieces; tiny `update` calls are slow.
+const BUFFER: usize = 8 * 1024;
+
+/// The tag of `()`; an element whose version encoding is exactly this one
+/// byte carries no version information.
+pub(crate) const UNIT_TAG: u8 = 0x01;
+
+fn template() -> &'static blake3::Hasher {
+    static TEMPLATE: OnceLock<blake3::Hasher> = OnceLock::new();
+    TEMPLATE.get_or_init(|| blake3::Hasher::new_derive_key(CONTEXT))
+}
+
+/// `hash(&())`, computed once.
+pub(crate) fn unit_digest() -> Digest {
+    static UNIT: OnceLock<Digest> = OnceLock::new();
+    *UNIT.get_or_init(|| {
+        let mut h = template().clone();
+        h.update(&[UNIT_TAG]);
+        h.finalize().into()
+    })
+}
+
+pub(crate) struct HashSink {
+    hasher: blake3::Hasher,
+    buf: Vec<u8>,
+    written: u64,
+}
+
+impl HashSink {
+    pub(crate) fn new() -> Self {
+        HashSink {
+            hasher: template().clone(),
+            buf: Vec::with_capacity(BUFFER),
+            written: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        self.written += bytes.len() as u64;
+        if self.buf.len() + bytes.len() > BUFFER {
+            self.flush();
+            if bytes.len() >= BUFFER {
+                self.hasher.update(bytes);
+                return;
+            }
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// True when exactly the unit tag was written.
+    pub(crate) fn is_unit(&self) -> bool {
+        self.written == 1 && self.buf.first() == Some(&UNIT_TAG)
+    }
+
+    /// The digest of everything written; the sink is left empty and reusable.
+    pub(crate) fn finish_and_reset(&mut self) -> Digest {
+        let digest = if self.is_unit() {
+            unit_digest()
+        } else {
+            self.flush();
+            self.hasher.finalize().into()
+        };
+        self.hasher.reset();
+        self.buf.clear();
+        self.written = 0;
+        digest
+    }
+}
+
+/// A stack of hash sinks: the bottom one hashes the whole value, the ones
+/// above hash set elements and map entries; finished sinks are pooled.
+pub(crate) struct HashStack {
+    active: Vec<HashSink>,
+    pool: Vec<HashSink>,
+}
+
+impl HashStack {
+    pub(crate) fn new() -> Self {
+        HashStack {
+            active: vec![HashSink::new()],
+            pool: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn top(&mut self) -> &mut HashSink {
+        let last = self.active.len() - 1;
+        &mut self.active[last]
+    }
+
+    pub(crate) fn begin_sub(&mut self) {
+        let sink = self.pool.pop().unwrap_or_else(HashSink::new);
+        self.active.push(sink);
+    }
+
+    /// Finishes the innermost sub-sink (never the bottom one).
+    pub(crate) fn end_sub(&mut self) -> Digest {
+        match self.active.len() {
+            0 | 1 => unit_digest(), // unbalanced use is prevented by the writers
+            _ => {
+                let mut sink = self.active.pop().unwrap_or_else(HashSink::new);
+                let digest = sink.finish_and_reset();
+                self.pool.push(sink);
+                digest
+            }
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> Digest {
+        self.active.truncate(1);
+        self.top().finish_and_reset()
+    }
+}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+
+mod attrs;
+mod freeze;
+
+use proc_macro::TokenStream;
+
+/// Derives `charm_freeze::Freeze`: fields by name (sorted, so reordering
+/// declarations keeps the digest), variants by name.
+///
+/// Container attributes, in `#[freeze(..)]`: `name = ".."`, `version = N`,
+/// `transparent`, `via = path`, `cache_key = path`, `cache_ver = path`,
+/// `bound = ".."`, `crate = ".."`. Field attributes: `skip`,
+/// `rename = ".."`, `with = path`. Variant attributes: `rename = ".."`.
+/// See the `charm-freeze` crate documentation for what each does.
+#[proc_macro_derive(Freeze, attributes(freeze))]
+pub fn derive_freeze(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    freeze::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
