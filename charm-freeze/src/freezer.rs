@@ -286,6 +286,23 @@ impl Freezer {
         }
     }
 
+    /// Freezes `v` as a value, whatever the current purpose: use it inside
+    /// `freeze_cache_key` / `freeze_cache_ver` to hash data as-is (there,
+    /// [`write`](Self::write) would give the data's own key or version).
+    ///
+    /// ```
+    /// use charm_freeze::{hash_cache_ver, Freeze, Freezer};
+    /// struct Doc { rev: u32 }
+    /// impl Freeze for Doc {
+    ///     fn freeze(&self, f: &mut Freezer) { f.write(&self.rev) }
+    ///     fn freeze_cache_ver(&self, f: &mut Freezer) { f.write_value(&self.rev) }
+    /// }
+    /// assert_ne!(hash_cache_ver(&Doc { rev: 1 }), hash_cache_ver(&Doc { rev: 2 }));
+    /// ```
+    pub fn write_value<T: Freeze + ?Sized>(&mut self, v: &T) {
+        self.with_purpose(Purpose::Value, |f| v.freeze(f))
+    }
+
     /// Runs `body` with another purpose, then restores the current one.
     pub fn with_purpose<R>(&mut self, purpose: Purpose, body: impl FnOnce(&mut Self) -> R) -> R {
         let saved = std::mem::replace(&mut self.purpose, purpose);

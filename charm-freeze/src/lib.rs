@@ -51,6 +51,9 @@ pub use charm_macros::Freeze;
 ///   contents' digest. Containers forward it to their elements, so a `Vec`
 ///   of file handles changes version when any file does.
 ///
+/// Inside `freeze_cache_key` / `freeze_cache_ver`, [`Freezer::write`] gives
+/// a child's own key or version; [`Freezer::write_value`] hashes data as-is.
+///
 /// The trait is dyn-compatible: `&dyn Freeze` and `Box<dyn Freeze>` freeze
 /// like the value inside.
 ///
@@ -81,6 +84,12 @@ pub use charm_macros::Freeze;
 /// assert_ne!(hash_cache_ver(&a), hash_cache_ver(&b));
 /// assert_ne!(hash(&a), hash(&b));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be frozen: it does not implement `charm_freeze::Freeze`",
+    label = "no stable digest for `{Self}`",
+    note = "derive it with `#[derive(Freeze)]`, implement it by hand, or wrap a `Serialize` value in `Serde(..)`",
+    note = "values that mean nothing in another process (`Instant`, pointers, `Mutex`, closures) have no digest on purpose"
+)]
 pub trait Freeze {
     /// Writes the value's encoding.
     fn freeze(&self, f: &mut Freezer);
@@ -209,3 +218,8 @@ pub fn try_freeze_tree<T: Freeze + ?Sized>(purpose: Purpose, v: &T) -> Result<Fr
     f.write(v);
     f.finish_tree()
 }
+
+/// The workspace README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadme;

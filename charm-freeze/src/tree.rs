@@ -78,6 +78,6 @@ impl TreeBuilder {
 /// Orders set elements and map entries as the hash does: by digest.
 pub(crate) fn sort_by_digest(nodes: Vec<Frozen>) -> Vec<Frozen> {
     let mut keyed: Vec<_> = nodes.into_iter().map(|n| (hash(&n), n)).collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.sort_by_key(|(digest, _)| *digest);
     keyed.into_iter().map(|(_, n)| n).collect()
 }

@@ -120,13 +120,16 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    // What a `cache_key`/`cache_ver` function writes is hashed as-is.
+    let as_value = |p: &Path| quote!(__f.with_purpose(#krate::Purpose::Value, |__f| #p(self, __f)));
     let cache_key = attrs.cache_key.as_ref().map(|p| {
+        let body = as_value(p);
         quote! {
-            fn freeze_cache_key(&self, __f: &mut #krate::Freezer) { #p(self, __f) }
+            fn freeze_cache_key(&self, __f: &mut #krate::Freezer) { #body }
         }
     });
     let cache_ver = match &attrs.cache_ver {
-        Some(p) => quote!(#p(self, __f)),
+        Some(p) => as_value(p),
         None => quote!(#krate::Freeze::freeze(self, __f)),
     };
     Ok(quote! {

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The one test command: formatting, lints, every test, doctest and example
+# of the workspace, and a compile check of the benchmarks.
+#
+#   ./scripts/test.sh
+#
+# Environment: CHARM_REQUIRE_SERVICES=1 makes service-backed tests fail
+# instead of skipping (CI sets it through .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install the Rust toolchain (rustup) first" >&2
+  exit 1
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, all features, -D warnings)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "cargo test (unit, integration, UI and doc tests)"
+cargo test --workspace --all-features
+
+step "examples"
+for example in */examples/*.rs; do
+  crate=${example%%/*}
+  name=$(basename "$example" .rs)
+  echo "--- $crate: $name"
+  cargo run --quiet -p "$crate" --all-features --example "$name"
+done
+
+step "benchmarks compile"
+cargo bench --workspace --no-run
+
+step "all checks passed"
