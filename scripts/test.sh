@@ -26,6 +26,9 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "cargo test (unit, integration, UI and doc tests)"
 cargo test --workspace --all-features
 
+step "cargo doc (broken links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
+
 step "examples"
 for example in */examples/*.rs; do
   crate=${example%%/*}

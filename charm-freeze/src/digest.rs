@@ -15,7 +15,7 @@ use std::str::FromStr;
 /// assert_eq!(d.to_string().len(), 64);
 /// assert_eq!(d.to_string().parse::<Digest>().unwrap(), d);
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Digest([u8; 32]);
 
 impl Digest {
@@ -43,6 +43,27 @@ impl Digest {
         let mut b = [0u8; 8];
         b.copy_from_slice(&self.0[..8]);
         u64::from_le_bytes(b)
+    }
+}
+
+/// Bytewise (lexicographic) order; the first 8 bytes are compared as one
+/// integer, which settles almost every comparison of random digests.
+impl Ord for Digest {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let head = |d: &Digest| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&d.0[..8]);
+            u64::from_be_bytes(b)
+        };
+        head(self)
+            .cmp(&head(other))
+            .then_with(|| self.0[8..].cmp(&other.0[8..]))
+    }
+}
+
+impl PartialOrd for Digest {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -168,6 +189,19 @@ mod serde_impls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_is_bytewise() {
+        let mut a = [0u8; 32];
+        let mut b = [0u8; 32];
+        a[0] = 1;
+        b[9] = 1;
+        assert!(Digest(b) < Digest(a));
+        a[0] = 0;
+        a[31] = 1;
+        assert!(Digest(a) < Digest(b));
+        assert_eq!(Digest(a).cmp(&Digest(a)), std::cmp::Ordering::Equal);
+    }
 
     #[test]
     fn hex_round_trip_and_rejects_bad_text() {

@@ -85,46 +85,71 @@ impl HashSink {
 }
 
 /// A stack of hash sinks: the bottom one hashes the whole value, the ones
-/// above hash set elements and map entries; finished sinks are pooled.
+/// above hash set elements and map entries. Sinks stay in place (a sink is
+/// about 2 KiB; moving them per element would dominate) and are reused.
 pub(crate) struct HashStack {
-    active: Vec<HashSink>,
-    pool: Vec<HashSink>,
+    sinks: Vec<HashSink>,
+    /// The index of the active sink.
+    depth: usize,
 }
+
+thread_local! {
+    /// Finished stacks, reused by the next freezer on this thread: setting up
+    /// a keyed hasher and its buffer costs more than hashing a small key.
+    static SPARE: std::cell::RefCell<Vec<HashStack>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many spare stacks a thread keeps (freezers nest when a `Freeze`
+/// impl hashes something itself).
+const SPARES: usize = 4;
 
 impl HashStack {
     pub(crate) fn new() -> Self {
-        HashStack {
-            active: vec![HashSink::new()],
-            pool: Vec::new(),
-        }
+        SPARE
+            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| HashStack {
+                sinks: vec![HashSink::new()],
+                depth: 0,
+            })
     }
 
     #[inline]
     pub(crate) fn top(&mut self) -> &mut HashSink {
-        let last = self.active.len() - 1;
-        &mut self.active[last]
+        &mut self.sinks[self.depth]
     }
 
     pub(crate) fn begin_sub(&mut self) {
-        let sink = self.pool.pop().unwrap_or_else(HashSink::new);
-        self.active.push(sink);
+        self.depth += 1;
+        if self.depth == self.sinks.len() {
+            self.sinks.push(HashSink::new());
+        }
     }
 
     /// Finishes the innermost sub-sink (never the bottom one).
     pub(crate) fn end_sub(&mut self) -> Digest {
-        match self.active.len() {
-            0 | 1 => unit_digest(), // unbalanced use is prevented by the writers
-            _ => {
-                let mut sink = self.active.pop().unwrap_or_else(HashSink::new);
-                let digest = sink.finish_and_reset();
-                self.pool.push(sink);
-                digest
-            }
+        if self.depth == 0 {
+            return unit_digest(); // unbalanced use is prevented by the writers
         }
+        let digest = self.top().finish_and_reset();
+        self.depth -= 1;
+        digest
     }
 
     pub(crate) fn finish(mut self) -> Digest {
-        self.active.truncate(1);
-        self.top().finish_and_reset()
+        // Sub-sinks left open (only after an error) are reset for reuse.
+        while self.depth > 0 {
+            self.end_sub();
+        }
+        let digest = self.top().finish_and_reset();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < SPARES {
+                    s.push(self);
+                }
+            }
+        });
+        digest
     }
 }
