@@ -57,13 +57,19 @@ pub enum FreezeError {
         /// The offending field.
         field: String,
     },
-    /// A back-reference pointed further out than the shared values being frozen.
-    #[error("back-reference distance {distance} exceeds the {depth} enclosing shared values")]
-    BadBackReference {
-        /// The requested distance.
-        distance: u64,
-        /// How many shared values enclose it.
-        depth: u64,
+    /// A range was written with bounds its kind does not have, or without
+    /// ones it has.
+    #[error(
+        "a {kind:?} range was given start: {start}, end: {end}; pass exactly the bounds \
+         its kind has (RangeKind::From has only a start, RangeKind::To only an end, ...)"
+    )]
+    RangeBounds {
+        /// The kind of range written.
+        kind: crate::RangeKind,
+        /// Whether a start was given.
+        start: bool,
+        /// Whether an end was given.
+        end: bool,
     },
     /// A `Serialize` implementation failed (the `Serde` adapter).
     #[error("serialization failed while freezing: {0}")]

@@ -214,9 +214,7 @@ pub fn freeze_tree<T: Freeze + ?Sized>(v: &T) -> Frozen {
 
 /// The tree of one face of a value, or why it could not be frozen.
 pub fn try_freeze_tree<T: Freeze + ?Sized>(purpose: Purpose, v: &T) -> Result<Frozen, FreezeError> {
-    let mut f = Freezer::new_tree(purpose);
-    f.write(v);
-    f.finish_tree()
+    Freezer::tree(purpose, v)
 }
 
 /// The workspace README's examples, compiled and run as doctests.
