@@ -6,29 +6,24 @@ use crate::{Digest, Freeze, Freezer};
 #[derive(Debug)]
 pub struct Elements<'a> {
     f: &'a mut Freezer,
-    written: u64,
 }
 
 impl<'a> Elements<'a> {
     pub(crate) fn new(f: &'a mut Freezer) -> Self {
-        Elements { f, written: 0 }
-    }
-
-    pub(crate) fn written(&self) -> u64 {
-        self.written
+        Elements { f }
     }
 
     /// Writes the next element.
     pub fn element<T: Freeze + ?Sized>(&mut self, v: &T) {
         self.f.write(v);
-        self.written += 1;
     }
 
-    /// Writes the next element with a closure, which must write exactly one
-    /// value (for elements that are not a `Freeze` value of their own).
+    /// Writes the next element with a closure, for elements that are not a
+    /// `Freeze` value of their own. The closure must write exactly one value:
+    /// the freezer counts them, and a mismatch is a
+    /// [`FreezeError::CountMismatch`](crate::FreezeError::CountMismatch).
     pub fn element_with(&mut self, body: impl FnOnce(&mut Freezer)) {
         body(self.f);
-        self.written += 1;
     }
 }
 
@@ -76,7 +71,7 @@ impl<'a, 'n> Fields<'a, 'n> {
     }
 
     /// Writes the field `name` with a closure that writes exactly one value
-    /// (the derive's `#[freeze(with = path)]`).
+    /// (the derive's `#[freeze(with = path)]`); the freezer checks the count.
     pub fn field_with(&mut self, name: &'n str, body: impl FnOnce(&mut Freezer)) {
         self.name(name);
         body(self.f);

@@ -260,6 +260,63 @@ fn errors_are_reported_not_hidden() {
         }
     );
 
+    // The freezer counts the values actually written, so a closure or an
+    // impl that writes two values (or none) where one belongs is an error.
+    struct TwoForOne;
+    impl Freeze for TwoForOne {
+        fn freeze(&self, f: &mut Freezer) {
+            f.u8(1);
+            f.u8(2);
+        }
+    }
+    assert!(matches!(
+        try_hash(&vec![TwoForOne]).unwrap_err(),
+        FreezeError::CountMismatch {
+            kind: "seq",
+            declared: 1,
+            written: 2
+        }
+    ));
+    assert!(matches!(
+        try_hash(
+            &HashSet::from([1u8])
+                .iter()
+                .map(|_| TwoForOne)
+                .collect::<Vec<_>>()
+        )
+        .unwrap_err(),
+        FreezeError::CountMismatch { .. }
+    ));
+    struct Silent;
+    impl Freeze for Silent {
+        fn freeze(&self, f: &mut Freezer) {
+            f.struct_("Silent", 0, 1, |s| s.field_with("x", |_| {}));
+        }
+    }
+    assert!(matches!(
+        try_hash(&Silent).unwrap_err(),
+        FreezeError::CountMismatch {
+            kind: "field values",
+            declared: 1,
+            written: 0
+        }
+    ));
+    struct InSet;
+    impl Freeze for InSet {
+        fn freeze(&self, f: &mut Freezer) {
+            f.unit();
+            f.unit();
+        }
+    }
+    assert!(matches!(
+        try_hash(&charm_freeze::Unordered([InSet].iter())).unwrap_err(),
+        FreezeError::CountMismatch {
+            kind: "element",
+            declared: 1,
+            written: 2
+        }
+    ));
+
     struct Unsorted;
     impl Freeze for Unsorted {
         fn freeze(&self, f: &mut Freezer) {

@@ -16,14 +16,13 @@ impl Freezer {
     ) {
         self.raw(&[header]);
         self.raw(&(len as u64).to_le_bytes());
-        if !self.enter() {
+        let Some(outer) = self.enter() else {
             return;
-        }
-        let mut e = Elements::new(self);
-        body(&mut e);
-        let written = e.written();
-        self.check_count(kind, len as u64, written);
-        if let Some(frame) = self.leave() {
+        };
+        body(&mut Elements::new(self));
+        let (inner, frame) = self.leave(outer);
+        self.check_count(kind, len as u64, inner);
+        if let Some(frame) = frame {
             self.push(|| node(frame.nodes));
         }
     }
@@ -65,13 +64,15 @@ impl Freezer {
     pub fn option<T: Freeze + ?Sized>(&mut self, v: Option<&T>) {
         self.raw(&[tag::OPTION, v.is_some() as u8]);
         match v {
-            None => self.push(|| Frozen::Option(None)),
+            None => self.leaf(|| Frozen::Option(None)),
             Some(v) => {
-                if !self.enter() {
+                let Some(outer) = self.enter() else {
                     return;
-                }
+                };
                 self.write(v);
-                if let Some(frame) = self.leave() {
+                let (inner, frame) = self.leave(outer);
+                self.check_count("option", 1, inner);
+                if let Some(frame) = frame {
                     self.push(|| Frozen::Option(Some(Box::new(frame.single()))));
                 }
             }
@@ -81,14 +82,16 @@ impl Freezer {
     /// `Ok(v)` or `Err(e)`.
     pub fn result<T: Freeze + ?Sized, E: Freeze + ?Sized>(&mut self, r: Result<&T, &E>) {
         self.raw(&[tag::RESULT, r.is_err() as u8]);
-        if !self.enter() {
+        let Some(outer) = self.enter() else {
             return;
-        }
+        };
         match r {
             Ok(v) => self.write(v),
             Err(e) => self.write(e),
         }
-        if let Some(frame) = self.leave() {
+        let (inner, frame) = self.leave(outer);
+        self.check_count("result", 1, inner);
+        if let Some(frame) = frame {
             let inner = Box::new(frame.single());
             self.push(|| Frozen::Result(if r.is_ok() { Ok(inner) } else { Err(inner) }));
         }
@@ -101,13 +104,13 @@ impl Freezer {
         body: impl FnOnce(&mut Fields<'_, 'n>),
     ) -> Option<crate::tree::Frame> {
         self.raw(&(count as u64).to_le_bytes());
-        if !self.enter() {
-            return None;
-        }
+        let outer = self.enter()?;
         let mut s = Fields::new(self);
         body(&mut s);
-        let (written, disorder) = s.finish();
-        self.check_count("fields", count as u64, written);
+        let (names, disorder) = s.finish();
+        let (values, frame) = self.leave(outer);
+        self.check_count("field names", count as u64, names);
+        self.check_count("field values", count as u64, values);
         if let Some((previous, field)) = disorder {
             self.fail(FreezeError::FieldOrder {
                 container: container.to_owned(),
@@ -115,7 +118,7 @@ impl Freezer {
                 field,
             });
         }
-        self.leave()
+        frame
     }
 
     pub(crate) fn field_name(&mut self, name: &str) {
@@ -229,12 +232,15 @@ impl Freezer {
         len: usize,
         body: impl FnOnce(&mut Self) -> (Vec<Digest>, u64),
     ) {
-        if !self.enter() {
+        let Some(outer) = self.enter() else {
             return;
-        }
+        };
         let (mut digests, written) = body(self);
+        // Elements are written in sub-encodings, none at this level.
+        let (stray, frame) = self.leave(outer);
         self.check_count(kind, len as u64, written);
-        match self.leave() {
+        self.check_count(kind, 0, stray);
+        match frame {
             Some(frame) => {
                 let nodes = crate::tree::sort_by_digest(frame.nodes);
                 self.push(|| {
@@ -272,16 +278,22 @@ impl Freezer {
                 end: end.is_some(),
             });
         }
-        if !self.enter() {
+        let Some(outer) = self.enter() else {
             return;
-        }
+        };
         if let Some(s) = start {
             self.write(s);
         }
         if let Some(e) = end {
             self.write(e);
         }
-        if let Some(frame) = self.leave() {
+        let (inner, frame) = self.leave(outer);
+        self.check_count(
+            "range",
+            start.is_some() as u64 + end.is_some() as u64,
+            inner,
+        );
+        if let Some(frame) = frame {
             let mut nodes = frame.nodes.into_iter();
             let start = start.and_then(|_| nodes.next()).map(Box::new);
             let end = end.and_then(|_| nodes.next()).map(Box::new);

@@ -12,6 +12,7 @@ macro_rules! fixed_width_writers {
         $(#[$doc])*
         #[inline]
         pub fn $name(&mut self, v: $ty) {
+            self.values += 1;
             match &mut self.sink {
                 Sink::Hash(h) => {
                     let sink = h.top();
@@ -29,14 +30,14 @@ impl Freezer {
     #[inline]
     pub fn unit(&mut self) {
         self.raw(&[tag::UNIT]);
-        self.push(|| Frozen::Unit);
+        self.leaf(|| Frozen::Unit);
     }
 
     /// A `bool`.
     #[inline]
     pub fn bool(&mut self, v: bool) {
         self.raw(&[tag::BOOL, v as u8]);
-        self.push(|| Frozen::Bool(v));
+        self.leaf(|| Frozen::Bool(v));
     }
 
     fixed_width_writers! {
@@ -79,7 +80,7 @@ impl Freezer {
         let bits = if v.is_nan() { 0x7fc0_0000 } else { v.to_bits() };
         self.raw(&[tag::F32]);
         self.raw(&bits.to_le_bytes());
-        self.push(|| Frozen::F32 { bits });
+        self.leaf(|| Frozen::F32 { bits });
     }
 
     /// An `f64`: every NaN becomes one canonical NaN; `-0.0` and `0.0` differ.
@@ -91,14 +92,14 @@ impl Freezer {
         };
         self.raw(&[tag::F64]);
         self.raw(&bits.to_le_bytes());
-        self.push(|| Frozen::F64 { bits });
+        self.leaf(|| Frozen::F64 { bits });
     }
 
     /// A `char`, as its `u32` scalar value.
     pub fn char(&mut self, v: char) {
         self.raw(&[tag::CHAR]);
         self.raw(&(v as u32).to_le_bytes());
-        self.push(|| Frozen::Char(v));
+        self.leaf(|| Frozen::Char(v));
     }
 
     /// A tag, then `bytes` prefixed with their length.
@@ -111,7 +112,7 @@ impl Freezer {
     /// A string (`str`, `String`, `Box<str>` all encode alike).
     pub fn str(&mut self, v: &str) {
         self.len_prefixed(tag::STR, v.as_bytes());
-        self.push(|| Frozen::Str(v.to_owned()));
+        self.leaf(|| Frozen::Str(v.to_owned()));
     }
 
     /// A byte string (`[u8]`, `Vec<u8>`, `[u8; N]` all encode alike).
@@ -128,20 +129,20 @@ impl Freezer {
         for p in parts {
             self.raw(p);
         }
-        self.push(|| Frozen::Bytes(parts.concat()));
+        self.leaf(|| Frozen::Bytes(parts.concat()));
     }
 
     /// A pre-computed digest (for example of a file's contents).
     pub fn digest(&mut self, d: &Digest) {
         self.raw(&[tag::DIGEST]);
         self.raw(d.as_bytes());
-        self.push(|| Frozen::Digest(*d));
+        self.leaf(|| Frozen::Digest(*d));
     }
 
     /// `PhantomData`.
     pub fn phantom(&mut self) {
         self.raw(&[tag::PHANTOM]);
-        self.push(|| Frozen::PhantomData);
+        self.leaf(|| Frozen::PhantomData);
     }
 
     /// A `Duration`: seconds and nanoseconds.
@@ -149,7 +150,7 @@ impl Freezer {
         self.raw(&[tag::DURATION]);
         self.raw(&d.as_secs().to_le_bytes());
         self.raw(&d.subsec_nanos().to_le_bytes());
-        self.push(|| Frozen::Duration(d));
+        self.leaf(|| Frozen::Duration(d));
     }
 
     /// A `SystemTime`, as its signed distance from the Unix epoch.
@@ -161,13 +162,13 @@ impl Freezer {
         self.raw(&[tag::SYSTEM_TIME, before as u8]);
         self.raw(&d.as_secs().to_le_bytes());
         self.raw(&d.subsec_nanos().to_le_bytes());
-        self.push(|| Frozen::SystemTime(t));
+        self.leaf(|| Frozen::SystemTime(t));
     }
 
     /// A `cmp::Ordering`, as `-1`, `0` or `1`.
     pub fn ordering(&mut self, o: Ordering) {
         self.raw(&[tag::ORDERING, o as i8 as u8]);
-        self.push(|| Frozen::Ordering(o));
+        self.leaf(|| Frozen::Ordering(o));
     }
 
     fn os_str_bytes(&mut self, s: &OsStr) {
@@ -208,7 +209,7 @@ impl Freezer {
     /// An OS string: UTF-8 text when it is valid UTF-8, else its raw form.
     pub fn os_str(&mut self, s: &OsStr) {
         self.os_str_bytes(s);
-        self.push(|| Frozen::OsStr(s.to_owned()));
+        self.leaf(|| Frozen::OsStr(s.to_owned()));
     }
 
     /// A path, by its components: paths equal under `Path::eq` (`a//b`,
@@ -234,6 +235,6 @@ impl Freezer {
                 }
             }
         }
-        self.push(|| Frozen::Path(p.to_owned()));
+        self.leaf(|| Frozen::Path(p.to_owned()));
     }
 }

@@ -160,6 +160,9 @@ pub struct Freezer {
     depth: u32,
     limit: u32,
     shared: Vec<usize>,
+    /// Values completed at the current nesting level, checked against the
+    /// counts that composite writers declare.
+    values: u64,
     error: Option<FreezeError>,
 }
 
@@ -194,6 +197,7 @@ impl Freezer {
             depth: 0,
             limit: DEFAULT_RECURSION_LIMIT,
             shared: Vec::new(),
+            values: 0,
             error: None,
         }
     }
@@ -302,6 +306,7 @@ impl Freezer {
         }
     }
 
+    /// Adds a composite's node to the tree (explain mode only).
     #[inline]
     fn push(&mut self, node: impl FnOnce() -> Frozen) {
         if let Sink::Tree(t) = &mut self.sink {
@@ -309,10 +314,17 @@ impl Freezer {
         }
     }
 
+    /// Completes one value without children (its bytes already written).
+    #[inline]
+    fn leaf(&mut self, node: impl FnOnce() -> Frozen) {
+        self.values += 1;
+        self.push(node);
+    }
+
     pub(crate) fn back_reference(&mut self, distance: u64) {
         self.raw(&[tag::BACK_REF]);
         self.raw(&distance.to_le_bytes());
-        self.push(|| Frozen::BackRef(distance));
+        self.leaf(|| Frozen::BackRef(distance));
     }
 
     /// Freezes a value reached through a shared pointer (`Rc`, `Arc`, or a
@@ -334,27 +346,32 @@ impl Freezer {
         self.shared.pop();
     }
 
-    /// Enters one level of nesting; false (and a sticky error) past the limit.
-    fn enter(&mut self) -> bool {
+    /// Enters one level of nesting, returning the count of values completed
+    /// at the level being left; `None` (and a sticky error) past the limit.
+    fn enter(&mut self) -> Option<u64> {
         if self.depth >= self.limit {
             self.fail(FreezeError::RecursionLimit { limit: self.limit });
-            return false;
+            self.values += 1;
+            return None;
         }
         self.depth += 1;
         if let Sink::Tree(t) = &mut self.sink {
             t.open();
         }
-        true
+        Some(std::mem::replace(&mut self.values, 0))
     }
 
-    /// Leaves a level entered with [`enter`](Self::enter), returning the
-    /// nodes written inside it in explain mode.
-    fn leave(&mut self) -> Option<crate::tree::Frame> {
+    /// Leaves a level entered with [`enter`](Self::enter): returns how many
+    /// values were written inside it and, in explain mode, their nodes.
+    /// The composite itself counts as one value of the outer level.
+    fn leave(&mut self, outer_values: u64) -> (u64, Option<crate::tree::Frame>) {
         self.depth -= 1;
-        match &mut self.sink {
+        let inner = std::mem::replace(&mut self.values, outer_values + 1);
+        let frame = match &mut self.sink {
             Sink::Tree(t) => Some(t.close()),
             Sink::Hash(_) => None,
-        }
+        };
+        (inner, frame)
     }
 
     fn check_count(&mut self, kind: &'static str, declared: u64, written: u64) {
@@ -370,11 +387,14 @@ impl Freezer {
     /// Writes `body` into a fresh sub-encoding and returns its digest (hash
     /// mode) or its node (explain mode).
     pub(crate) fn sub(&mut self, body: impl FnOnce(&mut Self)) -> Sub {
+        let outer_values = std::mem::replace(&mut self.values, 0);
         match &mut self.sink {
             Sink::Hash(h) => h.begin_sub(),
             Sink::Tree(t) => t.open(),
         }
         body(self);
+        let inner = std::mem::replace(&mut self.values, outer_values);
+        self.check_count("element", 1, inner);
         match &mut self.sink {
             Sink::Hash(h) => Sub::Digest(h.end_sub()),
             Sink::Tree(t) => Sub::Node(t.close().single()),
@@ -412,10 +432,8 @@ impl Freezer {
         self.unordered(header, kind, items.len(), |f| {
             let mut digests = Vec::new();
             for item in items {
-                match f.sub(|f| f.write(item)) {
-                    Sub::Digest(d) => digests.push(d),
-                    Sub::Node(n) => f.push(|| n),
-                }
+                let sub = f.sub(|f| f.write(item));
+                f.push_sub(sub, &mut digests);
             }
             (digests, items.len() as u64)
         });
