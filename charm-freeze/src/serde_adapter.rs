@@ -300,49 +300,54 @@ impl ser::Serializer for TreeSerializer {
     }
 }
 
-impl ser::SerializeSeq for Compound {
-    type Ok = Frozen;
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.push(v)
-    }
-    fn end(self) -> Result<Frozen, Error> {
-        self.finish()
-    }
+/// The compounds whose elements come one by one, unnamed.
+macro_rules! unnamed_elements {
+    ($($trait:ident :: $method:ident => $add:ident;)*) => {$(
+        impl ser::$trait for Compound {
+            type Ok = Frozen;
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+                self.$add(v)
+            }
+            fn end(self) -> Result<Frozen, Error> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound {
-    type Ok = Frozen;
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.push(v)
-    }
-    fn end(self) -> Result<Frozen, Error> {
-        self.finish()
-    }
+unnamed_elements! {
+    SerializeSeq::serialize_element => push;
+    SerializeTuple::serialize_element => push;
+    SerializeTupleStruct::serialize_field => positional;
+    SerializeTupleVariant::serialize_field => positional;
 }
 
-impl ser::SerializeTupleStruct for Compound {
-    type Ok = Frozen;
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.positional(v)
-    }
-    fn end(self) -> Result<Frozen, Error> {
-        self.finish()
-    }
+/// The compounds whose fields come with names.
+macro_rules! named_fields {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound {
+            type Ok = Frozen;
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                k: &'static str,
+                v: &T,
+            ) -> Result<(), Error> {
+                self.named(k.to_owned(), v)
+            }
+            fn skip_field(&mut self, k: &'static str) -> Result<(), Error> {
+                self.skipped.push(k.to_owned());
+                Ok(())
+            }
+            fn end(self) -> Result<Frozen, Error> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleVariant for Compound {
-    type Ok = Frozen;
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.positional(v)
-    }
-    fn end(self) -> Result<Frozen, Error> {
-        self.finish()
-    }
-}
+named_fields!(SerializeStruct, SerializeStructVariant);
 
 impl ser::SerializeMap for Compound {
     type Ok = Frozen;
@@ -365,44 +370,6 @@ impl ser::SerializeMap for Compound {
     }
 }
 
-impl ser::SerializeStruct for Compound {
-    type Ok = Frozen;
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        k: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        self.named(k.to_owned(), v)
-    }
-    fn skip_field(&mut self, k: &'static str) -> Result<(), Error> {
-        self.skipped.push(k.to_owned());
-        Ok(())
-    }
-    fn end(self) -> Result<Frozen, Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeStructVariant for Compound {
-    type Ok = Frozen;
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        k: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        self.named(k.to_owned(), v)
-    }
-    fn skip_field(&mut self, k: &'static str) -> Result<(), Error> {
-        self.skipped.push(k.to_owned());
-        Ok(())
-    }
-    fn end(self) -> Result<Frozen, Error> {
-        self.finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::{hash, Freeze, Serde};
@@ -410,7 +377,7 @@ mod tests {
 
     #[derive(serde::Serialize, Freeze)]
     struct Pair {
-        b: Vec<u8>,
+        b: Vec<u16>,
         a: (i32, String),
     }
 
@@ -427,8 +394,7 @@ mod tests {
             b: vec![1],
             a: (2, "x".into()),
         };
-        // serde sends Vec<u8> as a sequence of u8, so compare field-wise shapes.
-        assert_eq!(hash(&Serde(&p.a)), hash(&p.a));
+        assert_eq!(hash(&Serde(&p)), hash(&p));
         assert_eq!(hash(&Serde(Shape::Circle(1.5))), hash(&Shape::Circle(1.5)));
         let rect = Shape::Rect { w: 1, h: 2 };
         assert_eq!(hash(&Serde(&rect)), hash(&rect));

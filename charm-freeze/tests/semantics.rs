@@ -365,3 +365,43 @@ fn btreemap_of_files_version_follows_contents() {
     let m2 = BTreeMap::from([("x", file("a", "2"))]);
     assert_ne!(hash_cache_ver(&m1), hash_cache_ver(&m2));
 }
+
+mod reexport {
+    pub use charm_freeze as freeze;
+}
+
+fn as_upper(s: &str, f: &mut Freezer) {
+    f.str(&s.to_uppercase())
+}
+
+#[derive(Freeze)]
+#[freeze(crate = "reexport::freeze", name = "Tag")]
+struct ThroughReexport {
+    #[freeze(with = "as_upper")]
+    label: String,
+}
+
+#[derive(Freeze)]
+#[freeze(name = "Tag")]
+struct Direct {
+    label: String,
+}
+
+#[derive(Freeze)]
+enum Old {
+    #[freeze(rename = "Current")]
+    Legacy(u8),
+}
+
+#[derive(Freeze)]
+#[freeze(name = "Old")]
+enum New {
+    Current(u8),
+}
+
+#[test]
+fn crate_path_quoted_with_and_variant_rename() {
+    let a = ThroughReexport { label: "ab".into() };
+    assert_eq!(hash(&a), hash(&Direct { label: "AB".into() }));
+    assert_eq!(hash(&Old::Legacy(1)), hash(&New::Current(1)));
+}
