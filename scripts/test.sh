@@ -31,7 +31,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quie
 
 step "examples"
 for example in */examples/*.rs; do
-  crate=${example%%/*}
+  dir=${example%%/*}
+  crate=$(sed -n 's/^name = "\(.*\)"/\1/p' "$dir/Cargo.toml" | head -1)
   name=$(basename "$example" .rs)
   echo "--- $crate: $name"
   cargo run --quiet -p "$crate" --all-features --example "$name"

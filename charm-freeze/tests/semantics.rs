@@ -367,7 +367,7 @@ fn btreemap_of_files_version_follows_contents() {
 }
 
 mod reexport {
-    pub use charm_freeze as freeze;
+    pub(crate) use charm_freeze as freeze;
 }
 
 fn as_upper(s: &str, f: &mut Freezer) {

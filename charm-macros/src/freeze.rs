@@ -17,13 +17,10 @@ struct FieldPlan {
     span: Span,
 }
 
-pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
+pub(crate) fn expand(input: DeriveInput, default_crate: Path) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let attrs = attrs::container(&input.attrs, &mut errors);
-    let krate: Path = attrs
-        .krate
-        .clone()
-        .unwrap_or_else(|| parse_quote!(::charm_freeze));
+    let krate: Path = attrs.krate.clone().unwrap_or(default_crate);
     let ident = &input.ident;
     let name = attrs
         .name

@@ -16,7 +16,19 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Freeze, attributes(freeze))]
 pub fn derive_freeze(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    freeze::expand(input)
+    freeze::expand(input, syn::parse_quote!(::charm_freeze))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// `#[derive(Freeze)]` as re-exported by the `charm` facade: the same, but
+/// the generated code names `::charm::freeze` so users of `charm` need no
+/// direct dependency on `charm-freeze`.
+#[doc(hidden)]
+#[proc_macro_derive(CharmFreeze, attributes(freeze))]
+pub fn derive_charm_freeze(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    freeze::expand(input, syn::parse_quote!(::charm::freeze))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -1,0 +1,161 @@
+//! Structured events of cache operations.
+//!
+//! Every operation emits a `tracing` event with target `charm::ops`; set
+//! `CHARM_LOG=path` to also append them to `path` as JSON lines, with no
+//! subscriber set up. `charm explain` reads that log.
+
+use crate::SubKeys;
+use charm_freeze::Digest;
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The kind of a cache operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Op {
+    /// A call answered from the cache.
+    Hit,
+    /// A call that computed its value.
+    Miss,
+    /// An entry evicted to keep within the budget.
+    Evict,
+    /// Entries removed because a MATCH subkey changed.
+    CascadingDelete,
+    /// The persisted index was read.
+    IndexRead,
+    /// The index (or a delta record) was written.
+    IndexWrite,
+    /// An object that no entry refers to was removed.
+    RemoveOrphan,
+    /// Stored data failed verification and was discarded.
+    Corrupt,
+}
+
+impl Op {
+    /// The event's name, as in the JSON log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Hit => "hit",
+            Op::Miss => "miss",
+            Op::Evict => "evict",
+            Op::CascadingDelete => "cascading_delete",
+            Op::IndexRead => "index_read",
+            Op::IndexWrite => "index_write",
+            Op::RemoveOrphan => "remove_orphan",
+            Op::Corrupt => "corrupt",
+        }
+    }
+}
+
+/// One event, as written to the `CHARM_LOG` file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event<'a> {
+    /// Seconds since the Unix epoch.
+    pub ts: f64,
+    /// The process that emitted it.
+    pub pid: u32,
+    /// What happened.
+    pub op: Op,
+    /// The function's name, if the event concerns one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    /// The five subkeys, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subkeys: Option<&'a SubKeys>,
+    /// The object key, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub obj: Option<&'a Digest>,
+    /// Free text (why, how many).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub detail: &'a str,
+}
+
+fn log_file() -> Option<&'static Mutex<File>> {
+    static LOG: OnceLock<Option<Mutex<File>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let path = std::env::var_os("CHARM_LOG")?;
+        match OpenOptions::new().create(true).append(true).open(&path) {
+            Ok(f) => Some(Mutex::new(f)),
+            Err(e) => {
+                warn_once(
+                    "charm_log",
+                    &format!(
+                        "cannot open CHARM_LOG file {}: {e}; events are not logged",
+                        path.to_string_lossy()
+                    ),
+                );
+                None
+            }
+        }
+    })
+    .as_ref()
+}
+
+/// Emits an event: through `tracing` (target `charm::ops`) and, when
+/// `CHARM_LOG` is set, as one JSON line appended to that file.
+pub fn emit(
+    op: Op,
+    name: Option<&str>,
+    subkeys: Option<&SubKeys>,
+    obj: Option<&Digest>,
+    detail: &str,
+) {
+    let level_is_warn = op == Op::Corrupt;
+    if level_is_warn {
+        tracing::warn!(target: "charm::ops", op = op.as_str(), name, obj = obj.map(tracing::field::display), detail);
+    } else {
+        tracing::debug!(
+            target: "charm::ops",
+            op = op.as_str(),
+            name,
+            system = subkeys.map(|k| tracing::field::display(k.system)),
+            function = subkeys.map(|k| tracing::field::display(k.name)),
+            func_state = subkeys.map(|k| tracing::field::display(k.func_state)),
+            args_key = subkeys.map(|k| tracing::field::display(k.args_key)),
+            args_ver = subkeys.map(|k| tracing::field::display(k.args_ver)),
+            obj = obj.map(tracing::field::display),
+            detail,
+        );
+    }
+    if let Some(file) = log_file() {
+        let event = Event {
+            ts: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            pid: std::process::id(),
+            op,
+            name,
+            subkeys,
+            obj,
+            detail,
+        };
+        if let Ok(mut line) = serde_json::to_vec(&event) {
+            line.push(b'\n');
+            let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = f.write_all(&line);
+        }
+    }
+}
+
+/// Warns once per `key` per process: through `tracing` (target `charm`),
+/// and on stderr when no `tracing` subscriber is installed, so the warning
+/// is seen without any setup.
+pub fn warn_once(key: &str, message: &str) {
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    {
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.iter().any(|k| k == key) {
+            return;
+        }
+        seen.push(key.to_owned());
+    }
+    tracing::warn!(target: "charm", "{message}");
+    if !tracing::dispatcher::has_been_set() {
+        eprintln!("charm warning: {message}");
+    }
+}

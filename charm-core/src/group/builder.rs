@@ -1,0 +1,240 @@
+//! `MemoizedGroupBuilder`: every option, validated in `build()`.
+
+use super::{Engine, MemoizedGroup};
+use crate::registry::{new_pickler, new_policy, open_lock, open_store, LockTarget};
+use crate::size::SizeArg;
+use crate::{Error, ObjStore, RWLock, ReplacementPolicy, Result};
+use charm_freeze::{hash, Digest, Freeze};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The store to use: given, or opened from a URL in `build()`.
+enum StoreChoice {
+    Given(Box<dyn ObjStore>),
+    Url(String),
+}
+
+enum PolicyChoice {
+    Name(String),
+    Boxed(Box<dyn ReplacementPolicy>),
+}
+
+pub(crate) type StateFn = Arc<dyn Fn() -> Digest + Send + Sync>;
+
+/// Builds a [`MemoizedGroup`]; see [`MemoizedGroup::builder`].
+///
+/// Every setter takes `self`; nothing is checked until [`build`](Self::build),
+/// which returns an error that says what to fix.
+#[must_use]
+pub struct MemoizedGroupBuilder {
+    store: Option<StoreChoice>,
+    policy: PolicyChoice,
+    size: SizeArg,
+    pickler: String,
+    lock: Option<Box<dyn RWLock>>,
+    fine_grain_persistence: bool,
+    fine_grain_eviction: bool,
+    extra_system_state: Option<StateFn>,
+    temporary: bool,
+}
+
+impl fmt::Debug for MemoizedGroupBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoizedGroupBuilder")
+            .field(
+                "store",
+                &match &self.store {
+                    None => "(default)".to_owned(),
+                    Some(StoreChoice::Given(s)) => s.describe(),
+                    Some(StoreChoice::Url(u)) => u.clone(),
+                },
+            )
+            .field(
+                "policy",
+                &match &self.policy {
+                    PolicyChoice::Name(n) => n.clone(),
+                    PolicyChoice::Boxed(p) => p.typetag_name().to_owned(),
+                },
+            )
+            .field("size", &self.size)
+            .field("pickler", &self.pickler)
+            .field("lock", &self.lock)
+            .field("fine_grain_persistence", &self.fine_grain_persistence)
+            .field("fine_grain_eviction", &self.fine_grain_eviction)
+            .field("extra_system_state", &self.extra_system_state.is_some())
+            .field("temporary", &self.temporary)
+            .finish()
+    }
+}
+
+impl Default for MemoizedGroupBuilder {
+    fn default() -> Self {
+        MemoizedGroupBuilder {
+            store: None,
+            policy: PolicyChoice::Name("gdsize".into()),
+            size: SizeArg::Text("1 GiB".into()),
+            pickler: "postcard".into(),
+            lock: None,
+            fine_grain_persistence: false,
+            fine_grain_eviction: false,
+            extra_system_state: None,
+            temporary: false,
+        }
+    }
+}
+
+/// Where a group stores its data unless told otherwise.
+pub const DEFAULT_CACHE_DIR: &str = ".cache/charm";
+
+impl MemoizedGroupBuilder {
+    /// Stores objects and the index in `store` (default: `dir:.cache/charm`).
+    pub fn obj_store(mut self, store: impl ObjStore + 'static) -> Self {
+        self.store = Some(StoreChoice::Given(Box::new(store)));
+        self
+    }
+
+    /// Opens the store from a URL through the registry: `dir:PATH`, `mem:`,
+    /// and whatever plugins register (`s3://bucket/prefix`, `redis://host/db`).
+    pub fn obj_store_url(mut self, url: impl Into<String>) -> Self {
+        self.store = Some(StoreChoice::Url(url.into()));
+        self
+    }
+
+    /// Chooses the replacement policy by registry name (default `gdsize`).
+    pub fn replacement_policy(mut self, name: impl Into<String>) -> Self {
+        self.policy = PolicyChoice::Name(name.into());
+        self
+    }
+
+    /// Uses this policy instance (for policies not registered by name).
+    pub fn replacement_policy_boxed(mut self, policy: Box<dyn ReplacementPolicy>) -> Self {
+        self.policy = PolicyChoice::Boxed(policy);
+        self
+    }
+
+    /// The byte budget shared by every function of the group: a number of
+    /// bytes, a [`ByteSize`](crate::ByteSize) or text such as `"100 MiB"`
+    /// (default `1 GiB`).
+    pub fn size(mut self, size: impl Into<SizeArg>) -> Self {
+        self.size = size.into();
+        self
+    }
+
+    /// Chooses the pickler by registry name (default `postcard`).
+    pub fn pickler(mut self, name: impl Into<String>) -> Self {
+        self.pickler = name.into();
+        self
+    }
+
+    /// Uses this lock (default: the `file` lock in the store's directory).
+    pub fn lock(mut self, lock: impl RWLock + 'static) -> Self {
+        self.lock = Some(Box::new(lock));
+        self
+    }
+
+    /// Persists after every miss (as a small delta record, so the cost does
+    /// not grow with the index) instead of only at `commit`/exit.
+    pub fn fine_grain_persistence(mut self, on: bool) -> Self {
+        self.fine_grain_persistence = on;
+        self
+    }
+
+    /// Evicts after every miss instead of only at `commit`/exit.
+    pub fn fine_grain_eviction(mut self, on: bool) -> Self {
+        self.fine_grain_eviction = on;
+        self
+    }
+
+    /// Folds a value into the system state (subkey 1): when it changes,
+    /// every entry of the group is dropped. Evaluated on each call.
+    pub fn extra_system_state<T, F>(mut self, state: F) -> Self
+    where
+        F: Fn() -> T + Send + Sync + 'static,
+        T: Freeze,
+    {
+        self.extra_system_state = Some(Arc::new(move || hash(&state())));
+        self
+    }
+
+    /// A group that persists nothing and leaves nothing behind: without a
+    /// store it uses a fresh temporary directory, deleted when the group is
+    /// dropped or the process exits.
+    pub fn temporary(mut self, on: bool) -> Self {
+        self.temporary = on;
+        self
+    }
+
+    /// Builds the group and reads its persisted index.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a size that cannot be read,
+    /// [`Error::UnknownPlugin`] for a name that is not registered (the
+    /// message lists the ones that are), or the store's or lock's error.
+    pub fn build(self) -> Result<Arc<MemoizedGroup>> {
+        let budget = self.size.resolve()?;
+        let mut temp_dir = None;
+        let store: Box<dyn ObjStore> = match self.store {
+            Some(StoreChoice::Given(s)) => s,
+            Some(StoreChoice::Url(url)) => open_store(&url)?,
+            None if self.temporary => {
+                let dir = temporary_dir();
+                let store = open_store(&format!("dir:{}", dir.display()))?;
+                temp_dir = Some(dir);
+                store
+            }
+            None => open_store(&format!("dir:{DEFAULT_CACHE_DIR}"))?,
+        };
+        let pickler = new_pickler(&self.pickler)?;
+        let policy = match self.policy {
+            PolicyChoice::Name(n) => new_policy(&n)?,
+            PolicyChoice::Boxed(p) => p,
+        };
+        let lock = match self.lock {
+            Some(l) => l,
+            None => {
+                let target = LockTarget {
+                    dir: store.local_dir().map(PathBuf::from),
+                };
+                if target.dir.is_some() {
+                    open_lock("file", &target)?
+                } else {
+                    open_lock("process", &target).map_err(|_| {
+                        Error::Config(format!(
+                            "store {} has no local directory for the default file lock; \
+                             pass one with .lock(..)",
+                            store.describe()
+                        ))
+                    })?
+                }
+            }
+        };
+        let engine = Engine::new(super::EngineParts {
+            store,
+            pickler,
+            policy,
+            lock,
+            budget,
+            fine_grain_persistence: self.fine_grain_persistence,
+            fine_grain_eviction: self.fine_grain_eviction,
+            extra_system_state: self.extra_system_state,
+            temporary: self.temporary,
+            temp_dir,
+        });
+        if !self.temporary {
+            engine.refresh()?;
+        }
+        let group = Arc::new(MemoizedGroup { inner: Ok(engine) });
+        super::exit::register(&group);
+        Ok(group)
+    }
+}
+
+fn temporary_dir() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "charm-temporary-{}-{}",
+        std::process::id(),
+        crate::entry::stamp()
+    ))
+}

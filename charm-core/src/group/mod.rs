@@ -1,0 +1,325 @@
+//! `MemoizedGroup`: one store, one budget, one policy, shared by every
+//! memoized function that uses it.
+
+mod builder;
+pub(crate) mod calls;
+mod default;
+pub(crate) mod exit;
+mod persist;
+
+pub use builder::{MemoizedGroupBuilder, DEFAULT_CACHE_DIR};
+pub use default::default_group;
+
+pub(crate) use calls::Found;
+
+use crate::index::Index;
+use crate::{EntryKey, EntryMeta, Error, ObjStore, Pickler, RWLock, ReplacementPolicy, Result};
+use builder::StateFn;
+use charm_freeze::{hash, Digest};
+use dashmap::DashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+/// A cache shared by memoized functions: where values are stored, the byte
+/// budget they share, the replacement policy that keeps them within it, the
+/// pickler and the lock.
+///
+/// ```
+/// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+/// use charm_core::MemoizedGroup;
+/// let dir = std::env::temp_dir().join(format!("charm-doc-group-{}", std::process::id()));
+/// let group = MemoizedGroup::builder()
+///     .obj_store_url(format!("dir:{}", dir.display()))
+///     .size("10 MiB")
+///     .build()
+///     .unwrap();
+/// assert_eq!(group.len(), 0);
+/// assert_eq!(group.budget(), 10 << 20);
+/// group.commit().unwrap();
+/// # drop(group);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub struct MemoizedGroup {
+    pub(crate) inner: std::result::Result<Engine, String>,
+}
+
+impl fmt::Debug for MemoizedGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Ok(e) => f
+                .debug_struct("MemoizedGroup")
+                .field("store", &e.store.describe())
+                .field("entries", &e.index.len())
+                .field("size", &e.index.total_size())
+                .field("budget", &e.budget)
+                .finish(),
+            Err(why) => f
+                .debug_struct("MemoizedGroup")
+                .field("disabled", why)
+                .finish(),
+        }
+    }
+}
+
+/// Usage figures of one function, as [`Memoized::usage`](crate::Memoized::usage) reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Calls answered from the cache.
+    pub hits: u64,
+    /// Calls that computed.
+    pub misses: u64,
+    /// Time spent on caching (hashing, reading, writing): the price.
+    pub time_cost: Duration,
+    /// Computation time that hits avoided: the gain.
+    pub time_saved: Duration,
+}
+
+impl From<crate::entry::FunctionStats> for Usage {
+    fn from(s: crate::entry::FunctionStats) -> Self {
+        Usage {
+            hits: s.hits,
+            misses: s.misses,
+            time_cost: Duration::from_nanos(s.time_cost_ns),
+            time_saved: Duration::from_nanos(s.time_saved_ns),
+        }
+    }
+}
+
+/// One function's line in [`GroupUsage`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionUsage {
+    /// Its name.
+    pub name: String,
+    /// Its entries now in the index.
+    pub entries: u64,
+    /// Bytes they count against the budget.
+    pub bytes: u64,
+    /// Its usage totals (all processes, all runs).
+    pub usage: Usage,
+}
+
+/// What a group holds, as [`MemoizedGroup::usage`] reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupUsage {
+    /// Entries in the index.
+    pub entries: u64,
+    /// Bytes they count against the budget.
+    pub bytes: u64,
+    /// The budget.
+    pub budget: u64,
+    /// Per function, sorted by name.
+    pub functions: Vec<FunctionUsage>,
+}
+
+pub(crate) enum PolicyEvent {
+    Add(EntryKey, EntryMeta),
+    Access(EntryKey, EntryMeta),
+    Invalidate(EntryKey),
+}
+
+const POLICY_SHARDS: usize = 16;
+/// Pending policy events per shard before they are applied eagerly.
+const POLICY_BACKLOG: usize = 4096;
+
+#[derive(Debug, Default)]
+pub(crate) struct PersistState {
+    /// Delta records written since the last compaction.
+    deltas: usize,
+    seq: u64,
+}
+
+pub(crate) struct EngineParts {
+    pub(crate) store: Box<dyn ObjStore>,
+    pub(crate) pickler: Box<dyn Pickler>,
+    pub(crate) policy: Box<dyn ReplacementPolicy>,
+    pub(crate) lock: Box<dyn RWLock>,
+    pub(crate) budget: u64,
+    pub(crate) fine_grain_persistence: bool,
+    pub(crate) fine_grain_eviction: bool,
+    pub(crate) extra_system_state: Option<StateFn>,
+    pub(crate) temporary: bool,
+    pub(crate) temp_dir: Option<PathBuf>,
+}
+
+/// The working parts of a group.
+pub(crate) struct Engine {
+    pub(crate) store: Box<dyn ObjStore>,
+    pub(crate) pickler: Box<dyn Pickler>,
+    lock: Box<dyn RWLock>,
+    policy: Mutex<Box<dyn ReplacementPolicy>>,
+    policy_log: Vec<Mutex<Vec<PolicyEvent>>>,
+    pub(crate) index: Index,
+    pub(crate) budget: u64,
+    fine_grain_persistence: bool,
+    fine_grain_eviction: bool,
+    extra_system_state: Option<StateFn>,
+    /// Everything of the system state but the extra part.
+    base_system: Digest,
+    system: RwLock<Digest>,
+    temporary: bool,
+    temp_dir: Option<PathBuf>,
+    in_flight: DashMap<EntryKey, Arc<Mutex<()>>>,
+    persist: Mutex<PersistState>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Engine {
+    fn new(p: EngineParts) -> Self {
+        let base_system = hash(&(
+            "charm index",
+            crate::index::format::FORMAT,
+            "charm-freeze encoding v1",
+            p.pickler.name(),
+        ));
+        let system = match &p.extra_system_state {
+            Some(f) => hash(&(base_system, f())),
+            None => base_system,
+        };
+        Engine {
+            store: p.store,
+            pickler: p.pickler,
+            lock: p.lock,
+            policy: Mutex::new(p.policy),
+            policy_log: (0..POLICY_SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
+            index: Index::default(),
+            budget: p.budget,
+            fine_grain_persistence: p.fine_grain_persistence,
+            fine_grain_eviction: p.fine_grain_eviction,
+            extra_system_state: p.extra_system_state,
+            base_system,
+            system: RwLock::new(system),
+            temporary: p.temporary,
+            temp_dir: p.temp_dir,
+            in_flight: DashMap::new(),
+            persist: Mutex::new(PersistState::default()),
+        }
+    }
+
+    /// Records a policy event without taking the policy's lock.
+    pub(crate) fn note(&self, event: PolicyEvent) {
+        let key = match &event {
+            PolicyEvent::Add(k, _) | PolicyEvent::Access(k, _) | PolicyEvent::Invalidate(k) => *k,
+        };
+        let mut shard = lock(&self.policy_log[key.shard(POLICY_SHARDS)]);
+        shard.push(event);
+        if shard.len() > POLICY_BACKLOG {
+            drop(shard);
+            if let Ok(mut p) = self.policy.try_lock() {
+                self.drain_policy_log(&mut p);
+            }
+        }
+    }
+
+    fn drain_policy_log(&self, policy: &mut Box<dyn ReplacementPolicy>) {
+        for shard in &self.policy_log {
+            let events = std::mem::take(&mut *lock(shard));
+            for e in events {
+                match e {
+                    PolicyEvent::Add(k, m) => policy.add(k, &m),
+                    PolicyEvent::Access(k, m) => policy.access(k, &m),
+                    PolicyEvent::Invalidate(k) => policy.invalidate(&k),
+                }
+            }
+        }
+    }
+}
+
+impl MemoizedGroup {
+    /// A builder with every option at its default.
+    pub fn builder() -> MemoizedGroupBuilder {
+        MemoizedGroupBuilder::default()
+    }
+
+    /// A group that caches nothing (every call computes), for when the real
+    /// one could not be built; `why` is reported by every operation.
+    pub(crate) fn disabled(why: String) -> Arc<MemoizedGroup> {
+        Arc::new(MemoizedGroup { inner: Err(why) })
+    }
+
+    pub(crate) fn engine(&self) -> Result<&Engine> {
+        self.inner
+            .as_ref()
+            .map_err(|why| Error::Config(format!("this cache group is disabled: {why}")))
+    }
+
+    /// Reads the persisted index and merges it into memory: learns entries
+    /// other processes added, forgets the ones they removed.
+    pub fn refresh(&self) -> Result<()> {
+        self.engine()?.refresh()
+    }
+
+    /// Writes the index: takes the writer lock, merges what other processes
+    /// wrote, evicts to the budget and writes the result. Never loses
+    /// another process's entries.
+    pub fn commit(&self) -> Result<()> {
+        self.engine()?.commit()
+    }
+
+    /// Evicts entries (deleting their objects) until the group is within
+    /// its budget; returns how many were evicted. Persisted at the next
+    /// commit.
+    pub fn evict(&self) -> Result<usize> {
+        Ok(self.engine()?.evict_to_budget())
+    }
+
+    /// Deletes stored objects that no entry refers to (left by crashes or a
+    /// discarded index); returns how many. Commits first.
+    pub fn remove_orphans(&self) -> Result<usize> {
+        self.engine()?.remove_orphans()
+    }
+
+    /// Entries, bytes and per-function usage.
+    pub fn usage(&self) -> GroupUsage {
+        match &self.inner {
+            Ok(e) => e.usage(),
+            Err(_) => GroupUsage::default(),
+        }
+    }
+
+    /// The number of entries in the index.
+    pub fn len(&self) -> usize {
+        self.inner.as_ref().map_or(0, |e| e.index.len())
+    }
+
+    /// Whether the index has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes the entries count against the budget.
+    pub fn size(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |e| e.index.total_size())
+    }
+
+    /// The byte budget.
+    pub fn budget(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |e| e.budget)
+    }
+
+    /// The store, as a URL-like description.
+    pub fn describe(&self) -> String {
+        match &self.inner {
+            Ok(e) => e.store.describe(),
+            Err(why) => format!("disabled ({why})"),
+        }
+    }
+
+    /// Persists (or, for a temporary group, deletes) before the process
+    /// exits or the group is dropped.
+    pub(crate) fn finish(&self) {
+        if let Ok(e) = &self.inner {
+            e.finish();
+        }
+    }
+}
+
+impl Drop for MemoizedGroup {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,361 @@
+//! Reading, merging, evicting and writing the index.
+
+use super::{lock, Engine, FunctionUsage, GroupUsage, Usage};
+use crate::entry::stamp;
+use crate::events::{emit, warn_once, Op};
+use crate::index::format::{self, Delta, PolicyState, State};
+use crate::index::Merged;
+use crate::keys::layout;
+use crate::{EntryMeta, Error, ReplacementPolicy, Result};
+use std::collections::{HashMap, HashSet};
+
+/// Delta records a process writes before it compacts them into the
+/// snapshot: at least this many, or a sixteenth of the index, so the
+/// amortised cost per call stays flat as the index grows.
+const MIN_DELTAS_BEFORE_COMPACTION: usize = 64;
+
+impl Engine {
+    /// Reads the snapshot and every delta record not folded into it.
+    /// Returns the state and the delta keys it applied.
+    fn read_state(&self) -> Result<(State, Vec<String>)> {
+        let system = self.system();
+        let mut state = match self.store.get(layout::BASE)? {
+            None => State::empty(system),
+            Some(bytes) => match format::decode_snapshot(&bytes) {
+                Ok(s) => State::from_snapshot(s),
+                Err(err) => {
+                    self.set_aside(&bytes, &err);
+                    State::empty(system)
+                }
+            },
+        };
+        let mut names = self.store.keys(layout::DELTA)?;
+        names.sort();
+        let folded: HashSet<&String> = state.folded.iter().collect();
+        names.retain(|n| !folded.contains(n));
+        let mut applied = Vec::new();
+        for name in names {
+            let Some(bytes) = self.store.get(&name)? else {
+                continue; // compacted by another process meanwhile
+            };
+            match format::decode_delta(&bytes) {
+                Ok(d) => {
+                    if d.system == state.system {
+                        state.apply(d);
+                    }
+                    applied.push(name);
+                }
+                Err(err) => {
+                    emit(
+                        Op::Corrupt,
+                        None,
+                        None,
+                        None,
+                        &format!("{name}: {err}; discarded"),
+                    );
+                    applied.push(name);
+                }
+            }
+        }
+        emit(
+            Op::IndexRead,
+            None,
+            None,
+            None,
+            &format!("{} entries", state.entries.len()),
+        );
+        Ok((state, applied))
+    }
+
+    /// Moves a corrupt snapshot aside (reported) so the cache goes on empty.
+    fn set_aside(&self, bytes: &[u8], err: &Error) {
+        let aside = format!("{}{}", layout::CORRUPT, stamp());
+        let moved = self
+            .store
+            .put(&aside, bytes)
+            .and_then(|_| self.store.delete(layout::BASE));
+        let detail = match moved {
+            Ok(_) => format!("{err}; set aside as {aside}, continuing with an empty index"),
+            Err(e) => {
+                format!("{err}; could not set it aside ({e}), continuing with an empty index")
+            }
+        };
+        emit(Op::Corrupt, None, None, None, &detail);
+        warn_once(
+            "corrupt-index",
+            &format!(
+                "the cache index in {} was corrupt: {detail}",
+                self.store.describe()
+            ),
+        );
+    }
+
+    pub(crate) fn refresh(&self) -> Result<()> {
+        let _p = lock(&self.persist);
+        let (state, _) = {
+            let _r = self.lock.reader()?;
+            self.read_state()?
+        };
+        if state.system != self.system() {
+            return Ok(()); // written under another system state: nothing of ours
+        }
+        let merged = self.index.merge(&state);
+        self.merge_policy(state.policy.as_ref(), &merged);
+        Ok(())
+    }
+
+    pub(crate) fn commit(&self) -> Result<()> {
+        let mut p = lock(&self.persist);
+        let _w = self.lock.writer()?;
+        let (mut state, applied) = self.read_state()?;
+        let system = self.system();
+        let mut doomed: Vec<crate::Entry> = Vec::new();
+        if state.system != system {
+            // MATCH on the system state: everything written under the old one goes.
+            doomed.extend(state.entries.drain().map(|(_, e)| e));
+            let n = doomed.len();
+            state = State::empty(system);
+            if n > 0 {
+                emit(
+                    Op::CascadingDelete,
+                    None,
+                    None,
+                    None,
+                    &format!("system state changed: {n} stored entries dropped"),
+                );
+            }
+        }
+        let merged = self.index.merge(&state);
+        self.merge_policy(state.policy.as_ref(), &merged);
+        doomed.extend(merged.cascaded.into_iter().map(|(_, e)| e));
+        for e in &doomed {
+            let still_used = self
+                .index
+                .entries
+                .iter()
+                .any(|cur| cur.obj_key == e.obj_key);
+            if !still_used {
+                self.delete_object(e);
+            }
+        }
+        self.evict_to_budget();
+        let (mut snap, increments) = self.index.snapshot(system, applied.clone());
+        snap.policy = Some(self.policy_state()?);
+        self.store
+            .put(layout::BASE, &format::encode_snapshot(&snap)?)?;
+        for name in &applied {
+            let _ = self.store.delete(name);
+        }
+        self.index.snapshot_written(&snap, &increments);
+        p.deltas = 0;
+        emit(
+            Op::IndexWrite,
+            None,
+            None,
+            None,
+            &format!("{} entries", snap.entries.len()),
+        );
+        Ok(())
+    }
+
+    /// Persists this process's changes as one small delta record; compacts
+    /// once enough have accumulated.
+    pub(crate) fn write_delta(&self) -> Result<()> {
+        let mut p = lock(&self.persist);
+        let delta: Delta = self.index.pending(self.system());
+        if delta.is_empty() {
+            return Ok(());
+        }
+        p.seq += 1;
+        let name = format!(
+            "{}{:020}-{}-{}",
+            layout::DELTA,
+            stamp(),
+            std::process::id(),
+            p.seq
+        );
+        self.store.put(&name, &format::encode_delta(&delta)?)?;
+        self.index.persisted(&delta);
+        p.deltas += 1;
+        emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
+        let due = p.deltas > MIN_DELTAS_BEFORE_COMPACTION.max(self.index.len() / 16);
+        drop(p);
+        if due {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn policy_state(&self) -> Result<PolicyState> {
+        let p = lock(&self.policy);
+        let bytes = postcard::to_stdvec(&*p).map_err(|e| Error::plugin(p.typetag_name(), e))?;
+        Ok(PolicyState {
+            name: p.typetag_name().to_owned(),
+            bytes,
+        })
+    }
+
+    /// Merges the persisted policy state into ours and makes the policy
+    /// track exactly the entries in the index.
+    fn merge_policy(&self, stored: Option<&PolicyState>, merged: &Merged) {
+        let mut p = lock(&self.policy);
+        self.drain_policy_log(&mut p);
+        if let Some(s) = stored.filter(|s| s.name == p.typetag_name()) {
+            match postcard::from_bytes::<Box<dyn ReplacementPolicy>>(&s.bytes) {
+                Ok(other) => p.update(&*other),
+                Err(e) => emit(
+                    Op::Corrupt,
+                    None,
+                    None,
+                    None,
+                    &format!("policy state: {e}; starting it afresh"),
+                ),
+            }
+        }
+        for k in merged
+            .vanished
+            .iter()
+            .chain(merged.cascaded.iter().map(|(k, _)| k))
+        {
+            p.invalidate(k);
+        }
+        self.reconcile_policy(&mut p);
+    }
+
+    fn reconcile_policy(&self, p: &mut Box<dyn ReplacementPolicy>) {
+        let tracked: HashSet<_> = p.keys().into_iter().collect();
+        for k in &tracked {
+            if !self.index.entries.contains_key(k) {
+                p.invalidate(k);
+            }
+        }
+        for e in self.index.entries.iter() {
+            if !tracked.contains(e.key()) {
+                p.add(
+                    *e.key(),
+                    &EntryMeta {
+                        size: e.size,
+                        cost_ns: e.cost_ns(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Evicts until the index fits the budget; returns how many entries went.
+    pub(crate) fn evict_to_budget(&self) -> usize {
+        let mut p = lock(&self.policy);
+        self.drain_policy_log(&mut p);
+        let mut evicted = 0;
+        let mut reconciled = false;
+        while self.index.total_size() > self.budget {
+            match p.evict() {
+                Some(k) => {
+                    if let Some(e) = self.index.remove(&k, None) {
+                        self.delete_object(&e);
+                        evicted += 1;
+                        emit(
+                            Op::Evict,
+                            None,
+                            None,
+                            Some(&e.obj_key),
+                            &format!("{} bytes", e.size),
+                        );
+                    }
+                }
+                None if !reconciled && !self.index.entries.is_empty() => {
+                    self.reconcile_policy(&mut p);
+                    reconciled = true;
+                }
+                None => break,
+            }
+        }
+        evicted
+    }
+
+    pub(crate) fn remove_orphans(&self) -> Result<usize> {
+        self.commit()?;
+        let _p = lock(&self.persist);
+        let _w = self.lock.writer()?;
+        let live: HashSet<_> = self.index.entries.iter().map(|e| e.obj_key).collect();
+        let mut removed = 0;
+        for key in self.store.keys(layout::OBJECTS)? {
+            let orphan = layout::parse_object(&key).is_none_or(|d| !live.contains(&d));
+            if orphan && self.store.delete(&key)? {
+                removed += 1;
+                emit(
+                    Op::RemoveOrphan,
+                    None,
+                    None,
+                    layout::parse_object(&key).as_ref(),
+                    &key,
+                );
+            }
+        }
+        Ok(removed)
+    }
+
+    /// One function's usage totals (persisted plus this process's).
+    pub(crate) fn function_usage(&self, name: &charm_freeze::Digest) -> Usage {
+        self.index
+            .functions
+            .get(name)
+            .map_or_else(Usage::default, |f| {
+                let mut stats = f.record.stats;
+                stats.add(&f.live.snapshot());
+                stats.into()
+            })
+    }
+
+    pub(crate) fn usage(&self) -> GroupUsage {
+        let mut per: HashMap<charm_freeze::Digest, (u64, u64)> = HashMap::new();
+        for e in self.index.entries.iter() {
+            let slot = per.entry(e.key().name).or_default();
+            slot.0 += 1;
+            slot.1 += e.size;
+        }
+        let mut functions: Vec<FunctionUsage> = self
+            .index
+            .functions
+            .iter()
+            .map(|f| {
+                let (entries, bytes) = per.get(f.key()).copied().unwrap_or_default();
+                FunctionUsage {
+                    name: f.record.name.clone(),
+                    entries,
+                    bytes,
+                    usage: self.function_usage(f.key()),
+                }
+            })
+            .collect();
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        GroupUsage {
+            entries: self.index.len() as u64,
+            bytes: self.index.total_size(),
+            budget: self.budget,
+            functions,
+        }
+    }
+
+    /// At drop or exit: persist, or delete a temporary group's data.
+    pub(crate) fn finish(&self) {
+        if self.temporary {
+            if let Err(e) = self.store.clear() {
+                warn_once("temporary", &format!("cannot clear a temporary cache: {e}"));
+            }
+            if let Some(dir) = &self.temp_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return;
+        }
+        if let Err(e) = self.commit() {
+            warn_once(
+                "commit-at-exit",
+                &format!(
+                    "cannot save the cache index of {}: {e}",
+                    self.store.describe()
+                ),
+            );
+        }
+    }
+}

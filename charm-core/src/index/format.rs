@@ -1,0 +1,249 @@
+//! The persisted index: a checksummed snapshot (`index/base`) and small
+//! delta records (`index/delta-*`) that fine-grain persistence appends.
+//!
+//! ```text
+//! magic [8] | format u32 | body length u64 | xxh3-64(body) u64 | body (postcard)
+//! ```
+
+use crate::entry::{FunctionRecord, FunctionStats};
+use crate::{Entry, EntryKey, Error, Result};
+use charm_freeze::Digest;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use xxhash_rust::xxh3::xxh3_64;
+
+const SNAPSHOT_MAGIC: &[u8; 8] = b"CHARMIX1";
+const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
+/// Bumped on any change of the persisted structures (part of the system state).
+pub(crate) const FORMAT: u32 = 1;
+const HEADER: usize = 8 + 4 + 8 + 8;
+
+/// A policy's persisted state, decoded only by a process that uses it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PolicyState {
+    pub(crate) name: String,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// The whole index as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    pub(crate) system: Digest,
+    pub(crate) functions: Vec<FunctionRecord>,
+    pub(crate) entries: Vec<(EntryKey, Entry)>,
+    pub(crate) policy: Option<PolicyState>,
+    /// Delta records already folded into this snapshot (they may linger if
+    /// their deletion failed; they must not be applied twice).
+    pub(crate) folded: Vec<String>,
+}
+
+/// Changes since the last write, from one process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Delta {
+    pub(crate) system: Digest,
+    pub(crate) upserts: Vec<(EntryKey, Entry)>,
+    /// Entries removed, with the object they held (a newer version stays).
+    pub(crate) removals: Vec<(EntryKey, Digest)>,
+    /// Function records; their stats are increments, not totals.
+    pub(crate) functions: Vec<FunctionRecord>,
+}
+
+impl Delta {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.upserts.is_empty()
+            && self.removals.is_empty()
+            && self
+                .functions
+                .iter()
+                .all(|f| f.stats == FunctionStats::default() && f.stamp == 0)
+    }
+}
+
+fn encode<T: Serialize>(magic: &[u8; 8], value: &T) -> Result<Vec<u8>> {
+    let body = postcard::to_stdvec(value).map_err(|e| Error::plugin("index encoding", e))?;
+    let mut out = Vec::with_capacity(HEADER + body.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&xxh3_64(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn decode<T: DeserializeOwned>(magic: &[u8; 8], what: &str, bytes: &[u8]) -> Result<T> {
+    let bad = |why: &str| Error::corrupt(what, why);
+    if bytes.len() < HEADER || &bytes[..8] != magic {
+        return Err(bad("not a charm index record (foreign or truncated)"));
+    }
+    let word = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    let format = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if format != FORMAT {
+        return Err(bad(&format!(
+            "index format {format}, this charm reads {FORMAT}"
+        )));
+    }
+    let body = &bytes[HEADER..];
+    if word(12) != body.len() as u64 {
+        return Err(bad("length mismatch (truncated?)"));
+    }
+    if word(20) != xxh3_64(body) {
+        return Err(bad("checksum mismatch"));
+    }
+    postcard::from_bytes(body).map_err(|e| bad(&format!("undecodable: {e}")))
+}
+
+pub(crate) fn encode_snapshot(s: &Snapshot) -> Result<Vec<u8>> {
+    encode(SNAPSHOT_MAGIC, s)
+}
+
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot> {
+    decode(SNAPSHOT_MAGIC, "index snapshot", bytes)
+}
+
+pub(crate) fn encode_delta(d: &Delta) -> Result<Vec<u8>> {
+    encode(DELTA_MAGIC, d)
+}
+
+pub(crate) fn decode_delta(bytes: &[u8]) -> Result<Delta> {
+    decode(DELTA_MAGIC, "index delta", bytes)
+}
+
+/// The persisted index being assembled from a snapshot and deltas.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub(crate) system: Digest,
+    pub(crate) functions: HashMap<Digest, FunctionRecord>,
+    pub(crate) entries: HashMap<EntryKey, Entry>,
+    pub(crate) policy: Option<PolicyState>,
+    pub(crate) folded: Vec<String>,
+}
+
+impl State {
+    pub(crate) fn empty(system: Digest) -> Self {
+        State {
+            system,
+            functions: HashMap::new(),
+            entries: HashMap::new(),
+            policy: None,
+            folded: Vec::new(),
+        }
+    }
+
+    pub(crate) fn from_snapshot(s: Snapshot) -> Self {
+        State {
+            system: s.system,
+            functions: s
+                .functions
+                .into_iter()
+                .map(|f| (charm_freeze::hash(&f.name), f))
+                .collect(),
+            entries: s.entries.into_iter().collect(),
+            policy: s.policy,
+            folded: s.folded,
+        }
+    }
+
+    /// Applies one delta: later stamps win, removals only remove the object
+    /// they name, stats add up.
+    pub(crate) fn apply(&mut self, d: Delta) {
+        for f in d.functions {
+            let key = charm_freeze::hash(&f.name);
+            let rec = self.functions.entry(key).or_insert_with(|| FunctionRecord {
+                name: f.name.clone(),
+                func_state: f.func_state,
+                stamp: 0,
+                stats: FunctionStats::default(),
+            });
+            rec.stats.add(&f.stats);
+            if f.stamp > rec.stamp {
+                rec.func_state = f.func_state;
+                rec.stamp = f.stamp;
+            }
+        }
+        for (k, obj) in d.removals {
+            if self.entries.get(&k).is_some_and(|e| e.obj_key == obj) {
+                self.entries.remove(&k);
+            }
+        }
+        for (k, e) in d.upserts {
+            match self.entries.get(&k) {
+                Some(old) if old.stamp >= e.stamp => {}
+                _ => {
+                    self.entries.insert(k, e);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charm_freeze::hash;
+
+    fn entry(n: u8, stamp: u64) -> (EntryKey, Entry) {
+        (
+            EntryKey {
+                name: hash(&"f"),
+                args: hash(&n),
+            },
+            Entry {
+                obj_key: hash(&(n, stamp)),
+                func_state: hash(&0u8),
+                args_ver: hash(&()),
+                size: 10,
+                compute_ns: 1,
+                serialize_ns: 1,
+                stamp,
+                inline: None,
+            },
+        )
+    }
+
+    #[test]
+    fn records_round_trip_and_damage_is_corrupt() {
+        let d = Delta {
+            system: hash(&1u8),
+            upserts: vec![entry(1, 5)],
+            ..Delta::default()
+        };
+        let bytes = encode_delta(&d).unwrap();
+        assert_eq!(decode_delta(&bytes).unwrap().upserts, d.upserts);
+        let mut bad = bytes.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        assert!(matches!(decode_delta(&bad), Err(Error::Corrupt { .. })));
+        assert!(decode_delta(&bytes[..bytes.len() - 3]).is_err());
+        assert!(
+            decode_snapshot(&bytes).is_err(),
+            "a delta is not a snapshot"
+        );
+    }
+
+    #[test]
+    fn later_stamps_win_and_removals_spare_newer_versions() {
+        let mut s = State::empty(hash(&1u8));
+        let (k, old) = entry(1, 5);
+        let (_, new) = entry(1, 9);
+        s.apply(Delta {
+            upserts: vec![(k, new.clone())],
+            ..Delta::default()
+        });
+        s.apply(Delta {
+            upserts: vec![(k, old.clone())],
+            removals: vec![(k, old.obj_key)],
+            ..Delta::default()
+        });
+        assert_eq!(s.entries[&k], new, "an older upsert or removal loses");
+        s.apply(Delta {
+            removals: vec![(k, new.obj_key)],
+            ..Delta::default()
+        });
+        assert!(s.entries.is_empty());
+    }
+}

@@ -1,0 +1,399 @@
+//! The in-memory index: five levels flattened into two concurrent maps.
+//!
+//! Levels 2 and 4 (function name, argument key) are LOOKUP keys: the entry
+//! map is keyed by both, so a new pair is inserted beside the others.
+//! Levels 1, 3 and 5 (system state, function state, argument versions) are
+//! MATCH keys: the group holds one system state, each function record one
+//! function state and each entry one argument version; a differing one
+//! replaces the old and deletes everything beneath it.
+//!
+//! Hits read one shard of a `DashMap`; no global lock is taken on the hit
+//! path. Changes are journaled for the next persistence.
+
+pub(crate) mod format;
+
+use crate::entry::{stamp, FunctionRecord, FunctionStats, LiveStats};
+use crate::{Entry, EntryKey};
+use charm_freeze::Digest;
+use dashmap::DashMap;
+use format::{Delta, Snapshot, State};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// A function's persisted record plus the increments of this process.
+#[derive(Debug)]
+pub(crate) struct FunctionEntry {
+    pub(crate) record: FunctionRecord,
+    pub(crate) live: LiveStats,
+}
+
+#[derive(Debug, Default)]
+struct Journal {
+    upserts: HashMap<EntryKey, Entry>,
+    removals: HashMap<EntryKey, Digest>,
+    functions: HashMap<Digest, FunctionRecord>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    pub(crate) entries: DashMap<EntryKey, Entry>,
+    pub(crate) functions: DashMap<Digest, FunctionEntry>,
+    total: AtomicU64,
+    journal: Mutex<Journal>,
+}
+
+/// What a merge with the persisted index dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Merged {
+    /// Entries whose function state no longer matches (their objects may go).
+    pub(crate) cascaded: Vec<(EntryKey, Entry)>,
+    /// Entries another process removed (their objects are already gone).
+    pub(crate) vanished: Vec<EntryKey>,
+    /// Entries learned from the persisted index.
+    pub(crate) learned: Vec<(EntryKey, Entry)>,
+}
+
+impl Index {
+    fn journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn total_size(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn insert_untracked(&self, key: EntryKey, entry: Entry) -> Option<Entry> {
+        let size = entry.size;
+        let old = self.entries.insert(key, entry);
+        self.total.fetch_add(size, Ordering::Relaxed);
+        if let Some(old) = &old {
+            self.total.fetch_sub(old.size, Ordering::Relaxed);
+        }
+        old
+    }
+
+    fn remove_untracked(&self, key: &EntryKey, obj: Option<&Digest>) -> Option<Entry> {
+        let (_, old) = self
+            .entries
+            .remove_if(key, |_, e| obj.is_none_or(|o| e.obj_key == *o))?;
+        self.total.fetch_sub(old.size, Ordering::Relaxed);
+        Some(old)
+    }
+
+    /// Inserts (or replaces) an entry; returns the replaced one.
+    pub(crate) fn insert(&self, key: EntryKey, entry: Entry) -> Option<Entry> {
+        let mut j = self.journal();
+        j.removals.remove(&key);
+        j.upserts.insert(key, entry.clone());
+        self.insert_untracked(key, entry)
+    }
+
+    /// Removes an entry (only if it still holds `obj`, when given).
+    pub(crate) fn remove(&self, key: &EntryKey, obj: Option<&Digest>) -> Option<Entry> {
+        let mut j = self.journal();
+        let old = self.remove_untracked(key, obj)?;
+        j.upserts.remove(key);
+        j.removals.insert(*key, old.obj_key);
+        Some(old)
+    }
+
+    /// Makes `func_state` the state of function `name`; entries computed
+    /// under another state are removed and returned (the MATCH rule).
+    pub(crate) fn set_function_state(
+        &self,
+        name_digest: Digest,
+        name: &str,
+        func_state: Digest,
+    ) -> Vec<(EntryKey, Entry)> {
+        let record = FunctionRecord {
+            name: name.to_owned(),
+            func_state,
+            stamp: stamp(),
+            stats: FunctionStats::default(),
+        };
+        match self.functions.get_mut(&name_digest) {
+            Some(mut f) => {
+                if f.record.func_state == func_state {
+                    return Vec::new();
+                }
+                f.record.func_state = func_state;
+                f.record.stamp = record.stamp;
+            }
+            None => {
+                self.functions.insert(
+                    name_digest,
+                    FunctionEntry {
+                        record: record.clone(),
+                        live: LiveStats::default(),
+                    },
+                );
+            }
+        }
+        self.journal().functions.insert(name_digest, record);
+        let stale: Vec<EntryKey> = self
+            .entries
+            .iter()
+            .filter(|e| e.key().name == name_digest && e.func_state != func_state)
+            .map(|e| *e.key())
+            .collect();
+        stale
+            .into_iter()
+            .filter_map(|k| self.remove(&k, None).map(|e| (k, e)))
+            .collect()
+    }
+
+    /// The changes not yet persisted, as one delta (stats as increments).
+    pub(crate) fn pending(&self, system: Digest) -> Delta {
+        let j = self.journal();
+        let mut functions: HashMap<Digest, FunctionRecord> = j.functions.clone();
+        for f in self.functions.iter() {
+            let stats = f.live.snapshot();
+            if stats != FunctionStats::default() {
+                functions
+                    .entry(*f.key())
+                    .or_insert_with(|| FunctionRecord {
+                        name: f.record.name.clone(),
+                        func_state: f.record.func_state,
+                        stamp: 0,
+                        stats: FunctionStats::default(),
+                    })
+                    .stats = stats;
+            }
+        }
+        Delta {
+            system,
+            upserts: j.upserts.iter().map(|(k, e)| (*k, e.clone())).collect(),
+            removals: j.removals.iter().map(|(k, o)| (*k, *o)).collect(),
+            functions: functions.into_values().collect(),
+        }
+    }
+
+    /// Marks a delta from [`pending`](Self::pending) as persisted: what has
+    /// not changed since leaves the journal, and stats move into the totals.
+    pub(crate) fn persisted(&self, delta: &Delta) {
+        let mut j = self.journal();
+        for (k, e) in &delta.upserts {
+            if j.upserts.get(k).is_some_and(|cur| cur.stamp == e.stamp) {
+                j.upserts.remove(k);
+            }
+        }
+        for (k, o) in &delta.removals {
+            if j.removals.get(k) == Some(o) {
+                j.removals.remove(k);
+            }
+        }
+        for rec in &delta.functions {
+            let key = charm_freeze::hash(&rec.name);
+            if j.functions
+                .get(&key)
+                .is_some_and(|cur| cur.stamp == rec.stamp)
+            {
+                j.functions.remove(&key);
+            }
+            if let Some(mut f) = self.functions.get_mut(&key) {
+                f.live.take(&rec.stats);
+                f.record.stats.add(&rec.stats);
+            }
+        }
+    }
+
+    /// Reconciles memory with the persisted state: learns others' entries,
+    /// forgets the ones others removed, keeps this process's unpersisted
+    /// changes, and applies each function's newest state.
+    pub(crate) fn merge(&self, state: &State) -> Merged {
+        let j = self.journal();
+        let mut out = Merged::default();
+        for (name, rec) in &state.functions {
+            let mut f = self
+                .functions
+                .entry(*name)
+                .or_insert_with(|| FunctionEntry {
+                    record: rec.clone(),
+                    live: LiveStats::default(),
+                });
+            f.record.stats = rec.stats;
+            let ours = j.functions.get(name).map_or(f.record.stamp, |r| r.stamp);
+            if rec.stamp > ours {
+                f.record.func_state = rec.func_state;
+                f.record.stamp = rec.stamp;
+            }
+        }
+        let in_memory: Vec<EntryKey> = self.entries.iter().map(|e| *e.key()).collect();
+        for k in in_memory {
+            if !state.entries.contains_key(&k) && !j.upserts.contains_key(&k) {
+                self.remove_untracked(&k, None);
+                out.vanished.push(k);
+            }
+        }
+        for (k, e) in &state.entries {
+            if j.removals.get(k) == Some(&e.obj_key) {
+                continue;
+            }
+            let newer = self.entries.get(k).is_none_or(|cur| cur.stamp < e.stamp);
+            if newer {
+                self.insert_untracked(*k, e.clone());
+                out.learned.push((*k, e.clone()));
+            }
+        }
+        let stale: Vec<EntryKey> = self
+            .entries
+            .iter()
+            .filter(|e| {
+                self.functions
+                    .get(&e.key().name)
+                    .is_some_and(|f| f.record.func_state != e.func_state)
+            })
+            .map(|e| *e.key())
+            .collect();
+        drop(j);
+        for k in stale {
+            if let Some(e) = self.remove_untracked(&k, None) {
+                out.cascaded.push((k, e));
+            }
+        }
+        out
+    }
+
+    /// Forgets everything (a system-state change).
+    pub(crate) fn clear(&self) -> Vec<(EntryKey, Entry)> {
+        let mut j = self.journal();
+        let keys: Vec<EntryKey> = self.entries.iter().map(|e| *e.key()).collect();
+        let removed: Vec<(EntryKey, Entry)> = keys
+            .into_iter()
+            .filter_map(|k| self.remove_untracked(&k, None).map(|e| (k, e)))
+            .collect();
+        *j = Journal::default();
+        self.functions.clear();
+        removed
+    }
+
+    /// The whole index as a snapshot (the policy is filled in by the
+    /// caller), and the stats increments it includes.
+    pub(crate) fn snapshot(
+        &self,
+        system: Digest,
+        folded: Vec<String>,
+    ) -> (Snapshot, Vec<(Digest, FunctionStats)>) {
+        let mut increments = Vec::new();
+        let functions = self
+            .functions
+            .iter()
+            .map(|f| {
+                let live = f.live.snapshot();
+                increments.push((*f.key(), live));
+                let mut rec = f.record.clone();
+                rec.stats.add(&live);
+                rec
+            })
+            .collect();
+        let snap = Snapshot {
+            system,
+            functions,
+            entries: self
+                .entries
+                .iter()
+                .map(|e| (*e.key(), e.value().clone()))
+                .collect(),
+            policy: None,
+            folded,
+        };
+        (snap, increments)
+    }
+
+    /// Marks everything in a written snapshot as persisted.
+    pub(crate) fn snapshot_written(&self, snap: &Snapshot, increments: &[(Digest, FunctionStats)]) {
+        let written: HashMap<&EntryKey, &Entry> =
+            snap.entries.iter().map(|(k, e)| (k, e)).collect();
+        let stamps: HashMap<&str, u64> = snap
+            .functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.stamp))
+            .collect();
+        let mut j = self.journal();
+        // What changed after the snapshot was taken stays journaled.
+        j.upserts
+            .retain(|k, cur| written.get(k).is_none_or(|e| e.stamp != cur.stamp));
+        j.removals
+            .retain(|k, obj| written.get(k).is_some_and(|e| e.obj_key == *obj));
+        j.functions
+            .retain(|_, f| stamps.get(f.name.as_str()).is_none_or(|s| *s < f.stamp));
+        drop(j);
+        for (key, inc) in increments {
+            if let Some(mut f) = self.functions.get_mut(key) {
+                f.live.take(inc);
+                f.record.stats.add(inc);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charm_freeze::hash;
+
+    fn key(n: u8) -> EntryKey {
+        EntryKey {
+            name: hash(&"f"),
+            args: hash(&n),
+        }
+    }
+
+    fn entry(state: u8, size: u64) -> Entry {
+        Entry {
+            obj_key: hash(&(state, size, stamp())),
+            func_state: hash(&state),
+            args_ver: hash(&()),
+            size,
+            compute_ns: 0,
+            serialize_ns: 0,
+            stamp: stamp(),
+            inline: None,
+        }
+    }
+
+    #[test]
+    fn a_new_function_state_cascades_to_its_entries_only() {
+        let idx = Index::default();
+        idx.set_function_state(hash(&"f"), "f", hash(&1u8));
+        idx.insert(key(1), entry(1, 10));
+        idx.insert(key(2), entry(1, 20));
+        let other = EntryKey {
+            name: hash(&"g"),
+            args: hash(&1u8),
+        };
+        idx.insert(other, entry(1, 5));
+        assert_eq!(idx.total_size(), 35);
+        let removed = idx.set_function_state(hash(&"f"), "f", hash(&2u8));
+        assert_eq!(removed.len(), 2);
+        assert_eq!(idx.len(), 1);
+        assert_eq!(idx.total_size(), 5);
+    }
+
+    #[test]
+    fn merge_learns_forgets_and_keeps_unpersisted_work() {
+        let idx = Index::default();
+        let sys = hash(&0u8);
+        idx.insert(key(1), entry(1, 10));
+        // Persist entry 1.
+        let d = idx.pending(sys);
+        idx.persisted(&d);
+        idx.insert(key(2), entry(1, 10)); // not persisted yet
+                                          // Another process removed entry 1 and added entry 3.
+        let mut state = State::empty(sys);
+        state.entries.insert(key(3), entry(1, 7));
+        let merged = idx.merge(&state);
+        assert_eq!(merged.vanished, vec![key(1)]);
+        assert!(
+            idx.entries.contains_key(&key(2)),
+            "our unpersisted entry stays"
+        );
+        assert!(idx.entries.contains_key(&key(3)), "theirs is learned");
+        assert_eq!(idx.total_size(), 17);
+    }
+}

@@ -1,0 +1,37 @@
+#![doc = include_str!("../README.md")]
+
+mod entry;
+mod error;
+pub mod events;
+mod group;
+mod index;
+mod keys;
+mod memoized;
+mod object;
+mod registry;
+mod size;
+mod traits;
+
+pub use entry::{Entry, FunctionRecord, FunctionStats};
+pub use error::{Error, PluginKind, Result};
+pub use group::{
+    default_group, FunctionUsage, GroupUsage, MemoizedGroup, MemoizedGroupBuilder, Usage,
+    DEFAULT_CACHE_DIR,
+};
+pub use keys::{layout, EntryKey, SubKeys};
+pub use memoized::{Memoized, MemoizedBuilder};
+pub use registry::{
+    new_pickler, new_policy, open_lock, open_store, plugins, LockRegistration, LockTarget,
+    ObjStoreRegistration, PicklerRegistration, PluginInfo, PolicyRegistration,
+};
+pub use size::{ByteSize, SizeArg};
+pub use traits::lock::{LockGuard, RWLock};
+pub use traits::obj_store::{valid_key, ObjStore};
+pub use traits::pickler::{LoadVisitor, Pickler};
+pub use traits::policy::{EntryMeta, ReplacementPolicy};
+
+/// Re-exported for the registration macros; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}

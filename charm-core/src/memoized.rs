@@ -1,0 +1,426 @@
+//! `Memoized<R>`: the cache of one function.
+
+use crate::events::warn_once;
+use crate::group::calls::StoreOptions;
+use crate::group::{default_group, Found, Usage};
+use crate::registry::new_pickler;
+use crate::{Error, MemoizedGroup, Pickler, Result, SubKeys};
+use charm_freeze::{hash, try_hash_for, Digest, Freeze, Purpose};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+type GroupFn = Box<dyn Fn() -> Arc<MemoizedGroup> + Send + Sync>;
+type StateFn = Box<dyn Fn() -> Digest + Send + Sync>;
+
+/// When caching costs more than it saves and at least this much, a
+/// function is warned about (once).
+const THRASH_MIN: Duration = Duration::from_secs(5);
+
+/// The cache of one memoized function, returning `R`.
+///
+/// `#[charm::memoize]` makes one per function (reach it with
+/// `f::memoized()`); you can also build one by hand and call it with the
+/// arguments to key on and the computation to run on a miss:
+///
+/// ```
+/// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+/// use charm_core::{Memoized, MemoizedGroup};
+/// let group = MemoizedGroup::builder().temporary(true).build().unwrap();
+/// let square: Memoized<u64> = Memoized::builder("doc::square").group(group).build();
+///
+/// let mut runs = 0;
+/// assert_eq!(square.call(&(7u64,), || { runs += 1; 49 }), 49);
+/// assert_eq!(square.call(&(7u64,), || { runs += 1; 49 }), 49);
+/// assert_eq!(runs, 1, "the second call hit");
+/// assert!(square.would_hit(&(7u64,)));
+/// assert_eq!(square.usage().hits, 1);
+/// ```
+pub struct Memoized<R> {
+    name: String,
+    name_digest: Digest,
+    code_state: Digest,
+    extra_func_state: Option<StateFn>,
+    opts: StoreOptions,
+    pickler_name: Option<String>,
+    pickler: OnceLock<std::result::Result<Box<dyn Pickler>, String>>,
+    group_fn: Option<GroupFn>,
+    group: OnceLock<Arc<MemoizedGroup>>,
+    thrash_warned: AtomicBool,
+    _returns: PhantomData<fn() -> R>,
+}
+
+impl<R> fmt::Debug for Memoized<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Memoized")
+            .field("name", &self.name)
+            .field("code_state", &self.code_state)
+            .field("use_obj_store", &self.opts.use_obj_store)
+            .field("use_metadata_size", &self.opts.use_metadata_size)
+            .field("pickler", &self.pickler_name)
+            .finish()
+    }
+}
+
+/// Builds a [`Memoized`]; see [`Memoized::builder`].
+#[must_use]
+pub struct MemoizedBuilder<R> {
+    name: String,
+    code_digest: Digest,
+    version: String,
+    extra_func_state: Option<StateFn>,
+    use_obj_store: bool,
+    use_metadata_size: bool,
+    pickler: Option<String>,
+    group: Option<GroupFn>,
+    _returns: PhantomData<fn() -> R>,
+}
+
+impl<R> fmt::Debug for MemoizedBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoizedBuilder")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl<R> MemoizedBuilder<R> {
+    /// The digest of the function's code and declared dependencies
+    /// (`#[memoize]` computes it at compile time).
+    pub fn code_digest(mut self, digest: Digest) -> Self {
+        self.code_digest = digest;
+        self
+    }
+
+    /// A version string: change it to invalidate every entry by hand.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// State the function reads from outside (config, statics), evaluated on
+    /// each call and folded into the function state (subkey 3).
+    pub fn extra_func_state<T, F>(mut self, state: F) -> Self
+    where
+        F: Fn() -> T + Send + Sync + 'static,
+        T: Freeze,
+    {
+        self.extra_func_state = Some(Box::new(move || hash(&state())));
+        self
+    }
+
+    /// Whether values go to the object store (default) or inline in the index.
+    pub fn use_obj_store(mut self, on: bool) -> Self {
+        self.use_obj_store = on;
+        self
+    }
+
+    /// Whether index metadata counts against the budget (default: off).
+    pub fn use_metadata_size(mut self, on: bool) -> Self {
+        self.use_metadata_size = on;
+        self
+    }
+
+    /// A pickler for this function only (by registry name).
+    pub fn pickler(mut self, name: impl Into<String>) -> Self {
+        self.pickler = Some(name.into());
+        self
+    }
+
+    /// The group to use (default: [`default_group`]).
+    pub fn group(mut self, group: Arc<MemoizedGroup>) -> Self {
+        self.group = Some(Box::new(move || group.clone()));
+        self
+    }
+
+    /// The group to use, made on first use (for groups built lazily).
+    pub fn group_with(
+        mut self,
+        group: impl Fn() -> Arc<MemoizedGroup> + Send + Sync + 'static,
+    ) -> Self {
+        self.group = Some(Box::new(group));
+        self
+    }
+
+    /// The cache. Never fails: a pickler that does not exist is reported by
+    /// the first call (a warning from `call`, an error from `try_call`).
+    pub fn build(self) -> Memoized<R> {
+        if !self.use_obj_store && !self.use_metadata_size {
+            warn_once(
+                &format!("inline-unbounded:{}", self.name),
+                &format!(
+                    "{}: use_obj_store = false stores values in the index, and with \
+                     use_metadata_size = false they are not counted against the size \
+                     budget; set use_metadata_size = true to bound them",
+                    self.name
+                ),
+            );
+        }
+        let code_state = hash(&(self.code_digest, &self.version, &self.pickler));
+        Memoized {
+            name_digest: hash(&self.name),
+            name: self.name,
+            code_state,
+            extra_func_state: self.extra_func_state,
+            opts: StoreOptions {
+                use_obj_store: self.use_obj_store,
+                use_metadata_size: self.use_metadata_size,
+            },
+            pickler_name: self.pickler,
+            pickler: OnceLock::new(),
+            group_fn: self.group,
+            group: OnceLock::new(),
+            thrash_warned: AtomicBool::new(false),
+            _returns: PhantomData,
+        }
+    }
+}
+
+impl<R> Memoized<R> {
+    /// A builder for the cache of the function called `name`.
+    pub fn builder(name: impl Into<String>) -> MemoizedBuilder<R> {
+        MemoizedBuilder {
+            name: name.into(),
+            code_digest: Digest::default(),
+            version: String::new(),
+            extra_func_state: None,
+            use_obj_store: true,
+            use_metadata_size: false,
+            pickler: None,
+            group: None,
+            _returns: PhantomData,
+        }
+    }
+
+    /// The function's name (subkey 2).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The group this function caches in.
+    pub fn group(&self) -> &Arc<MemoizedGroup> {
+        self.group.get_or_init(|| match &self.group_fn {
+            Some(f) => f(),
+            None => default_group(),
+        })
+    }
+
+    /// Hits, misses, and time cost and saved, over all runs and processes
+    /// (as of the last merge with the persisted index).
+    pub fn usage(&self) -> Usage {
+        self.group()
+            .engine()
+            .map(|e| e.function_usage(&self.name_digest))
+            .unwrap_or_default()
+    }
+
+    /// A one-line report of [`usage`](Self::usage).
+    pub fn usage_report(&self) -> String {
+        let u = self.usage();
+        format!(
+            "{}: {} hits, {} misses, {:.3} s saved, {:.3} s spent on caching",
+            self.name,
+            u.hits,
+            u.misses,
+            u.time_saved.as_secs_f64(),
+            u.time_cost.as_secs_f64()
+        )
+    }
+
+    /// Logs [`usage_report`](Self::usage_report) through `tracing` (target
+    /// `charm`), or to stderr when no subscriber is installed.
+    pub fn log_usage_report(&self) {
+        let report = self.usage_report();
+        tracing::info!(target: "charm", "{report}");
+        if !tracing::dispatcher::has_been_set() {
+            eprintln!("{report}");
+        }
+    }
+
+    fn pickler<'a>(&'a self, group_pickler: &'a dyn Pickler) -> Result<&'a dyn Pickler> {
+        let Some(name) = &self.pickler_name else {
+            return Ok(group_pickler);
+        };
+        match self
+            .pickler
+            .get_or_init(|| new_pickler(name).map_err(|e| e.to_string()))
+        {
+            Ok(p) => Ok(&**p),
+            Err(e) => Err(Error::Config(e.clone())),
+        }
+    }
+
+    fn subkeys<A: Freeze + ?Sized>(&self, system: Digest, args: &A) -> Result<SubKeys> {
+        let func_state = match &self.extra_func_state {
+            Some(extra) => hash(&(self.code_state, extra())),
+            None => self.code_state,
+        };
+        Ok(SubKeys {
+            system,
+            name: self.name_digest,
+            func_state,
+            args_key: try_hash_for(Purpose::CacheKey, args)?,
+            args_ver: try_hash_for(Purpose::CacheVer, args)?,
+        })
+    }
+
+    fn check_thrash(&self) {
+        if self.thrash_warned.load(Ordering::Relaxed) {
+            return;
+        }
+        let u = self.usage();
+        if u.time_cost > THRASH_MIN && u.time_cost > u.time_saved {
+            self.thrash_warned.store(true, Ordering::Relaxed);
+            warn_once(
+                &format!("thrash:{}", self.name),
+                &format!(
+                    "{}: caching has cost {:.1} s but saved only {:.1} s; this function may \
+                     not be worth memoizing (or its budget is too small)",
+                    self.name,
+                    u.time_cost.as_secs_f64(),
+                    u.time_saved.as_secs_f64()
+                ),
+            );
+        }
+    }
+}
+
+impl<R: Serialize + DeserializeOwned> Memoized<R> {
+    /// The cached value for `args`, or `compute()`'s, which is then cached.
+    ///
+    /// Cache failures never fail the call: the value is computed and
+    /// returned, and the problem is reported as a warning.
+    pub fn call<A: Freeze + ?Sized>(&self, args: &A, compute: impl FnOnce() -> R) -> R {
+        let (value, err) = self.run(args, compute);
+        if let Some(e) = err {
+            warn_once(
+                &format!("call:{}", self.name),
+                &format!(
+                    "{}: the cache failed, the value was computed: {e}",
+                    self.name
+                ),
+            );
+        }
+        value
+    }
+
+    /// Like [`call`](Self::call), but a cache failure is returned as an
+    /// error (the computed value is then dropped).
+    ///
+    /// # Errors
+    ///
+    /// Any [`Error`] of hashing the arguments, the pickler, the store or the
+    /// index.
+    pub fn try_call<A: Freeze + ?Sized>(&self, args: &A, compute: impl FnOnce() -> R) -> Result<R> {
+        match self.run(args, compute) {
+            (v, None) => Ok(v),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// The cached value for `args`, if there is one; records no access and
+    /// counts no time (it changes nothing).
+    pub fn call_if_cached<A: Freeze + ?Sized>(&self, args: &A) -> Option<R> {
+        let engine = self.group().engine().ok()?;
+        let keys = self.subkeys(engine.system(), args).ok()?;
+        let pickler = self.pickler(&*engine.pickler).ok()?;
+        let found = engine.find(&keys, &self.name, false)?;
+        pickler.load::<R>(&found.bytes).ok()
+    }
+
+    /// Whether calling with `args` would hit; changes nothing.
+    pub fn would_hit<A: Freeze + ?Sized>(&self, args: &A) -> bool {
+        let Ok(engine) = self.group().engine() else {
+            return false;
+        };
+        self.subkeys(engine.system(), args)
+            .map(|keys| engine.would_hit(&keys))
+            .unwrap_or(false)
+    }
+
+    /// Removes the entry for `args` (and its stored value); true if there
+    /// was one.
+    pub fn clear_entry<A: Freeze + ?Sized>(&self, args: &A) -> bool {
+        let Ok(engine) = self.group().engine() else {
+            return false;
+        };
+        self.subkeys(engine.system(), args)
+            .map(|keys| engine.clear_entry(&keys, &self.name))
+            .unwrap_or(false)
+    }
+
+    fn run<A: Freeze + ?Sized>(&self, args: &A, compute: impl FnOnce() -> R) -> (R, Option<Error>) {
+        let start = Instant::now();
+        let engine = match self.group().engine() {
+            Ok(e) => e,
+            Err(e) => return (compute(), Some(e)),
+        };
+        let keys = match self.subkeys(engine.system(), args) {
+            Ok(k) => k,
+            Err(e) => return (compute(), Some(e)),
+        };
+        engine.ensure_function(&self.name, &keys);
+        let pickler = match self.pickler(&*engine.pickler) {
+            Ok(p) => p,
+            Err(e) => return (compute(), Some(e)),
+        };
+        let hit = |found: Found| -> Option<R> {
+            match pickler.load::<R>(&found.bytes) {
+                Ok(v) => {
+                    engine.record_hit(&keys, &self.name, &found, start.elapsed().as_nanos() as u64);
+                    Some(v)
+                }
+                Err(e) => {
+                    engine.forget(&keys, &self.name, &e.to_string());
+                    None
+                }
+            }
+        };
+        if let Some(v) = engine.find(&keys, &self.name, true).and_then(&hit) {
+            return (v, None);
+        }
+        let ek = keys.entry_key();
+        let slot = engine.flight(ek);
+        let guard = crate::group::Engine::lock_flight(&slot);
+        let cached = engine
+            .find(&keys, &self.name, true)
+            .or_else(|| {
+                self.opts
+                    .use_obj_store
+                    .then(|| engine.adopt(&keys, &self.name, self.opts))
+                    .flatten()
+            })
+            .and_then(&hit);
+        if let Some(v) = cached {
+            drop(guard);
+            engine.flight_done(&ek, &slot);
+            return (v, None);
+        }
+        let computing = Instant::now();
+        let value = compute();
+        let compute_ns = computing.elapsed().as_nanos() as u64;
+        let serializing = Instant::now();
+        let stored = pickler.dump(&value).and_then(|payload| {
+            let serialize_ns = serializing.elapsed().as_nanos() as u64;
+            engine.write(
+                &keys,
+                &self.name,
+                payload,
+                compute_ns,
+                serialize_ns,
+                self.opts,
+            )
+        });
+        drop(guard);
+        engine.flight_done(&ek, &slot);
+        let overhead = (start.elapsed().as_nanos() as u64).saturating_sub(compute_ns);
+        engine.record_miss(&keys, overhead);
+        self.check_thrash();
+        (value, stored.err())
+    }
+}

@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+
+mod file;
+mod naive;
+
+pub use file::FileRwLock;
+pub use naive::NaiveRwLock;

@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+mod dir;
+mod json;
+mod postcard;
+
+pub use dir::DirObjStore;
+pub use json::JsonPickler;
+pub use postcard::PostcardPickler;

@@ -1,0 +1,1 @@
+//! Runnable examples of charm: `cargo run -p charm-examples --example NAME`.
