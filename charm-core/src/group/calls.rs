@@ -223,6 +223,9 @@ impl Engine {
         let m = meta(&entry);
         self.index.insert(keys.entry_key(), entry);
         self.note(PolicyEvent::Add(keys.entry_key(), m));
+        if let Err(err) = self.after_insert() {
+            warn_once("persist", &format!("cannot persist the cache index: {err}"));
+        }
         Some(Found {
             bytes,
             compute_ns: meta_.compute_ns,
@@ -309,6 +312,11 @@ impl Engine {
         }
         self.note(PolicyEvent::Add(ek, m));
         emit(Op::Miss, Some(name), Some(keys), Some(&obj), "");
+        self.after_insert()
+    }
+
+    /// Fine-grain eviction and persistence after an entry was added.
+    fn after_insert(&self) -> Result<()> {
         if self.fine_grain_eviction && self.index.total_size() > self.budget {
             self.evict_to_budget();
         }

@@ -1,0 +1,389 @@
+//! Engine behaviour within one process: hits and misses, MATCH and LOOKUP
+//! subkeys, eviction, failure handling, and the read-only queries.
+
+#![allow(clippy::unwrap_used)]
+
+use charm::{layout, Freeze, Memoized, MemoizedGroup};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("charm-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn group_at(dir: &Path) -> Arc<MemoizedGroup> {
+    MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", dir.display()))
+        .size("10 MiB")
+        .build()
+        .unwrap()
+}
+
+fn memo<R>(name: &str, group: &Arc<MemoizedGroup>) -> Memoized<R> {
+    Memoized::builder(name).group(group.clone()).build()
+}
+
+fn object_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.join("obj")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn hits_misses_and_lookup_keys_side_by_side() {
+    let dir = fresh_dir("basic");
+    let g = group_at(&dir);
+    let f: Memoized<String> = memo("engine::f", &g);
+    let runs = AtomicUsize::new(0);
+    let call = |x: u32| {
+        f.call(&x, || {
+            runs.fetch_add(1, Ordering::SeqCst);
+            format!("value {x}")
+        })
+    };
+    assert_eq!(call(1), "value 1");
+    assert_eq!(call(2), "value 2");
+    assert_eq!(call(1), "value 1");
+    assert_eq!(call(2), "value 2");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    let u = f.usage();
+    assert_eq!((u.hits, u.misses), (2, 2));
+    assert_eq!(g.len(), 2);
+    assert_eq!(object_files(&dir).len(), 2);
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A stand-in for a file: keyed by name, versioned by contents.
+#[derive(Clone)]
+struct Doc {
+    name: String,
+    contents: String,
+}
+
+impl Freeze for Doc {
+    fn freeze(&self, f: &mut charm::Freezer) {
+        f.write(&(&self.name, &self.contents))
+    }
+    fn freeze_cache_key(&self, f: &mut charm::Freezer) {
+        f.write(&self.name)
+    }
+    fn freeze_cache_ver(&self, f: &mut charm::Freezer) {
+        f.write_value(&self.contents)
+    }
+}
+
+#[test]
+fn a_changed_argument_version_replaces_the_entry_and_its_object() {
+    let dir = fresh_dir("version");
+    let g = group_at(&dir);
+    let wc: Memoized<usize> = memo("engine::wc", &g);
+    let doc = |c: &str| Doc {
+        name: "a.txt".into(),
+        contents: c.into(),
+    };
+    assert_eq!(wc.call(&doc("one two"), || 2), 2);
+    assert!(wc.would_hit(&doc("one two")));
+    assert!(!wc.would_hit(&doc("one two three")));
+    assert_eq!(
+        wc.call(&doc("one two three"), || 3),
+        3,
+        "a new version misses"
+    );
+    assert_eq!(g.len(), 1, "the new version replaced the old one");
+    assert_eq!(object_files(&dir).len(), 1, "the old object is deleted");
+    assert!(!wc.would_hit(&doc("one two")));
+    drop((wc, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_changed_function_state_drops_that_function_only() {
+    let dir = fresh_dir("funcstate");
+    let g = group_at(&dir);
+    let f1: Memoized<u8> = Memoized::builder("engine::f")
+        .version("1")
+        .group(g.clone())
+        .build();
+    let other: Memoized<u8> = memo("engine::other", &g);
+    f1.call(&1u8, || 1);
+    other.call(&1u8, || 1);
+    let f2: Memoized<u8> = Memoized::builder("engine::f")
+        .version("2")
+        .group(g.clone())
+        .build();
+    assert!(!f2.would_hit(&1u8));
+    assert_eq!(f2.call(&1u8, || 2), 2);
+    assert!(other.would_hit(&1u8), "another function keeps its entries");
+    assert_eq!(g.len(), 2);
+    assert_eq!(
+        object_files(&dir).len(),
+        2,
+        "the old version's object is deleted"
+    );
+    drop((f1, f2, other, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn would_hit_and_call_if_cached_change_nothing() {
+    let dir = fresh_dir("readonly");
+    let g = group_at(&dir);
+    let wc: Memoized<usize> = memo("engine::wc", &g);
+    let doc = |c: &str| Doc {
+        name: "a".into(),
+        contents: c.into(),
+    };
+    wc.call(&doc("x"), || 1);
+    let before = wc.usage();
+    assert_eq!(wc.call_if_cached(&doc("x")), Some(1));
+    assert_eq!(wc.call_if_cached(&doc("other version")), None);
+    assert!(!wc.would_hit(&doc("other version")));
+    assert_eq!(
+        wc.call_if_cached(&doc("x")),
+        Some(1),
+        "the other version did not replace it"
+    );
+    assert_eq!(wc.usage(), before, "no hit or time was counted");
+    assert!(wc.would_hit(&doc("x")));
+    drop((wc, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn clear_entry_removes_the_entry_and_its_object() {
+    let dir = fresh_dir("clear");
+    let g = group_at(&dir);
+    let f: Memoized<u32> = memo("engine::f", &g);
+    f.call(&1u8, || 1);
+    f.call(&2u8, || 2);
+    assert!(f.clear_entry(&1u8));
+    assert!(!f.clear_entry(&1u8));
+    assert!(!f.would_hit(&1u8));
+    assert!(f.would_hit(&2u8));
+    assert_eq!(object_files(&dir).len(), 1);
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn inline_values_live_in_the_index() {
+    let dir = fresh_dir("inline");
+    let g = group_at(&dir);
+    let f: Memoized<Vec<u8>> = Memoized::builder("engine::inline")
+        .use_obj_store(false)
+        .use_metadata_size(true)
+        .group(g.clone())
+        .build();
+    f.call(&1u8, || vec![7; 100]);
+    assert_eq!(f.call(&1u8, || unreachable!()), vec![7; 100]);
+    assert!(object_files(&dir).is_empty(), "no object file");
+    assert!(g.size() >= 100, "counted with use_metadata_size");
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn corrupt_and_missing_objects_are_misses_never_wrong_values() {
+    let dir = fresh_dir("corrupt");
+    let g = group_at(&dir);
+    let f: Memoized<String> = memo("engine::f", &g);
+    for i in 0..3u8 {
+        f.call(&i, || format!("right {i}"));
+    }
+    let files = object_files(&dir);
+    assert_eq!(files.len(), 3);
+    // Flip a byte of one, truncate another, replace the third with another object's bytes.
+    let mut a = std::fs::read(&files[0]).unwrap();
+    a[1] ^= 0x55;
+    std::fs::write(&files[0], a).unwrap();
+    let b = std::fs::read(&files[1]).unwrap();
+    std::fs::write(&files[1], &b[..b.len() / 2]).unwrap();
+    std::fs::write(&files[2], std::fs::read(&files[0]).unwrap()).unwrap();
+    for i in 0..3u8 {
+        let v = f.call(&i, || format!("right {i}"));
+        assert_eq!(v, format!("right {i}"));
+    }
+    assert_eq!(f.usage().misses, 6, "each damaged object was recomputed");
+    for i in 0..3u8 {
+        assert!(f.would_hit(&i), "and rewritten");
+    }
+    // A deleted object is a miss too.
+    for p in object_files(&dir) {
+        std::fs::remove_file(p).unwrap();
+    }
+    assert_eq!(f.call(&0u8, || "again".into()), "again");
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn eviction_keeps_the_budget_and_prefers_costly_small_values() {
+    // The scenario of charmonium.cache's tests: 1 KiB budget, values of
+    // 2, 3, 510, 2, 3, 511 bytes: 2 and 3 survive, 510 and 511 not both.
+    let dir = fresh_dir("evict");
+    let g = MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", dir.display()))
+        .size(1024u64)
+        .fine_grain_eviction(true)
+        .build()
+        .unwrap();
+    let f: Memoized<Vec<u8>> = memo("engine::bytes", &g);
+    for n in [2usize, 3, 510, 2, 3, 511] {
+        let v = f.call(&n, || {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            vec![1u8; n]
+        });
+        assert_eq!(v.len(), n);
+    }
+    assert!(g.size() <= 1024, "budget held: {} bytes", g.size());
+    assert!(
+        f.would_hit(&2usize) && f.would_hit(&3usize),
+        "small values survive"
+    );
+    assert!(
+        !(f.would_hit(&510usize) && f.would_hit(&511usize)),
+        "510 and 511 not both"
+    );
+    g.commit().unwrap();
+    assert!(g.size() <= 1024);
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_identical_misses_compute_once() {
+    let dir = fresh_dir("flight");
+    let g = group_at(&dir);
+    let f: Arc<Memoized<u64>> = Arc::new(memo("engine::slow", &g));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (f, runs) = (f.clone(), runs.clone());
+            std::thread::spawn(move || {
+                f.call(&42u64, || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    42
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 42);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unwritable_store_computes_and_try_call_reports_it() {
+    let dir = fresh_dir("unwritable");
+    let g = group_at(&dir);
+    // A file where the object folder should be: writes fail even for root.
+    std::fs::write(dir.join("obj"), "in the way").unwrap();
+    let f: Memoized<u8> = memo("engine::f", &g);
+    assert_eq!(f.call(&1u8, || 5), 5, "call computes and returns");
+    let err = f.try_call(&2u8, || 6).unwrap_err();
+    assert!(err.to_string().contains("cannot write"), "{err}");
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn remove_orphans_deletes_only_unreferenced_objects() {
+    let dir = fresh_dir("orphans");
+    let g = group_at(&dir);
+    let f: Memoized<u8> = memo("engine::f", &g);
+    f.call(&1u8, || 1);
+    let stray = dir
+        .join("obj")
+        .join("ab")
+        .join(format!("{}.charm", "ab".repeat(32)));
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, "left by a crash").unwrap();
+    let mine = dir.join("obj").join("notes.txt");
+    std::fs::write(&mine, "not the cache's").unwrap();
+    assert_eq!(g.remove_orphans().unwrap(), 1);
+    assert!(!stray.exists());
+    assert!(mine.exists(), "files the store did not make are left alone");
+    assert!(f.would_hit(&1u8));
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_temporary_group_leaves_nothing_behind() {
+    let g = MemoizedGroup::builder().temporary(true).build().unwrap();
+    let where_ = g.describe();
+    let path = PathBuf::from(where_.strip_prefix("dir:").unwrap());
+    let f: Memoized<u8> = memo("engine::tmp", &g);
+    f.call(&1u8, || 1);
+    assert!(path.exists());
+    drop((f, g));
+    assert!(!path.exists(), "{} was removed", path.display());
+}
+
+#[test]
+fn a_corrupt_index_is_set_aside_and_the_cache_goes_on() {
+    let dir = fresh_dir("corrupt-index");
+    {
+        let g = group_at(&dir);
+        let f: Memoized<u8> = memo("engine::f", &g);
+        f.call(&1u8, || 1);
+        g.commit().unwrap();
+    }
+    let base = dir.join(format!("{}.charm", layout::BASE));
+    let mut bytes = std::fs::read(&base).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0xff;
+    std::fs::write(&base, &bytes).unwrap();
+    let g = group_at(&dir);
+    let f: Memoized<u8> = memo("engine::f", &g);
+    assert_eq!(f.call(&1u8, || 1), 1);
+    let aside = std::fs::read_dir(dir.join("index"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("corrupt-"));
+    assert!(aside, "the corrupt index was renamed aside");
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unknown_plugins_and_bad_sizes_are_clear_errors() {
+    let err = MemoizedGroup::builder()
+        .replacement_policy("lru9")
+        .temporary(true)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("available: gdsize"), "{err}");
+    let err = MemoizedGroup::builder()
+        .size("lots")
+        .temporary(true)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("\"100 MiB\""), "{err}");
+    let err = MemoizedGroup::builder()
+        .obj_store_url("nosuch://x")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("dir"), "{err}");
+    let names: Vec<_> = charm::plugins().iter().map(|p| p.name).collect();
+    for name in ["dir", "gdsize", "postcard", "json", "file", "naive"] {
+        assert!(names.contains(&name), "{name} registered");
+    }
+}

@@ -1,0 +1,346 @@
+//! Behaviour across real processes: this test binary re-executes itself
+//! (the `child` test, selected by `CHARM_ROLE`) and reads what the children
+//! print.
+
+#![allow(clippy::unwrap_used)]
+
+use charm::{Memoized, MemoizedGroup};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+const ROLE: &str = "CHARM_ROLE";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
+}
+
+/// The group of a child process, in a static (so only the exit hook saves it).
+static GROUP: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
+    let mut b = MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", env("CHARM_TEST_DIR")))
+        .size(env("CHARM_TEST_SIZE"))
+        .fine_grain_persistence(env("CHARM_TEST_FINE") == "1")
+        .fine_grain_eviction(env("CHARM_TEST_FINE") == "1");
+    let system = env("CHARM_TEST_SYSTEM");
+    if !system.is_empty() {
+        b = b.extra_system_state(move || system.clone());
+    }
+    b.build().unwrap()
+});
+
+fn function(name: &str, extra: &str) -> Memoized<String> {
+    let extra = extra.to_owned();
+    Memoized::builder(name)
+        .extra_func_state(move || extra.clone())
+        .group(GROUP.clone())
+        .build()
+}
+
+/// The child side: calls functions `f` and `g` on the keys it is given and
+/// prints `COMPUTED name key` for each computation.
+#[test]
+fn child() {
+    if std::env::var_os(ROLE).is_none() {
+        return;
+    }
+    let f = function("proc::f", &env("CHARM_TEST_F_STATE"));
+    let g = function("proc::g", "");
+    let pause = Duration::from_millis(env("CHARM_TEST_PAUSE_MS").parse().unwrap_or(0));
+    for key in env("CHARM_TEST_KEYS").split(',').filter(|k| !k.is_empty()) {
+        for (name, m) in [("f", &f), ("g", &g)] {
+            let v = m.call(&key, || {
+                println!("COMPUTED {name} {key}");
+                std::thread::sleep(pause);
+                format!("{name}({key})")
+            });
+            assert_eq!(
+                v,
+                format!("{name}({key})"),
+                "a wrong value is never returned"
+            );
+            if m.would_hit(&key) {
+                println!("CACHED {name} {key}");
+            }
+        }
+    }
+    match env(ROLE).as_str() {
+        "exit" => std::process::exit(0), // the exit hook must still save
+        "report" => {
+            println!("SIZE {} BUDGET {}", GROUP.size(), GROUP.budget());
+            GROUP.commit().unwrap();
+            println!("COMMITTED {} BUDGET {}", GROUP.size(), GROUP.budget());
+        }
+        _ => {}
+    }
+}
+
+struct Run {
+    computed: Vec<(String, String)>,
+    cached: HashSet<(String, String)>,
+    stdout: String,
+}
+
+fn spawn(dir: &Path, role: &str, keys: &[String], extra: &[(&str, &str)]) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env("CHARM_TEST_DIR", dir)
+        .env("CHARM_TEST_SIZE", "100 MiB")
+        .env("CHARM_TEST_KEYS", keys.join(","))
+        .envs(extra.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: std::process::Child) -> Run {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pairs = |tag: &str| -> Vec<(String, String)> {
+        stdout
+            .lines()
+            .filter_map(|l| l.find(tag).map(|i| &l[i + tag.len()..]))
+            .filter_map(|rest| rest.split_once(' '))
+            .map(|(n, k)| (n.to_owned(), k.trim().to_owned()))
+            .collect()
+    };
+    Run {
+        computed: pairs("COMPUTED "),
+        cached: pairs("CACHED ").into_iter().collect(),
+        stdout,
+    }
+}
+
+fn run(dir: &Path, role: &str, keys: &[String], extra: &[(&str, &str)]) -> Run {
+    finish(spawn(dir, role, keys, extra))
+}
+
+fn keys(range: std::ops::Range<u32>) -> Vec<String> {
+    range.map(|i| format!("k{i}")).collect()
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("charm-proc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_second_process_hits() {
+    let dir = fresh_dir("second");
+    let first = run(&dir, "plain", &keys(0..3), &[]);
+    assert_eq!(first.computed.len(), 6);
+    let second = run(&dir, "plain", &keys(0..3), &[]);
+    assert!(second.computed.is_empty(), "{}", second.stdout);
+    assert_eq!(
+        second.cached.len(),
+        6,
+        "would_hit agrees: {}",
+        second.stdout
+    );
+    // Saved by the exit hook after std::process::exit too.
+    let third = run(&dir, "exit", &keys(3..5), &[]);
+    assert_eq!(third.computed.len(), 4);
+    let fourth = run(&dir, "plain", &keys(0..5), &[]);
+    assert!(fourth.computed.is_empty(), "{}", fourth.stdout);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn extra_system_state_change_drops_everything() {
+    let dir = fresh_dir("system");
+    run(&dir, "plain", &keys(0..2), &[("CHARM_TEST_SYSTEM", "A")]);
+    let same = run(&dir, "plain", &keys(0..2), &[("CHARM_TEST_SYSTEM", "A")]);
+    assert!(same.computed.is_empty());
+    let changed = run(&dir, "plain", &keys(0..2), &[("CHARM_TEST_SYSTEM", "B")]);
+    assert_eq!(changed.computed.len(), 4, "both functions recompute");
+    let back = run(&dir, "plain", &keys(0..2), &[("CHARM_TEST_SYSTEM", "A")]);
+    assert_eq!(
+        back.computed.len(),
+        4,
+        "the old system's entries were dropped, not kept aside"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn extra_func_state_change_drops_one_function_only() {
+    let dir = fresh_dir("funcstate");
+    run(&dir, "plain", &keys(0..3), &[("CHARM_TEST_F_STATE", "v1")]);
+    let changed = run(&dir, "plain", &keys(0..3), &[("CHARM_TEST_F_STATE", "v2")]);
+    let names: HashSet<&str> = changed.computed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        HashSet::from(["f"]),
+        "only f recomputes: {:?}",
+        changed.computed
+    );
+    assert_eq!(changed.computed.len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Eight processes with overlapping keys and fine-grain persistence.
+fn eight_processes(name: &str, size: &str) -> (PathBuf, Vec<Run>) {
+    let dir = fresh_dir(name);
+    let children: Vec<_> = (0..8u32)
+        .map(|i| {
+            // The same keys for all, each process starting elsewhere.
+            let mut ks = keys(0..24);
+            ks.rotate_left(i as usize * 3);
+            spawn(
+                &dir,
+                "plain",
+                &ks,
+                &[
+                    ("CHARM_TEST_FINE", "1"),
+                    ("CHARM_TEST_PAUSE_MS", "20"),
+                    ("CHARM_TEST_SIZE", size),
+                ],
+            )
+        })
+        .collect();
+    let runs = children.into_iter().map(finish).collect();
+    (dir, runs)
+}
+
+#[test]
+fn eight_processes_lose_nothing() {
+    let (dir, runs) = eight_processes("eight", "100 MiB");
+    let mut counts: HashMap<(String, String), usize> = HashMap::new();
+    for r in &runs {
+        for c in &r.computed {
+            *counts.entry(c.clone()).or_default() += 1;
+        }
+    }
+    let all = keys(0..24);
+    assert!(
+        counts.values().all(|&n| n < 8),
+        "some key was computed by all 8 processes: {counts:?}"
+    );
+    let total: usize = counts.values().sum();
+    assert!(
+        total < 8 * 48 / 2,
+        "the processes shared their work: {total} computations of 48 calls"
+    );
+    let fresh = run(&dir, "plain", &all, &[]);
+    assert!(
+        fresh.computed.is_empty(),
+        "a fresh process hits every key; it computed {:?}",
+        fresh.computed
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn eight_processes_with_a_tiny_budget_hold_it() {
+    let (dir, runs) = eight_processes("tiny", "2 KiB");
+    assert_eq!(runs.len(), 8, "no process crashed");
+
+    // With fine-grain eviction the budget holds after every call; without,
+    // from the next commit.
+    let report = run(
+        &dir,
+        "report",
+        &keys(0..2),
+        &[("CHARM_TEST_SIZE", "2 KiB"), ("CHARM_TEST_FINE", "1")],
+    );
+    for tag in ["SIZE ", "COMMITTED "] {
+        let line = report
+            .stdout
+            .lines()
+            .find(|l| l.contains(tag))
+            .unwrap()
+            .to_owned();
+        let size: u64 = line[line.find(tag).unwrap() + tag.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(size <= 2048, "budget held: {line}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_corrupt_index_in_another_process_is_survived() {
+    let dir = fresh_dir("corrupt-index");
+    run(&dir, "plain", &keys(0..2), &[]);
+    let base = dir.join("index").join("base.charm");
+    std::fs::write(&base, b"garbage, not an index").unwrap();
+    let after = run(&dir, "plain", &keys(0..2), &[]);
+    // The objects are still there and verified: they are adopted, not recomputed.
+    assert!(after.computed.is_empty(), "{:?}", after.computed);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_event_log_records_misses_and_hits() {
+    let dir = fresh_dir("log");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("events.jsonl");
+    let log_env = log.to_string_lossy().into_owned();
+    run(
+        &dir,
+        "plain",
+        &keys(0..1),
+        &[("CHARM_LOG", log_env.as_str())],
+    );
+    run(
+        &dir,
+        "plain",
+        &keys(0..1),
+        &[("CHARM_LOG", log_env.as_str())],
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ops: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |op: &str| ops.iter().filter(|e| e["op"] == op).count();
+    assert_eq!(count("miss"), 2, "{text}");
+    assert_eq!(count("hit"), 2, "{text}");
+    assert!(count("index_write") >= 2);
+    let miss = ops.iter().find(|e| e["op"] == "miss").unwrap();
+    for field in ["system", "name", "func_state", "args_key", "args_ver"] {
+        assert!(miss["subkeys"][field].is_string(), "{miss}");
+    }
+    assert_eq!(miss["name"], "proc::f");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_temporary_group_in_a_static_is_cleaned_at_exit() {
+    if std::env::var_os("CHARM_TMP_CHILD").is_some() {
+        static TMP: LazyLock<Arc<MemoizedGroup>> =
+            LazyLock::new(|| MemoizedGroup::builder().temporary(true).build().unwrap());
+        let f: Memoized<u8> = Memoized::builder("proc::tmp").group(TMP.clone()).build();
+        f.call(&1u8, || 1);
+        println!("TMPDIR {}", TMP.describe().trim_start_matches("dir:"));
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_temporary_group_in_a_static_is_cleaned_at_exit",
+            "--nocapture",
+        ])
+        .env("CHARM_TMP_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout
+        .lines()
+        .find_map(|l| l.find("TMPDIR ").map(|i| l[i + 7..].trim().to_owned()))
+        .unwrap();
+    assert!(!Path::new(&path).exists(), "{path} should be gone");
+}
