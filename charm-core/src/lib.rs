@@ -4,6 +4,7 @@ mod entry;
 mod error;
 pub mod events;
 mod group;
+mod hasher;
 mod index;
 mod keys;
 mod memoized;
@@ -18,6 +19,7 @@ pub use group::{
     default_group, FunctionUsage, GroupUsage, MemoizedGroup, MemoizedGroupBuilder, Usage,
     DEFAULT_CACHE_DIR,
 };
+pub use hasher::{BuildDigestHasher, DigestHasher};
 pub use keys::{layout, EntryKey, SubKeys};
 pub use memoized::{Memoized, MemoizedBuilder};
 pub use registry::{

@@ -1,6 +1,6 @@
 //! `gdsize` — GreedyDual-Size.
 
-use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
+use charm_core::{BuildDigestHasher, EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::cmp::Ordering;
@@ -35,7 +35,7 @@ impl Ord for Priority {
 /// side tracks.
 ///
 /// ```
-/// use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
+/// use charm_core::{BuildDigestHasher, EntryKey, EntryMeta, ReplacementPolicy};
 /// use charm_policies::GdSize;
 /// let key = |i: u8| EntryKey { name: charm_freeze::hash(&"f"), args: charm_freeze::hash(&i) };
 /// let meta = EntryMeta { size: 100, cost_ns: 100 };
@@ -50,7 +50,7 @@ impl Ord for Priority {
 #[serde(from = "GdSizeState", into = "GdSizeState")]
 pub struct GdSize {
     inflation: f64,
-    priority: HashMap<EntryKey, Priority>,
+    priority: HashMap<EntryKey, Priority, BuildDigestHasher>,
     queue: BTreeSet<(Priority, EntryKey)>,
 }
 

@@ -116,33 +116,40 @@ impl Engine {
     /// removed; without, nothing changes.
     pub(crate) fn find(&self, keys: &SubKeys, name: &str, mutate: bool) -> Option<Found> {
         let ek = keys.entry_key();
-        let entry = self.index.entries.get(&ek)?.value().clone();
-        if entry.func_state != keys.func_state {
-            return None;
-        }
-        if entry.args_ver != keys.args_ver {
-            if mutate {
-                self.drop_entry(&ek, &entry);
-                emit(
-                    Op::CascadingDelete,
-                    Some(name),
-                    Some(keys),
-                    Some(&entry.obj_key),
-                    "argument version changed",
-                );
+        // Copy out what is needed while the shard is read-locked.
+        let (entry_obj, compute_ns, m, inline) = {
+            let e = self.index.entries.get(&ek)?;
+            if e.func_state != keys.func_state {
+                return None;
             }
-            return None;
-        }
+            if e.args_ver != keys.args_ver {
+                let stale = e.value().clone();
+                drop(e);
+                if mutate {
+                    self.drop_entry(&ek, &stale);
+                    let why = "argument version changed";
+                    emit(
+                        Op::CascadingDelete,
+                        Some(name),
+                        Some(keys),
+                        Some(&stale.obj_key),
+                        why,
+                    );
+                }
+                return None;
+            }
+            (e.obj_key, e.compute_ns, meta(&e), e.inline.clone())
+        };
         let found = |bytes| Found {
             bytes,
-            compute_ns: entry.compute_ns,
-            meta: meta(&entry),
+            compute_ns,
+            meta: m,
         };
-        if let Some(v) = &entry.inline {
-            return Some(found(v.clone()));
+        if let Some(v) = inline {
+            return Some(found(v));
         }
-        match self.store.get(&layout::object(&entry.obj_key)) {
-            Ok(Some(mut bytes)) => match object::open(&bytes, &entry.obj_key) {
+        match self.store.get(&layout::object(&entry_obj)) {
+            Ok(Some(mut bytes)) => match object::open(&bytes, &entry_obj) {
                 Ok((payload, _)) => {
                     let len = payload.len();
                     bytes.truncate(len);
@@ -150,12 +157,15 @@ impl Engine {
                 }
                 Err(err) => {
                     if mutate {
-                        self.drop_entry(&ek, &entry);
+                        if self.index.remove(&ek, Some(&entry_obj)).is_some() {
+                            self.note(PolicyEvent::Invalidate(ek));
+                        }
+                        let _ = self.store.delete(&layout::object(&entry_obj));
                         emit(
                             Op::Corrupt,
                             Some(name),
                             Some(keys),
-                            Some(&entry.obj_key),
+                            Some(&entry_obj),
                             &err.to_string(),
                         );
                     }
@@ -163,9 +173,8 @@ impl Engine {
                 }
             },
             Ok(None) => {
-                if mutate {
+                if mutate && self.index.remove(&ek, Some(&entry_obj)).is_some() {
                     // Evicted by another process: forget it.
-                    self.index.remove(&ek, Some(&entry.obj_key));
                     self.note(PolicyEvent::Invalidate(ek));
                 }
                 None

@@ -160,8 +160,11 @@ pub(crate) struct Engine {
     system: RwLock<Digest>,
     temporary: bool,
     temp_dir: Option<PathBuf>,
-    in_flight: DashMap<EntryKey, Arc<Mutex<()>>>,
+    in_flight: DashMap<EntryKey, Arc<Mutex<()>>, crate::BuildDigestHasher>,
     persist: Mutex<PersistState>,
+    /// A persisted policy state read by `refresh`, merged into `policy` when
+    /// the policy is next needed (a refresh does not need it).
+    stored_policy: Mutex<Option<crate::index::format::PolicyState>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -195,8 +198,9 @@ impl Engine {
             system: RwLock::new(system),
             temporary: p.temporary,
             temp_dir: p.temp_dir,
-            in_flight: DashMap::new(),
+            in_flight: DashMap::default(),
             persist: Mutex::new(PersistState::default()),
+            stored_policy: Mutex::new(None),
         }
     }
 
@@ -213,6 +217,12 @@ impl Engine {
                 self.drain_policy_log(&mut p);
             }
         }
+    }
+
+    /// Whether anything changed since the index was last written: entries,
+    /// function states, usage figures or policy events.
+    pub(crate) fn dirty(&self) -> bool {
+        self.index.has_changes() || self.policy_log.iter().any(|s| !lock(s).is_empty())
     }
 
     fn drain_policy_log(&self, policy: &mut Box<dyn ReplacementPolicy>) {

@@ -4,7 +4,6 @@ use super::{lock, Engine, FunctionUsage, GroupUsage, Usage};
 use crate::entry::stamp;
 use crate::events::{emit, warn_once, Op};
 use crate::index::format::{self, Delta, PolicyState, State};
-use crate::index::Merged;
 use crate::keys::layout;
 use crate::{EntryMeta, Error, ReplacementPolicy, Result};
 use std::collections::{HashMap, HashSet};
@@ -62,7 +61,7 @@ impl Engine {
             None,
             None,
             None,
-            &format!("{} entries", state.entries.len()),
+            &format!("{} entries", state.len()),
         );
         Ok((state, applied))
     }
@@ -99,8 +98,19 @@ impl Engine {
         if state.system != self.system() {
             return Ok(()); // written under another system state: nothing of ours
         }
-        let merged = self.index.merge(&state);
-        self.merge_policy(state.policy.as_ref(), &merged);
+        let mut state = state;
+        let stored = state.policy.take();
+        let merged = self.index.merge(state);
+        for k in merged
+            .vanished
+            .iter()
+            .chain(merged.cascaded.iter().map(|(k, _)| k))
+        {
+            self.note(super::PolicyEvent::Invalidate(*k));
+        }
+        if stored.is_some() {
+            *lock(&self.stored_policy) = stored;
+        }
         Ok(())
     }
 
@@ -112,7 +122,7 @@ impl Engine {
         let mut doomed: Vec<crate::Entry> = Vec::new();
         if state.system != system {
             // MATCH on the system state: everything written under the old one goes.
-            doomed.extend(state.entries.drain().map(|(_, e)| e));
+            doomed.extend(state.take_entries().into_iter().map(|(_, e)| e));
             let n = doomed.len();
             state = State::empty(system);
             if n > 0 {
@@ -125,16 +135,26 @@ impl Engine {
                 );
             }
         }
-        let merged = self.index.merge(&state);
-        self.merge_policy(state.policy.as_ref(), &merged);
-        doomed.extend(merged.cascaded.into_iter().map(|(_, e)| e));
-        for e in &doomed {
-            let still_used = self
-                .index
-                .entries
+        let stored = state.policy.take();
+        let merged = self.index.merge(state);
+        {
+            let mut p = self.policy();
+            if let Some(s) = stored {
+                Self::apply_stored_policy(&mut p, &s);
+            }
+            for k in merged
+                .vanished
                 .iter()
-                .any(|cur| cur.obj_key == e.obj_key);
-            if !still_used {
+                .chain(merged.cascaded.iter().map(|(k, _)| k))
+            {
+                p.invalidate(k);
+            }
+            self.reconcile_policy(&mut p);
+        }
+        doomed.extend(merged.cascaded.into_iter().map(|(_, e)| e));
+        if !doomed.is_empty() {
+            let live: HashSet<_> = self.index.entries.iter().map(|e| e.obj_key).collect();
+            for e in doomed.iter().filter(|e| !live.contains(&e.obj_key)) {
                 self.delete_object(e);
             }
         }
@@ -187,7 +207,7 @@ impl Engine {
     }
 
     fn policy_state(&self) -> Result<PolicyState> {
-        let p = lock(&self.policy);
+        let p = self.policy();
         let bytes = postcard::to_stdvec(&*p).map_err(|e| Error::plugin(p.typetag_name(), e))?;
         Ok(PolicyState {
             name: p.typetag_name().to_owned(),
@@ -195,31 +215,33 @@ impl Engine {
         })
     }
 
-    /// Merges the persisted policy state into ours and makes the policy
-    /// track exactly the entries in the index.
-    fn merge_policy(&self, stored: Option<&PolicyState>, merged: &Merged) {
+    /// The policy, up to date: a stashed persisted state merged in and the
+    /// pending events applied.
+    fn policy(&self) -> std::sync::MutexGuard<'_, Box<dyn ReplacementPolicy>> {
         let mut p = lock(&self.policy);
+        if let Some(stored) = lock(&self.stored_policy).take() {
+            Self::apply_stored_policy(&mut p, &stored);
+        }
         self.drain_policy_log(&mut p);
-        if let Some(s) = stored.filter(|s| s.name == p.typetag_name()) {
-            match postcard::from_bytes::<Box<dyn ReplacementPolicy>>(&s.bytes) {
-                Ok(other) => p.update(&*other),
-                Err(e) => emit(
-                    Op::Corrupt,
-                    None,
-                    None,
-                    None,
-                    &format!("policy state: {e}; starting it afresh"),
-                ),
-            }
+        p
+    }
+
+    /// Merges another process's persisted state of the same policy.
+    fn apply_stored_policy(p: &mut Box<dyn ReplacementPolicy>, stored: &PolicyState) {
+        if stored.name != p.typetag_name() {
+            return; // another policy's state says nothing about ours
         }
-        for k in merged
-            .vanished
-            .iter()
-            .chain(merged.cascaded.iter().map(|(k, _)| k))
-        {
-            p.invalidate(k);
+        match postcard::from_bytes::<Box<dyn ReplacementPolicy>>(&stored.bytes) {
+            Ok(other) if p.keys().is_empty() => *p = other,
+            Ok(other) => p.update(&*other),
+            Err(e) => emit(
+                Op::Corrupt,
+                None,
+                None,
+                None,
+                &format!("policy state: {e}; starting it afresh"),
+            ),
         }
-        self.reconcile_policy(&mut p);
     }
 
     fn reconcile_policy(&self, p: &mut Box<dyn ReplacementPolicy>) {
@@ -244,8 +266,7 @@ impl Engine {
 
     /// Evicts until the index fits the budget; returns how many entries went.
     pub(crate) fn evict_to_budget(&self) -> usize {
-        let mut p = lock(&self.policy);
-        self.drain_policy_log(&mut p);
+        let mut p = self.policy();
         let mut evicted = 0;
         let mut reconciled = false;
         while self.index.total_size() > self.budget {
@@ -347,6 +368,9 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(dir);
             }
             return;
+        }
+        if !self.dirty() {
+            return; // nothing to save: a process that only read writes nothing
         }
         if let Err(e) = self.commit() {
             warn_once(

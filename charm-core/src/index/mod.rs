@@ -13,7 +13,7 @@
 pub(crate) mod format;
 
 use crate::entry::{stamp, FunctionRecord, FunctionStats, LiveStats};
-use crate::{Entry, EntryKey};
+use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
 use dashmap::DashMap;
 use format::{Delta, Snapshot, State};
@@ -30,15 +30,15 @@ pub(crate) struct FunctionEntry {
 
 #[derive(Debug, Default)]
 struct Journal {
-    upserts: HashMap<EntryKey, Entry>,
-    removals: HashMap<EntryKey, Digest>,
-    functions: HashMap<Digest, FunctionRecord>,
+    upserts: HashMap<EntryKey, Entry, BuildDigestHasher>,
+    removals: HashMap<EntryKey, Digest, BuildDigestHasher>,
+    functions: HashMap<Digest, FunctionRecord, BuildDigestHasher>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    pub(crate) entries: DashMap<EntryKey, Entry>,
-    pub(crate) functions: DashMap<Digest, FunctionEntry>,
+    pub(crate) entries: DashMap<EntryKey, Entry, BuildDigestHasher>,
+    pub(crate) functions: DashMap<Digest, FunctionEntry, BuildDigestHasher>,
     total: AtomicU64,
     journal: Mutex<Journal>,
 }
@@ -51,7 +51,7 @@ pub(crate) struct Merged {
     /// Entries another process removed (their objects are already gone).
     pub(crate) vanished: Vec<EntryKey>,
     /// Entries learned from the persisted index.
-    pub(crate) learned: Vec<(EntryKey, Entry)>,
+    pub(crate) learned: usize,
 }
 
 impl Index {
@@ -83,6 +83,16 @@ impl Index {
             .remove_if(key, |_, e| obj.is_none_or(|o| e.obj_key == *o))?;
         self.total.fetch_sub(old.size, Ordering::Relaxed);
         Some(old)
+    }
+
+    /// Whether anything is waiting to be persisted.
+    pub(crate) fn has_changes(&self) -> bool {
+        let j = self.journal();
+        !(j.upserts.is_empty() && j.removals.is_empty() && j.functions.is_empty())
+            || self
+                .functions
+                .iter()
+                .any(|f| f.live.snapshot() != FunctionStats::default())
     }
 
     /// Inserts (or replaces) an entry; returns the replaced one.
@@ -150,7 +160,7 @@ impl Index {
     /// The changes not yet persisted, as one delta (stats as increments).
     pub(crate) fn pending(&self, system: Digest) -> Delta {
         let j = self.journal();
-        let mut functions: HashMap<Digest, FunctionRecord> = j.functions.clone();
+        let mut functions: HashMap<Digest, FunctionRecord, BuildDigestHasher> = j.functions.clone();
         for f in self.functions.iter() {
             let stats = f.live.snapshot();
             if stats != FunctionStats::default() {
@@ -205,55 +215,61 @@ impl Index {
     /// Reconciles memory with the persisted state: learns others' entries,
     /// forgets the ones others removed, keeps this process's unpersisted
     /// changes, and applies each function's newest state.
-    pub(crate) fn merge(&self, state: &State) -> Merged {
+    pub(crate) fn merge(&self, mut state: State) -> Merged {
         let j = self.journal();
         let mut out = Merged::default();
-        for (name, rec) in &state.functions {
-            let mut f = self
-                .functions
-                .entry(*name)
-                .or_insert_with(|| FunctionEntry {
-                    record: rec.clone(),
-                    live: LiveStats::default(),
-                });
+        let mut changed_functions = Vec::new();
+        for (name, rec) in std::mem::take(&mut state.functions) {
+            let ours = j.functions.get(&name).map(|r| r.stamp);
+            let mut f = self.functions.entry(name).or_insert_with(|| FunctionEntry {
+                record: rec.clone(),
+                live: LiveStats::default(),
+            });
             f.record.stats = rec.stats;
-            let ours = j.functions.get(name).map_or(f.record.stamp, |r| r.stamp);
-            if rec.stamp > ours {
+            if rec.stamp > ours.unwrap_or(f.record.stamp) && f.record.func_state != rec.func_state {
                 f.record.func_state = rec.func_state;
                 f.record.stamp = rec.stamp;
+                changed_functions.push(name);
             }
         }
-        let in_memory: Vec<EntryKey> = self.entries.iter().map(|e| *e.key()).collect();
-        for k in in_memory {
-            if !state.entries.contains_key(&k) && !j.upserts.contains_key(&k) {
-                self.remove_untracked(&k, None);
-                out.vanished.push(k);
+        if !self.entries.is_empty() {
+            let on_disk = state.keys();
+            let in_memory: Vec<EntryKey> = self.entries.iter().map(|e| *e.key()).collect();
+            for k in in_memory {
+                if !on_disk.contains(&k) && !j.upserts.contains_key(&k) {
+                    self.remove_untracked(&k, None);
+                    out.vanished.push(k);
+                }
             }
         }
-        for (k, e) in &state.entries {
-            if j.removals.get(k) == Some(&e.obj_key) {
+        let current = |name: &Digest| self.functions.get(name).map(|f| f.record.func_state);
+        for (k, e) in state.take_entries() {
+            if j.removals.get(&k) == Some(&e.obj_key) {
                 continue;
             }
-            let newer = self.entries.get(k).is_none_or(|cur| cur.stamp < e.stamp);
+            if current(&k.name).is_some_and(|s| s != e.func_state) {
+                out.cascaded.push((k, e)); // computed under a replaced function state
+                continue;
+            }
+            let newer = self.entries.get(&k).is_none_or(|cur| cur.stamp < e.stamp);
             if newer {
-                self.insert_untracked(*k, e.clone());
-                out.learned.push((*k, e.clone()));
+                self.insert_untracked(k, e);
+                out.learned += 1;
             }
         }
-        let stale: Vec<EntryKey> = self
-            .entries
-            .iter()
-            .filter(|e| {
-                self.functions
-                    .get(&e.key().name)
-                    .is_some_and(|f| f.record.func_state != e.func_state)
-            })
-            .map(|e| *e.key())
-            .collect();
         drop(j);
-        for k in stale {
-            if let Some(e) = self.remove_untracked(&k, None) {
-                out.cascaded.push((k, e));
+        if !changed_functions.is_empty() {
+            let stale: Vec<EntryKey> = self
+                .entries
+                .iter()
+                .filter(|e| changed_functions.contains(&e.key().name))
+                .filter(|e| current(&e.key().name).is_some_and(|s| s != e.func_state))
+                .map(|e| *e.key())
+                .collect();
+            for k in stale {
+                if let Some(e) = self.remove_untracked(&k, None) {
+                    out.cascaded.push((k, e));
+                }
             }
         }
         out
@@ -386,8 +402,12 @@ mod tests {
         idx.insert(key(2), entry(1, 10)); // not persisted yet
                                           // Another process removed entry 1 and added entry 3.
         let mut state = State::empty(sys);
-        state.entries.insert(key(3), entry(1, 7));
-        let merged = idx.merge(&state);
+        state.apply(Delta {
+            system: sys,
+            upserts: vec![(key(3), entry(1, 7))],
+            ..Delta::default()
+        });
+        let merged = idx.merge(state);
         assert_eq!(merged.vanished, vec![key(1)]);
         assert!(
             idx.entries.contains_key(&key(2)),

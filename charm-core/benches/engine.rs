@@ -1,0 +1,171 @@
+//! `cargo bench -p charm-core --bench engine`: the costs of the data path.
+
+use charm_core::{Memoized, MemoizedGroup};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+// Link the built-in plugins (their registrations).
+use charm_locks as _;
+use charm_policies as _;
+use charm_stores as _;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("charm-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn group(name: &str, size: &str, fine: bool) -> (PathBuf, Arc<MemoizedGroup>) {
+    let d = dir(name);
+    let g = MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", d.display()))
+        .size(size)
+        .fine_grain_persistence(fine)
+        .fine_grain_eviction(fine)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (d, g)
+}
+
+fn memo<R>(g: &Arc<MemoizedGroup>, inline: bool) -> Memoized<R> {
+    Memoized::builder("bench::f")
+        .use_obj_store(!inline)
+        .use_metadata_size(inline)
+        .group(g.clone())
+        .build()
+}
+
+fn hits(c: &mut Criterion) {
+    for (label, inline) in [("hit/obj_store", false), ("hit/inline", true)] {
+        let (d, g) = group(label.replace('/', "-").as_str(), "1 GiB", false);
+        let f: Memoized<u64> = memo(&g, inline);
+        f.call(&7u64, || 49);
+        c.bench_function(label, |b| {
+            b.iter(|| f.call(black_box(&7u64), || unreachable!()))
+        });
+        drop((f, g));
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+fn misses(c: &mut Criterion) {
+    let (d, g) = group("miss", "1 GiB", false);
+    let f: Memoized<u64> = memo(&g, false);
+    let next = AtomicU64::new(0);
+    c.bench_function("miss/obj_store", |b| {
+        b.iter(|| {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            f.call(&k, || k * 2)
+        })
+    });
+    drop((f, g));
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// A group in `name` holding `n` entries, committed.
+fn populated(name: &str, n: u64, fine: bool) -> (PathBuf, Arc<MemoizedGroup>, Memoized<u64>) {
+    let (d, g) = group(name, "10 GiB", false);
+    let f: Memoized<u64> = memo(&g, false);
+    for k in 0..n {
+        f.call(&k, || k);
+    }
+    g.commit().unwrap_or_else(|e| panic!("{e}"));
+    drop((f, g));
+    let g = MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", d.display()))
+        .size("10 GiB")
+        .fine_grain_persistence(fine)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let f = memo(&g, false);
+    (d, g, f)
+}
+
+fn cold_start(c: &mut Criterion) {
+    let mut grp = c.benchmark_group("cold_start");
+    grp.sample_size(20);
+    for (label, n) in [("10k", 10_000u64), ("100k", 100_000)] {
+        let (d, g, f) = populated(&format!("cold-{label}"), n, false);
+        drop((f, g));
+        grp.bench_function(label, |b| {
+            b.iter(|| {
+                let g = MemoizedGroup::builder()
+                    .obj_store_url(format!("dir:{}", d.display()))
+                    .size("10 GiB")
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(g.len() as u64, n);
+                // Dropping would commit; measure the start only.
+                std::mem::forget(g);
+            })
+        });
+        let _ = std::fs::remove_dir_all(d);
+    }
+    grp.finish();
+}
+
+fn fine_grain(c: &mut Criterion) {
+    let mut grp = c.benchmark_group("fine_grain");
+    grp.sample_size(30);
+    for (label, n) in [("1k", 1_000u64), ("100k", 100_000)] {
+        let (d, g, f) = populated(&format!("fine-{label}"), n, true);
+        let next = AtomicU64::new(n);
+        grp.bench_function(label, |b| {
+            b.iter(|| {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                f.call(&k, || k)
+            })
+        });
+        drop((f, g));
+        let _ = std::fs::remove_dir_all(d);
+    }
+    grp.finish();
+}
+
+fn evict(c: &mut Criterion) {
+    let (d, g) = group("evict", "100 KiB", true);
+    let f: Memoized<Vec<u8>> = memo(&g, false);
+    let next = AtomicU64::new(0);
+    // Fill the budget, then every miss of 1 KiB evicts about one entry.
+    for k in 0..150u64 {
+        f.call(&k, || vec![1u8; 1024]);
+    }
+    next.store(150, Ordering::Relaxed);
+    c.bench_function("evict/100KiB", |b| {
+        b.iter(|| {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            f.call(&k, || vec![1u8; 1024])
+        })
+    });
+    assert!(g.size() <= 100 << 10);
+    drop((f, g));
+    let _ = std::fs::remove_dir_all(d);
+}
+
+fn big_value(c: &mut Criterion) {
+    let (d, g) = group("value", "1 GiB", false);
+    let f: Memoized<Vec<u8>> = memo(&g, false);
+    let value = vec![3u8; 1 << 20];
+    f.call(&0u8, || value.clone());
+    c.bench_function("value/1MiB/hit", |b| {
+        b.iter(|| f.call(&0u8, || unreachable!()).len())
+    });
+    c.bench_function("value/1MiB/miss", |b| {
+        b.iter_batched(
+            || {
+                f.clear_entry(&1u8);
+                value.clone()
+            },
+            |v| f.call(&1u8, move || v).len(),
+            BatchSize::PerIteration,
+        )
+    });
+    drop((f, g));
+    let _ = std::fs::remove_dir_all(d);
+}
+
+criterion_group!(benches, hits, misses, cold_start, fine_grain, evict, big_value);
+criterion_main!(benches);
