@@ -126,7 +126,13 @@ fn fine_grain(c: &mut Criterion) {
 }
 
 fn evict(c: &mut Criterion) {
-    let (d, g) = group("evict", "100 KiB", true);
+    let d = dir("evict");
+    let g = MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", d.display()))
+        .size("100 KiB")
+        .fine_grain_eviction(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let f: Memoized<Vec<u8>> = memo(&g, false);
     let next = AtomicU64::new(0);
     // Fill the budget, then every miss of 1 KiB evicts about one entry.
@@ -145,26 +151,43 @@ fn evict(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(d);
 }
 
-fn big_value(c: &mut Criterion) {
-    let (d, g) = group("value", "1 GiB", false);
-    let f: Memoized<Vec<u8>> = memo(&g, false);
-    let value = vec![3u8; 1 << 20];
+/// A 1 MiB value as `R`: hit, and miss (the entry is cleared untimed).
+fn one_value<R>(c: &mut Criterion, label: &str, value: R)
+where
+    R: serde::Serialize + serde::de::DeserializeOwned + Clone,
+{
+    let (d, g) = group(
+        &format!("value-{}", label.replace('/', "-")),
+        "1 GiB",
+        false,
+    );
+    let f: Memoized<R> = memo(&g, false);
     f.call(&0u8, || value.clone());
-    c.bench_function("value/1MiB/hit", |b| {
-        b.iter(|| f.call(&0u8, || unreachable!()).len())
+    c.bench_function(&format!("{label}/hit"), |b| {
+        b.iter(|| f.call(&0u8, || unreachable!()))
     });
-    c.bench_function("value/1MiB/miss", |b| {
+    c.bench_function(&format!("{label}/miss"), |b| {
         b.iter_batched(
             || {
                 f.clear_entry(&1u8);
                 value.clone()
             },
-            |v| f.call(&1u8, move || v).len(),
+            |v| f.call(&1u8, move || v),
             BatchSize::PerIteration,
         )
     });
     drop((f, g));
     let _ = std::fs::remove_dir_all(d);
+}
+
+fn big_value(c: &mut Criterion) {
+    // As a byte string (serde_bytes), and as serde's per-element `Vec<u8>`.
+    one_value(
+        c,
+        "value/1MiB",
+        serde_bytes::ByteBuf::from(vec![3u8; 1 << 20]),
+    );
+    one_value(c, "value/1MiB-vec-u8", vec![3u8; 1 << 20]);
 }
 
 criterion_group!(benches, hits, misses, cold_start, fine_grain, evict, big_value);

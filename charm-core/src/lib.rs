@@ -29,7 +29,7 @@ pub use registry::{
 pub use size::{ByteSize, SizeArg};
 pub use traits::lock::{LockGuard, RWLock};
 pub use traits::obj_store::{valid_key, ObjStore};
-pub use traits::pickler::{LoadVisitor, Pickler};
+pub use traits::pickler::{LoadVisitor, NativeFormat, Pickler};
 pub use traits::policy::{EntryMeta, ReplacementPolicy};
 
 /// Re-exported for the registration macros; not part of the API.

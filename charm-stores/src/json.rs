@@ -1,6 +1,6 @@
 //! `json` — JSON, self-describing.
 
-use charm_core::{Error, LoadVisitor, Pickler, Result};
+use charm_core::{Error, LoadVisitor, NativeFormat, Pickler, Result};
 
 /// JSON through serde_json: larger and slower than postcard, but
 /// self-describing, so it handles `serde_json::Value` and untagged enums.
@@ -37,6 +37,10 @@ impl Pickler for JsonPickler {
         Ok(out)
     }
 
+    fn native_format(&self) -> Option<NativeFormat> {
+        Some(NativeFormat::Json)
+    }
+
     fn loads(&self, bytes: &[u8], visit: &mut LoadVisitor<'_>) -> Result<()> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
@@ -46,3 +50,45 @@ impl Pickler for JsonPickler {
 }
 
 charm_core::register_pickler!("json", "JSON (serde_json); self-describing", || JsonPickler);
+
+#[cfg(test)]
+mod tests {
+    use charm_core::Pickler;
+    use std::collections::BTreeMap;
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    enum Shape {
+        Dot,
+        Line(u32, u32),
+        Box { w: f64, h: f64 },
+    }
+
+    #[test]
+    fn native_and_erased_paths_write_the_same_bytes() {
+        let p: &dyn Pickler = &super::JsonPickler;
+        let value = (
+            vec![
+                Shape::Dot,
+                Shape::Line(1, 2),
+                Shape::Box { w: 1.5, h: -0.0 },
+            ],
+            BTreeMap::from([("k".to_owned(), Some(vec![1u8, 2]))]),
+            String::from("ünïcode"),
+        );
+        let native = p.dump(&value).unwrap();
+        let erased = p.dumps(&value).unwrap();
+        assert_eq!(native, erased);
+        type V = (Vec<Shape>, BTreeMap<String, Option<Vec<u8>>>, String);
+        assert_eq!(p.load::<V>(&native).unwrap(), value);
+        let mut via_erased = None;
+        p.loads(&native, &mut |de| {
+            via_erased = Some(erased_serde::deserialize::<V>(de)?);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(via_erased.unwrap(), value);
+        let mut extra = native.clone();
+        extra.extend_from_slice(b" 7");
+        assert!(p.load::<V>(&extra).is_err(), "trailing bytes are an error");
+    }
+}

@@ -9,6 +9,17 @@ use std::fmt;
 pub type LoadVisitor<'v> =
     dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error> + 'v;
 
+/// A standard format the engine can write and read itself, without type
+/// erasure; see [`Pickler::native_format`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NativeFormat {
+    /// postcard 1.x, with no bytes after the value.
+    Postcard,
+    /// JSON as serde_json writes it.
+    Json,
+}
+
 /// Serializes cached values; object-safe through `erased-serde`, so picklers
 /// are chosen by name at run time.
 ///
@@ -74,25 +85,61 @@ pub trait Pickler: Send + Sync + fmt::Debug {
     /// Deserializes `bytes`: hands a deserializer over them to `visit`, then
     /// checks that nothing is left over.
     fn loads(&self, bytes: &[u8], visit: &mut LoadVisitor<'_>) -> Result<()>;
+
+    /// The standard format this pickler writes, if it is one the engine can
+    /// drive directly: then typed values skip type erasure, whose dynamic
+    /// call per value dominates for large sequences (50 ms instead of 2 ms
+    /// for a million-element `Vec`). A pickler that says so MUST write
+    /// exactly that format's bytes. The default: none.
+    fn native_format(&self) -> Option<NativeFormat> {
+        None
+    }
 }
 
 impl dyn Pickler + '_ {
-    /// Serializes a typed value.
-    pub fn dump<T: Serialize>(&self, value: &T) -> Result<Vec<u8>> {
-        self.dumps(value)
+    fn error(&self, action: &'static str, message: impl ToString) -> Error {
+        Error::Pickle {
+            pickler: self.name().to_owned(),
+            action,
+            message: message.to_string(),
+        }
     }
 
-    /// Deserializes a typed value.
+    /// Serializes a typed value (directly when the format is native).
+    pub fn dump<T: Serialize>(&self, value: &T) -> Result<Vec<u8>> {
+        match self.native_format() {
+            Some(NativeFormat::Postcard) => {
+                postcard::to_stdvec(value).map_err(|e| self.error("serialize", e))
+            }
+            Some(NativeFormat::Json) => {
+                serde_json::to_vec(value).map_err(|e| self.error("serialize", e))
+            }
+            None => self.dumps(value),
+        }
+    }
+
+    /// Deserializes a typed value (directly when the format is native).
     pub fn load<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        match self.native_format() {
+            Some(NativeFormat::Postcard) => {
+                let (v, rest) =
+                    postcard::take_from_bytes(bytes).map_err(|e| self.error("deserialize", e))?;
+                if !rest.is_empty() {
+                    let left = format!("{} bytes left over after the value", rest.len());
+                    return Err(self.error("deserialize", left));
+                }
+                return Ok(v);
+            }
+            Some(NativeFormat::Json) => {
+                return serde_json::from_slice(bytes).map_err(|e| self.error("deserialize", e));
+            }
+            None => {}
+        }
         let mut out = None;
         self.loads(bytes, &mut |de| {
             out = Some(erased_serde::deserialize::<T>(de)?);
             Ok(())
         })?;
-        out.ok_or_else(|| Error::Pickle {
-            pickler: self.name().to_owned(),
-            action: "deserialize",
-            message: "the pickler produced no value".into(),
-        })
+        out.ok_or_else(|| self.error("deserialize", "the pickler produced no value"))
     }
 }
