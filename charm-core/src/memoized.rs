@@ -293,6 +293,11 @@ impl<R> Memoized<R> {
 impl<R: Serialize + DeserializeOwned> Memoized<R> {
     /// The cached value for `args`, or `compute()`'s, which is then cached.
     ///
+    /// `args` is what the call is keyed on (a tuple of the arguments, or a
+    /// reference to them); `compute` runs only on a miss. (`#[memoize]`
+    /// writes this call for you; by hand it keeps `Memoized` independent of
+    /// the function's signature.)
+    ///
     /// Cache failures never fail the call: the value is computed and
     /// returned, and the problem is reported as a warning.
     pub fn call<A: Freeze + ?Sized>(&self, args: &A, compute: impl FnOnce() -> R) -> R {

@@ -134,8 +134,3 @@ pub fn freeze_tree<T: Freeze + ?Sized>(v: &T) -> Frozen {
 pub fn try_freeze_tree<T: Freeze + ?Sized>(purpose: Purpose, v: &T) -> Result<Frozen, FreezeError> {
     Freezer::tree(purpose, v)
 }
-
-/// The workspace README's examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct WorkspaceReadme;

@@ -32,3 +32,8 @@ pub mod locks {
 use charm_locks as _;
 use charm_policies as _;
 use charm_stores as _;
+
+/// The workspace README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadme;

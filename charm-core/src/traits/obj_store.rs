@@ -83,6 +83,11 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
     }
 
     /// Every key that starts with `prefix` (`""` for all).
+    ///
+    /// (The contract's `keys` takes a prefix so that listing the index's
+    /// few delta records never walks every stored object; stores with
+    /// folders or native prefix listing — S3, Redis `SCAN MATCH` — answer it
+    /// cheaply.)
     fn keys(&self, prefix: &str) -> Result<Vec<String>>;
 
     /// Deletes every key of this store (and nothing else).
