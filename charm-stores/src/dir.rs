@@ -92,12 +92,7 @@ impl DirObjStore {
 
     /// Every file of ours under `dir`, as keys.
     fn walk(&self, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
-        let entries = match fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
+        for entry in read_dir_if_present(dir)? {
             let entry = entry?;
             let path = entry.path();
             if entry.file_type()?.is_dir() {
@@ -119,12 +114,7 @@ impl DirObjStore {
     /// Deletes our files (and our stale temporary files) under `dir`, then
     /// the directories that became empty.
     fn clear_dir(&self, dir: &Path) -> io::Result<()> {
-        let entries = match fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
+        for entry in read_dir_if_present(dir)? {
             let entry = entry?;
             let path = entry.path();
             if entry.file_type()?.is_dir() {
@@ -139,6 +129,15 @@ impl DirObjStore {
             }
         }
         Ok(())
+    }
+}
+
+/// The entries of `dir`; none if it does not exist.
+fn read_dir_if_present(dir: &Path) -> io::Result<impl Iterator<Item = io::Result<fs::DirEntry>>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(Some(entries).into_iter().flatten()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None.into_iter().flatten()),
+        Err(e) => Err(e),
     }
 }
 

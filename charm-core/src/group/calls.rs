@@ -49,18 +49,7 @@ impl Engine {
                 *w = now;
                 drop(w);
                 let removed = self.index.clear();
-                let n = removed.len();
-                for (k, e) in removed {
-                    self.note(PolicyEvent::Invalidate(k));
-                    self.delete_object(&e);
-                }
-                emit(
-                    Op::CascadingDelete,
-                    None,
-                    None,
-                    None,
-                    &format!("system state changed: {n} entries dropped"),
-                );
+                self.cascade(removed, None, None, "system state changed");
             }
         }
         now
@@ -80,20 +69,33 @@ impl Engine {
         let removed = self
             .index
             .set_function_state(keys.name, name, keys.func_state);
-        if !removed.is_empty() {
-            let n = removed.len();
-            for (k, e) in removed {
-                self.note(PolicyEvent::Invalidate(k));
-                self.delete_object(&e);
-            }
-            emit(
-                Op::CascadingDelete,
-                Some(name),
-                Some(keys),
-                None,
-                &format!("function state changed: {n} entries dropped"),
-            );
+        self.cascade(removed, Some(name), Some(keys), "function state changed");
+    }
+
+    /// Deletes the objects of entries a MATCH subkey change removed, and
+    /// reports them.
+    fn cascade(
+        &self,
+        removed: Vec<(EntryKey, Entry)>,
+        name: Option<&str>,
+        keys: Option<&SubKeys>,
+        why: &str,
+    ) {
+        if removed.is_empty() {
+            return;
         }
+        let n = removed.len();
+        for (k, e) in removed {
+            self.note(PolicyEvent::Invalidate(k));
+            self.delete_object(&e);
+        }
+        emit(
+            Op::CascadingDelete,
+            name,
+            keys,
+            None,
+            &format!("{why}: {n} entries dropped"),
+        );
     }
 
     pub(crate) fn delete_object(&self, e: &Entry) {
