@@ -315,6 +315,14 @@ fn the_event_log_records_misses_and_hits() {
         assert!(miss["subkeys"][field].is_string(), "{miss}");
     }
     assert_eq!(miss["name"], "proc::f");
+    let hit = ops
+        .iter()
+        .find(|e| e["op"] == "hit" && e["name"] == "proc::f")
+        .unwrap();
+    assert_eq!(
+        hit["obj"], miss["obj"],
+        "the hit read the object the miss wrote"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -16,6 +16,7 @@ pub(crate) const ENTRY_METADATA_BYTES: u64 = 256;
 #[derive(Debug)]
 pub(crate) struct Found {
     pub(crate) bytes: Vec<u8>,
+    pub(crate) obj_key: Digest,
     pub(crate) compute_ns: u64,
     pub(crate) meta: EntryMeta,
 }
@@ -144,6 +145,7 @@ impl Engine {
         };
         let found = |bytes| Found {
             bytes,
+            obj_key: entry_obj,
             compute_ns,
             meta: m,
         };
@@ -239,6 +241,7 @@ impl Engine {
         }
         Some(Found {
             bytes,
+            obj_key: obj,
             compute_ns: meta_.compute_ns,
             meta: m,
         })
@@ -250,7 +253,7 @@ impl Engine {
         if let Some(f) = self.index.functions.get(&keys.name) {
             f.live.hit(overhead_ns, found.compute_ns);
         }
-        emit(Op::Hit, Some(name), Some(keys), None, "");
+        emit(Op::Hit, Some(name), Some(keys), Some(&found.obj_key), "");
     }
 
     /// A miss's caching overhead.

@@ -142,6 +142,10 @@ impl Index {
                         live: LiveStats::default(),
                     },
                 );
+                // A function without a record has no entries to check
+                // (lookups compare each entry's own state anyway).
+                self.journal().functions.insert(name_digest, record);
+                return Vec::new();
             }
         }
         self.journal().functions.insert(name_digest, record);
