@@ -21,7 +21,7 @@ pub use group::{
 };
 pub use hasher::{BuildDigestHasher, DigestHasher};
 pub use keys::{layout, EntryKey, SubKeys};
-pub use memoized::{Memoized, MemoizedBuilder};
+pub use memoized::{ArgDigests, Memoized, MemoizedBuilder};
 pub use registry::{
     new_pickler, new_policy, open_lock, open_store, plugins, LockRegistration, LockTarget,
     ObjStoreRegistration, PicklerRegistration, PluginInfo, PolicyRegistration,

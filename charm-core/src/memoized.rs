@@ -15,6 +15,38 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 type GroupFn = Box<dyn Fn() -> Arc<MemoizedGroup> + Send + Sync>;
+
+/// The digests of a call's arguments — their cache key and their version
+/// (subkeys 4 and 5) — computed before the arguments are moved into the
+/// computation; see [`Memoized::call_prehashed`].
+///
+/// ```
+/// use charm_core::ArgDigests;
+/// let a = ArgDigests::of(&(1u8, "x")).unwrap();
+/// assert_eq!(a, ArgDigests::of(&(1u8, "x")).unwrap());
+/// assert_ne!(a, ArgDigests::of(&(2u8, "x")).unwrap());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ArgDigests {
+    /// The arguments' cache key digest.
+    pub key: Digest,
+    /// The arguments' version digest.
+    pub ver: Digest,
+}
+
+impl ArgDigests {
+    /// Hashes `args` (usually a tuple of references to the arguments).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Freeze`] when the arguments cannot be frozen.
+    pub fn of<A: Freeze + ?Sized>(args: &A) -> Result<Self> {
+        Ok(ArgDigests {
+            key: try_hash_for(Purpose::CacheKey, args)?,
+            ver: try_hash_for(Purpose::CacheVer, args)?,
+        })
+    }
+}
 type StateFn = Box<dyn Fn() -> Digest + Send + Sync>;
 
 /// When caching costs more than it saves and at least this much, a
@@ -255,18 +287,18 @@ impl<R> Memoized<R> {
         }
     }
 
-    fn subkeys<A: Freeze + ?Sized>(&self, system: Digest, args: &A) -> Result<SubKeys> {
+    fn subkeys(&self, system: Digest, args: &ArgDigests) -> SubKeys {
         let func_state = match &self.extra_func_state {
             Some(extra) => hash(&(self.code_state, extra())),
             None => self.code_state,
         };
-        Ok(SubKeys {
+        SubKeys {
             system,
             name: self.name_digest,
             func_state,
-            args_key: try_hash_for(Purpose::CacheKey, args)?,
-            args_ver: try_hash_for(Purpose::CacheVer, args)?,
-        })
+            args_key: args.key,
+            args_ver: args.ver,
+        }
     }
 
     fn check_thrash(&self) {
@@ -301,17 +333,60 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
     /// Cache failures never fail the call: the value is computed and
     /// returned, and the problem is reported as a warning.
     pub fn call<A: Freeze + ?Sized>(&self, args: &A, compute: impl FnOnce() -> R) -> R {
-        let (value, err) = self.run(args, compute);
-        if let Some(e) = err {
-            warn_once(
-                &format!("call:{}", self.name),
-                &format!(
-                    "{}: the cache failed, the value was computed: {e}",
-                    self.name
-                ),
-            );
+        self.call_prehashed(ArgDigests::of(args), compute)
+    }
+
+    /// [`call`](Self::call) with the arguments hashed beforehand, for callers
+    /// that move the arguments into `compute` (as `#[memoize]` does).
+    pub fn call_prehashed(&self, args: Result<ArgDigests>, compute: impl FnOnce() -> R) -> R {
+        let (value, err) = self.run(args, || Ok::<R, std::convert::Infallible>(compute()));
+        self.warn(err);
+        match value {
+            Ok(v) => v,
+            Err(never) => match never {},
         }
+    }
+
+    /// Memoizes a fallible computation: `Ok` values are cached, an `Err` is
+    /// returned as it is and not cached (the next call computes again).
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::{Memoized, MemoizedGroup};
+    /// let group = MemoizedGroup::builder().temporary(true).build().unwrap();
+    /// let parse: Memoized<u32> = Memoized::builder("doc::parse").group(group).build();
+    /// assert!(parse.call_ok(&"x", || "x".parse::<u32>()).is_err());
+    /// assert!(!parse.would_hit(&"x"), "errors are not cached");
+    /// assert_eq!(parse.call_ok(&"7", || "7".parse::<u32>()), Ok(7));
+    /// assert!(parse.would_hit(&"7"));
+    /// ```
+    pub fn call_ok<A: Freeze + ?Sized, E>(
+        &self,
+        args: &A,
+        compute: impl FnOnce() -> std::result::Result<R, E>,
+    ) -> std::result::Result<R, E> {
+        self.call_ok_prehashed(ArgDigests::of(args), compute)
+    }
+
+    /// [`call_ok`](Self::call_ok) with the arguments hashed beforehand.
+    pub fn call_ok_prehashed<E>(
+        &self,
+        args: Result<ArgDigests>,
+        compute: impl FnOnce() -> std::result::Result<R, E>,
+    ) -> std::result::Result<R, E> {
+        let (value, err) = self.run(args, compute);
+        self.warn(err);
         value
+    }
+
+    fn warn(&self, err: Option<Error>) {
+        if let Some(e) = err {
+            let message = format!(
+                "{}: the cache failed, the value was computed: {e}",
+                self.name
+            );
+            warn_once(&format!("call:{}", self.name), &message);
+        }
     }
 
     /// Like [`call`](Self::call), but a cache failure is returned as an
@@ -322,8 +397,11 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
     /// Any [`Error`] of hashing the arguments, the pickler, the store or the
     /// index.
     pub fn try_call<A: Freeze + ?Sized>(&self, args: &A, compute: impl FnOnce() -> R) -> Result<R> {
-        match self.run(args, compute) {
-            (v, None) => Ok(v),
+        match self.run(ArgDigests::of(args), || {
+            Ok::<R, std::convert::Infallible>(compute())
+        }) {
+            (Ok(v), None) => Ok(v),
+            (Err(never), _) => match never {},
             (_, Some(e)) => Err(e),
         }
     }
@@ -332,7 +410,7 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
     /// counts no time (it changes nothing).
     pub fn call_if_cached<A: Freeze + ?Sized>(&self, args: &A) -> Option<R> {
         let engine = self.group().engine().ok()?;
-        let keys = self.subkeys(engine.system(), args).ok()?;
+        let keys = self.subkeys(engine.system(), &ArgDigests::of(args).ok()?);
         let pickler = self.pickler(&*engine.pickler).ok()?;
         let found = engine.find(&keys, &self.name, false)?;
         pickler.load::<R>(&found.bytes).ok()
@@ -343,8 +421,8 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         let Ok(engine) = self.group().engine() else {
             return false;
         };
-        self.subkeys(engine.system(), args)
-            .map(|keys| engine.would_hit(&keys))
+        ArgDigests::of(args)
+            .map(|a| engine.would_hit(&self.subkeys(engine.system(), &a)))
             .unwrap_or(false)
     }
 
@@ -354,19 +432,25 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         let Ok(engine) = self.group().engine() else {
             return false;
         };
-        self.subkeys(engine.system(), args)
-            .map(|keys| engine.clear_entry(&keys, &self.name))
+        ArgDigests::of(args)
+            .map(|a| engine.clear_entry(&self.subkeys(engine.system(), &a), &self.name))
             .unwrap_or(false)
     }
 
-    fn run<A: Freeze + ?Sized>(&self, args: &A, compute: impl FnOnce() -> R) -> (R, Option<Error>) {
+    /// The data path: the value (or the computation's error, never cached)
+    /// and the cache's own error, if any.
+    fn run<E>(
+        &self,
+        args: Result<ArgDigests>,
+        compute: impl FnOnce() -> std::result::Result<R, E>,
+    ) -> (std::result::Result<R, E>, Option<Error>) {
         let start = Instant::now();
         let engine = match self.group().engine() {
             Ok(e) => e,
             Err(e) => return (compute(), Some(e)),
         };
-        let keys = match self.subkeys(engine.system(), args) {
-            Ok(k) => k,
+        let keys = match args {
+            Ok(a) => self.subkeys(engine.system(), &a),
             Err(e) => return (compute(), Some(e)),
         };
         engine.ensure_function(&self.name, &keys);
@@ -387,7 +471,7 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
             }
         };
         if let Some(v) = engine.find(&keys, &self.name, true).and_then(&hit) {
-            return (v, None);
+            return (Ok(v), None);
         }
         let ek = keys.entry_key();
         let slot = engine.flight(ek);
@@ -404,28 +488,33 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         if let Some(v) = cached {
             drop(guard);
             engine.flight_done(&ek, &slot);
-            return (v, None);
+            return (Ok(v), None);
         }
         let computing = Instant::now();
-        let value = compute();
+        let outcome = compute();
         let compute_ns = computing.elapsed().as_nanos() as u64;
-        let serializing = Instant::now();
-        let stored = pickler.dump(&value).and_then(|payload| {
-            let serialize_ns = serializing.elapsed().as_nanos() as u64;
-            engine.write(
-                &keys,
-                &self.name,
-                payload,
-                compute_ns,
-                serialize_ns,
-                self.opts,
-            )
-        });
+        let stored = match &outcome {
+            Ok(value) => {
+                let serializing = Instant::now();
+                pickler.dump(value).and_then(|payload| {
+                    let serialize_ns = serializing.elapsed().as_nanos() as u64;
+                    engine.write(
+                        &keys,
+                        &self.name,
+                        payload,
+                        compute_ns,
+                        serialize_ns,
+                        self.opts,
+                    )
+                })
+            }
+            Err(_) => Ok(()), // errors are not cached
+        };
         drop(guard);
         engine.flight_done(&ek, &slot);
         let overhead = (start.elapsed().as_nanos() as u64).saturating_sub(compute_ns);
         engine.record_miss(&keys, overhead);
         self.check_thrash();
-        (value, stored.err())
+        (outcome, stored.err())
     }
 }

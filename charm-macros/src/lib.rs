@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod attrs;
+mod fn_digest;
 mod freeze;
+mod memoize;
 
 use proc_macro::TokenStream;
 
@@ -29,6 +31,27 @@ pub fn derive_freeze(input: TokenStream) -> TokenStream {
 pub fn derive_charm_freeze(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     freeze::expand(input, syn::parse_quote!(::charm::freeze))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Memoizes a function in a persistent, shared cache.
+///
+/// Re-exported as `charm::memoize`; see its documentation for the options
+/// (`group`, `name`, `version`, `deps`, `use_obj_store`,
+/// `use_metadata_size`, `pickler`, `extra_func_state`, `cache_errors`).
+#[proc_macro_attribute]
+pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
+    memoize::memoize(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Gives a helper function a function state that `#[memoize(deps = [..])]`
+/// can fold in: its code digest, its `version` and its own `deps`.
+#[proc_macro_attribute]
+pub fn freeze_fn(args: TokenStream, item: TokenStream) -> TokenStream {
+    memoize::freeze_fn(args.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

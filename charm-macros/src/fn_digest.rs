@@ -1,0 +1,109 @@
+//! The compile-time digest of a function's code: a canonical walk of its
+//! tokens. Whitespace and comments are not tokens; doc comments are
+//! `#[doc]` attributes and are skipped; spans (line numbers) are ignored.
+//! Nothing relies on `TokenStream::to_string`, whose format is unstable.
+
+use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
+
+/// The blake3 context of function-state digests, version 1.
+const CONTEXT: &str = "charm 2025-06-01 function tokens v1";
+
+/// The digest of a token stream, insensitive to layout, comments and docs.
+pub(crate) fn digest(tokens: TokenStream) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key(CONTEXT);
+    feed(tokens, &mut h);
+    *h.finalize().as_bytes()
+}
+
+fn text(h: &mut blake3::Hasher, tag: u8, s: &str) {
+    h.update(&[tag]);
+    h.update(&(s.len() as u64).to_le_bytes());
+    h.update(s.as_bytes());
+}
+
+/// Whether `tree` is the bracket group of a `#[doc ...]` attribute.
+fn is_doc_attr(tree: &TokenTree) -> bool {
+    match tree {
+        TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => {
+            matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(i)) if i == "doc")
+        }
+        _ => false,
+    }
+}
+
+fn feed(tokens: TokenStream, h: &mut blake3::Hasher) {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut i = 0;
+    while i < trees.len() {
+        // `#[doc ..]` and `#![doc ..]`: skip the whole attribute.
+        if let TokenTree::Punct(p) = &trees[i] {
+            if p.as_char() == '#' {
+                let inner =
+                    matches!(trees.get(i + 1), Some(TokenTree::Punct(b)) if b.as_char() == '!');
+                let at = if inner { i + 2 } else { i + 1 };
+                if trees.get(at).is_some_and(is_doc_attr) {
+                    i = at + 1;
+                    continue;
+                }
+            }
+        }
+        match &trees[i] {
+            TokenTree::Group(g) => {
+                let open = match g.delimiter() {
+                    Delimiter::Parenthesis => b'(',
+                    Delimiter::Brace => b'{',
+                    Delimiter::Bracket => b'[',
+                    Delimiter::None => b'0',
+                };
+                h.update(&[b'G', open]);
+                feed(g.stream(), h);
+                h.update(b"g");
+            }
+            TokenTree::Ident(id) => text(h, b'I', &id.to_string()),
+            TokenTree::Punct(p) => {
+                let joint = p.spacing() == Spacing::Joint;
+                let mut buf = [0u8; 4];
+                h.update(&[b'P', joint as u8]);
+                h.update(p.as_char().encode_utf8(&mut buf).as_bytes());
+            }
+            TokenTree::Literal(l) => text(h, b'L', &l.to_string()),
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest;
+    use std::str::FromStr;
+
+    fn d(src: &str) -> [u8; 32] {
+        digest(proc_macro2::TokenStream::from_str(src).unwrap())
+    }
+
+    #[test]
+    fn layout_comments_and_docs_do_not_count() {
+        let base = d("fn f(x: u32) -> u32 { x * 2 }");
+        assert_eq!(base, d("fn f(x: u32)\n  -> u32 {\n    x * 2 // doubled\n}"));
+        assert_eq!(
+            base,
+            d("/// Doubles.\nfn f(x: u32) -> u32 { /* here */ x * 2 }")
+        );
+        assert_eq!(
+            base,
+            d("#[doc = \"Doubles.\"] fn f(x: u32) -> u32 { x * 2 }")
+        );
+        assert_eq!(base, d("fn f(x: u32) -> u32 { //! inner doc\n x * 2 }"));
+    }
+
+    #[test]
+    fn code_changes_count() {
+        let base = d("fn f(x: u32) -> u32 { x * 2 }");
+        assert_ne!(base, d("fn f(x: u32) -> u32 { x * 3 }"));
+        assert_ne!(base, d("fn f(x: u64) -> u64 { x * 2 }"));
+        assert_ne!(base, d("fn f(x: u32) -> u32 { (x * 2) }"));
+        assert_ne!(base, d("#[inline] fn f(x: u32) -> u32 { x * 2 }"));
+        assert_ne!(d("fn f() { a - > b }"), d("fn f() { a -> b }"));
+        assert_ne!(d("fn f() { \"a\" }"), d("fn f() { \"b\" }"));
+    }
+}

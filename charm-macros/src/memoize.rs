@@ -1,0 +1,361 @@
+//! `#[memoize]` and `#[freeze_fn]`.
+
+use crate::attrs::Errors;
+use crate::fn_digest;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{
+    Expr, ExprArray, ExprLit, FnArg, ItemFn, Lit, LitBool, LitStr, Pat, Path, ReturnType, Token,
+    Type,
+};
+
+/// The options of `#[memoize(..)]` (and the `deps`/`version` of `#[freeze_fn(..)]`).
+#[derive(Default)]
+struct Options {
+    group: Option<Expr>,
+    name: Option<LitStr>,
+    version: Option<LitStr>,
+    deps: Vec<Path>,
+    use_obj_store: Option<LitBool>,
+    use_metadata_size: Option<LitBool>,
+    pickler: Option<LitStr>,
+    extra_func_state: Option<Expr>,
+    cache_errors: Option<LitBool>,
+    krate: Option<Path>,
+}
+
+const MEMOIZE_KEYS: &str = "group, name, version, deps, use_obj_store, use_metadata_size, \
+                            pickler, extra_func_state, cache_errors, crate";
+const FREEZE_FN_KEYS: &str = "version, deps, crate";
+
+fn parse_options(args: TokenStream, memoize: bool, errors: &mut Errors) -> Options {
+    let mut o = Options::default();
+    let metas = match Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated.parse2(args) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!(
+                    "expected `key = value` options ({}): {e}",
+                    if memoize {
+                        MEMOIZE_KEYS
+                    } else {
+                        FREEZE_FN_KEYS
+                    }
+                ),
+            ));
+            return o;
+        }
+    };
+    for m in metas {
+        let key = m
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let v = m.value;
+        let str_lit = |v: &Expr| match v {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Ok(s.clone()),
+            other => Err(syn::Error::new(
+                other.span(),
+                format!("`{key}` takes a string, like {key} = \"..\""),
+            )),
+        };
+        let bool_lit = |v: &Expr| match v {
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(b), ..
+            }) => Ok(b.clone()),
+            other => Err(syn::Error::new(
+                other.span(),
+                format!("`{key}` takes true or false"),
+            )),
+        };
+        let allowed = memoize || matches!(key.as_str(), "version" | "deps" | "crate");
+        let result: syn::Result<()> = match key.as_str() {
+            _ if !allowed => Err(syn::Error::new(
+                m.path.span(),
+                format!("#[freeze_fn] takes only: {FREEZE_FN_KEYS}"),
+            )),
+            "group" => {
+                o.group = Some(v);
+                Ok(())
+            }
+            "name" => str_lit(&v).map(|s| o.name = Some(s)),
+            "version" => str_lit(&v).map(|s| o.version = Some(s)),
+            "pickler" => str_lit(&v).map(|s| o.pickler = Some(s)),
+            "use_obj_store" => bool_lit(&v).map(|b| o.use_obj_store = Some(b)),
+            "use_metadata_size" => bool_lit(&v).map(|b| o.use_metadata_size = Some(b)),
+            "cache_errors" => bool_lit(&v).map(|b| o.cache_errors = Some(b)),
+            "extra_func_state" => {
+                o.extra_func_state = Some(v);
+                Ok(())
+            }
+            "crate" => str_lit(&v)
+                .and_then(|s| s.parse())
+                .map(|p| o.krate = Some(p)),
+            "deps" => match v {
+                Expr::Array(ExprArray { elems, .. }) => elems
+                    .into_iter()
+                    .map(|e| match e {
+                        Expr::Path(p) => Ok(p.path),
+                        other => Err(syn::Error::new(
+                            other.span(),
+                            "each dep is the path of a function marked #[freeze_fn] or #[memoize]",
+                        )),
+                    })
+                    .collect::<syn::Result<Vec<_>>>()
+                    .map(|d| o.deps = d),
+                other => Err(syn::Error::new(
+                    other.span(),
+                    "deps takes a list: deps = [helper, module::other]",
+                )),
+            },
+            _ => Err(syn::Error::new(
+                m.path.span(),
+                format!("unknown option `{key}`; expected one of: {MEMOIZE_KEYS}"),
+            )),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    o
+}
+
+/// Rejects what cannot be memoized, with what to do instead.
+fn check_signature(f: &ItemFn, errors: &mut Errors) {
+    let sig = &f.sig;
+    if let Some(p) = sig.generics.type_params().next() {
+        errors.at(
+            p.span(),
+            "#[memoize] cannot cache a generic function (each instantiation would need its own \
+             cache); memoize a non-generic wrapper that calls it with concrete types",
+        );
+    }
+    if let Some(p) = sig.generics.const_params().next() {
+        errors.at(
+            p.span(),
+            "#[memoize] cannot cache a function generic over a constant; memoize a wrapper",
+        );
+    }
+    if let Some(a) = &sig.asyncness {
+        errors.at(
+            a.span(),
+            "#[memoize] does not support async fn yet; memoize a synchronous function and call it \
+             from the async one (for example through spawn_blocking)",
+        );
+    }
+    for arg in &sig.inputs {
+        if let FnArg::Typed(t) = arg {
+            if let Type::ImplTrait(i) = &*t.ty {
+                errors.at(i.span(), "#[memoize] cannot cache a function taking `impl Trait` (a generic); use a concrete type");
+            }
+            match &*t.pat {
+                Pat::Ident(_) => {}
+                other => errors.at(
+                    other.span(),
+                    "#[memoize] needs a plain name for each argument (it is hashed into the key); \
+                     destructure inside the body instead",
+                ),
+            }
+        }
+    }
+}
+
+/// The names of the arguments, as expressions to hash (`self` included).
+fn arg_refs(f: &ItemFn) -> Vec<TokenStream> {
+    f.sig
+        .inputs
+        .iter()
+        .map(|arg| match arg {
+            FnArg::Receiver(r) => quote_spanned!(r.span()=> &self),
+            FnArg::Typed(t) => match &*t.pat {
+                Pat::Ident(i) => {
+                    let id = &i.ident;
+                    quote!(&#id)
+                }
+                _ => quote!(&()),
+            },
+        })
+        .collect()
+}
+
+fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+        _ => false,
+    }
+}
+
+/// The hidden type-namespace item beside the function (`f::memoized()`,
+/// and its function state for others' `deps`).
+fn fn_state_item(f: &ItemFn, o: &Options, krate: &Path) -> TokenStream {
+    let vis = &f.vis;
+    let ident = &f.sig.ident;
+    let digest = fn_digest::digest(quote!(#f));
+    let version = o.version.as_ref().map(LitStr::value).unwrap_or_default();
+    let deps = &o.deps;
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #ident {}
+
+        impl #krate::__private::FnState for #ident {
+            fn state(visited: &mut ::std::vec::Vec<&'static str>) -> #krate::Digest {
+                const ME: &str = ::std::concat!(::std::module_path!(), "::", ::std::stringify!(#ident));
+                if visited.contains(&ME) {
+                    // A cycle of deps: stop at a reference to the name.
+                    return #krate::freeze::hash(&("cycle", ME));
+                }
+                visited.push(ME);
+                let deps: ::std::vec::Vec<#krate::Digest> = ::std::vec![
+                    #( <#deps as #krate::__private::FnState>::state(visited), )*
+                ];
+                visited.pop();
+                #krate::freeze::hash(&(#krate::Digest::from_bytes([#(#digest),*]), #version, deps))
+            }
+        }
+    }
+}
+
+pub(crate) fn freeze_fn(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let o = parse_options(args, false, &mut errors);
+    let f: ItemFn = syn::parse2(item)?;
+    errors.finish()?;
+    let krate = o
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::charm));
+    let state = fn_state_item(&f, &o, &krate);
+    Ok(quote! { #state #f })
+}
+
+pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let o = parse_options(args, true, &mut errors);
+    let f: ItemFn = syn::parse2(item)?;
+    check_signature(&f, &mut errors);
+    let is_method = f.sig.receiver().is_some();
+    errors.finish()?;
+    let krate = o
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::charm));
+
+    let ident = &f.sig.ident;
+    let ret: Type = match &f.sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, t) => (**t).clone(),
+    };
+    let cache_errors = o.cache_errors.as_ref().is_some_and(LitBool::value);
+    let fallible = is_result(&ret) && !cache_errors;
+    let cached: TokenStream = if fallible {
+        quote!(<#ret as #krate::__private::ResultLike>::Ok)
+    } else {
+        quote!(#ret)
+    };
+
+    let name = match &o.name {
+        Some(n) => quote!(::std::string::String::from(#n)),
+        None if is_method => quote!(::std::format!(
+            "{}::{}",
+            ::std::any::type_name::<Self>(),
+            ::std::stringify!(#ident)
+        )),
+        None => quote!(::std::string::String::from(::std::concat!(
+            ::std::module_path!(),
+            "::",
+            ::std::stringify!(#ident)
+        ))),
+    };
+    let mut options = Vec::new();
+    if let Some(v) = &o.version {
+        options.push(quote!(.version(#v)));
+    }
+    if let Some(b) = &o.use_obj_store {
+        options.push(quote!(.use_obj_store(#b)));
+    }
+    if let Some(b) = &o.use_metadata_size {
+        options.push(quote!(.use_metadata_size(#b)));
+    }
+    if let Some(p) = &o.pickler {
+        options.push(quote!(.pickler(#p)));
+    }
+    if let Some(e) = &o.extra_func_state {
+        options.push(quote!(.extra_func_state(move || #e)));
+    }
+    if let Some(g) = &o.group {
+        options.push(quote!(.group_with(move || #g)));
+    }
+    let code_digest = if is_method {
+        // Methods have no item beside them: their own tokens and deps.
+        let digest = fn_digest::digest(quote!(#f));
+        let deps = &o.deps;
+        quote! {{
+            #[allow(unused_mut, unused_variables)]
+            let mut visited: ::std::vec::Vec<&'static str> = ::std::vec::Vec::new();
+            let deps: ::std::vec::Vec<#krate::Digest> = ::std::vec![
+                #( <#deps as #krate::__private::FnState>::state(&mut visited), )*
+            ];
+            #krate::freeze::hash(&(#krate::Digest::from_bytes([#(#digest),*]), deps))
+        }}
+    } else {
+        quote!(<#ident as #krate::__private::FnState>::state(&mut ::std::vec::Vec::new()))
+    };
+    let build = quote! {
+        #krate::Memoized::<#cached>::builder(#name)
+            .code_digest(#code_digest)
+            #(#options)*
+            .build()
+    };
+
+    let refs = arg_refs(&f);
+    let body = &f.block;
+    let call = if fallible {
+        quote!(call_ok_prehashed)
+    } else {
+        quote!(call_prehashed)
+    };
+    let memo_ref = format_ident!("__charm_memoized");
+    let attrs = &f.attrs;
+    let vis = &f.vis;
+    let sig = &f.sig;
+    let span = Span::call_site();
+
+    if is_method {
+        return Ok(quote_spanned! {span=>
+            #(#attrs)*
+            #vis #sig {
+                static CACHE: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
+                let #memo_ref = CACHE.get_or_init(|| #build);
+                let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
+                #memo_ref.#call(__charm_args, move || -> #ret #body)
+            }
+        });
+    }
+    let state = fn_state_item(&f, &o, &krate);
+    Ok(quote_spanned! {span=>
+        #state
+
+        impl #ident {
+            /// The cache behind this function.
+            #[allow(dead_code)]
+            #vis fn memoized() -> &'static #krate::Memoized<#cached> {
+                static CACHE: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
+                CACHE.get_or_init(|| #build)
+            }
+        }
+
+        #(#attrs)*
+        #vis #sig {
+            let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
+            #ident::memoized().#call(__charm_args, move || -> #ret #body)
+        }
+    })
+}

@@ -1,0 +1,223 @@
+//! `#[memoize]` and `#[freeze_fn]`: calls, function state, deps, methods,
+//! `Result`s.
+
+#![allow(clippy::unwrap_used)]
+
+use charm::__private::FnState;
+use charm::{Digest, MemoizedGroup};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+static GROUP: LazyLock<Arc<MemoizedGroup>> =
+    LazyLock::new(|| MemoizedGroup::builder().temporary(true).build().unwrap());
+
+fn group() -> Arc<MemoizedGroup> {
+    GROUP.clone()
+}
+
+fn state<F: FnState>() -> Digest {
+    F::state(&mut Vec::new())
+}
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts its runs.
+#[charm::memoize(group = group())]
+fn word_lengths(text: &str, min: usize) -> Vec<usize> {
+    RUNS.fetch_add(1, Ordering::SeqCst);
+    text.split_whitespace()
+        .map(str::len)
+        .filter(|n| *n >= min)
+        .collect()
+}
+
+#[test]
+fn a_memoized_function_computes_once_per_key() {
+    let before = RUNS.load(Ordering::SeqCst);
+    assert_eq!(word_lengths("a bb ccc", 2), vec![2, 3]);
+    assert_eq!(word_lengths("a bb ccc", 2), vec![2, 3]);
+    assert_eq!(word_lengths("a bb ccc", 1), vec![1, 2, 3]);
+    assert_eq!(RUNS.load(Ordering::SeqCst) - before, 2);
+    let memo = word_lengths::memoized();
+    assert!(memo.would_hit(&("a bb ccc", 2usize)));
+    assert!(
+        memo.name().ends_with("memoize::word_lengths"),
+        "{}",
+        memo.name()
+    );
+}
+
+mod a {
+    #[charm::freeze_fn]
+    pub(crate) fn helper() -> u8 {
+        1
+    }
+}
+
+#[allow(dead_code)]
+mod same_as_a {
+    /// The same code as `a::helper` (docs do not count).
+    #[charm::freeze_fn]
+    pub(crate) fn helper() -> u8 {
+        1 // and neither do comments
+    }
+}
+
+#[allow(dead_code)]
+mod b {
+    #[charm::freeze_fn]
+    pub(crate) fn helper() -> u8 {
+        2
+    }
+}
+
+#[allow(dead_code)]
+mod bumped {
+    #[charm::freeze_fn(version = "2")]
+    pub(crate) fn helper() -> u8 {
+        1
+    }
+}
+
+mod uses_a {
+    #[charm::memoize(group = crate::group(), deps = [crate::a::helper])]
+    pub(crate) fn f() -> u8 {
+        crate::a::helper()
+    }
+}
+
+mod uses_same {
+    #[charm::memoize(group = crate::group(), deps = [crate::same_as_a::helper])]
+    pub(crate) fn f() -> u8 {
+        crate::a::helper()
+    }
+}
+
+mod uses_b {
+    #[charm::memoize(group = crate::group(), deps = [crate::b::helper])]
+    pub(crate) fn f() -> u8 {
+        crate::a::helper()
+    }
+}
+
+#[test]
+fn function_state_follows_code_version_and_deps() {
+    assert_eq!(
+        state::<a::helper>(),
+        state::<same_as_a::helper>(),
+        "docs, comments, layout"
+    );
+    assert_ne!(state::<a::helper>(), state::<b::helper>(), "a body edit");
+    assert_ne!(
+        state::<a::helper>(),
+        state::<bumped::helper>(),
+        "a version bump"
+    );
+    assert_eq!(state::<uses_a::f>(), state::<uses_same::f>(), "equal deps");
+    assert_ne!(
+        state::<uses_a::f>(),
+        state::<uses_b::f>(),
+        "a dep's body edit"
+    );
+    assert_eq!(uses_a::f(), 1);
+    assert_eq!(uses_b::f(), 1);
+}
+
+#[charm::freeze_fn(deps = [pong])]
+fn ping() -> u8 {
+    0
+}
+
+#[charm::freeze_fn(deps = [ping])]
+fn pong() -> u8 {
+    0
+}
+
+#[test]
+fn cycles_of_deps_terminate() {
+    assert_eq!(state::<ping>(), state::<ping>());
+    assert_ne!(state::<ping>(), state::<pong>());
+    assert_eq!(ping() + pong(), 0);
+}
+
+static PARSES: AtomicUsize = AtomicUsize::new(0);
+
+#[charm::memoize(group = group())]
+fn parse(text: String) -> Result<u32, std::num::ParseIntError> {
+    PARSES.fetch_add(1, Ordering::SeqCst);
+    text.parse()
+}
+
+#[charm::memoize(group = group(), cache_errors = true)]
+fn parse_all(text: String) -> Result<u32, String> {
+    PARSES.fetch_add(1, Ordering::SeqCst);
+    text.parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())
+}
+
+#[test]
+fn results_cache_ok_only_unless_told() {
+    let before = PARSES.load(Ordering::SeqCst);
+    assert!(parse("x".into()).is_err());
+    assert!(parse("x".into()).is_err());
+    assert_eq!(parse("5".into()), Ok(5));
+    assert_eq!(parse("5".into()), Ok(5));
+    assert_eq!(
+        PARSES.load(Ordering::SeqCst) - before,
+        3,
+        "errors recomputed, Ok cached"
+    );
+    let before = PARSES.load(Ordering::SeqCst);
+    assert!(parse_all("y".into()).is_err());
+    assert!(parse_all("y".into()).is_err());
+    assert_eq!(
+        PARSES.load(Ordering::SeqCst) - before,
+        1,
+        "cache_errors caches Err too"
+    );
+}
+
+#[derive(charm::Freeze)]
+struct Model {
+    weight: i64,
+}
+
+static PREDICTIONS: AtomicUsize = AtomicUsize::new(0);
+
+impl Model {
+    #[charm::memoize(group = crate::group())]
+    fn predict(&self, x: i64) -> i64 {
+        PREDICTIONS.fetch_add(1, Ordering::SeqCst);
+        self.weight * x
+    }
+}
+
+#[test]
+fn methods_key_on_self_too() {
+    let m2 = Model { weight: 2 };
+    let m3 = Model { weight: 3 };
+    let before = PREDICTIONS.load(Ordering::SeqCst);
+    assert_eq!(m2.predict(5), 10);
+    assert_eq!(m3.predict(5), 15, "another self is another key");
+    assert_eq!(Model { weight: 2 }.predict(5), 10, "an equal self hits");
+    assert_eq!(PREDICTIONS.load(Ordering::SeqCst) - before, 2);
+}
+
+static SETTING: AtomicUsize = AtomicUsize::new(1);
+static SCALED: AtomicUsize = AtomicUsize::new(0);
+
+#[charm::memoize(group = group(), extra_func_state = SETTING.load(Ordering::SeqCst))]
+fn scaled(x: usize) -> usize {
+    SCALED.fetch_add(1, Ordering::SeqCst);
+    x * SETTING.load(Ordering::SeqCst)
+}
+
+#[test]
+fn extra_func_state_is_read_on_each_call() {
+    let before = SCALED.load(Ordering::SeqCst);
+    assert_eq!(scaled(3), 3);
+    assert_eq!(scaled(3), 3);
+    SETTING.store(2, Ordering::SeqCst);
+    assert_eq!(scaled(3), 6, "a changed setting misses");
+    assert_eq!(SCALED.load(Ordering::SeqCst) - before, 2);
+}

@@ -1,0 +1,6 @@
+#[charm::memoize]
+async fn fetch(url: String) -> String {
+    url
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+struct Handle;
+
+#[charm::memoize]
+fn open(x: u32) -> Handle {
+    let _ = x;
+    Handle
+}
+
+fn main() {}
