@@ -5,6 +5,7 @@ mod error;
 pub mod events;
 mod group;
 mod hasher;
+mod helpers;
 mod index;
 mod keys;
 mod memoized;
@@ -20,6 +21,7 @@ pub use group::{
     DEFAULT_CACHE_DIR,
 };
 pub use hasher::{BuildDigestHasher, DigestHasher};
+pub use helpers::{with_key, Comparison, FileContents, Ignored, KeyedBy, TtlInterval};
 pub use keys::{layout, EntryKey, SubKeys};
 pub use memoized::{ArgDigests, Memoized, MemoizedBuilder};
 pub use registry::{

@@ -332,8 +332,8 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
         return Ok(quote_spanned! {span=>
             #(#attrs)*
             #vis #sig {
-                static CACHE: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
-                let #memo_ref = CACHE.get_or_init(|| #build);
+                static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
+                let #memo_ref = __CHARM_MEMOIZED.get_or_init(|| #build);
                 let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
                 #memo_ref.#call(__charm_args, move || -> #ret #body)
             }
@@ -347,8 +347,8 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
             /// The cache behind this function.
             #[allow(dead_code)]
             #vis fn memoized() -> &'static #krate::Memoized<#cached> {
-                static CACHE: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
-                CACHE.get_or_init(|| #build)
+                static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
+                __CHARM_MEMOIZED.get_or_init(|| #build)
             }
         }
 

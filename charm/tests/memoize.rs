@@ -221,3 +221,19 @@ fn extra_func_state_is_read_on_each_call() {
     assert_eq!(scaled(3), 6, "a changed setting misses");
     assert_eq!(SCALED.load(Ordering::SeqCst) - before, 2);
 }
+
+static CACHE: LazyLock<Arc<MemoizedGroup>> =
+    LazyLock::new(|| MemoizedGroup::builder().temporary(true).build().unwrap());
+
+/// The generated code must not shadow the user's names (a static named
+/// `CACHE` in the `group` expression, say).
+#[charm::memoize(group = CACHE.clone())]
+fn hygienic(x: u8) -> u8 {
+    x
+}
+
+#[test]
+fn generated_names_do_not_shadow_the_users() {
+    assert_eq!(hygienic(4), 4);
+    assert!(Arc::ptr_eq(hygienic::memoized().group(), &CACHE));
+}

@@ -1,0 +1,9 @@
+//! Values that give arguments and state the cache semantics they need.
+
+mod file_contents;
+mod keyed;
+mod ttl;
+
+pub use file_contents::{Comparison, FileContents};
+pub use keyed::{with_key, Ignored, KeyedBy};
+pub use ttl::TtlInterval;

@@ -1,0 +1,63 @@
+//! `cargo run -p charm-examples --example file_contents`
+//!
+//! The `pure_copy` of charmonium.cache: a memoized function whose result is
+//! a file. A hit restores the file (its contents are cached with the
+//! result); editing the input file makes the call miss.
+
+// A static initializer cannot return an error.
+#![allow(clippy::expect_used)]
+
+use charm::{FileContents, MemoizedGroup};
+use std::error::Error;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+
+static CACHE: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
+    MemoizedGroup::builder()
+        .temporary(true)
+        .build()
+        .expect("a temporary cache")
+});
+
+/// Copies `src` to `dst`, uppercasing it (the side effect is the point).
+#[charm::memoize(group = CACHE.clone())]
+fn pure_copy(src: FileContents, dst: PathBuf) -> FileContents {
+    let text = std::fs::read_to_string(&src).unwrap_or_default();
+    std::fs::write(&dst, text.to_uppercase()).expect("write the copy");
+    println!(
+        "  (computed: copied {} -> {})",
+        src.path().display(),
+        dst.display()
+    );
+    FileContents::new(dst)
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let dir = std::env::temp_dir().join(format!("charm-example-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (src, dst) = (dir.join("input.txt"), dir.join("output.txt"));
+    std::fs::write(&src, "hello")?;
+
+    println!("first call:");
+    pure_copy(FileContents::new(&src), dst.clone());
+
+    std::fs::remove_file(&dst)?;
+    println!("second call, after deleting the output:");
+    let out = pure_copy(FileContents::new(&src), dst.clone());
+    println!(
+        "  restored from the cache: {:?}",
+        std::fs::read_to_string(out.path())?
+    );
+    assert_eq!(std::fs::read_to_string(&dst)?, "HELLO");
+
+    std::fs::write(&src, "changed")?;
+    println!("third call, after editing the input:");
+    pure_copy(FileContents::new(&src), dst.clone());
+    assert_eq!(std::fs::read_to_string(&dst)?, "CHANGED");
+
+    let usage = pure_copy::memoized().usage();
+    println!("{} hit, {} misses", usage.hits, usage.misses);
+    assert_eq!((usage.hits, usage.misses), (1, 2));
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

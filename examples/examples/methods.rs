@@ -1,0 +1,51 @@
+//! `cargo run -p charm-examples --example methods`
+//!
+//! Memoized methods: `&self` is part of the key, so the receiver must be
+//! `Freeze` (derive it).
+
+// A static initializer cannot return an error.
+#![allow(clippy::expect_used)]
+
+use charm::MemoizedGroup;
+use std::sync::{Arc, LazyLock};
+
+static CACHE: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
+    MemoizedGroup::builder()
+        .temporary(true)
+        .build()
+        .expect("a temporary cache")
+});
+
+#[derive(charm::Freeze)]
+struct Polynomial {
+    coefficients: Vec<i64>,
+}
+
+impl Polynomial {
+    /// Evaluates the polynomial at `x` (slowly, for the sake of the example).
+    #[charm::memoize(group = crate::CACHE.clone())]
+    fn eval(&self, x: i64) -> i64 {
+        println!("  (computed p({x}) for {:?})", self.coefficients);
+        self.coefficients.iter().rev().fold(0, |acc, c| acc * x + c)
+    }
+}
+
+fn main() {
+    let p = Polynomial {
+        coefficients: vec![1, 0, 2],
+    }; // 1 + 2x²
+    let q = Polynomial {
+        coefficients: vec![0, 1],
+    }; // x
+    assert_eq!(p.eval(3), 19);
+    assert_eq!(p.eval(3), 19); // hit
+    assert_eq!(q.eval(3), 3); // another receiver, another key
+    assert_eq!(
+        Polynomial {
+            coefficients: vec![1, 0, 2]
+        }
+        .eval(3),
+        19
+    ); // an equal receiver hits
+    println!("all four calls answered; two computed");
+}
