@@ -21,7 +21,7 @@ pub use group::{
     DEFAULT_CACHE_DIR,
 };
 pub use hasher::{BuildDigestHasher, DigestHasher};
-pub use helpers::{with_key, Comparison, FileContents, Ignored, KeyedBy, TtlInterval};
+pub use helpers::{with_key, Comparison, FileContents, Ignored, KeyedBy, Thunk, TtlInterval};
 pub use keys::{layout, EntryKey, SubKeys};
 pub use memoized::{ArgDigests, Memoized, MemoizedBuilder};
 pub use registry::{

@@ -2,8 +2,10 @@
 
 mod file_contents;
 mod keyed;
+mod thunk;
 mod ttl;
 
 pub use file_contents::{Comparison, FileContents};
 pub use keyed::{with_key, Ignored, KeyedBy};
+pub use thunk::Thunk;
 pub use ttl::TtlInterval;
