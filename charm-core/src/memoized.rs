@@ -2,7 +2,7 @@
 
 use crate::events::warn_once;
 use crate::group::calls::StoreOptions;
-use crate::group::{default_group, Found, Usage};
+use crate::group::{default_group, Usage};
 use crate::registry::new_pickler;
 use crate::{Error, MemoizedGroup, Pickler, Result, SubKeys};
 use charm_freeze::{hash, try_hash_for, Digest, Freeze, Purpose};
@@ -437,69 +437,59 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
             .unwrap_or(false)
     }
 
-    /// The data path: the value (or the computation's error, never cached)
-    /// and the cache's own error, if any.
-    fn run<E>(
+    /// What every call needs before the cache is consulted.
+    fn prepare(
         &self,
         args: Result<ArgDigests>,
-        compute: impl FnOnce() -> std::result::Result<R, E>,
-    ) -> (std::result::Result<R, E>, Option<Error>) {
-        let start = Instant::now();
-        let engine = match self.group().engine() {
-            Ok(e) => e,
-            Err(e) => return (compute(), Some(e)),
-        };
-        let keys = match args {
-            Ok(a) => self.subkeys(engine.system(), &a),
-            Err(e) => return (compute(), Some(e)),
-        };
+    ) -> Result<(&crate::group::Engine, SubKeys, &dyn Pickler)> {
+        let engine = self.group().engine()?;
+        let keys = self.subkeys(engine.system(), &args?);
         engine.ensure_function(&self.name, &keys);
-        let pickler = match self.pickler(&*engine.pickler) {
-            Ok(p) => p,
-            Err(e) => return (compute(), Some(e)),
-        };
-        let hit = |found: Found| -> Option<R> {
-            match pickler.load::<R>(&found.bytes) {
-                Ok(v) => {
-                    engine.record_hit(&keys, &self.name, &found, start.elapsed().as_nanos() as u64);
-                    Some(v)
-                }
-                Err(e) => {
-                    engine.forget(&keys, &self.name, &e.to_string());
-                    None
-                }
+        let pickler = self.pickler(&*engine.pickler)?;
+        Ok((engine, keys, pickler))
+    }
+
+    /// The cached value, if any (also one another process stored, with
+    /// `adopt`); a hit is recorded.
+    fn lookup(
+        &self,
+        (engine, keys, pickler): (&crate::group::Engine, &SubKeys, &dyn Pickler),
+        start: Instant,
+        adopt: bool,
+    ) -> Option<R> {
+        let found = engine.find(keys, &self.name, true).or_else(|| {
+            (adopt && self.opts.use_obj_store)
+                .then(|| engine.adopt(keys, &self.name, self.opts))
+                .flatten()
+        })?;
+        match pickler.load::<R>(&found.bytes) {
+            Ok(v) => {
+                engine.record_hit(keys, &self.name, &found, start.elapsed().as_nanos() as u64);
+                Some(v)
             }
-        };
-        if let Some(v) = engine.find(&keys, &self.name, true).and_then(&hit) {
-            return (Ok(v), None);
+            Err(e) => {
+                engine.forget(keys, &self.name, &e.to_string());
+                None
+            }
         }
-        let ek = keys.entry_key();
-        let slot = engine.flight(ek);
-        let guard = crate::group::Engine::lock_flight(&slot);
-        let cached = engine
-            .find(&keys, &self.name, true)
-            .or_else(|| {
-                self.opts
-                    .use_obj_store
-                    .then(|| engine.adopt(&keys, &self.name, self.opts))
-                    .flatten()
-            })
-            .and_then(&hit);
-        if let Some(v) = cached {
-            drop(guard);
-            engine.flight_done(&ek, &slot);
-            return (Ok(v), None);
-        }
-        let computing = Instant::now();
-        let outcome = compute();
-        let compute_ns = computing.elapsed().as_nanos() as u64;
-        let stored = match &outcome {
+    }
+
+    /// Stores a computed value (an `Err` outcome is not stored) and counts
+    /// the miss.
+    fn store<E>(
+        &self,
+        (engine, keys, pickler): (&crate::group::Engine, &SubKeys, &dyn Pickler),
+        outcome: &std::result::Result<R, E>,
+        start: Instant,
+        compute_ns: u64,
+    ) -> Option<Error> {
+        let stored = match outcome {
             Ok(value) => {
                 let serializing = Instant::now();
                 pickler.dump(value).and_then(|payload| {
                     let serialize_ns = serializing.elapsed().as_nanos() as u64;
                     engine.write(
-                        &keys,
+                        keys,
                         &self.name,
                         payload,
                         compute_ns,
@@ -510,11 +500,99 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
             }
             Err(_) => Ok(()), // errors are not cached
         };
+        let overhead = (start.elapsed().as_nanos() as u64).saturating_sub(compute_ns);
+        engine.record_miss(keys, overhead);
+        self.check_thrash();
+        stored.err()
+    }
+
+    /// The data path: the value (or the computation's error, never cached)
+    /// and the cache's own error, if any.
+    fn run<E>(
+        &self,
+        args: Result<ArgDigests>,
+        compute: impl FnOnce() -> std::result::Result<R, E>,
+    ) -> (std::result::Result<R, E>, Option<Error>) {
+        let start = Instant::now();
+        let (engine, keys, pickler) = match self.prepare(args) {
+            Ok(x) => x,
+            Err(e) => return (compute(), Some(e)),
+        };
+        let parts = (engine, &keys, pickler);
+        if let Some(v) = self.lookup(parts, start, false) {
+            return (Ok(v), None);
+        }
+        // Concurrent identical misses of this process compute once.
+        let ek = keys.entry_key();
+        let slot = engine.flight(ek);
+        let guard = crate::group::Engine::lock_flight(&slot);
+        if let Some(v) = self.lookup(parts, start, true) {
+            drop(guard);
+            engine.flight_done(&ek, &slot);
+            return (Ok(v), None);
+        }
+        let computing = Instant::now();
+        let outcome = compute();
+        let compute_ns = computing.elapsed().as_nanos() as u64;
+        let err = self.store(parts, &outcome, start, compute_ns);
         drop(guard);
         engine.flight_done(&ek, &slot);
-        let overhead = (start.elapsed().as_nanos() as u64).saturating_sub(compute_ns);
-        engine.record_miss(&keys, overhead);
-        self.check_thrash();
-        (outcome, stored.err())
+        (outcome, err)
+    }
+
+    /// The async data path: like `run`, awaiting the computation. Cache
+    /// I/O is done in place (it is brief); concurrent identical misses are
+    /// not merged, so no lock is held across the await and the future is
+    /// `Send` whenever `compute` is.
+    async fn run_async<E>(
+        &self,
+        args: Result<ArgDigests>,
+        compute: impl std::future::Future<Output = std::result::Result<R, E>>,
+    ) -> std::result::Result<R, E> {
+        let start = Instant::now();
+        let (engine, keys, pickler) = match self.prepare(args) {
+            Ok(x) => x,
+            Err(e) => {
+                self.warn(Some(e));
+                return compute.await;
+            }
+        };
+        if let Some(v) = self.lookup((engine, &keys, pickler), start, true) {
+            return Ok(v);
+        }
+        let computing = Instant::now();
+        let outcome = compute.await;
+        let compute_ns = computing.elapsed().as_nanos() as u64;
+        let err = self.store((engine, &keys, pickler), &outcome, start, compute_ns);
+        self.warn(err);
+        outcome
+    }
+
+    /// [`call_prehashed`](Self::call_prehashed) for an async computation
+    /// (what `#[memoize]` generates for an `async fn`).
+    pub async fn call_async_prehashed(
+        &self,
+        args: Result<ArgDigests>,
+        compute: impl std::future::Future<Output = R>,
+    ) -> R {
+        let out = self
+            .run_async(args, async {
+                Ok::<R, std::convert::Infallible>(compute.await)
+            })
+            .await;
+        match out {
+            Ok(v) => v,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`call_ok_prehashed`](Self::call_ok_prehashed) for an async
+    /// computation: `Ok` values are cached, an `Err` is not.
+    pub async fn call_ok_async_prehashed<E>(
+        &self,
+        args: Result<ArgDigests>,
+        compute: impl std::future::Future<Output = std::result::Result<R, E>>,
+    ) -> std::result::Result<R, E> {
+        self.run_async(args, compute).await
     }
 }

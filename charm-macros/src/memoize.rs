@@ -143,13 +143,6 @@ fn check_signature(f: &ItemFn, errors: &mut Errors) {
             "#[memoize] cannot cache a function generic over a constant; memoize a wrapper",
         );
     }
-    if let Some(a) = &sig.asyncness {
-        errors.at(
-            a.span(),
-            "#[memoize] does not support async fn yet; memoize a synchronous function and call it \
-             from the async one (for example through spawn_blocking)",
-        );
-    }
     for arg in &sig.inputs {
         if let FnArg::Typed(t) = arg {
             if let Type::ImplTrait(i) = &*t.ty {
@@ -317,10 +310,11 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
 
     let refs = arg_refs(&f);
     let body = &f.block;
-    let call = if fallible {
-        quote!(call_ok_prehashed)
-    } else {
-        quote!(call_prehashed)
+    let invoke = match (f.sig.asyncness.is_some(), fallible) {
+        (false, false) => quote!(call_prehashed(__charm_args, move || -> #ret #body)),
+        (false, true) => quote!(call_ok_prehashed(__charm_args, move || -> #ret #body)),
+        (true, false) => quote!(call_async_prehashed(__charm_args, async move #body).await),
+        (true, true) => quote!(call_ok_async_prehashed(__charm_args, async move #body).await),
     };
     let memo_ref = format_ident!("__charm_memoized");
     let attrs = &f.attrs;
@@ -335,7 +329,7 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
                 static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
                 let #memo_ref = __CHARM_MEMOIZED.get_or_init(|| #build);
                 let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
-                #memo_ref.#call(__charm_args, move || -> #ret #body)
+                #memo_ref.#invoke
             }
         });
     }
@@ -355,7 +349,7 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
         #(#attrs)*
         #vis #sig {
             let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
-            #ident::memoized().#call(__charm_args, move || -> #ret #body)
+            #ident::memoized().#invoke
         }
     })
 }

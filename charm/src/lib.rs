@@ -61,6 +61,10 @@ pub struct WorkspaceReadme;
 /// # std::fs::remove_dir_all(&dir).ok();
 /// ```
 ///
+/// It works on free functions, methods (the receiver is part of the key,
+/// so `Self: Freeze`) and `async fn` (the future is `Send` when the body's
+/// is; concurrent identical async misses are not merged).
+///
 /// Options: `group = expr` (an `Arc<MemoizedGroup>`, default
 /// [`default_group`]), `name = ".."` (default `module::path::fn_name`),
 /// `version = ".."` (bump to invalidate by hand), `deps = [f, m::g]`

@@ -237,3 +237,55 @@ fn generated_names_do_not_shadow_the_users() {
     assert_eq!(hygienic(4), 4);
     assert!(Arc::ptr_eq(hygienic::memoized().group(), &CACHE));
 }
+
+static FETCHES: AtomicUsize = AtomicUsize::new(0);
+
+/// An async function, memoized.
+#[charm::memoize(group = group())]
+async fn fetch(url: String) -> String {
+    FETCHES.fetch_add(1, Ordering::SeqCst);
+    format!("body of {url}")
+}
+
+#[charm::memoize(group = group())]
+async fn fetch_checked(url: String) -> Result<usize, String> {
+    FETCHES.fetch_add(1, Ordering::SeqCst);
+    if url.is_empty() {
+        return Err("empty url".into());
+    }
+    Ok(url.len())
+}
+
+fn assert_send<T: Send>(t: T) -> T {
+    t
+}
+
+#[test]
+fn async_functions_are_memoized_on_a_real_executor() {
+    let before = FETCHES.load(Ordering::SeqCst);
+    let a = futures_executor::block_on(assert_send(fetch("https://a".into())));
+    let b = futures_executor::block_on(fetch("https://a".into()));
+    assert_eq!(a, "body of https://a");
+    assert_eq!(a, b);
+    assert_eq!(
+        FETCHES.load(Ordering::SeqCst) - before,
+        1,
+        "the second await hit"
+    );
+    let before = FETCHES.load(Ordering::SeqCst);
+    assert!(futures_executor::block_on(fetch_checked(String::new())).is_err());
+    assert!(futures_executor::block_on(fetch_checked(String::new())).is_err());
+    assert_eq!(
+        futures_executor::block_on(fetch_checked("xyz".into())),
+        Ok(3)
+    );
+    assert_eq!(
+        futures_executor::block_on(fetch_checked("xyz".into())),
+        Ok(3)
+    );
+    assert_eq!(
+        FETCHES.load(Ordering::SeqCst) - before,
+        3,
+        "errors recomputed, Ok cached"
+    );
+}

@@ -10,8 +10,6 @@ mod persist;
 pub use builder::{MemoizedGroupBuilder, DEFAULT_CACHE_DIR};
 pub use default::default_group;
 
-pub(crate) use calls::Found;
-
 use crate::index::Index;
 use crate::{EntryKey, EntryMeta, Error, ObjStore, Pickler, RWLock, ReplacementPolicy, Result};
 use builder::StateFn;

@@ -1,6 +1,0 @@
-#[charm::memoize]
-async fn fetch(url: String) -> String {
-    url
-}
-
-fn main() {}
