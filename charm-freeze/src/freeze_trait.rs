@@ -57,6 +57,7 @@ use crate::Freezer;
     message = "`{Self}` cannot be frozen: it does not implement `charm_freeze::Freeze`",
     label = "no stable digest for `{Self}`",
     note = "derive it with `#[derive(Freeze)]`, implement it by hand, or wrap a `Serialize` value in `Serde(..)`",
+    note = "as an argument of a memoized function, key it by another value with `charm::with_key(value, key)` or leave it out of the key with `charm::Ignored(value)`",
     note = "values that mean nothing in another process (`Instant`, pointers, `Mutex`, closures) have no digest on purpose"
 )]
 pub trait Freeze {

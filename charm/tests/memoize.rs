@@ -289,3 +289,32 @@ fn async_functions_are_memoized_on_a_real_executor() {
         "errors recomputed, Ok cached"
     );
 }
+
+trait Area {
+    fn area(&self, scale: u32) -> u32;
+}
+
+#[derive(charm::Freeze)]
+struct Square {
+    side: u32,
+}
+
+static AREAS: AtomicUsize = AtomicUsize::new(0);
+
+impl Area for Square {
+    #[charm::memoize(group = crate::group())]
+    fn area(&self, scale: u32) -> u32 {
+        AREAS.fetch_add(1, Ordering::SeqCst);
+        self.side * self.side * scale
+    }
+}
+
+#[test]
+fn trait_impl_methods_are_memoized() {
+    let before = AREAS.load(Ordering::SeqCst);
+    let s = Square { side: 3 };
+    assert_eq!(s.area(2), 18);
+    assert_eq!(s.area(2), 18);
+    assert_eq!((&s as &dyn Area).area(2), 18);
+    assert_eq!(AREAS.load(Ordering::SeqCst) - before, 1);
+}
