@@ -111,6 +111,19 @@ impl Error {
         }
     }
 
+    /// A pickler's error.
+    pub fn pickle(
+        pickler: impl Into<String>,
+        action: &'static str,
+        message: impl ToString,
+    ) -> Self {
+        Error::Pickle {
+            pickler: pickler.into(),
+            action,
+            message: message.to_string(),
+        }
+    }
+
     /// A corrupt-data error.
     pub fn corrupt(what: impl Into<String>, why: impl Into<String>) -> Self {
         Error::Corrupt {

@@ -16,11 +16,7 @@ use charm_core::{Error, LoadVisitor, NativeFormat, Pickler, Result};
 pub struct JsonPickler;
 
 fn err(action: &'static str, message: impl ToString) -> Error {
-    Error::Pickle {
-        pickler: "json".into(),
-        action,
-        message: message.to_string(),
-    }
+    Error::pickle("json", action, message)
 }
 
 impl Pickler for JsonPickler {

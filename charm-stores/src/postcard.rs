@@ -18,11 +18,7 @@ use charm_core::{Error, LoadVisitor, NativeFormat, Pickler, Result};
 pub struct PostcardPickler;
 
 fn err(action: &'static str, message: impl ToString) -> Error {
-    Error::Pickle {
-        pickler: "postcard".into(),
-        action,
-        message: message.to_string(),
-    }
+    Error::pickle("postcard", action, message)
 }
 
 impl Pickler for PostcardPickler {

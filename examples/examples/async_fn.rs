@@ -4,22 +4,10 @@
 //! and the result is stored after it completes. (The executor here is
 //! `futures_executor::block_on`; any executor works, the future is `Send`.)
 
-// A static initializer cannot return an error.
-#![allow(clippy::expect_used)]
-
-use charm::MemoizedGroup;
-use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-static CACHE: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
-    MemoizedGroup::builder()
-        .temporary(true)
-        .build()
-        .expect("a temporary cache")
-});
-
 /// A slow "download" (a stand-in for network I/O).
-#[charm::memoize(group = CACHE.clone())]
+#[charm::memoize(group = charm_examples::scratch_cache())]
 async fn download(url: String) -> Vec<u8> {
     std::thread::sleep(Duration::from_millis(300));
     url.into_bytes()

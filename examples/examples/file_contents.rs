@@ -4,32 +4,21 @@
 //! a file. A hit restores the file (its contents are cached with the
 //! result); editing the input file makes the call miss.
 
-// A static initializer cannot return an error.
-#![allow(clippy::expect_used)]
-
-use charm::{FileContents, MemoizedGroup};
+use charm::FileContents;
 use std::error::Error;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock};
-
-static CACHE: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
-    MemoizedGroup::builder()
-        .temporary(true)
-        .build()
-        .expect("a temporary cache")
-});
 
 /// Copies `src` to `dst`, uppercasing it (the side effect is the point).
-#[charm::memoize(group = CACHE.clone())]
-fn pure_copy(src: FileContents, dst: PathBuf) -> FileContents {
-    let text = std::fs::read_to_string(&src).unwrap_or_default();
-    std::fs::write(&dst, text.to_uppercase()).expect("write the copy");
+#[charm::memoize(group = charm_examples::scratch_cache())]
+fn pure_copy(src: FileContents, dst: PathBuf) -> Result<FileContents, String> {
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    std::fs::write(&dst, text.to_uppercase()).map_err(|e| e.to_string())?;
     println!(
         "  (computed: copied {} -> {})",
         src.path().display(),
         dst.display()
     );
-    FileContents::new(dst)
+    Ok(FileContents::new(dst))
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -39,11 +28,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::write(&src, "hello")?;
 
     println!("first call:");
-    pure_copy(FileContents::new(&src), dst.clone());
+    pure_copy(FileContents::new(&src), dst.clone())?;
 
     std::fs::remove_file(&dst)?;
     println!("second call, after deleting the output:");
-    let out = pure_copy(FileContents::new(&src), dst.clone());
+    let out = pure_copy(FileContents::new(&src), dst.clone())?;
     println!(
         "  restored from the cache: {:?}",
         std::fs::read_to_string(out.path())?
@@ -52,7 +41,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     std::fs::write(&src, "changed")?;
     println!("third call, after editing the input:");
-    pure_copy(FileContents::new(&src), dst.clone());
+    pure_copy(FileContents::new(&src), dst.clone())?;
     assert_eq!(std::fs::read_to_string(&dst)?, "CHANGED");
 
     let usage = pure_copy::memoized().usage();

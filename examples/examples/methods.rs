@@ -3,19 +3,6 @@
 //! Memoized methods: `&self` is part of the key, so the receiver must be
 //! `Freeze` (derive it).
 
-// A static initializer cannot return an error.
-#![allow(clippy::expect_used)]
-
-use charm::MemoizedGroup;
-use std::sync::{Arc, LazyLock};
-
-static CACHE: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
-    MemoizedGroup::builder()
-        .temporary(true)
-        .build()
-        .expect("a temporary cache")
-});
-
 #[derive(charm::Freeze)]
 struct Polynomial {
     coefficients: Vec<i64>,
@@ -23,7 +10,7 @@ struct Polynomial {
 
 impl Polynomial {
     /// Evaluates the polynomial at `x` (slowly, for the sake of the example).
-    #[charm::memoize(group = crate::CACHE.clone())]
+    #[charm::memoize(group = charm_examples::scratch_cache())]
     fn eval(&self, x: i64) -> i64 {
         println!("  (computed p({x}) for {:?})", self.coefficients);
         self.coefficients.iter().rev().fold(0, |acc, c| acc * x + c)

@@ -6,24 +6,13 @@
 //! and when the downstream result is cached, the upstream one is not even
 //! loaded.
 
-// A static initializer cannot return an error.
-#![allow(clippy::expect_used)]
-
-use charm::{MemoizedGroup, Thunk};
+use charm::Thunk;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
-
-static CACHE: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
-    MemoizedGroup::builder()
-        .temporary(true)
-        .build()
-        .expect("a temporary cache")
-});
 
 static LOADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Upstream: a large intermediate result.
-#[charm::memoize(group = CACHE.clone())]
+#[charm::memoize(group = charm_examples::scratch_cache())]
 fn load_samples(seed: u64) -> Vec<f64> {
     LOADS.fetch_add(1, Ordering::SeqCst);
     (0..200_000)
@@ -32,24 +21,24 @@ fn load_samples(seed: u64) -> Vec<f64> {
 }
 
 /// The upstream result, lazily.
-fn samples(seed: u64) -> Thunk<Vec<f64>> {
-    Thunk::new(load_samples::memoized(), seed, load_samples).expect("a u64 freezes")
+fn samples(seed: u64) -> charm::Result<Thunk<Vec<f64>>> {
+    Thunk::new(load_samples::memoized(), seed, load_samples)
 }
 
 /// Downstream: a small summary of the large value.
-#[charm::memoize(group = CACHE.clone())]
+#[charm::memoize(group = charm_examples::scratch_cache())]
 fn mean(samples: Thunk<Vec<f64>>) -> f64 {
     let s = samples.get();
     s.iter().sum::<f64>() / s.len() as f64
 }
 
-fn main() {
-    let first = mean(samples(7));
+fn main() -> charm::Result<()> {
+    let first = mean(samples(7)?);
     println!(
         "mean = {first:.3}; upstream loads so far: {}",
         LOADS.load(Ordering::SeqCst)
     );
-    let again = mean(samples(7));
+    let again = mean(samples(7)?);
     println!(
         "mean = {again:.3}; upstream loads so far: {}",
         LOADS.load(Ordering::SeqCst)
@@ -60,10 +49,11 @@ fn main() {
         1,
         "the second mean hit without loading the samples"
     );
-    let other = mean(samples(8));
+    let other = mean(samples(8)?);
     println!(
         "another seed: mean = {other:.3}; upstream loads: {}",
         LOADS.load(Ordering::SeqCst)
     );
     assert_eq!(LOADS.load(Ordering::SeqCst), 2);
+    Ok(())
 }

@@ -4,24 +4,13 @@
 //! current time bucket into the function state, so entries are recomputed
 //! once per interval.
 
-// A static initializer cannot return an error.
-#![allow(clippy::expect_used)]
-
-use charm::{MemoizedGroup, TtlInterval};
-use std::sync::{Arc, LazyLock};
+use charm::TtlInterval;
 use std::time::{Duration, SystemTime};
-
-static CACHE: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
-    MemoizedGroup::builder()
-        .temporary(true)
-        .build()
-        .expect("a temporary cache")
-});
 
 const INTERVAL: Duration = Duration::from_millis(400);
 
 /// A stand-in for a query whose answer goes stale.
-#[charm::memoize(group = CACHE.clone(), extra_func_state = TtlInterval::new(INTERVAL))]
+#[charm::memoize(group = charm_examples::scratch_cache(), extra_func_state = TtlInterval::new(INTERVAL))]
 fn exchange_rate(currency: String) -> f64 {
     println!("  (computed the rate of {currency})");
     1.08

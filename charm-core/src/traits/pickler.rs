@@ -98,11 +98,7 @@ pub trait Pickler: Send + Sync + fmt::Debug {
 
 impl dyn Pickler + '_ {
     fn error(&self, action: &'static str, message: impl ToString) -> Error {
-        Error::Pickle {
-            pickler: self.name().to_owned(),
-            action,
-            message: message.to_string(),
-        }
+        Error::pickle(self.name(), action, message)
     }
 
     /// Serializes a typed value (directly when the format is native).
