@@ -1,28 +1,9 @@
 //! `gdsize` — GreedyDual-Size.
 
-use charm_core::{BuildDigestHasher, EntryKey, EntryMeta, ReplacementPolicy};
+use crate::ranked::{Priority, Ranked};
+use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
-use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
-
-/// A priority with a total order (priorities are never NaN).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Priority(f64);
-
-impl Eq for Priority {}
-
-impl PartialOrd for Priority {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Priority {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
 
 /// GreedyDual-Size (Cao & Irani, 1997): evicts the entry with the lowest
 /// `H = L + cost / size`, where `cost` is the time to recompute (compute +
@@ -35,60 +16,19 @@ impl Ord for Priority {
 /// side tracks.
 ///
 /// ```
-/// use charm_core::{BuildDigestHasher, EntryKey, EntryMeta, ReplacementPolicy};
+/// use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 /// use charm_policies::GdSize;
 /// let key = |i: u8| EntryKey { name: charm_freeze::hash(&"f"), args: charm_freeze::hash(&i) };
-/// let meta = EntryMeta { size: 100, cost_ns: 100 };
 /// let mut p = GdSize::default();
-/// p.add(key(1), &meta);
-/// p.add(key(2), &meta);
-/// p.access(key(1), &meta); // touched after the inflation rose? not yet: tie
-/// assert!(p.evict().is_some());
-/// assert_eq!(p.keys().len(), 1);
+/// p.add(key(1), &EntryMeta { size: 100, cost_ns: 100 }); // H = 1
+/// p.add(key(2), &EntryMeta { size: 1, cost_ns: 100 });   // H = 100
+/// assert_eq!(p.evict(), Some(key(1)));
+/// assert_eq!(p.keys(), vec![key(2)]);
 /// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(from = "GdSizeState", into = "GdSizeState")]
 pub struct GdSize {
     inflation: f64,
-    priority: HashMap<EntryKey, Priority, BuildDigestHasher>,
-    queue: BTreeSet<(Priority, EntryKey)>,
-}
-
-/// The persisted form: the queue is rebuilt from the priorities.
-#[derive(Serialize, Deserialize)]
-struct GdSizeState {
-    inflation: f64,
-    priorities: Vec<(EntryKey, f64)>,
-}
-
-impl From<GdSizeState> for GdSize {
-    fn from(s: GdSizeState) -> Self {
-        let mut g = GdSize {
-            inflation: sanitize(s.inflation),
-            ..GdSize::default()
-        };
-        for (k, h) in s.priorities {
-            g.set(k, Priority(sanitize(h)));
-        }
-        g
-    }
-}
-
-impl From<GdSize> for GdSizeState {
-    fn from(g: GdSize) -> Self {
-        GdSizeState {
-            inflation: g.inflation,
-            priorities: g.priority.into_iter().map(|(k, p)| (k, p.0)).collect(),
-        }
-    }
-}
-
-fn sanitize(v: f64) -> f64 {
-    if v.is_finite() {
-        v
-    } else {
-        0.0
-    }
+    priority: Ranked<Priority>,
 }
 
 impl GdSize {
@@ -97,16 +37,9 @@ impl GdSize {
         self.inflation
     }
 
-    fn set(&mut self, key: EntryKey, h: Priority) {
-        if let Some(old) = self.priority.insert(key, h) {
-            self.queue.remove(&(old, key));
-        }
-        self.queue.insert((h, key));
-    }
-
     fn reset(&mut self, key: EntryKey, meta: &EntryMeta) {
         let h = self.inflation + meta.cost_ns as f64 / meta.size.max(1) as f64;
-        self.set(key, Priority(h));
+        self.priority.set(key, Priority(h));
     }
 }
 
@@ -121,14 +54,11 @@ impl ReplacementPolicy for GdSize {
     }
 
     fn invalidate(&mut self, key: &EntryKey) {
-        if let Some(h) = self.priority.remove(key) {
-            self.queue.remove(&(h, *key));
-        }
+        self.priority.remove(key);
     }
 
     fn evict(&mut self) -> Option<EntryKey> {
-        let (h, key) = self.queue.pop_first()?;
-        self.priority.remove(&key);
+        let (key, h) = self.priority.pop_min()?;
         self.inflation = self.inflation.max(h.0);
         Some(key)
     }
@@ -138,16 +68,11 @@ impl ReplacementPolicy for GdSize {
             return;
         };
         self.inflation = self.inflation.max(other.inflation);
-        for (k, h) in &other.priority {
-            match self.priority.get(k) {
-                Some(mine) if mine >= h => {}
-                _ => self.set(*k, *h),
-            }
-        }
+        self.priority.merge(&other.priority, Ord::max);
     }
 
     fn keys(&self) -> Vec<EntryKey> {
-        self.priority.keys().copied().collect()
+        self.priority.keys()
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -175,6 +100,11 @@ mod tests {
 
     fn meta(size: u64, cost_ns: u64) -> EntryMeta {
         EntryMeta { size, cost_ns }
+    }
+
+    #[test]
+    fn meets_the_policy_contract() {
+        crate::ranked::tests::contract(|| Box::new(GdSize::default()));
     }
 
     #[test]
@@ -207,7 +137,11 @@ mod tests {
         let mut expected = vec![key(1), key(2)];
         expected.sort();
         assert_eq!(keys, expected);
-        assert_eq!(a.priority[&key(1)], Priority(30.0), "the larger H wins");
+        assert_eq!(
+            a.priority.get(&key(1)),
+            Some(Priority(30.0)),
+            "the larger H wins"
+        );
     }
 
     #[test]

@@ -370,7 +370,11 @@ fn unknown_plugins_and_bad_sizes_are_clear_errors() {
         .temporary(true)
         .build()
         .unwrap_err();
-    assert!(err.to_string().contains("available: gdsize"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("available: fifo, gdsf, gdsize, lfu, lru"),
+        "{err}"
+    );
     let err = MemoizedGroup::builder()
         .size("lots")
         .temporary(true)
@@ -383,7 +387,45 @@ fn unknown_plugins_and_bad_sizes_are_clear_errors() {
         .unwrap_err();
     assert!(err.to_string().contains("dir"), "{err}");
     let names: Vec<_> = charm::plugins().iter().map(|p| p.name).collect();
-    for name in ["dir", "gdsize", "postcard", "json", "file", "naive"] {
+    for name in [
+        "dir", "gdsize", "gdsf", "lru", "lfu", "fifo", "postcard", "json", "file", "naive",
+    ] {
         assert!(names.contains(&name), "{name} registered");
+    }
+}
+
+#[test]
+fn every_policy_holds_the_budget_and_persists_with_the_index() {
+    for policy in ["gdsize", "gdsf", "lru", "lfu", "fifo"] {
+        let dir = fresh_dir(&format!("policy-{policy}"));
+        let open = || {
+            MemoizedGroup::builder()
+                .obj_store_url(format!("dir:{}", dir.display()))
+                .replacement_policy(policy)
+                .size(2048u64)
+                .build()
+                .unwrap()
+        };
+        let g = open();
+        let f: Memoized<Vec<u8>> = memo("engine::policy", &g);
+        for n in 0..20usize {
+            f.call(&n, || vec![0u8; 200]);
+        }
+        g.commit().unwrap();
+        assert!(g.size() <= 2048, "{policy}: {} bytes", g.size());
+        let kept = g.len();
+        assert!(kept > 0, "{policy} kept nothing");
+        drop((f, g));
+        // Reopened: the policy state comes back with the index and keeps working.
+        let g = open();
+        assert_eq!(g.len(), kept, "{policy}");
+        let f: Memoized<Vec<u8>> = memo("engine::policy", &g);
+        for n in 20..30usize {
+            f.call(&n, || vec![0u8; 200]);
+        }
+        assert!(g.evict().unwrap() > 0, "{policy} evicted after reopening");
+        assert!(g.size() <= 2048, "{policy}");
+        drop((f, g));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,0 +1,72 @@
+//! `fifo` — first in, first out.
+
+use crate::ranked::{now_ns, Ranked};
+use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
+use serde::{Deserialize, Serialize};
+use std::any::Any;
+
+/// First in, first out: evicts the entry written longest ago; uses do not
+/// count. A merge keeps each entry's later write. O(log n).
+///
+/// ```
+/// use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
+/// use charm_policies::Fifo;
+/// let key = |i: u8| EntryKey { name: charm_freeze::hash(&"f"), args: charm_freeze::hash(&i) };
+/// let meta = EntryMeta { size: 1, cost_ns: 1 };
+/// let mut p = Fifo::default();
+/// p.add(key(1), &meta);
+/// p.add(key(2), &meta);
+/// p.access(key(1), &meta); // does not matter
+/// assert_eq!(p.evict(), Some(key(1)));
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Fifo {
+    written: Ranked<u64>,
+    clock: u64,
+}
+
+#[typetag::serde(name = "fifo")]
+impl ReplacementPolicy for Fifo {
+    fn add(&mut self, key: EntryKey, _meta: &EntryMeta) {
+        self.clock = now_ns().max(self.clock + 1);
+        self.written.set(key, self.clock);
+    }
+
+    fn access(&mut self, _key: EntryKey, _meta: &EntryMeta) {}
+
+    fn invalidate(&mut self, key: &EntryKey) {
+        self.written.remove(key);
+    }
+
+    fn evict(&mut self) -> Option<EntryKey> {
+        self.written.pop_min().map(|(k, _)| k)
+    }
+
+    fn update(&mut self, other: &dyn ReplacementPolicy) {
+        if let Some(other) = other.as_any().downcast_ref::<Fifo>() {
+            self.written.merge(&other.written, Ord::max);
+            self.clock = self.clock.max(other.clock);
+        }
+    }
+
+    fn keys(&self) -> Vec<EntryKey> {
+        self.written.keys()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+charm_core::register_policy!("fifo", "first in, first out", Fifo::default);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ranked::tests::contract;
+
+    #[test]
+    fn meets_the_policy_contract() {
+        contract(|| Box::new(Fifo::default()));
+    }
+}

@@ -1,0 +1,107 @@
+//! `lfu` — least frequently used.
+
+use crate::ranked::{now_ns, Ranked};
+use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
+use serde::{Deserialize, Serialize};
+use std::any::Any;
+
+/// Least frequently used: evicts the entry with the fewest uses, the least
+/// recently used among equals. A merge keeps each entry's larger count and
+/// later use (counts are not added: a state merged twice must not count
+/// twice). O(log n).
+///
+/// ```
+/// use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
+/// use charm_policies::Lfu;
+/// let key = |i: u8| EntryKey { name: charm_freeze::hash(&"f"), args: charm_freeze::hash(&i) };
+/// let meta = EntryMeta { size: 1, cost_ns: 1 };
+/// let mut p = Lfu::default();
+/// p.add(key(1), &meta);
+/// p.add(key(2), &meta);
+/// p.access(key(1), &meta);
+/// assert_eq!(p.evict(), Some(key(2)));
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Lfu {
+    /// (uses, last use) per entry.
+    rank: Ranked<(u64, u64)>,
+    clock: u64,
+}
+
+impl Lfu {
+    fn bump(&mut self, key: EntryKey, reset: bool) {
+        self.clock = now_ns().max(self.clock + 1);
+        let uses = if reset {
+            0
+        } else {
+            self.rank.get(&key).map_or(0, |(n, _)| n)
+        };
+        self.rank.set(key, (uses + 1, self.clock));
+    }
+}
+
+#[typetag::serde(name = "lfu")]
+impl ReplacementPolicy for Lfu {
+    fn add(&mut self, key: EntryKey, _meta: &EntryMeta) {
+        self.bump(key, true);
+    }
+
+    fn access(&mut self, key: EntryKey, _meta: &EntryMeta) {
+        self.bump(key, false);
+    }
+
+    fn invalidate(&mut self, key: &EntryKey) {
+        self.rank.remove(key);
+    }
+
+    fn evict(&mut self) -> Option<EntryKey> {
+        self.rank.pop_min().map(|(k, _)| k)
+    }
+
+    fn update(&mut self, other: &dyn ReplacementPolicy) {
+        if let Some(other) = other.as_any().downcast_ref::<Lfu>() {
+            self.rank
+                .merge(&other.rank, |(n1, t1), (n2, t2)| (n1.max(n2), t1.max(t2)));
+            self.clock = self.clock.max(other.clock);
+        }
+    }
+
+    fn keys(&self) -> Vec<EntryKey> {
+        self.rank.keys()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+charm_core::register_policy!(
+    "lfu",
+    "least frequently used (least recently used among equals)",
+    Lfu::default
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ranked::tests::{contract, key, meta};
+
+    #[test]
+    fn meets_the_policy_contract() {
+        contract(|| Box::new(Lfu::default()));
+    }
+
+    #[test]
+    fn fewest_uses_go_first_and_ties_by_age() {
+        let mut p = Lfu::default();
+        for i in 0..3 {
+            p.add(key(i), &meta(1, 1));
+        }
+        p.access(key(0), &meta(1, 1));
+        p.access(key(0), &meta(1, 1));
+        p.access(key(2), &meta(1, 1));
+        assert_eq!(p.evict(), Some(key(1)));
+        assert_eq!(p.evict(), Some(key(2)));
+        assert_eq!(p.evict(), Some(key(0)));
+    }
+}

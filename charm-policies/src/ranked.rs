@@ -1,0 +1,163 @@
+//! The mechanism every policy here shares: entries ranked by a priority,
+//! the lowest evicted first, in O(log n).
+
+use charm_core::{BuildDigestHasher, EntryKey};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::{BTreeSet, HashMap};
+
+/// Entries ranked by `P`; ties broken by key so the order is total.
+#[derive(Debug, Clone)]
+pub(crate) struct Ranked<P: Ord + Copy> {
+    rank: HashMap<EntryKey, P, BuildDigestHasher>,
+    queue: BTreeSet<(P, EntryKey)>,
+}
+
+impl<P: Ord + Copy> Default for Ranked<P> {
+    fn default() -> Self {
+        Ranked {
+            rank: HashMap::default(),
+            queue: BTreeSet::new(),
+        }
+    }
+}
+
+impl<P: Ord + Copy> Ranked<P> {
+    pub(crate) fn get(&self, key: &EntryKey) -> Option<P> {
+        self.rank.get(key).copied()
+    }
+
+    pub(crate) fn set(&mut self, key: EntryKey, p: P) {
+        if let Some(old) = self.rank.insert(key, p) {
+            self.queue.remove(&(old, key));
+        }
+        self.queue.insert((p, key));
+    }
+
+    pub(crate) fn remove(&mut self, key: &EntryKey) -> Option<P> {
+        let p = self.rank.remove(key)?;
+        self.queue.remove(&(p, *key));
+        Some(p)
+    }
+
+    /// Removes and returns the lowest-ranked entry.
+    pub(crate) fn pop_min(&mut self) -> Option<(EntryKey, P)> {
+        let (p, key) = self.queue.pop_first()?;
+        self.rank.remove(&key);
+        Some((key, p))
+    }
+
+    pub(crate) fn keys(&self) -> Vec<EntryKey> {
+        self.rank.keys().copied().collect()
+    }
+
+    /// Takes every entry of `other`, keeping the higher rank where both
+    /// know an entry (`pick` chooses between two ranks).
+    pub(crate) fn merge(&mut self, other: &Ranked<P>, pick: impl Fn(P, P) -> P) {
+        for (k, theirs) in &other.rank {
+            let p = match self.get(k) {
+                Some(mine) => pick(mine, *theirs),
+                None => *theirs,
+            };
+            self.set(*k, p);
+        }
+    }
+}
+
+impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.rank.iter())
+    }
+}
+
+impl<'de, P: Ord + Copy + Deserialize<'de>> Deserialize<'de> for Ranked<P> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pairs: Vec<(EntryKey, P)> = Vec::deserialize(d)?;
+        let mut r = Ranked::default();
+        for (k, p) in pairs {
+            r.set(k, p);
+        }
+        Ok(r)
+    }
+}
+
+/// An `f64` priority with a total order (the policies never produce NaN;
+/// one read from a damaged state orders like any other value).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Priority(pub(crate) f64);
+
+impl Eq for Priority {}
+
+impl PartialOrd for Priority {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Priority {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Nanoseconds since the Unix epoch: comparable across processes.
+pub(crate) fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
+
+    pub(crate) fn key(i: u32) -> EntryKey {
+        EntryKey {
+            name: charm_freeze::hash(&"f"),
+            args: charm_freeze::hash(&i),
+        }
+    }
+
+    pub(crate) fn meta(size: u64, cost_ns: u64) -> EntryMeta {
+        EntryMeta { size, cost_ns }
+    }
+
+    /// What every policy must do: evict only live keys, each once, forget
+    /// invalidated ones, keep both sides in a merge, survive persistence.
+    pub(crate) fn contract(make: fn() -> Box<dyn ReplacementPolicy>) {
+        let mut p = make();
+        for i in 0..5 {
+            p.add(key(i), &meta(10 + u64::from(i), 100));
+        }
+        p.access(key(2), &meta(12, 100));
+        p.invalidate(&key(3));
+        p.invalidate(&key(99));
+        let mut seen = Vec::new();
+        while let Some(k) = p.evict() {
+            assert!(!seen.contains(&k), "evicted twice");
+            assert_ne!(k, key(3), "an invalidated key came back");
+            seen.push(k);
+        }
+        assert_eq!(seen.len(), 4);
+        assert!(p.keys().is_empty());
+
+        let mut a = make();
+        let mut b = make();
+        a.add(key(1), &meta(1, 1));
+        b.add(key(2), &meta(1, 1));
+        a.update(&*b);
+        let mut keys = a.keys();
+        keys.sort();
+        let mut both = vec![key(1), key(2)];
+        both.sort();
+        assert_eq!(keys, both, "a merge keeps both sides");
+
+        let bytes = postcard::to_stdvec(&a).unwrap();
+        let back: Box<dyn ReplacementPolicy> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.typetag_name(), a.typetag_name());
+        let mut k1 = back.keys();
+        k1.sort();
+        assert_eq!(k1, both, "persisted state round-trips");
+    }
+}
