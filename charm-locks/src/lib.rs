@@ -2,6 +2,10 @@
 
 mod file;
 mod naive;
+mod none;
+mod process;
 
 pub use file::FileRwLock;
 pub use naive::NaiveRwLock;
+pub use none::NoLock;
+pub use process::ProcessRwLock;

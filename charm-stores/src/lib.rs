@@ -2,6 +2,7 @@
 
 mod dir;
 mod json;
+mod mem;
 mod postcard;
 
 #[cfg(test)]
@@ -9,4 +10,5 @@ mod pickler_tests;
 
 pub use dir::DirObjStore;
 pub use json::JsonPickler;
+pub use mem::MemObjStore;
 pub use postcard::PostcardPickler;

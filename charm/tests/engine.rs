@@ -429,3 +429,37 @@ fn every_policy_holds_the_budget_and_persists_with_the_index() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn plugin_names_are_unique_per_kind() {
+    let plugins = charm::plugins();
+    let mut seen = std::collections::HashSet::new();
+    for p in &plugins {
+        assert!(
+            seen.insert((p.kind, p.name)),
+            "{:?} {} is registered twice",
+            p.kind,
+            p.name
+        );
+        assert!(!p.description.is_empty());
+    }
+}
+
+#[test]
+fn a_memory_store_group_works_with_its_default_lock() {
+    let g = MemoizedGroup::builder()
+        .obj_store_url("mem:engine-test")
+        .build()
+        .unwrap();
+    let f: Memoized<String> = memo("engine::mem", &g);
+    assert_eq!(f.call(&1u8, || "one".into()), "one");
+    g.commit().unwrap();
+    drop((f, g));
+    // The same name in this process: the same store, the index persisted in it.
+    let g = MemoizedGroup::builder()
+        .obj_store_url("mem:engine-test")
+        .build()
+        .unwrap();
+    let f: Memoized<String> = memo("engine::mem", &g);
+    assert_eq!(f.call(&1u8, || unreachable!()), "one");
+}
