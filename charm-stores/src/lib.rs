@@ -3,6 +3,7 @@
 mod dir;
 mod json;
 mod mem;
+mod msgpack;
 mod postcard;
 
 #[cfg(test)]
@@ -11,4 +12,5 @@ mod pickler_tests;
 pub use dir::DirObjStore;
 pub use json::JsonPickler;
 pub use mem::MemObjStore;
+pub use msgpack::MsgpackPickler;
 pub use postcard::PostcardPickler;
