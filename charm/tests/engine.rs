@@ -388,7 +388,8 @@ fn unknown_plugins_and_bad_sizes_are_clear_errors() {
     assert!(err.to_string().contains("dir"), "{err}");
     let names: Vec<_> = charm::plugins().iter().map(|p| p.name).collect();
     for name in [
-        "dir", "gdsize", "gdsf", "lru", "lfu", "fifo", "postcard", "json", "file", "naive",
+        "dir", "gdsize", "gdsf", "lru", "lfu", "fifo", "postcard", "msgpack", "json", "file",
+        "naive",
     ] {
         assert!(names.contains(&name), "{name} registered");
     }
