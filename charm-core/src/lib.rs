@@ -14,6 +14,9 @@ mod registry;
 mod size;
 mod traits;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use entry::{Entry, FunctionRecord, FunctionStats};
 pub use error::{Error, PluginKind, Result};
 pub use group::{

@@ -63,10 +63,9 @@ charm_core::register_policy!("fifo", "first in, first out", Fifo::default);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ranked::tests::contract;
 
     #[test]
     fn meets_the_policy_contract() {
-        contract(|| Box::new(Fifo::default()));
+        charm_core::testing::policy(|| Box::new(Fifo::default()));
     }
 }

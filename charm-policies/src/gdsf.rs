@@ -93,11 +93,11 @@ charm_core::register_policy!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ranked::tests::{contract, key, meta};
+    use crate::ranked::tests::{key, meta};
 
     #[test]
     fn meets_the_policy_contract() {
-        contract(|| Box::new(GdSf::default()));
+        charm_core::testing::policy(|| Box::new(GdSf::default()));
     }
 
     #[test]

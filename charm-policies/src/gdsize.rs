@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn meets_the_policy_contract() {
-        crate::ranked::tests::contract(|| Box::new(GdSize::default()));
+        charm_core::testing::policy(|| Box::new(GdSize::default()));
     }
 
     #[test]

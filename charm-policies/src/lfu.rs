@@ -84,11 +84,11 @@ charm_core::register_policy!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ranked::tests::{contract, key, meta};
+    use crate::ranked::tests::{key, meta};
 
     #[test]
     fn meets_the_policy_contract() {
-        contract(|| Box::new(Lfu::default()));
+        charm_core::testing::policy(|| Box::new(Lfu::default()));
     }
 
     #[test]

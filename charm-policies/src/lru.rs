@@ -73,11 +73,11 @@ charm_core::register_policy!("lru", "least recently used", Lru::default);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ranked::tests::{contract, key, meta};
+    use crate::ranked::tests::{key, meta};
 
     #[test]
     fn meets_the_policy_contract() {
-        contract(|| Box::new(Lru::default()));
+        charm_core::testing::policy(|| Box::new(Lru::default()));
     }
 
     #[test]

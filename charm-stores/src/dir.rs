@@ -227,6 +227,13 @@ mod tests {
     }
 
     #[test]
+    fn meets_the_store_contract() {
+        let dir = temp("contract");
+        charm_core::testing::obj_store(&DirObjStore::open(&dir).unwrap());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn contract_basics() {
         let dir = temp("basics");
         let s = DirObjStore::open(&dir).unwrap();

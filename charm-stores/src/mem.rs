@@ -124,6 +124,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn meets_the_store_contract() {
+        charm_core::testing::obj_store(&MemObjStore::new());
+    }
+
+    #[test]
     fn contract_basics() {
         let s = MemObjStore::new();
         assert_eq!(s.get("a/b").unwrap(), None);

@@ -38,3 +38,14 @@ pub(crate) fn native_and_erased_agree(p: &dyn Pickler) {
     extra.extend_from_slice(b" 7");
     assert!(p.load::<V>(&extra).is_err(), "trailing bytes are an error");
 }
+
+#[test]
+fn every_pickler_meets_the_contract() {
+    for p in [
+        &crate::PostcardPickler as &dyn Pickler,
+        &crate::JsonPickler,
+        &crate::MsgpackPickler,
+    ] {
+        charm_core::testing::pickler(p);
+    }
+}
