@@ -464,3 +464,37 @@ fn a_memory_store_group_works_with_its_default_lock() {
     let f: Memoized<String> = memo("engine::mem", &g);
     assert_eq!(f.call(&1u8, || unreachable!()), "one");
 }
+
+#[test]
+fn policy_events_are_applied_in_the_order_they_happened() {
+    // Hits on one key and inserts of others land in different queue shards;
+    // an LRU must still see the hit on 0 as the latest use.
+    let dir = fresh_dir("event-order");
+    let open = |size: u64| {
+        MemoizedGroup::builder()
+            .obj_store_url(format!("dir:{}", dir.display()))
+            .replacement_policy("lru")
+            .size(size)
+            .build()
+            .unwrap()
+    };
+    let g = open(1 << 20);
+    let f: Memoized<u32> = memo("engine::order", &g);
+    for k in 0..8u32 {
+        f.call(&k, || k);
+    }
+    f.call(&0u32, || unreachable!());
+    let one = g.size() / 8;
+    g.commit().unwrap();
+    drop((f, g));
+    let g = open(one * 6);
+    assert_eq!(g.evict().unwrap(), 2);
+    let f: Memoized<u32> = memo("engine::order", &g);
+    assert!(f.would_hit(&0u32), "0 was used last");
+    assert!(
+        !f.would_hit(&1u32) && !f.would_hit(&2u32),
+        "1 and 2 were the least recently used"
+    );
+    drop((f, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

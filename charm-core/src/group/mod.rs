@@ -147,7 +147,10 @@ pub(crate) struct Engine {
     pub(crate) pickler: Box<dyn Pickler>,
     lock: Box<dyn RWLock>,
     policy: Mutex<Box<dyn ReplacementPolicy>>,
-    policy_log: Vec<Mutex<Vec<PolicyEvent>>>,
+    /// Events queued without the policy's lock, each with its sequence
+    /// number: they are applied in the order they happened.
+    policy_log: Vec<Mutex<Vec<(u64, PolicyEvent)>>>,
+    policy_seq: std::sync::atomic::AtomicU64,
     pub(crate) index: Index,
     pub(crate) budget: u64,
     fine_grain_persistence: bool,
@@ -187,6 +190,7 @@ impl Engine {
             lock: p.lock,
             policy: Mutex::new(p.policy),
             policy_log: (0..POLICY_SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
+            policy_seq: std::sync::atomic::AtomicU64::new(0),
             index: Index::default(),
             budget: p.budget,
             fine_grain_persistence: p.fine_grain_persistence,
@@ -207,8 +211,11 @@ impl Engine {
         let key = match &event {
             PolicyEvent::Add(k, _) | PolicyEvent::Access(k, _) | PolicyEvent::Invalidate(k) => *k,
         };
+        let seq = self
+            .policy_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut shard = lock(&self.policy_log[key.shard(POLICY_SHARDS)]);
-        shard.push(event);
+        shard.push((seq, event));
         if shard.len() > POLICY_BACKLOG {
             drop(shard);
             if let Ok(mut p) = self.policy.try_lock() {
@@ -224,14 +231,17 @@ impl Engine {
     }
 
     fn drain_policy_log(&self, policy: &mut Box<dyn ReplacementPolicy>) {
+        let mut events: Vec<(u64, PolicyEvent)> = Vec::new();
         for shard in &self.policy_log {
-            let events = std::mem::take(&mut *lock(shard));
-            for e in events {
-                match e {
-                    PolicyEvent::Add(k, m) => policy.add(k, &m),
-                    PolicyEvent::Access(k, m) => policy.access(k, &m),
-                    PolicyEvent::Invalidate(k) => policy.invalidate(&k),
-                }
+            events.append(&mut lock(shard));
+        }
+        // Across shards, restore the order in which the events happened.
+        events.sort_unstable_by_key(|(seq, _)| *seq);
+        for (_, e) in events {
+            match e {
+                PolicyEvent::Add(k, m) => policy.add(k, &m),
+                PolicyEvent::Access(k, m) => policy.access(k, &m),
+                PolicyEvent::Invalidate(k) => policy.invalidate(&k),
             }
         }
     }
