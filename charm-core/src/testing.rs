@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// The [`ObjStore`](crate::ObjStore) contract, on an empty store: get after
+/// The [`ObjStore`] contract, on an empty store: get after
 /// put, overwrite, absent keys, deletion, prefix listing, invalid keys,
 /// `clear`, and whole values under concurrent writers.
 pub fn obj_store(store: &dyn ObjStore) {
@@ -100,7 +100,7 @@ fn key(i: u32) -> EntryKey {
     }
 }
 
-/// The [`ReplacementPolicy`](crate::ReplacementPolicy) contract: eviction
+/// The [`ReplacementPolicy`] contract: eviction
 /// returns only live keys, each once; invalidated keys never come back; a
 /// byte budget is reached by evicting; a merge keeps both sides' keys; the
 /// state survives persistence through `typetag`.
@@ -225,7 +225,7 @@ struct Model {
     map: BTreeMap<String, i32>,
 }
 
-/// The [`Pickler`](crate::Pickler) contract: every shape of serde's data
+/// The [`Pickler`] contract: every shape of serde's data
 /// model round-trips, through the typed and the erased paths, and bytes
 /// left over after a value are an error.
 pub fn pickler(p: &dyn Pickler) {
@@ -284,7 +284,7 @@ pub fn pickler(p: &dyn Pickler) {
     );
 }
 
-/// The [`RWLock`](crate::RWLock) contract across threads: readers may
+/// The [`RWLock`] contract across threads: readers may
 /// share, a writer is alone, guards release on drop (also on panic).
 pub fn lock(lock: &dyn RWLock) {
     // Positive: that many readers hold it; -1: a writer does.
