@@ -1,6 +1,6 @@
 //! `fifo` — first in, first out.
 
-use crate::ranked::{now_ns, Ranked};
+use crate::ranked::{Clock, Ranked};
 use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
@@ -22,14 +22,14 @@ use std::any::Any;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Fifo {
     written: Ranked<u64>,
-    clock: u64,
+    clock: Clock,
 }
 
 #[typetag::serde(name = "fifo")]
 impl ReplacementPolicy for Fifo {
     fn add(&mut self, key: EntryKey, _meta: &EntryMeta) {
-        self.clock = now_ns().max(self.clock + 1);
-        self.written.set(key, self.clock);
+        let now = self.clock.tick();
+        self.written.set(key, now);
     }
 
     fn access(&mut self, _key: EntryKey, _meta: &EntryMeta) {}
@@ -45,7 +45,7 @@ impl ReplacementPolicy for Fifo {
     fn update(&mut self, other: &dyn ReplacementPolicy) {
         if let Some(other) = other.as_any().downcast_ref::<Fifo>() {
             self.written.merge(&other.written, Ord::max);
-            self.clock = self.clock.max(other.clock);
+            self.clock.merge(&other.clock);
         }
     }
 

@@ -89,18 +89,7 @@ charm_core::register_policy!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charm_freeze::hash;
-
-    fn key(i: u32) -> EntryKey {
-        EntryKey {
-            name: hash(&"f"),
-            args: hash(&i),
-        }
-    }
-
-    fn meta(size: u64, cost_ns: u64) -> EntryMeta {
-        EntryMeta { size, cost_ns }
-    }
+    use crate::ranked::tests::{key, meta};
 
     #[test]
     fn meets_the_policy_contract() {

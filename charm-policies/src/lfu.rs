@@ -1,6 +1,6 @@
 //! `lfu` — least frequently used.
 
-use crate::ranked::{now_ns, Ranked};
+use crate::ranked::{Clock, Ranked};
 use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
@@ -25,18 +25,18 @@ use std::any::Any;
 pub struct Lfu {
     /// (uses, last use) per entry.
     rank: Ranked<(u64, u64)>,
-    clock: u64,
+    clock: Clock,
 }
 
 impl Lfu {
     fn bump(&mut self, key: EntryKey, reset: bool) {
-        self.clock = now_ns().max(self.clock + 1);
+        let now = self.clock.tick();
         let uses = if reset {
             0
         } else {
             self.rank.get(&key).map_or(0, |(n, _)| n)
         };
-        self.rank.set(key, (uses + 1, self.clock));
+        self.rank.set(key, (uses + 1, now));
     }
 }
 
@@ -62,7 +62,7 @@ impl ReplacementPolicy for Lfu {
         if let Some(other) = other.as_any().downcast_ref::<Lfu>() {
             self.rank
                 .merge(&other.rank, |(n1, t1), (n2, t2)| (n1.max(n2), t1.max(t2)));
-            self.clock = self.clock.max(other.clock);
+            self.clock.merge(&other.clock);
         }
     }
 

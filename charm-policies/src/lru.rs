@@ -1,6 +1,6 @@
 //! `lru` — least recently used.
 
-use crate::ranked::{now_ns, Ranked};
+use crate::ranked::{Clock, Ranked};
 use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
@@ -23,14 +23,13 @@ use std::any::Any;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Lru {
     last_use: Ranked<u64>,
-    /// Keeps uses in order within one process when the clock stands still.
-    clock: u64,
+    clock: Clock,
 }
 
 impl Lru {
     fn touch(&mut self, key: EntryKey) {
-        self.clock = now_ns().max(self.clock + 1);
-        self.last_use.set(key, self.clock);
+        let now = self.clock.tick();
+        self.last_use.set(key, now);
     }
 }
 
@@ -55,7 +54,7 @@ impl ReplacementPolicy for Lru {
     fn update(&mut self, other: &dyn ReplacementPolicy) {
         if let Some(other) = other.as_any().downcast_ref::<Lru>() {
             self.last_use.merge(&other.last_use, Ord::max);
-            self.clock = self.clock.max(other.clock);
+            self.clock.merge(&other.clock);
         }
     }
 

@@ -100,12 +100,27 @@ impl Ord for Priority {
     }
 }
 
-/// Nanoseconds since the Unix epoch: comparable across processes.
-pub(crate) fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+/// Wall-clock time in nanoseconds (comparable across processes), made
+/// strictly increasing within one process so two events never tie.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Clock(u64);
+
+impl Clock {
+    /// The time of a new event.
+    pub(crate) fn tick(&mut self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        self.0 = now.max(self.0 + 1);
+        self.0
+    }
+
+    /// Never behind another process's clock after a merge.
+    pub(crate) fn merge(&mut self, other: &Clock) {
+        self.0 = self.0.max(other.0);
+    }
 }
 
 #[cfg(test)]
