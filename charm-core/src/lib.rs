@@ -20,8 +20,8 @@ pub mod testing;
 pub use entry::{Entry, FunctionRecord, FunctionStats};
 pub use error::{Error, PluginKind, Result};
 pub use group::{
-    default_group, FunctionUsage, GroupUsage, MemoizedGroup, MemoizedGroupBuilder, Usage,
-    DEFAULT_CACHE_DIR,
+    default_cache_size, default_group, default_store_url, FunctionUsage, GroupUsage, MemoizedGroup,
+    MemoizedGroupBuilder, Usage, DEFAULT_CACHE_DIR,
 };
 pub use hasher::{BuildDigestHasher, DigestHasher};
 pub use helpers::{with_key, Comparison, FileContents, Ignored, KeyedBy, Thunk, TtlInterval};

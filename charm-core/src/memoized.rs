@@ -429,11 +429,29 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
     /// Removes the entry for `args` (and its stored value); true if there
     /// was one.
     pub fn clear_entry<A: Freeze + ?Sized>(&self, args: &A) -> bool {
+        self.invalidate(args, "clear_entry")
+    }
+
+    /// Removes the entry for `args`, as [`clear_entry`](Self::clear_entry)
+    /// does, for a reason the event log records: for values whose validity
+    /// only the caller can judge (a time to live, inputs discovered while
+    /// computing). `charm explain` shows `why` for the miss that follows.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::{Memoized, MemoizedGroup};
+    /// let group = MemoizedGroup::builder().temporary(true).build().unwrap();
+    /// let now: Memoized<u64> = Memoized::builder("doc::now").group(group).build();
+    /// now.call(&(), || 1);
+    /// assert!(now.invalidate(&(), "older than its time to live"));
+    /// assert_eq!(now.call(&(), || 2), 2);
+    /// ```
+    pub fn invalidate<A: Freeze + ?Sized>(&self, args: &A, why: &str) -> bool {
         let Ok(engine) = self.group().engine() else {
             return false;
         };
         ArgDigests::of(args)
-            .map(|a| engine.clear_entry(&self.subkeys(engine.system(), &a), &self.name))
+            .map(|a| engine.clear_entry(&self.subkeys(engine.system(), &a), &self.name, why))
             .unwrap_or(false)
     }
 

@@ -357,7 +357,7 @@ impl Engine {
     }
 
     /// Removes one entry (and its object); true if there was one.
-    pub(crate) fn clear_entry(&self, keys: &SubKeys, name: &str) -> bool {
+    pub(crate) fn clear_entry(&self, keys: &SubKeys, name: &str, why: &str) -> bool {
         let ek = keys.entry_key();
         let Some(e) = self.index.entries.get(&ek).map(|e| e.value().clone()) else {
             return false;
@@ -368,7 +368,7 @@ impl Engine {
             Some(name),
             Some(keys),
             Some(&e.obj_key),
-            "clear_entry",
+            why,
         );
         true
     }

@@ -19,15 +19,10 @@ pub fn default_group() -> Arc<MemoizedGroup> {
     static DEFAULT: OnceLock<Arc<MemoizedGroup>> = OnceLock::new();
     DEFAULT
         .get_or_init(|| {
-            let store = std::env::var("CHARM_STORE").ok().unwrap_or_else(|| {
-                let dir = std::env::var("CHARM_CACHE_DIR")
-                    .unwrap_or_else(|_| super::DEFAULT_CACHE_DIR.to_owned());
-                format!("dir:{dir}")
-            });
-            let size = std::env::var("CHARM_CACHE_SIZE").unwrap_or_else(|_| "1 GiB".to_owned());
+            let store = default_store_url();
             match MemoizedGroup::builder()
                 .obj_store_url(&store)
-                .size(size)
+                .size(default_cache_size())
                 .build()
             {
                 Ok(g) => g,
@@ -42,4 +37,33 @@ pub fn default_group() -> Arc<MemoizedGroup> {
             }
         })
         .clone()
+}
+
+/// The store URL [`default_group`] uses: `CHARM_STORE`, else `dir:` and
+/// `CHARM_CACHE_DIR`, else `dir:.cache/charm`. Tools that open the same
+/// cache (the `charm` CLI) read it here.
+///
+/// ```
+/// // With neither variable set:
+/// # if std::env::var_os("CHARM_STORE").is_none() && std::env::var_os("CHARM_CACHE_DIR").is_none() {
+/// assert_eq!(charm_core::default_store_url(), "dir:.cache/charm");
+/// # }
+/// ```
+pub fn default_store_url() -> String {
+    std::env::var("CHARM_STORE").unwrap_or_else(|_| {
+        let dir = std::env::var("CHARM_CACHE_DIR")
+            .unwrap_or_else(|_| super::DEFAULT_CACHE_DIR.to_owned());
+        format!("dir:{dir}")
+    })
+}
+
+/// The byte budget [`default_group`] uses: `CHARM_CACHE_SIZE`, else `1 GiB`.
+///
+/// ```
+/// # if std::env::var_os("CHARM_CACHE_SIZE").is_none() {
+/// assert_eq!(charm_core::default_cache_size(), "1 GiB");
+/// # }
+/// ```
+pub fn default_cache_size() -> String {
+    std::env::var("CHARM_CACHE_SIZE").unwrap_or_else(|_| "1 GiB".to_owned())
 }

@@ -8,7 +8,7 @@ pub(crate) mod exit;
 mod persist;
 
 pub use builder::{MemoizedGroupBuilder, DEFAULT_CACHE_DIR};
-pub use default::default_group;
+pub use default::{default_cache_size, default_group, default_store_url};
 
 use crate::index::Index;
 use crate::{EntryKey, EntryMeta, Error, ObjStore, Pickler, RWLock, ReplacementPolicy, Result};
@@ -288,7 +288,38 @@ impl MemoizedGroup {
     /// Deletes stored objects that no entry refers to (left by crashes or a
     /// discarded index); returns how many. Commits first.
     pub fn remove_orphans(&self) -> Result<usize> {
-        self.engine()?.remove_orphans()
+        self.engine()?.remove_orphans(&mut |_, _| {})
+    }
+
+    /// [`remove_orphans`](Self::remove_orphans), calling `progress(done,
+    /// total)` as it checks the stored objects (for a progress bar).
+    pub fn remove_orphans_with_progress(
+        &self,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<usize> {
+        self.engine()?.remove_orphans(progress)
+    }
+
+    /// Empties the cache: forgets every entry and deletes every stored
+    /// object and index record, in this process and (at their next refresh
+    /// or commit) in the others. Returns how many entries there were.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::{Memoized, MemoizedGroup};
+    /// let group = MemoizedGroup::builder().temporary(true).build().unwrap();
+    /// let double: Memoized<u32> = Memoized::builder("doc::double").group(group.clone()).build();
+    /// double.call(&(2u32,), || 4);
+    /// assert_eq!(group.clear().unwrap(), 1);
+    /// assert!(group.is_empty());
+    /// assert!(!double.would_hit(&(2u32,)));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The lock's or the store's error.
+    pub fn clear(&self) -> Result<usize> {
+        self.engine()?.clear()
     }
 
     /// Entries, bytes and per-function usage.
@@ -317,6 +348,15 @@ impl MemoizedGroup {
     /// The byte budget.
     pub fn budget(&self) -> u64 {
         self.inner.as_ref().map_or(0, |e| e.budget)
+    }
+
+    /// The store's local directory, if it has one (a `dir:` store does;
+    /// tools put their lock files there).
+    pub fn local_dir(&self) -> Option<PathBuf> {
+        self.inner
+            .as_ref()
+            .ok()
+            .and_then(|e| e.store.local_dir().map(PathBuf::from))
     }
 
     /// The store, as a URL-like description.

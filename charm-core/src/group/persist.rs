@@ -294,13 +294,16 @@ impl Engine {
         evicted
     }
 
-    pub(crate) fn remove_orphans(&self) -> Result<usize> {
+    pub(crate) fn remove_orphans(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
         self.commit()?;
         let _p = lock(&self.persist);
         let _w = self.lock.writer()?;
         let live: HashSet<_> = self.index.entries.iter().map(|e| e.obj_key).collect();
         let mut removed = 0;
-        for key in self.store.keys(layout::OBJECTS)? {
+        let keys = self.store.keys(layout::OBJECTS)?;
+        let total = keys.len();
+        for (done, key) in keys.into_iter().enumerate() {
+            progress(done, total);
             let orphan = layout::parse_object(&key).is_none_or(|d| !live.contains(&d));
             if orphan && self.store.delete(&key)? {
                 removed += 1;
@@ -313,6 +316,31 @@ impl Engine {
                 );
             }
         }
+        progress(total, total);
+        Ok(removed)
+    }
+
+    /// Forgets every entry and deletes everything the store holds for the
+    /// cache, then writes an empty index. Returns how many entries there were.
+    pub(crate) fn clear(&self) -> Result<usize> {
+        let removed = {
+            let _p = lock(&self.persist);
+            let _w = self.lock.writer()?;
+            let removed = self.index.clear();
+            for (k, _) in &removed {
+                self.note(super::PolicyEvent::Invalidate(*k));
+            }
+            self.store.clear()?;
+            removed.len()
+        };
+        emit(
+            Op::CascadingDelete,
+            None,
+            None,
+            None,
+            &format!("clear: {removed} entries dropped"),
+        );
+        self.commit()?;
         Ok(removed)
     }
 
