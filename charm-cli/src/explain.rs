@@ -1,0 +1,308 @@
+//! `charm explain`: why each call in an event log missed.
+
+use crate::cli::ExplainArgs;
+use crate::duration::human;
+use crate::{CliError, CliResult};
+use charm::freeze::Digest;
+use charm::SubKeys;
+use serde::Deserialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One line of a `CHARM_LOG` file.
+#[derive(Debug, Clone, Deserialize)]
+struct LogEvent {
+    ts: f64,
+    op: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    subkeys: Option<SubKeys>,
+    #[serde(default)]
+    obj: Option<Digest>,
+    #[serde(default)]
+    detail: String,
+}
+
+pub(crate) fn explain(args: &ExplainArgs) -> CliResult<()> {
+    let path: PathBuf =
+        match (&args.log, std::env::var_os("CHARM_LOG")) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => p.into(),
+            (None, None) => return Err(CliError::usage(
+                "no event log: pass --log FILE, or set CHARM_LOG=FILE while the cached program \
+                 runs and again for `charm explain`",
+            )),
+        };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CliError::failed(format!("cannot read the log {}: {e}", path.display())))?;
+    let events = parse_log(&text);
+    let report = report(&events, args.name.as_deref());
+    if report.is_empty() {
+        println!(
+            "no misses{} in {} ({} events)",
+            args.name
+                .as_deref()
+                .map(|n| format!(" of names containing {n:?}"))
+                .unwrap_or_default(),
+            path.display(),
+            events.len()
+        );
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// The events of a log; lines that are not events (a torn last line) are skipped.
+fn parse_log(text: &str) -> Vec<LogEvent> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// One paragraph per miss whose name contains `filter`.
+fn report(events: &[LogEvent], filter: Option<&str>) -> String {
+    let mut out = String::new();
+    for (i, ev) in events.iter().enumerate() {
+        let (Some(name), Some(keys)) = (&ev.name, &ev.subkeys) else {
+            continue;
+        };
+        if ev.op != "miss" || filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let _ = writeln!(out, "{}  miss  {name}", time(ev.ts));
+        let _ = writeln!(out, "  {}", why(ev, keys, &events[..i]));
+    }
+    out
+}
+
+/// Which subkey changed since the nearest earlier entry, in key order.
+fn why(ev: &LogEvent, keys: &SubKeys, earlier: &[LogEvent]) -> String {
+    let entries: Vec<(&LogEvent, &SubKeys)> = earlier
+        .iter()
+        .filter(|e| e.op == "hit" || e.op == "miss")
+        .filter_map(|e| e.subkeys.as_ref().map(|k| (e, k)))
+        .collect();
+    let since = |e: &LogEvent| format!("{} ({} earlier)", time(e.ts), ago(e.ts, ev.ts));
+    if let Some((last, k)) = entries.last() {
+        if k.system != keys.system {
+            return format!(
+                "system state changed (charm's formats or the pickler) since the entry of {}: \
+                 every entry made before was dropped",
+                since(last)
+            );
+        }
+    }
+    let same_name: Vec<_> = entries
+        .iter()
+        .filter(|(_, k)| k.name == keys.name)
+        .collect();
+    let Some((latest, latest_keys)) = same_name.last() else {
+        return "first call: no earlier entry of this name in the log".to_owned();
+    };
+    let Some((entry, k)) = same_name
+        .iter()
+        .rev()
+        .find(|(_, k)| k.args_key == keys.args_key)
+    else {
+        let code = if latest_keys.func_state != keys.func_state {
+            " and the function state changed (its code; for a command, its binary or an --env value)"
+        } else {
+            ""
+        };
+        return format!(
+            "new arguments: none of the {} earlier entries of this name had this argument key \
+             (the last was at {}){code}",
+            same_name.len(),
+            since(latest)
+        );
+    };
+    if k.func_state != keys.func_state {
+        return format!(
+            "the function state changed (its code; for a command, its binary or an --env value) \
+             since the entry of {}",
+            since(entry)
+        );
+    }
+    if k.args_ver != keys.args_ver {
+        return format!(
+            "the argument versions changed (an input file's contents, --ver) since the entry \
+             of {}",
+            since(entry)
+        );
+    }
+    removal(ev, keys, entry, earlier).unwrap_or_else(|| {
+        format!(
+            "same key as the entry of {}, which is gone: cleared (`charm clear`), or never \
+             saved (did that process end abruptly?)",
+            since(entry)
+        )
+    })
+}
+
+/// What removed the entry `ev` would have hit, after `entry` was seen.
+fn removal(
+    ev: &LogEvent,
+    keys: &SubKeys,
+    entry: &LogEvent,
+    earlier: &[LogEvent],
+) -> Option<String> {
+    let removed = earlier
+        .iter()
+        .rev()
+        .take_while(|e| e.ts >= entry.ts)
+        .find(|e| {
+            let same_obj = e.obj.is_some() && e.obj == ev.obj;
+            match e.op.as_str() {
+                "evict" | "corrupt" => same_obj || e.subkeys.as_ref() == Some(keys),
+                "cascading_delete" => e.subkeys.as_ref() == Some(keys),
+                _ => false,
+            }
+        })?;
+    let at = time(removed.ts);
+    Some(match removed.op.as_str() {
+        "evict" => format!("same key as the entry of {}, which was evicted at {at} to keep the cache within its budget", time(entry.ts)),
+        "corrupt" => format!("same key as the entry of {}, whose stored data was found corrupt at {at} ({}) and discarded", time(entry.ts), removed.detail),
+        _ => format!("same key as the entry of {}, which was removed at {at}: {}", time(entry.ts), removed.detail),
+    })
+}
+
+fn ago(then: f64, now: f64) -> String {
+    human(Duration::try_from_secs_f64((now - then).max(0.0)).unwrap_or_default())
+}
+
+/// `2026-11-22 05:30:01` (UTC) from seconds since the Unix epoch.
+fn time(ts: f64) -> String {
+    let secs = ts.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Count from 0000-03-01, so that leap days end each 4/100/400-year cycle.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charm::freeze::hash;
+
+    fn keys(system: u8, name: &str, func: u8, args: u8, ver: u8) -> SubKeys {
+        SubKeys {
+            system: hash(&system),
+            name: hash(name),
+            func_state: hash(&func),
+            args_key: hash(&args),
+            args_ver: hash(&ver),
+        }
+    }
+
+    fn ev(ts: f64, op: &str, k: Option<SubKeys>, detail: &str) -> LogEvent {
+        LogEvent {
+            ts,
+            op: op.into(),
+            name: k.map(|_| "f".to_owned()),
+            subkeys: k,
+            obj: k.map(|k| k.object_key()),
+            detail: detail.into(),
+        }
+    }
+
+    fn explained(events: &[LogEvent]) -> String {
+        let last = events.last().unwrap();
+        why(
+            last,
+            last.subkeys.as_ref().unwrap(),
+            &events[..events.len() - 1],
+        )
+    }
+
+    #[test]
+    fn names_the_first_subkey_that_changed() {
+        let a = keys(1, "f", 1, 1, 1);
+        let first = [ev(0.0, "miss", Some(a), "")];
+        assert!(explained(&first).starts_with("first call"));
+        let ver = [
+            ev(0.0, "miss", Some(a), ""),
+            ev(60.0, "miss", Some(keys(1, "f", 1, 1, 2)), ""),
+        ];
+        let text = explained(&ver);
+        assert!(text.contains("argument versions changed"), "{text}");
+        assert!(
+            text.contains("1970-01-01 00:00:00 (1.0 min earlier)"),
+            "{text}"
+        );
+        let code = [
+            ev(0.0, "miss", Some(a), ""),
+            ev(1.0, "miss", Some(keys(1, "f", 2, 1, 1)), ""),
+        ];
+        assert!(explained(&code).contains("function state changed"));
+        let args = [
+            ev(0.0, "miss", Some(a), ""),
+            ev(1.0, "miss", Some(keys(1, "f", 1, 2, 1)), ""),
+        ];
+        assert!(explained(&args).contains("new arguments"));
+        let sys = [
+            ev(0.0, "miss", Some(a), ""),
+            ev(1.0, "miss", Some(keys(2, "f", 1, 1, 1)), ""),
+        ];
+        assert!(explained(&sys).contains("system state changed"));
+    }
+
+    #[test]
+    fn an_identical_key_is_explained_by_what_removed_it() {
+        let a = keys(1, "f", 1, 1, 1);
+        let evicted = [
+            ev(0.0, "miss", Some(a), ""),
+            LogEvent {
+                op: "evict".into(),
+                name: None,
+                subkeys: None,
+                ..ev(5.0, "evict", Some(a), "")
+            },
+            ev(9.0, "miss", Some(a), ""),
+        ];
+        assert!(explained(&evicted).contains("evicted at 1970-01-01 00:00:05"));
+        let invalidated = [
+            ev(0.0, "miss", Some(a), ""),
+            ev(5.0, "cascading_delete", Some(a), "traced input /x changed"),
+            ev(9.0, "miss", Some(a), ""),
+        ];
+        assert!(explained(&invalidated)
+            .contains("removed at 1970-01-01 00:00:05: traced input /x changed"));
+        let gone = [ev(0.0, "hit", Some(a), ""), ev(9.0, "miss", Some(a), "")];
+        assert!(explained(&gone).contains("which is gone"));
+    }
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(time(0.0), "1970-01-01 00:00:00");
+        assert_eq!(time(951_782_400.0), "2000-02-29 00:00:00");
+        assert_eq!(time(1_795_327_201.0), "2026-11-22 06:00:01");
+    }
+
+    #[test]
+    fn torn_lines_are_skipped() {
+        let log = "{\"ts\":1.0,\"pid\":1,\"op\":\"miss\"}\n{\"ts\":2";
+        assert_eq!(parse_log(log).len(), 1);
+    }
+}

@@ -1,0 +1,37 @@
+//! `charm gc` and `charm clear`: keeping a cache in bounds, and emptying it.
+
+use crate::cli::CacheArgs;
+use crate::output::{bytes, Progress};
+use crate::{store, CliError, CliResult};
+
+pub(crate) fn gc(args: &CacheArgs) -> CliResult<()> {
+    let group = store::open_group(args)?;
+    let mut bar = Progress::new("checking stored objects");
+    let orphans = group
+        .remove_orphans_with_progress(&mut |done, total| bar.update(done, total))
+        .map_err(|e| CliError::failed(format!("cannot remove orphaned objects: {e}")))?;
+    bar.finish();
+    let evicted = group
+        .evict()
+        .map_err(|e| CliError::failed(format!("cannot evict: {e}")))?;
+    group
+        .commit()
+        .map_err(|e| CliError::failed(format!("cannot save the index: {e}")))?;
+    println!(
+        "{}: removed {orphans} orphaned objects, evicted {evicted} entries; {} entries, {} of {}",
+        group.describe(),
+        group.len(),
+        bytes(group.size()),
+        bytes(group.budget())
+    );
+    Ok(())
+}
+
+pub(crate) fn clear(args: &CacheArgs) -> CliResult<()> {
+    let group = store::open_group(args)?;
+    let n = group
+        .clear()
+        .map_err(|e| CliError::failed(format!("cannot clear {}: {e}", group.describe())))?;
+    println!("{}: cleared {n} entries", group.describe());
+    Ok(())
+}

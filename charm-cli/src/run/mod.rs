@@ -1,0 +1,338 @@
+//! `charm run`: memoize a shell command.
+
+mod capture;
+mod files;
+mod key;
+mod lock;
+mod record;
+mod trace;
+
+use crate::cli::RunArgs;
+use crate::duration::human;
+use crate::{store, CliError, CliResult, EXIT_CHARM_FAILED, EXIT_NOT_EXECUTABLE, EXIT_USAGE};
+use capture::StdinSource;
+use charm::{Comparison, Memoized, MemoizedGroup};
+use key::CallKey;
+use record::{Recording, TracedInput};
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Runs `charm run` and returns the exit code to end with: the command's.
+pub(crate) fn run(args: &RunArgs) -> CliResult<u8> {
+    run_inner(args).map_err(|e| {
+        if e.exit == 1 {
+            e.with_exit(EXIT_CHARM_FAILED)
+        } else {
+            e
+        }
+    })
+}
+
+fn run_inner(args: &RunArgs) -> CliResult<u8> {
+    let program = key::resolve(&args.command[0])?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::failed(format!("cannot read the working directory: {e}")))?;
+    let strace = match args.trace {
+        true => Some(find_strace()?),
+        false => None,
+    };
+    let stdin = read_stdin(args.no_stdin)?;
+    let key = CallKey::new(
+        args,
+        &program,
+        &cwd,
+        match &stdin {
+            StdinSource::Bytes(b) => Some(b),
+            StdinSource::Inherit => None,
+        },
+    )?;
+    let group = match store::open_group(&args.cache) {
+        Ok(group) => Some(group),
+        Err(e) if e.exit == EXIT_USAGE => return Err(e),
+        Err(e) => {
+            eprintln!("charm: {e}; running the command without caching");
+            None
+        }
+    };
+    let runner = Runner {
+        args,
+        program,
+        cwd,
+        strace,
+        stdin,
+        exclude: group
+            .as_ref()
+            .and_then(|g| g.local_dir())
+            .into_iter()
+            .collect(),
+    };
+    match group {
+        Some(group) => memoized_run(&runner, &key, group),
+        None => Ok(runner.execute()?.exit_code()),
+    }
+}
+
+/// The call through the cache: replay a valid recording, or run and record.
+fn memoized_run(runner: &Runner<'_>, key: &CallKey, group: Arc<MemoizedGroup>) -> CliResult<u8> {
+    let args = runner.args;
+    let say = |message: &str| {
+        if args.verbose {
+            eprintln!("charm: {message}");
+        }
+    };
+    let memo: Memoized<Recording> = Memoized::builder(key.name.clone())
+        .code_digest(key.func_state)
+        .group(Arc::clone(&group))
+        .build();
+    let lock_dir = group
+        .local_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("run-locks");
+    let _lock = match lock::CallLock::acquire(&lock_dir, &key.lock_name(), || {
+        say("the same command is running in another process; waiting for its result")
+    }) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!(
+                "charm: cannot take the run lock in {}: {e}; concurrent identical runs may \
+                 each run the command",
+                lock_dir.display()
+            );
+            None
+        }
+    };
+    // Validity only the CLI can judge: a time to live, traced inputs.
+    if args.ttl.is_some() || args.trace {
+        if let Some(old) = memo.call_if_cached(&key.args) {
+            if let Some(why) = old.stale(args.ttl) {
+                say(&format!("the recording is stale: {why}"));
+                memo.invalidate(&key.args, &why);
+            }
+        }
+    }
+    for attempt in 0..2 {
+        let mut ran: Option<CliResult<Outcome>> = None;
+        let result = memo.call_ok(&key.args, || match runner.execute() {
+            Ok(done) => {
+                let outcome = Outcome {
+                    exit_code: code_byte(done.recording.exit_code),
+                    elapsed: done.recording.elapsed,
+                    uncacheable: done.uncacheable,
+                };
+                let keep = outcome.uncacheable.is_none();
+                ran = Some(Ok(outcome));
+                if keep {
+                    Ok(done.recording)
+                } else {
+                    Err(())
+                }
+            }
+            Err(e) => {
+                ran = Some(Err(e));
+                Err(())
+            }
+        });
+        if let Some(outcome) = ran {
+            let outcome = outcome?;
+            match &outcome.uncacheable {
+                Some(why) => say(&format!("miss; not recorded: {why}")),
+                None => say(&format!("miss; recorded after {}", human(outcome.elapsed))),
+            }
+            return Ok(outcome.exit_code);
+        }
+        let Ok(recording) = result else {
+            continue; // unreachable: an Err comes only from a run
+        };
+        match recording.restore_files() {
+            Ok(()) => {
+                say(&format!(
+                    "hit; replaying a run of {} (exit code {})",
+                    human(recording.elapsed),
+                    recording.exit_code
+                ));
+                capture::replay(&recording.output);
+                return Ok(code_byte(recording.exit_code));
+            }
+            Err(why) if attempt == 0 => {
+                eprintln!("charm: cannot replay the recorded run ({why}); running the command");
+                memo.invalidate(&key.args, &why);
+            }
+            Err(why) => return Err(CliError::failed(format!("cannot replay: {why}"))),
+        }
+    }
+    Err(CliError::failed("the command neither ran nor replayed"))
+}
+
+fn code_byte(code: i32) -> u8 {
+    u8::try_from(code & 0xff).unwrap_or(1)
+}
+
+/// One run of the command, recorded.
+#[derive(Debug)]
+struct Executed {
+    recording: Recording,
+    /// Why it must not be cached, if so.
+    uncacheable: Option<String>,
+}
+
+impl Executed {
+    fn exit_code(&self) -> u8 {
+        code_byte(self.recording.exit_code)
+    }
+}
+
+/// What a run that happened inside the cached call ended with.
+#[derive(Debug)]
+struct Outcome {
+    exit_code: u8,
+    elapsed: std::time::Duration,
+    uncacheable: Option<String>,
+}
+
+impl Recording {
+    fn restore_files(&self) -> Result<(), String> {
+        for f in &self.files {
+            f.restore()
+                .map_err(|e| format!("cannot restore {}: {e}", f.path.path().display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything needed to run the command.
+struct Runner<'a> {
+    args: &'a RunArgs,
+    program: PathBuf,
+    cwd: PathBuf,
+    strace: Option<PathBuf>,
+    stdin: StdinSource,
+    /// Never traced inputs or outputs: the cache's own files.
+    exclude: Vec<PathBuf>,
+}
+
+impl Runner<'_> {
+    fn execute(&self) -> CliResult<Executed> {
+        let argv0 = &self.args.command[0];
+        let rest = &self.args.command[1..];
+        let trace_log = self.strace.as_ref().map(|_| {
+            std::env::temp_dir().join(format!(
+                "charm-trace-{}-{}.log",
+                std::process::id(),
+                record::now_ms()
+            ))
+        });
+        let started_ms = record::now_ms();
+        let captured = match (&self.strace, &trace_log) {
+            (Some(strace), Some(log)) => capture::execute(
+                strace,
+                &OsString::from("strace"),
+                &trace::strace_args(log, &self.program, rest),
+                &self.stdin,
+            ),
+            _ => capture::execute(&self.program, argv0, rest, &self.stdin),
+        }
+        .map_err(|e| {
+            CliError::failed(format!("cannot execute {}: {e}", self.program.display()))
+                .with_exit(EXIT_NOT_EXECUTABLE)
+        })?;
+        let comparison: Comparison = self.args.comparison.into();
+        let mut uncacheable = None;
+        if captured.exit_code != 0 && !self.args.cache_failures {
+            uncacheable = Some(format!(
+                "it exited with code {} (record failures with --cache-failures)",
+                captured.exit_code
+            ));
+        }
+        let mut files = Vec::new();
+        let mut traced = Vec::new();
+        if let Some(log) = &trace_log {
+            let text = std::fs::read(log).unwrap_or_default();
+            let _ = std::fs::remove_file(log);
+            let mut exclude = self.exclude.clone();
+            exclude.push(log.clone());
+            let seen = trace::parse(&text, &self.program, &self.cwd).without(&exclude);
+            if !seen.started {
+                uncacheable = Some(
+                    "tracing failed (is ptrace allowed here? strace's message is above)".into(),
+                );
+            }
+            for p in &seen.written {
+                snapshot(p, &mut files, &mut uncacheable);
+            }
+            traced.extend(
+                seen.read
+                    .iter()
+                    .map(|p| TracedInput::now(p, false, comparison)),
+            );
+            traced.extend(
+                seen.missing
+                    .iter()
+                    .map(|p| TracedInput::now(p, false, comparison)),
+            );
+            traced.extend(
+                seen.listed
+                    .iter()
+                    .map(|p| TracedInput::now(p, true, comparison)),
+            );
+        }
+        for p in &self.args.output {
+            let p = files::absolute(p);
+            if !p.exists() {
+                eprintln!(
+                    "charm: warning: the output {} does not exist after the run",
+                    p.display()
+                );
+            }
+            snapshot(&p, &mut files, &mut uncacheable);
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files.dedup_by(|a, b| a.path == b.path);
+        Ok(Executed {
+            recording: Recording {
+                exit_code: captured.exit_code,
+                output: captured.output,
+                files,
+                traced,
+                comparison,
+                recorded_at_ms: started_ms,
+                elapsed: captured.elapsed,
+            },
+            uncacheable,
+        })
+    }
+}
+
+fn snapshot(path: &Path, into: &mut Vec<files::OutputFile>, uncacheable: &mut Option<String>) {
+    if let Err(e) = files::snapshot(path, into) {
+        *uncacheable = Some(format!("cannot read the output {}: {e}", path.display()));
+    }
+}
+
+/// Our stdin, read whole when it is not a terminal (it is then part of
+/// the key, and fed to the command).
+fn read_stdin(skip: bool) -> CliResult<StdinSource> {
+    let stdin = std::io::stdin();
+    if skip || stdin.is_terminal() {
+        return Ok(StdinSource::Inherit);
+    }
+    let mut bytes = Vec::new();
+    match stdin.lock().read_to_end(&mut bytes) {
+        Ok(_) => Ok(StdinSource::Bytes(Arc::new(bytes))),
+        // A closed stdin reads as empty.
+        Err(e) if e.raw_os_error() == Some(9) => Ok(StdinSource::Bytes(Arc::new(Vec::new()))),
+        Err(e) => Err(CliError::failed(format!(
+            "cannot read stdin: {e} (pass --no-stdin to leave it to the command)"
+        ))),
+    }
+}
+
+fn find_strace() -> CliResult<PathBuf> {
+    key::resolve("strace".as_ref()).map_err(|_| {
+        CliError::failed(
+            "--trace needs strace, which is not on PATH: install it (Debian: apt-get install \
+             strace) or name inputs and outputs with --input and --output",
+        )
+    })
+}

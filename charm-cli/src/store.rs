@@ -1,0 +1,51 @@
+//! Opening the cache a subcommand works on, with errors that say what to fix.
+
+use crate::cli::CacheArgs;
+use crate::CliError;
+use charm::{Error, MemoizedGroup, PluginKind};
+use std::sync::Arc;
+
+/// The store URL the options (or the environment) name.
+pub(crate) fn store_url(args: &CacheArgs) -> String {
+    args.store.clone().unwrap_or_else(charm::default_store_url)
+}
+
+/// Opens the cache. A bad option (an unknown store scheme or policy, a
+/// size that cannot be read) is a usage error; anything else (an
+/// unwritable directory) is a failure.
+pub(crate) fn open_group(args: &CacheArgs) -> Result<Arc<MemoizedGroup>, CliError> {
+    let url = store_url(args);
+    let mut builder = MemoizedGroup::builder().obj_store_url(&url).size(
+        args.max_size
+            .clone()
+            .unwrap_or_else(charm::default_cache_size),
+    );
+    if let Some(policy) = &args.replacement {
+        builder = builder.replacement_policy(policy);
+    }
+    builder.build().map_err(|e| explain_open_error(&url, e))
+}
+
+fn explain_open_error(url: &str, e: Error) -> CliError {
+    match e {
+        Error::UnknownPlugin {
+            kind: PluginKind::Store,
+            name,
+            available,
+        } => CliError::usage(format!(
+            "unknown store URL {url:?}: no store scheme {name:?} is registered; known schemes: {} \
+             (write `SCHEME:REST`; a plain path is a directory store)",
+            available.join(", ")
+        )),
+        Error::UnknownPlugin {
+            kind,
+            name,
+            available,
+        } => CliError::usage(format!(
+            "no {kind} named {name:?}; available: {} (see `charm plugins`)",
+            available.join(", ")
+        )),
+        Error::Config(why) => CliError::usage(why),
+        other => CliError::failed(format!("cannot open the cache at {url}: {other}")),
+    }
+}
