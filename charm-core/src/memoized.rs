@@ -412,8 +412,12 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         let engine = self.group().engine().ok()?;
         let keys = self.subkeys(engine.system(), &ArgDigests::of(args).ok()?);
         let pickler = self.pickler(&*engine.pickler).ok()?;
-        let found = engine.find(&keys, &self.name, false)?;
-        pickler.load::<R>(&found.bytes).ok()
+        let bytes = match engine.find(&keys, &self.name, false) {
+            Some(found) => found.bytes,
+            None if self.opts.use_obj_store => engine.peek(&keys)?,
+            None => return None,
+        };
+        pickler.load::<R>(&bytes).ok()
     }
 
     /// Whether calling with `args` would hit; changes nothing.

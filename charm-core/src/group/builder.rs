@@ -37,6 +37,7 @@ pub struct MemoizedGroupBuilder {
     fine_grain_eviction: bool,
     extra_system_state: Option<StateFn>,
     temporary: bool,
+    read_index: bool,
 }
 
 impl fmt::Debug for MemoizedGroupBuilder {
@@ -64,6 +65,7 @@ impl fmt::Debug for MemoizedGroupBuilder {
             .field("fine_grain_eviction", &self.fine_grain_eviction)
             .field("extra_system_state", &self.extra_system_state.is_some())
             .field("temporary", &self.temporary)
+            .field("read_index", &self.read_index)
             .finish()
     }
 }
@@ -80,6 +82,7 @@ impl Default for MemoizedGroupBuilder {
             fine_grain_eviction: false,
             extra_system_state: None,
             temporary: false,
+            read_index: true,
         }
     }
 }
@@ -167,6 +170,38 @@ impl MemoizedGroupBuilder {
 
     /// Builds the group and reads its persisted index.
     ///
+    /// Whether `build()` reads the persisted index (default: yes).
+    ///
+    /// A short-lived process that makes a few calls on a large cache (the
+    /// `charm run` command) turns it off: each call then finds its value by
+    /// its object key, which names all five subkeys, so a hit costs one
+    /// object read however large the cache; the process's changes, its hits
+    /// included, are written as one delta record at exit, and whichever
+    /// process finds enough delta records folds them into the index and
+    /// evicts. Without the index, [`MemoizedGroup::len`] and
+    /// [`MemoizedGroup::usage`] know only this process's calls.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::{Memoized, MemoizedGroup};
+    /// let dir = std::env::temp_dir().join(format!("charm-doc-read-index-{}", std::process::id()));
+    /// let url = format!("dir:{}", dir.display());
+    /// let writer = MemoizedGroup::builder().obj_store_url(&url).build().unwrap();
+    /// let f: Memoized<u32> = Memoized::builder("doc::f").group(writer.clone()).build();
+    /// f.call(&(1u8,), || 10);
+    /// writer.commit().unwrap();
+    ///
+    /// let lazy = MemoizedGroup::builder().obj_store_url(&url).read_index(false).build().unwrap();
+    /// assert_eq!(lazy.len(), 0, "nothing read");
+    /// let f: Memoized<u32> = Memoized::builder("doc::f").group(lazy).build();
+    /// assert_eq!(f.call(&(1u8,), || unreachable!()), 10, "found by its object key");
+    /// # drop(f); drop(writer); std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn read_index(mut self, on: bool) -> Self {
+        self.read_index = on;
+        self
+    }
+
     /// # Errors
     ///
     /// [`Error::Config`] for a size that cannot be read,
@@ -221,8 +256,9 @@ impl MemoizedGroupBuilder {
             extra_system_state: self.extra_system_state,
             temporary: self.temporary,
             temp_dir,
+            read_index: self.read_index,
         });
-        if !self.temporary {
+        if !self.temporary && self.read_index {
             engine.refresh()?;
         }
         let group = Arc::new(MemoizedGroup { inner: Ok(engine) });

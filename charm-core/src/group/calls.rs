@@ -250,6 +250,9 @@ impl Engine {
     /// A hit: tells the policy and counts the time saved.
     pub(crate) fn record_hit(&self, keys: &SubKeys, name: &str, found: &Found, overhead_ns: u64) {
         self.note(PolicyEvent::Access(keys.entry_key(), found.meta));
+        if !self.read_index {
+            self.index.note_access(keys.entry_key());
+        }
         if let Some(f) = self.index.functions.get(&keys.name) {
             f.live.hit(overhead_ns, found.compute_ns);
         }
@@ -360,7 +363,16 @@ impl Engine {
     pub(crate) fn clear_entry(&self, keys: &SubKeys, name: &str, why: &str) -> bool {
         let ek = keys.entry_key();
         let Some(e) = self.index.entries.get(&ek).map(|e| e.value().clone()) else {
-            return false;
+            // Not loaded (or stored by another process since): its object
+            // is found by its key, and the persisted entry goes at the next
+            // merge.
+            let obj = keys.object_key();
+            if !self.store.delete(&layout::object(&obj)).unwrap_or(false) {
+                return false;
+            }
+            self.index.remove_unloaded(ek, obj);
+            emit(Op::CascadingDelete, Some(name), Some(keys), Some(&obj), why);
+            return true;
         };
         self.drop_entry(&ek, &e);
         emit(
@@ -373,6 +385,16 @@ impl Engine {
         true
     }
 
+    /// The verified payload of the object stored for exactly this call,
+    /// whether or not the index knows it; changes nothing.
+    pub(crate) fn peek(&self, keys: &SubKeys) -> Option<Vec<u8>> {
+        let obj = keys.object_key();
+        let mut bytes = self.store.get(&layout::object(&obj)).ok()??;
+        let len = object::open(&bytes, &obj).ok()?.0.len();
+        bytes.truncate(len);
+        Some(bytes)
+    }
+
     /// Whether a call would hit, changing nothing.
     pub(crate) fn would_hit(&self, keys: &SubKeys) -> bool {
         let Some(e) = self
@@ -381,7 +403,11 @@ impl Engine {
             .get(&keys.entry_key())
             .map(|e| e.value().clone())
         else {
-            return false;
+            // Stored by another process, or not loaded: its object tells.
+            return self
+                .store
+                .contains(&layout::object(&keys.object_key()))
+                .unwrap_or(false);
         };
         e.func_state == keys.func_state
             && e.args_ver == keys.args_ver

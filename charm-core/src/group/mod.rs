@@ -139,6 +139,7 @@ pub(crate) struct EngineParts {
     pub(crate) extra_system_state: Option<StateFn>,
     pub(crate) temporary: bool,
     pub(crate) temp_dir: Option<PathBuf>,
+    pub(crate) read_index: bool,
 }
 
 /// The working parts of a group.
@@ -161,6 +162,10 @@ pub(crate) struct Engine {
     system: RwLock<Digest>,
     temporary: bool,
     temp_dir: Option<PathBuf>,
+    /// Whether the persisted index is read; without, calls find values by
+    /// their object keys and the process's changes (hits included) go out
+    /// as one delta record at exit.
+    pub(crate) read_index: bool,
     in_flight: DashMap<EntryKey, Arc<Mutex<()>>, crate::BuildDigestHasher>,
     persist: Mutex<PersistState>,
     /// A persisted policy state read by `refresh`, merged into `policy` when
@@ -200,6 +205,7 @@ impl Engine {
             system: RwLock::new(system),
             temporary: p.temporary,
             temp_dir: p.temp_dir,
+            read_index: p.read_index,
             in_flight: DashMap::default(),
             persist: Mutex::new(PersistState::default()),
             stored_policy: Mutex::new(None),

@@ -90,11 +90,12 @@ impl Engine {
     }
 
     pub(crate) fn refresh(&self) -> Result<()> {
-        let _p = lock(&self.persist);
-        let (state, _) = {
+        let mut p = lock(&self.persist);
+        let (state, applied) = {
             let _r = self.lock.reader()?;
             self.read_state()?
         };
+        p.deltas = applied.len();
         if state.system != self.system() {
             return Ok(()); // written under another system state: nothing of ours
         }
@@ -136,6 +137,8 @@ impl Engine {
             }
         }
         let stored = state.policy.take();
+        let accesses = std::mem::take(&mut state.accesses);
+        let replaced = std::mem::take(&mut state.replaced);
         let merged = self.index.merge(state);
         {
             let mut p = self.policy();
@@ -150,7 +153,18 @@ impl Engine {
                 p.invalidate(k);
             }
             self.reconcile_policy(&mut p);
+            // Hits that processes without the index recorded in their deltas.
+            for k in accesses {
+                if let Some(e) = self.index.entries.get(&k) {
+                    let m = EntryMeta {
+                        size: e.size,
+                        cost_ns: e.cost_ns(),
+                    };
+                    p.access(k, &m);
+                }
+            }
         }
+        doomed.extend(replaced);
         doomed.extend(merged.cascaded.into_iter().map(|(_, e)| e));
         if !doomed.is_empty() {
             let live: HashSet<_> = self.index.entries.iter().map(|e| e.obj_key).collect();
@@ -163,6 +177,10 @@ impl Engine {
         snap.policy = Some(self.policy_state()?);
         self.store
             .put(layout::BASE, &format::encode_snapshot(&snap)?)?;
+        // For processes that do not read the index: when to compact.
+        let _ = self
+            .store
+            .put(layout::COUNT, snap.entries.len().to_string().as_bytes());
         for name in &applied {
             let _ = self.store.delete(name);
         }
@@ -198,12 +216,33 @@ impl Engine {
         self.index.persisted(&delta);
         p.deltas += 1;
         emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
-        let due = p.deltas > MIN_DELTAS_BEFORE_COMPACTION.max(self.index.len() / 16);
+        let due = if self.read_index {
+            p.deltas > MIN_DELTAS_BEFORE_COMPACTION.max(self.index.len() / 16)
+        } else {
+            self.compaction_due_unread()?
+        };
         drop(p);
         if due {
             self.commit()?;
         }
         Ok(())
+    }
+
+    /// Whether the delta records outnumber a sixteenth of the index, for a
+    /// group that has not read it: counts the records, and reads the entry
+    /// count the last compaction left only when there are enough to matter.
+    fn compaction_due_unread(&self) -> Result<bool> {
+        let deltas = self.store.keys(layout::DELTA)?.len();
+        if deltas <= MIN_DELTAS_BEFORE_COMPACTION {
+            return Ok(false);
+        }
+        let entries: usize = self
+            .store
+            .get(layout::COUNT)?
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        Ok(deltas > entries / 16)
     }
 
     fn policy_state(&self) -> Result<PolicyState> {
@@ -400,7 +439,11 @@ impl Engine {
         if !self.dirty() {
             return; // nothing to save: a process that only read writes nothing
         }
-        if let Err(e) = self.commit() {
+        let saved = match self.read_index {
+            true => self.commit(),
+            false => self.write_delta(),
+        };
+        if let Err(e) = saved {
             warn_once(
                 "commit-at-exit",
                 &format!(

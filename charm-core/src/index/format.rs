@@ -16,7 +16,7 @@ use xxhash_rust::xxh3::xxh3_64;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"CHARMIX1";
 const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
 /// Bumped on any change of the persisted structures (part of the system state).
-pub(crate) const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 3;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// A policy's persisted state, decoded only by a process that uses it.
@@ -48,12 +48,16 @@ pub(crate) struct Delta {
     pub(crate) removals: Vec<(EntryKey, Digest)>,
     /// Function records; their stats are increments, not totals.
     pub(crate) functions: Vec<FunctionRecord>,
+    /// Entries hit, in order, for the policy (recorded by groups that do
+    /// not read the index, whose hits the snapshot's policy would miss).
+    pub(crate) accesses: Vec<EntryKey>,
 }
 
 impl Delta {
     pub(crate) fn is_empty(&self) -> bool {
         self.upserts.is_empty()
             && self.removals.is_empty()
+            && self.accesses.is_empty()
             && self
                 .functions
                 .iter()
@@ -233,6 +237,11 @@ pub(crate) struct State {
     entries: Entries,
     pub(crate) policy: Option<PolicyState>,
     pub(crate) folded: Vec<String>,
+    /// The deltas' accesses, in order, for the policy.
+    pub(crate) accesses: Vec<EntryKey>,
+    /// Entries a delta replaced with another object (another argument
+    /// version): their objects are garbage once this state is written.
+    pub(crate) replaced: Vec<Entry>,
 }
 
 #[derive(Debug, Clone)]
@@ -249,6 +258,8 @@ impl State {
             entries: Entries::List(Vec::new()),
             policy: None,
             folded: Vec::new(),
+            accesses: Vec::new(),
+            replaced: Vec::new(),
         }
     }
 
@@ -263,6 +274,8 @@ impl State {
             entries: Entries::List(s.entries),
             policy: s.policy,
             folded: s.folded,
+            accesses: Vec::new(),
+            replaced: Vec::new(),
         }
     }
 
@@ -324,14 +337,26 @@ impl State {
                 entries.remove(&k);
             }
         }
+        let mut replaced = Vec::new();
         for (k, e) in d.upserts {
             match entries.get(&k) {
-                Some(old) if old.stamp >= e.stamp => {}
+                Some(old) if old.stamp >= e.stamp => {
+                    if old.obj_key != e.obj_key {
+                        replaced.push(e);
+                    }
+                }
                 _ => {
-                    entries.insert(k, e);
+                    let obj = e.obj_key;
+                    if let Some(old) = entries.insert(k, e) {
+                        if old.obj_key != obj {
+                            replaced.push(old);
+                        }
+                    }
                 }
             }
         }
+        self.replaced.extend(replaced);
+        self.accesses.extend(d.accesses);
     }
 }
 

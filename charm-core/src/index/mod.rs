@@ -33,6 +33,9 @@ struct Journal {
     upserts: HashMap<EntryKey, Entry, BuildDigestHasher>,
     removals: HashMap<EntryKey, Digest, BuildDigestHasher>,
     functions: HashMap<Digest, FunctionRecord, BuildDigestHasher>,
+    /// Hits to tell the persisted policy about (only when they are
+    /// journaled: see `Index::note_access`).
+    accesses: Vec<EntryKey>,
 }
 
 #[derive(Debug, Default)]
@@ -88,7 +91,10 @@ impl Index {
     /// Whether anything is waiting to be persisted.
     pub(crate) fn has_changes(&self) -> bool {
         let j = self.journal();
-        !(j.upserts.is_empty() && j.removals.is_empty() && j.functions.is_empty())
+        !(j.upserts.is_empty()
+            && j.removals.is_empty()
+            && j.functions.is_empty()
+            && j.accesses.is_empty())
             || self
                 .functions
                 .iter()
@@ -101,6 +107,19 @@ impl Index {
         j.removals.remove(&key);
         j.upserts.insert(key, entry.clone());
         self.insert_untracked(key, entry)
+    }
+
+    /// Journals a hit, for a group whose deltas carry its policy's accesses.
+    pub(crate) fn note_access(&self, key: EntryKey) {
+        self.journal().accesses.push(key);
+    }
+
+    /// Journals the removal of a persisted entry this process never loaded
+    /// (it holds `obj`, if it is still there).
+    pub(crate) fn remove_unloaded(&self, key: EntryKey, obj: Digest) {
+        let mut j = self.journal();
+        j.upserts.remove(&key);
+        j.removals.insert(key, obj);
     }
 
     /// Removes an entry (only if it still holds `obj`, when given).
@@ -184,6 +203,7 @@ impl Index {
             upserts: j.upserts.iter().map(|(k, e)| (*k, e.clone())).collect(),
             removals: j.removals.iter().map(|(k, o)| (*k, *o)).collect(),
             functions: functions.into_values().collect(),
+            accesses: j.accesses.clone(),
         }
     }
 
@@ -191,6 +211,8 @@ impl Index {
     /// not changed since leaves the journal, and stats move into the totals.
     pub(crate) fn persisted(&self, delta: &Delta) {
         let mut j = self.journal();
+        let written = delta.accesses.len().min(j.accesses.len());
+        j.accesses.drain(..written);
         for (k, e) in &delta.upserts {
             if j.upserts.get(k).is_some_and(|cur| cur.stamp == e.stamp) {
                 j.upserts.remove(k);

@@ -1,0 +1,189 @@
+//! Groups built with `read_index(false)` (what `charm run` uses): calls
+//! find values by object key, and what the process did reaches the index
+//! through its delta record.
+
+#![allow(clippy::unwrap_used)]
+
+use charm::{Memoized, MemoizedGroup};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("charm-unread-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn group(dir: &Path, read_index: bool, size: &str, policy: &str) -> Arc<MemoizedGroup> {
+    MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", dir.display()))
+        .size(size)
+        .replacement_policy(policy)
+        .read_index(read_index)
+        .build()
+        .unwrap()
+}
+
+fn reading(dir: &Path) -> Arc<MemoizedGroup> {
+    group(dir, true, "10 MiB", "gdsize")
+}
+
+fn unread(dir: &Path) -> Arc<MemoizedGroup> {
+    group(dir, false, "10 MiB", "gdsize")
+}
+
+fn f(g: &Arc<MemoizedGroup>) -> Memoized<String> {
+    Memoized::builder("unread::f").group(g.clone()).build()
+}
+
+fn files_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.file_type().unwrap().is_dir() {
+            true => files_under(&e.path()),
+            false => 1,
+        })
+        .sum()
+}
+
+#[test]
+fn hits_by_object_key_and_its_hits_reach_the_stats() {
+    let dir = fresh_dir("hits");
+    let g = reading(&dir);
+    for x in 0..3u32 {
+        f(&g).call(&x, || format!("v{x}"));
+    }
+    drop(g);
+
+    let g = unread(&dir);
+    assert_eq!(g.len(), 0, "the index was not read");
+    assert_eq!(f(&g).call(&1u32, || unreachable!("a hit")), "v1");
+    assert!(f(&g).would_hit(&2u32), "would_hit looks at the store too");
+    assert_eq!(f(&g).call_if_cached(&2u32).as_deref(), Some("v2"));
+    drop(g);
+
+    let g = reading(&dir);
+    assert_eq!(g.len(), 3);
+    let u = f(&g).usage();
+    assert_eq!(
+        (u.hits, u.misses),
+        (1, 3),
+        "the unread group's hit was recorded"
+    );
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn its_misses_reach_the_index_and_replaced_objects_are_deleted() {
+    let dir = fresh_dir("misses");
+    // One argument key, versioned by `ver`: the MATCH rule replaces the entry.
+    let versioned = |g: &Arc<MemoizedGroup>, ver: u32| {
+        let m: Memoized<u32> = Memoized::builder("unread::file").group(g.clone()).build();
+        let args = charm::ArgDigests {
+            key: charm::freeze::hash(&"the file"),
+            ver: charm::freeze::hash(&ver),
+        };
+        m.call_prehashed(Ok(args), || ver * 10)
+    };
+    let g = unread(&dir);
+    assert_eq!(versioned(&g, 1), 10);
+    drop(g);
+    let g = unread(&dir);
+    assert_eq!(versioned(&g, 2), 20, "another version is a miss");
+    drop(g);
+    assert_eq!(
+        files_under(&dir.join("obj")),
+        2,
+        "both versions' objects, until a merge"
+    );
+
+    let g = reading(&dir);
+    g.commit().unwrap();
+    assert_eq!(g.len(), 1, "one entry per argument key");
+    assert_eq!(
+        files_under(&dir.join("obj")),
+        1,
+        "the replaced version's object is gone"
+    );
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn invalidate_without_the_index_removes_the_persisted_entry() {
+    let dir = fresh_dir("invalidate");
+    let g = reading(&dir);
+    f(&g).call(&7u32, || "old".into());
+    drop(g);
+    let g = unread(&dir);
+    assert!(f(&g).invalidate(&7u32, "stale"));
+    assert!(!f(&g).would_hit(&7u32));
+    assert_eq!(f(&g).call(&7u32, || "new".into()), "new");
+    drop(g);
+    let g = reading(&dir);
+    assert_eq!(f(&g).call(&7u32, || unreachable!()), "new");
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn many_unread_processes_compact_and_keep_the_budget() {
+    let dir = fresh_dir("compact");
+    for x in 0..80u32 {
+        let g = group(&dir, false, "40 KiB", "gdsize");
+        let big: Memoized<Vec<u8>> = Memoized::builder("unread::big").group(g.clone()).build();
+        big.call(&x, || vec![x as u8; 1024]);
+    }
+    let deltas = std::fs::read_dir(dir.join("index"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("delta-"))
+        .count();
+    assert!(deltas <= 65, "{deltas} delta records: they were compacted");
+    let objects = files_under(&dir.join("obj"));
+    assert!(
+        objects < 60,
+        "{objects} objects of ~1 KiB kept within 40 KiB (plus recent deltas)"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hits_of_unread_groups_reach_the_policy() {
+    let dir = fresh_dir("policy");
+    let sized = |read| group(&dir, read, "2500 B", "lru");
+    let big = |g: &Arc<MemoizedGroup>, name: &str| {
+        let m: Memoized<Vec<u8>> = Memoized::builder("unread::lru").group(g.clone()).build();
+        let mut ran = false;
+        m.call(&name.to_owned(), || {
+            ran = true;
+            vec![0u8; 1000]
+        });
+        ran
+    };
+    let g = sized(true);
+    big(&g, "a");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    big(&g, "b");
+    drop(g);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let g = sized(false);
+    assert!(!big(&g, "a"), "a hit, recorded in the delta");
+    drop(g);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let g = sized(true);
+    assert!(
+        big(&g, "c"),
+        "c computes; the commit evicts the least recently used"
+    );
+    g.commit().unwrap();
+    drop(g);
+    let g = sized(true);
+    assert!(!big(&g, "a"), "a was used after b, so it stayed");
+    assert!(big(&g, "b"), "b was evicted");
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
