@@ -17,6 +17,15 @@ if ! command -v cargo >/dev/null; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 
+# What the tests need beyond the toolchain: strace, for `charm run --trace`.
+if ! command -v strace >/dev/null; then
+  step "installing strace (for the charm run --trace tests)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq strace
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -5,18 +5,17 @@ use crate::output::{bytes, Progress};
 use crate::{store, CliError, CliResult};
 
 pub(crate) fn gc(args: &CacheArgs) -> CliResult<()> {
-    let group = store::open_group(args)?;
+    let group = store::open_group(args, store::Access::Whole)?;
+    // Evict first: removing orphans commits, and the commit would evict
+    // without counting.
+    let evicted = group
+        .evict()
+        .map_err(|e| CliError::failed(format!("cannot evict: {e}")))?;
     let mut bar = Progress::new("checking stored objects");
     let orphans = group
         .remove_orphans_with_progress(&mut |done, total| bar.update(done, total))
         .map_err(|e| CliError::failed(format!("cannot remove orphaned objects: {e}")))?;
     bar.finish();
-    let evicted = group
-        .evict()
-        .map_err(|e| CliError::failed(format!("cannot evict: {e}")))?;
-    group
-        .commit()
-        .map_err(|e| CliError::failed(format!("cannot save the index: {e}")))?;
     println!(
         "{}: removed {orphans} orphaned objects, evicted {evicted} entries; {} entries, {} of {}",
         group.describe(),
@@ -28,7 +27,7 @@ pub(crate) fn gc(args: &CacheArgs) -> CliResult<()> {
 }
 
 pub(crate) fn clear(args: &CacheArgs) -> CliResult<()> {
-    let group = store::open_group(args)?;
+    let group = store::open_group(args, store::Access::Whole)?;
     let n = group
         .clear()
         .map_err(|e| CliError::failed(format!("cannot clear {}: {e}", group.describe())))?;

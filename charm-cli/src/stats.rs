@@ -27,7 +27,7 @@ struct FunctionReport {
 }
 
 pub(crate) fn stats(args: &StatsArgs) -> CliResult<()> {
-    let group = store::open_group(&args.cache)?;
+    let group = store::open_group(&args.cache, store::Access::Whole)?;
     let usage = group.usage();
     let report = Report {
         store: group.describe(),

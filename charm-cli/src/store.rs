@@ -10,16 +10,29 @@ pub(crate) fn store_url(args: &CacheArgs) -> String {
     args.store.clone().unwrap_or_else(charm::default_store_url)
 }
 
+/// How a subcommand uses the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Reads the whole index (to report on it or manage it).
+    Whole,
+    /// Finds single calls by their object keys; the index is not read, so
+    /// a call costs the same however large the cache (`charm run`).
+    Calls,
+}
+
 /// Opens the cache. A bad option (an unknown store scheme or policy, a
 /// size that cannot be read) is a usage error; anything else (an
 /// unwritable directory) is a failure.
-pub(crate) fn open_group(args: &CacheArgs) -> Result<Arc<MemoizedGroup>, CliError> {
+pub(crate) fn open_group(args: &CacheArgs, access: Access) -> Result<Arc<MemoizedGroup>, CliError> {
     let url = store_url(args);
-    let mut builder = MemoizedGroup::builder().obj_store_url(&url).size(
-        args.max_size
-            .clone()
-            .unwrap_or_else(charm::default_cache_size),
-    );
+    let size = args
+        .max_size
+        .clone()
+        .unwrap_or_else(charm::default_cache_size);
+    let mut builder = MemoizedGroup::builder()
+        .obj_store_url(&url)
+        .size(size)
+        .read_index(access == Access::Whole);
     if let Some(policy) = &args.replacement {
         builder = builder.replacement_policy(policy);
     }

@@ -48,7 +48,7 @@ fn run_inner(args: &RunArgs) -> CliResult<u8> {
             StdinSource::Inherit => None,
         },
     )?;
-    let group = match store::open_group(&args.cache) {
+    let group = match store::open_group(&args.cache, store::Access::Calls) {
         Ok(group) => Some(group),
         Err(e) if e.exit == EXIT_USAGE => return Err(e),
         Err(e) => {
@@ -86,32 +86,24 @@ fn memoized_run(runner: &Runner<'_>, key: &CallKey, group: Arc<MemoizedGroup>) -
         .code_digest(key.func_state)
         .group(Arc::clone(&group))
         .build();
-    let lock_dir = group
-        .local_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("run-locks");
-    let _lock = match lock::CallLock::acquire(&lock_dir, &key.lock_name(), || {
-        say("the same command is running in another process; waiting for its result")
-    }) {
-        Ok(l) => Some(l),
-        Err(e) => {
-            eprintln!(
-                "charm: cannot take the run lock in {}: {e}; concurrent identical runs may \
-                 each run the command",
-                lock_dir.display()
-            );
-            None
-        }
-    };
     // Validity only the CLI can judge: a time to live, traced inputs.
-    if args.ttl.is_some() || args.trace {
-        if let Some(old) = memo.call_if_cached(&key.args) {
-            if let Some(why) = old.stale(args.ttl) {
-                say(&format!("the recording is stale: {why}"));
-                memo.invalidate(&key.args, &why);
-            }
+    let mut hit = memo.would_hit(&key.args);
+    if hit && (args.ttl.is_some() || args.trace) {
+        let stale = memo
+            .call_if_cached(&key.args)
+            .and_then(|old| old.stale(args.ttl));
+        if let Some(why) = stale {
+            say(&format!("the recording is stale: {why}"));
+            memo.invalidate(&key.args, &why);
+            hit = false;
         }
     }
+    // A hit needs no lock. A miss holds the call's lock while it runs, so
+    // an identical run started meanwhile waits, then finds the recording.
+    let _lock = match hit {
+        true => None,
+        false => call_lock(&group, key, &say),
+    };
     for attempt in 0..2 {
         let mut ran: Option<CliResult<Outcome>> = None;
         let result = memo.call_ok(&key.args, || match runner.execute() {
@@ -163,6 +155,25 @@ fn memoized_run(runner: &Runner<'_>, key: &CallKey, group: Arc<MemoizedGroup>) -
         }
     }
     Err(CliError::failed("the command neither ran nor replayed"))
+}
+
+fn call_lock(group: &MemoizedGroup, key: &CallKey, say: &dyn Fn(&str)) -> Option<lock::CallLock> {
+    let dir = group
+        .local_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("run-locks");
+    let waiting = || say("the same command is running in another process; waiting for its result");
+    match lock::CallLock::acquire(&dir, &key.lock_name(), waiting) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!(
+                "charm: cannot take the run lock in {}: {e}; concurrent identical runs may \
+                 each run the command",
+                dir.display()
+            );
+            None
+        }
+    }
 }
 
 fn code_byte(code: i32) -> u8 {

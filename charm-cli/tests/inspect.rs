@@ -1,0 +1,184 @@
+//! `charm stats`, `explain`, `gc`, `clear` and `plugins` on caches that
+//! real `charm run` invocations filled.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("charm-inspect-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch { dir }
+    }
+
+    fn charm(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_charm"))
+            .current_dir(&self.dir)
+            .env_remove("CHARM_STORE")
+            .env("CHARM_CACHE_DIR", self.dir.join("cache"))
+            .env("CHARM_LOG", self.dir.join("events.jsonl"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "charm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn stdout(&self, args: &[&str]) -> String {
+        String::from_utf8(self.charm(args).stdout).unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The path `charm run` files `sh` under.
+fn sh() -> String {
+    let path = std::env::var_os("PATH").unwrap();
+    std::env::split_paths(&path)
+        .map(|d| d.join("sh"))
+        .find(|p| p.exists())
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+#[test]
+fn stats_counts_entries_hits_and_misses_per_command() {
+    let s = Scratch::new("stats");
+    s.charm(&["run", "--", "sh", "-c", "echo one"]);
+    s.charm(&["run", "--", "sh", "-c", "echo one"]);
+    s.charm(&["run", "--", "sh", "-c", "echo two"]);
+    s.charm(&["run", "--", "echo", "three"]);
+    let table = s.stdout(&["stats"]);
+    assert!(table.contains("3 entries"), "{table}");
+    let row = table.lines().find(|l| l.starts_with(&sh())).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1], "2", "entries of sh: {row}");
+    assert_eq!(
+        (cells[4], cells[5]),
+        ("1", "2"),
+        "hits and misses of sh: {row}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&s.stdout(&["stats", "--json"])).unwrap();
+    assert_eq!(json["entries"], 3);
+    let sh_stats = json["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == sh())
+        .unwrap();
+    assert_eq!(
+        (sh_stats["hits"].as_u64(), sh_stats["misses"].as_u64()),
+        (Some(1), Some(2))
+    );
+}
+
+#[test]
+fn explain_names_what_changed_and_when() {
+    let s = Scratch::new("explain");
+    std::fs::write(s.dir.join("in.txt"), "v1").unwrap();
+    let run = |arg: &str| {
+        s.charm(&[
+            "run",
+            "--input",
+            "in.txt",
+            "--",
+            "sh",
+            "-c",
+            "cat in.txt",
+            arg,
+        ]);
+    };
+    run("a");
+    run("a");
+    std::fs::write(s.dir.join("in.txt"), "v2").unwrap();
+    run("a");
+    run("b");
+    let report = s.stdout(&["explain", "--log", "events.jsonl"]);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), 6, "three misses, two lines each:\n{report}");
+    assert!(lines[0].contains(&format!("miss  {}", sh())), "{report}");
+    assert!(lines[1].contains("first call"), "{report}");
+    assert!(lines[3].contains("argument versions changed"), "{report}");
+    assert!(lines[3].contains("earlier)"), "says when: {report}");
+    assert!(lines[5].contains("new arguments"), "{report}");
+    let filtered = s.stdout(&["explain", "--log", "events.jsonl", "no-such-name"]);
+    assert!(filtered.starts_with("no misses"), "{filtered}");
+}
+
+#[test]
+fn explain_reports_a_stale_ttl_recording() {
+    let s = Scratch::new("explain-ttl");
+    s.charm(&["run", "--ttl", "1h", "--", "echo", "x"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    s.charm(&["run", "--ttl", "50ms", "--", "echo", "x"]);
+    let report = s.stdout(&["explain", "--log", "events.jsonl"]);
+    assert!(report.contains("which was removed at"), "{report}");
+    assert!(report.contains("not within --ttl"), "{report}");
+}
+
+#[test]
+fn gc_removes_orphans_and_evicts_to_the_budget() {
+    let s = Scratch::new("gc");
+    s.charm(&["run", "--", "echo", "kept"]);
+    let orphan = s.dir.join(
+        "cache/obj/ab/abababababababababababababababababababababababababababababababab.charm",
+    );
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, "left by a crash").unwrap();
+    let out = s.stdout(&["gc"]);
+    assert!(
+        out.contains("removed 1 orphaned objects, evicted 0 entries; 1 entries"),
+        "{out}"
+    );
+    assert!(!orphan.exists());
+    let out = s.stdout(&["gc", "--max-size", "1"]);
+    assert!(out.contains("evicted 1 entries; 0 entries"), "{out}");
+}
+
+#[test]
+fn clear_empties_the_cache() {
+    let s = Scratch::new("clear");
+    let runs = s.dir.join("runs");
+    let script = format!("echo run >> {}", runs.display());
+    s.charm(&["run", "--", "sh", "-c", &script]);
+    s.charm(&["run", "--", "sh", "-c", &script]);
+    assert!(s.stdout(&["clear"]).contains("cleared 1 entries"));
+    assert!(s.stdout(&["stats"]).contains("0 entries"));
+    s.charm(&["run", "--", "sh", "-c", &script]);
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn plugins_lists_every_kind() {
+    let s = Scratch::new("plugins");
+    let out = s.stdout(&["plugins"]);
+    for expected in [
+        "object store",
+        "dir",
+        "mem",
+        "gdsize",
+        "lru",
+        "postcard",
+        "file",
+    ] {
+        assert!(out.contains(expected), "{expected} missing:\n{out}");
+    }
+}
