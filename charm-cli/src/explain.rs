@@ -2,6 +2,7 @@
 
 use crate::cli::ExplainArgs;
 use crate::duration::human;
+use crate::output::print;
 use crate::{CliError, CliResult};
 use charm::freeze::Digest;
 use charm::SubKeys;
@@ -40,17 +41,17 @@ pub(crate) fn explain(args: &ExplainArgs) -> CliResult<()> {
     let events = parse_log(&text);
     let report = report(&events, args.name.as_deref());
     if report.is_empty() {
-        println!(
-            "no misses{} in {} ({} events)",
+        print(&format!(
+            "no misses{} in {} ({} events)\n",
             args.name
                 .as_deref()
                 .map(|n| format!(" of names containing {n:?}"))
                 .unwrap_or_default(),
             path.display(),
             events.len()
-        );
+        ));
     } else {
-        print!("{report}");
+        print(&report);
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `charm gc` and `charm clear`: keeping a cache in bounds, and emptying it.
 
 use crate::cli::CacheArgs;
-use crate::output::{bytes, Progress};
+use crate::output::{bytes, print, Progress};
 use crate::{store, CliError, CliResult};
 
 pub(crate) fn gc(args: &CacheArgs) -> CliResult<()> {
@@ -16,13 +16,13 @@ pub(crate) fn gc(args: &CacheArgs) -> CliResult<()> {
         .remove_orphans_with_progress(&mut |done, total| bar.update(done, total))
         .map_err(|e| CliError::failed(format!("cannot remove orphaned objects: {e}")))?;
     bar.finish();
-    println!(
-        "{}: removed {orphans} orphaned objects, evicted {evicted} entries; {} entries, {} of {}",
+    print(&format!(
+        "{}: removed {orphans} orphaned objects, evicted {evicted} entries; {} entries, {} of {}\n",
         group.describe(),
         group.len(),
         bytes(group.size()),
         bytes(group.budget())
-    );
+    ));
     Ok(())
 }
 
@@ -31,6 +31,6 @@ pub(crate) fn clear(args: &CacheArgs) -> CliResult<()> {
     let n = group
         .clear()
         .map_err(|e| CliError::failed(format!("cannot clear {}: {e}", group.describe())))?;
-    println!("{}: cleared {n} entries", group.describe());
+    print(&format!("{}: cleared {n} entries\n", group.describe()));
     Ok(())
 }

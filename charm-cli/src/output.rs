@@ -29,6 +29,14 @@ pub(crate) fn table(rows: &[Vec<String>], left: usize) -> String {
     out
 }
 
+/// Writes `text` to stdout. A reader that went away (`charm stats | head -1`)
+/// is not an error: the rest is simply not wanted.
+pub(crate) fn print(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// `1.5 MiB`.
 pub(crate) fn bytes(n: u64) -> String {
     charm::ByteSize(n).to_string()

@@ -1,6 +1,6 @@
 //! `charm plugins`: what is registered, by kind.
 
-use crate::output::table;
+use crate::output::{print, table};
 use crate::CliResult;
 
 pub(crate) fn plugins() -> CliResult<()> {
@@ -16,6 +16,6 @@ pub(crate) fn plugins() -> CliResult<()> {
             p.description.to_owned(),
         ]
     }));
-    print!("{}", table(&rows, 3));
+    print(&table(&rows, 3));
     Ok(())
 }

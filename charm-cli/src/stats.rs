@@ -2,7 +2,7 @@
 
 use crate::cli::StatsArgs;
 use crate::duration::human;
-use crate::output::{bytes, table};
+use crate::output::{bytes, print, table};
 use crate::{store, CliError, CliResult};
 use serde::Serialize;
 
@@ -51,17 +51,17 @@ pub(crate) fn stats(args: &StatsArgs) -> CliResult<()> {
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;
-        println!("{text}");
+        print(&format!("{text}\n"));
         return Ok(());
     }
-    println!(
-        "{}: {} entries, {} of {} ({:.1}%)",
+    print(&format!(
+        "{}: {} entries, {} of {} ({:.1}%)\n",
         report.store,
         report.entries,
         bytes(report.bytes),
         bytes(report.budget),
         percent(report.bytes, report.budget)
-    );
+    ));
     if report.functions.is_empty() {
         return Ok(());
     }
@@ -87,7 +87,7 @@ pub(crate) fn stats(args: &StatsArgs) -> CliResult<()> {
             human(std::time::Duration::from_secs_f64(f.time_cost_secs)),
         ]);
     }
-    print!("\n{}", table(&rows, 1));
+    print(&format!("\n{}", table(&rows, 1)));
     Ok(())
 }
 

@@ -315,3 +315,44 @@ fn traced_inputs_and_outputs_need_no_declaration() {
     assert_eq!(text(&run().stdout), "v2");
     assert_eq!(s.runs(), 2);
 }
+
+#[test]
+fn a_reader_that_stops_early_does_not_cut_the_recording() {
+    let s = Scratch::new("early-reader");
+    let script = s.counted("seq 1 200000");
+    let mut child = s
+        .command(&["run", "--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = [0u8; 2];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first_line).unwrap();
+    drop(child.stdout.take()); // like `| head -1`
+    assert!(child.wait().unwrap().success());
+    let replay = s.charm(&["run", "--", "sh", "-c", &script]);
+    assert_eq!(s.runs(), 1, "the whole output was recorded");
+    let lines = text(&replay.stdout).lines().count();
+    assert_eq!(lines, 200_000);
+}
+
+#[test]
+fn an_unusable_cache_runs_the_command_with_a_warning() {
+    let s = Scratch::new("unusable");
+    std::fs::write(s.path("not-a-dir"), "").unwrap();
+    let out = s.charm(&[
+        "run",
+        "--store",
+        "dir:not-a-dir/cache",
+        "--",
+        "sh",
+        "-c",
+        "echo ran; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "the command's own code");
+    assert_eq!(text(&out.stdout), "ran\n");
+    assert!(
+        text(&out.stderr).contains("running the command without caching"),
+        "{}",
+        text(&out.stderr)
+    );
+}
