@@ -3,49 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("charm-inspect-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch { dir }
-    }
-
-    fn charm(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_charm"))
-            .current_dir(&self.dir)
-            .env_remove("CHARM_STORE")
-            .env("CHARM_CACHE_DIR", self.dir.join("cache"))
-            .env("CHARM_LOG", self.dir.join("events.jsonl"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "charm {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn stdout(&self, args: &[&str]) -> String {
-        String::from_utf8(self.charm(args).stdout).unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use common::Scratch;
 
 /// The path `charm run` files `sh` under.
 fn sh() -> String {
@@ -61,10 +21,10 @@ fn sh() -> String {
 #[test]
 fn stats_counts_entries_hits_and_misses_per_command() {
     let s = Scratch::new("stats");
-    s.charm(&["run", "--", "sh", "-c", "echo one"]);
-    s.charm(&["run", "--", "sh", "-c", "echo one"]);
-    s.charm(&["run", "--", "sh", "-c", "echo two"]);
-    s.charm(&["run", "--", "echo", "three"]);
+    s.stdout(&["run", "--", "sh", "-c", "echo one"]);
+    s.stdout(&["run", "--", "sh", "-c", "echo one"]);
+    s.stdout(&["run", "--", "sh", "-c", "echo two"]);
+    s.stdout(&["run", "--", "echo", "three"]);
     let table = s.stdout(&["stats"]);
     assert!(table.contains("3 entries"), "{table}");
     let row = table.lines().find(|l| l.starts_with(&sh())).unwrap();
@@ -93,9 +53,9 @@ fn stats_counts_entries_hits_and_misses_per_command() {
 #[test]
 fn explain_names_what_changed_and_when() {
     let s = Scratch::new("explain");
-    std::fs::write(s.dir.join("in.txt"), "v1").unwrap();
+    std::fs::write(s.path("in.txt"), "v1").unwrap();
     let run = |arg: &str| {
-        s.charm(&[
+        s.stdout(&[
             "run",
             "--input",
             "in.txt",
@@ -108,7 +68,7 @@ fn explain_names_what_changed_and_when() {
     };
     run("a");
     run("a");
-    std::fs::write(s.dir.join("in.txt"), "v2").unwrap();
+    std::fs::write(s.path("in.txt"), "v2").unwrap();
     run("a");
     run("b");
     let report = s.stdout(&["explain", "--log", "events.jsonl"]);
@@ -126,9 +86,9 @@ fn explain_names_what_changed_and_when() {
 #[test]
 fn explain_reports_a_stale_ttl_recording() {
     let s = Scratch::new("explain-ttl");
-    s.charm(&["run", "--ttl", "1h", "--", "echo", "x"]);
+    s.stdout(&["run", "--ttl", "1h", "--", "echo", "x"]);
     std::thread::sleep(std::time::Duration::from_millis(100));
-    s.charm(&["run", "--ttl", "50ms", "--", "echo", "x"]);
+    s.stdout(&["run", "--ttl", "50ms", "--", "echo", "x"]);
     let report = s.stdout(&["explain", "--log", "events.jsonl"]);
     assert!(report.contains("which was removed at"), "{report}");
     assert!(report.contains("not within --ttl"), "{report}");
@@ -137,8 +97,8 @@ fn explain_reports_a_stale_ttl_recording() {
 #[test]
 fn gc_removes_orphans_and_evicts_to_the_budget() {
     let s = Scratch::new("gc");
-    s.charm(&["run", "--", "echo", "kept"]);
-    let orphan = s.dir.join(
+    s.stdout(&["run", "--", "echo", "kept"]);
+    let orphan = s.path(
         "cache/obj/ab/abababababababababababababababababababababababababababababababab.charm",
     );
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
@@ -156,13 +116,13 @@ fn gc_removes_orphans_and_evicts_to_the_budget() {
 #[test]
 fn clear_empties_the_cache() {
     let s = Scratch::new("clear");
-    let runs = s.dir.join("runs");
+    let runs = s.path("runs");
     let script = format!("echo run >> {}", runs.display());
-    s.charm(&["run", "--", "sh", "-c", &script]);
-    s.charm(&["run", "--", "sh", "-c", &script]);
+    s.stdout(&["run", "--", "sh", "-c", &script]);
+    s.stdout(&["run", "--", "sh", "-c", &script]);
     assert!(s.stdout(&["clear"]).contains("cleared 1 entries"));
     assert!(s.stdout(&["stats"]).contains("0 entries"));
-    s.charm(&["run", "--", "sh", "-c", &script]);
+    s.stdout(&["run", "--", "sh", "-c", &script]);
     assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 2);
 }
 

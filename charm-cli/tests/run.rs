@@ -2,63 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{text, Scratch};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-/// A scratch folder holding the cache, the files and a run counter.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("charm-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_charm"));
-        c.current_dir(&self.dir)
-            .env_remove("CHARM_STORE")
-            .env_remove("CHARM_LOG")
-            .env("CHARM_CACHE_DIR", self.path("cache"))
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn charm(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// A shell command that counts its runs in `runs` and then does `script`.
-    fn counted(&self, script: &str) -> String {
-        format!("echo run >> {}; {script}", self.path("runs").display())
-    }
-
-    fn runs(&self) -> usize {
-        std::fs::read_to_string(self.path("runs"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn a_hit_replays_binary_stdout_byte_for_byte() {
