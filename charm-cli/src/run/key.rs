@@ -34,7 +34,7 @@ impl Freeze for CallArgs {
 /// | name | LOOKUP | the command's resolved path |
 /// | function state | MATCH | the binary's contents and the `--env` values |
 /// | argument key | LOOKUP | the arguments, `--key`, `--cwd`, stdin, the `--input`/`--output` paths, `--trace` |
-/// | argument version | MATCH | the `--input` versions and `--ver` |
+/// | argument version | MATCH | the `--input` versions, `--ver`, `--comparison` |
 ///
 /// The `--env` values sit with the binary, per command, rather than in the
 /// store-wide system state: a changed value then replaces that command's
@@ -80,7 +80,9 @@ impl CallKey {
         ));
         let comparison = args.comparison.into();
         let versions: Vec<Digest> = inputs.iter().map(|p| version(p, comparison)).collect();
-        let ver = hash(&(versions, &args.ver));
+        // The comparison is part of the version: it decides what the
+        // recorded versions (of --input and traced files) mean.
+        let ver = hash(&(versions, &args.ver, format!("{comparison:?}")));
         Ok(CallKey {
             name: program.to_string_lossy().into_owned(),
             func_state,
