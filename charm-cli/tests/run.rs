@@ -305,3 +305,28 @@ fn an_unusable_cache_runs_the_command_with_a_warning() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn output_larger_than_the_budget_is_streamed_but_not_recorded() {
+    let s = Scratch::new("too-big");
+    let script = s.counted("head -c 5000 /dev/zero");
+    for _ in 0..2 {
+        let out = s.charm(&[
+            "run",
+            "--verbose",
+            "--max-size",
+            "4 KiB",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(out.stdout.len(), 5000, "all of it reached stdout");
+        assert!(
+            text(&out.stderr).contains("larger than the cache's budget"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(s.runs(), 2, "not recorded, so run again");
+}

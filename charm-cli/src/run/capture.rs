@@ -39,7 +39,40 @@ pub(crate) enum StdinSource {
 pub(crate) struct Captured {
     pub(crate) exit_code: i32,
     pub(crate) output: Vec<Chunk>,
+    /// The output outgrew the recording limit: it was streamed, not kept.
+    pub(crate) overflowed: bool,
     pub(crate) elapsed: Duration,
+}
+
+/// The output kept so far, up to a limit (the cache's budget): beyond it,
+/// keeping more would only exhaust memory for a value that cannot be stored.
+#[derive(Debug)]
+struct Recorder {
+    chunks: Vec<Chunk>,
+    bytes: u64,
+    limit: u64,
+    overflowed: bool,
+}
+
+impl Recorder {
+    fn keep(&mut self, stream: Stream, data: &[u8]) {
+        if self.overflowed {
+            return;
+        }
+        self.bytes += data.len() as u64;
+        if self.bytes > self.limit {
+            self.overflowed = true;
+            self.chunks = Vec::new();
+            return;
+        }
+        match self.chunks.last_mut() {
+            Some(last) if last.stream == stream => last.bytes.extend_from_slice(data),
+            _ => self.chunks.push(Chunk {
+                stream,
+                bytes: data.to_vec(),
+            }),
+        }
+    }
 }
 
 /// The shell convention: the exit code, or 128 + the signal that killed it.
@@ -51,12 +84,14 @@ pub(crate) fn exit_code(status: ExitStatus) -> i32 {
 }
 
 /// Runs `program` (named `argv0` to itself) with `args`, copying its
-/// stdout and stderr to ours as they come and recording them.
+/// stdout and stderr to ours as they come and recording up to `limit` bytes
+/// of them.
 pub(crate) fn execute(
     program: &Path,
     argv0: &OsString,
     args: &[OsString],
     stdin: &StdinSource,
+    limit: u64,
 ) -> io::Result<Captured> {
     let start = Instant::now();
     let mut command = Command::new(program);
@@ -81,7 +116,12 @@ pub(crate) fn execute(
         }
         _ => None,
     };
-    let recorded = Arc::new(Mutex::new(Vec::<Chunk>::new()));
+    let recorded = Arc::new(Mutex::new(Recorder {
+        chunks: Vec::new(),
+        bytes: 0,
+        limit,
+        overflowed: false,
+    }));
     let pumps: Vec<_> = [
         child
             .stdout
@@ -102,10 +142,11 @@ pub(crate) fn execute(
     if let Some(f) = feeder {
         let _ = f.join();
     }
-    let output = std::mem::take(&mut *recorded.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut recorder = recorded.lock().unwrap_or_else(|e| e.into_inner());
     Ok(Captured {
         exit_code: exit_code(status),
-        output,
+        output: std::mem::take(&mut recorder.chunks),
+        overflowed: recorder.overflowed,
         elapsed: start.elapsed(),
     })
 }
@@ -116,7 +157,7 @@ pub(crate) fn execute(
 fn pump(
     mut from: impl Read + Send + 'static,
     stream: Stream,
-    recorded: &Arc<Mutex<Vec<Chunk>>>,
+    recorded: &Arc<Mutex<Recorder>>,
 ) -> std::thread::JoinHandle<()> {
     let recorded = Arc::clone(recorded);
     std::thread::spawn(move || {
@@ -129,16 +170,10 @@ fn pump(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            {
-                let mut chunks = recorded.lock().unwrap_or_else(|e| e.into_inner());
-                match chunks.last_mut() {
-                    Some(last) if last.stream == stream => last.bytes.extend_from_slice(&buf[..n]),
-                    _ => chunks.push(Chunk {
-                        stream,
-                        bytes: buf[..n].to_vec(),
-                    }),
-                }
-            }
+            recorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .keep(stream, &buf[..n]);
             if ours_open {
                 ours_open = write_to(stream, &buf[..n]).is_ok();
             }

@@ -67,6 +67,7 @@ fn run_inner(args: &RunArgs) -> CliResult<u8> {
             .and_then(|g| g.local_dir())
             .into_iter()
             .collect(),
+        record_limit: group.as_ref().map_or(0, |g| g.budget()),
     };
     match group {
         Some(group) => memoized_run(&runner, &key, group),
@@ -221,6 +222,8 @@ struct Runner<'a> {
     stdin: StdinSource,
     /// Never traced inputs or outputs: the cache's own files.
     exclude: Vec<PathBuf>,
+    /// Output (stdout, stderr and files) beyond this is not recorded.
+    record_limit: u64,
 }
 
 impl Runner<'_> {
@@ -241,8 +244,9 @@ impl Runner<'_> {
                 &OsString::from("strace"),
                 &trace::strace_args(log, &self.program, rest),
                 &self.stdin,
+                self.record_limit,
             ),
-            _ => capture::execute(&self.program, argv0, rest, &self.stdin),
+            _ => capture::execute(&self.program, argv0, rest, &self.stdin, self.record_limit),
         }
         .map_err(|e| {
             CliError::failed(format!("cannot execute {}: {e}", self.program.display()))
@@ -300,6 +304,14 @@ impl Runner<'_> {
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         files.dedup_by(|a, b| a.path == b.path);
+        let file_bytes: u64 = files.iter().map(|f| f.contents.len() as u64).sum();
+        if captured.overflowed || file_bytes > self.record_limit {
+            uncacheable = Some(format!(
+                "its output is larger than the cache's budget ({}); raise --max-size to keep it",
+                crate::output::bytes(self.record_limit)
+            ));
+            files.clear();
+        }
         Ok(Executed {
             recording: Recording {
                 exit_code: captured.exit_code,
