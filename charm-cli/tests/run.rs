@@ -154,20 +154,23 @@ fn a_ttl_reruns_an_old_recording() {
 }
 
 #[test]
-fn two_concurrent_identical_runs_execute_once() {
+fn concurrent_identical_runs_execute_once() {
     let s = Scratch::new("concurrent");
     let script = s.counted("sleep 1; echo done");
-    let start = || {
-        s.command(&["run", "--", "sh", "-c", &script])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (start(), start());
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert_eq!(text(&a.stdout), "done\n");
-    assert_eq!(text(&b.stdout), "done\n");
-    assert_eq!(s.runs(), 1, "the second waited and replayed");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            s.command(&["run", "--", "sh", "-c", &script])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(text(&out.stdout), "done\n");
+    }
+    assert_eq!(s.runs(), 1, "the others waited and replayed");
 }
 
 #[test]
