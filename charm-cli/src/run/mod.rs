@@ -261,37 +261,10 @@ impl Runner<'_> {
             ));
         }
         let mut files = Vec::new();
-        let mut traced = Vec::new();
-        if let Some(log) = &trace_log {
-            let text = std::fs::read(log).unwrap_or_default();
-            let _ = std::fs::remove_file(log);
-            let mut exclude = self.exclude.clone();
-            exclude.push(log.clone());
-            let seen = trace::parse(&text, &self.program, &self.cwd).without(&exclude);
-            if !seen.started {
-                uncacheable = Some(
-                    "tracing failed (is ptrace allowed here? strace's message is above)".into(),
-                );
-            }
-            for p in &seen.written {
-                snapshot(p, &mut files, &mut uncacheable);
-            }
-            traced.extend(
-                seen.read
-                    .iter()
-                    .map(|p| TracedInput::now(p, false, comparison)),
-            );
-            traced.extend(
-                seen.missing
-                    .iter()
-                    .map(|p| TracedInput::now(p, false, comparison)),
-            );
-            traced.extend(
-                seen.listed
-                    .iter()
-                    .map(|p| TracedInput::now(p, true, comparison)),
-            );
-        }
+        let traced = match &trace_log {
+            Some(log) => self.read_trace(log, comparison, &mut files, &mut uncacheable),
+            None => Vec::new(),
+        };
         for p in &self.args.output {
             let p = files::absolute(p);
             if !p.exists() {
@@ -324,6 +297,38 @@ impl Runner<'_> {
             },
             uncacheable,
         })
+    }
+
+    /// Reads (and removes) the strace log: snapshots the files the command
+    /// wrote into `files`, and returns its inputs with their versions now.
+    fn read_trace(
+        &self,
+        log: &Path,
+        comparison: Comparison,
+        files: &mut Vec<files::OutputFile>,
+        uncacheable: &mut Option<String>,
+    ) -> Vec<TracedInput> {
+        let text = std::fs::read(log).unwrap_or_default();
+        let _ = std::fs::remove_file(log);
+        let mut exclude = self.exclude.clone();
+        exclude.push(log.to_owned());
+        let seen = trace::parse(&text, &self.program, &self.cwd).without(&exclude);
+        if !seen.started {
+            *uncacheable =
+                Some("tracing failed (is ptrace allowed here? strace's message is above)".into());
+        }
+        for p in &seen.written {
+            snapshot(p, files, uncacheable);
+        }
+        let files_read = seen.read.iter().chain(&seen.missing);
+        files_read
+            .map(|p| TracedInput::now(p, false, comparison))
+            .chain(
+                seen.listed
+                    .iter()
+                    .map(|p| TracedInput::now(p, true, comparison)),
+            )
+            .collect()
     }
 }
 
