@@ -123,7 +123,8 @@ const POLICY_BACKLOG: usize = 4096;
 
 #[derive(Debug, Default)]
 pub(crate) struct PersistState {
-    /// Delta records written since the last compaction.
+    /// Delta records not yet compacted, as far as this process knows: those
+    /// it found at its last refresh plus those it wrote since.
     deltas: usize,
     seq: u64,
 }
