@@ -24,7 +24,9 @@ pub use group::{
     MemoizedGroupBuilder, Usage, DEFAULT_CACHE_DIR,
 };
 pub use hasher::{BuildDigestHasher, DigestHasher};
-pub use helpers::{with_key, Comparison, FileContents, Ignored, KeyedBy, Thunk, TtlInterval};
+pub use helpers::{
+    restore_file, with_key, Comparison, FileContents, Ignored, KeyedBy, Thunk, TtlInterval,
+};
 pub use keys::{layout, EntryKey, SubKeys};
 pub use memoized::{ArgDigests, Memoized, MemoizedBuilder};
 pub use registry::{

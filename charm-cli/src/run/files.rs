@@ -102,27 +102,12 @@ pub(crate) fn snapshot(path: &Path, into: &mut Vec<OutputFile>) -> io::Result<()
 }
 
 impl OutputFile {
-    /// Writes the file back if it differs from the recording (atomically:
-    /// a temporary file renamed over it), creating its folder if needed.
+    /// Writes the file back (atomically, see [`charm::restore_file`]) with
+    /// its permission bits.
     pub(crate) fn restore(&self) -> io::Result<()> {
         let path = self.path.path();
-        if std::fs::read(&path).is_ok_and(|now| now == self.contents) {
-            return set_mode(&path, self.mode);
-        }
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        if let Some(dir) = dir {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut temp_name = path.file_name().unwrap_or_default().to_owned();
-        temp_name.push(format!(".charm-restore-{}", std::process::id()));
-        let temp = path.with_file_name(temp_name);
-        let written = std::fs::write(&temp, &self.contents)
-            .and_then(|()| set_mode(&temp, self.mode))
-            .and_then(|()| std::fs::rename(&temp, &path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written
+        charm::restore_file(&path, &self.contents)?;
+        set_mode(&path, self.mode)
     }
 }
 

@@ -178,8 +178,22 @@ impl Serialize for FileContents {
     }
 }
 
-/// Writes `contents` to `path` atomically (temporary file + rename).
-fn restore(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes `contents` to `path` unless it already holds them: atomically (a
+/// temporary file renamed over it), creating its folder if needed. This is
+/// how [`FileContents`] restores a file on a hit; tools that replay files
+/// (the `charm run` command) use it too.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("charm-restore-doc-{}/out.txt", std::process::id()));
+/// charm_core::restore_file(&path, b"replayed").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"replayed");
+/// # std::fs::remove_dir_all(path.parent().unwrap()).ok();
+/// ```
+///
+/// # Errors
+///
+/// The I/O error of creating the folder, writing or renaming.
+pub fn restore_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if std::fs::read(path).is_ok_and(|cur| cur == contents) {
         return Ok(());
     }
@@ -212,7 +226,7 @@ impl<'de> Deserialize<'de> for FileContents {
             )));
         }
         if snap.exists {
-            restore(&value.path, &snap.contents).map_err(|e| {
+            restore_file(&value.path, &snap.contents).map_err(|e| {
                 D::Error::custom(format!("cannot restore {}: {e}", value.path.display()))
             })?;
         }

@@ -5,7 +5,7 @@ mod keyed;
 mod thunk;
 mod ttl;
 
-pub use file_contents::{Comparison, FileContents};
+pub use file_contents::{restore_file, Comparison, FileContents};
 pub use keyed::{with_key, Ignored, KeyedBy};
 pub use thunk::Thunk;
 pub use ttl::TtlInterval;
