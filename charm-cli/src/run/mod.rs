@@ -39,6 +39,18 @@ fn run_inner(args: &RunArgs) -> CliResult<u8> {
         false => None,
     };
     let stdin = read_stdin(args.no_stdin)?;
+    let group = match store::open_group(&args.cache, store::Access::Calls) {
+        Ok(group) => group,
+        Err(e) if e.exit == EXIT_USAGE => return Err(e),
+        Err(e) => {
+            // Nothing will be recorded: no key, no trace, no snapshots.
+            eprintln!("charm: {e}; running the command without caching");
+            let (argv0, rest) = (&args.command[0], &args.command[1..]);
+            let captured = capture::execute(&program, argv0, rest, &stdin, 0)
+                .map_err(|e| cannot_execute(&program, e))?;
+            return Ok(code_byte(captured.exit_code));
+        }
+    };
     let key = CallKey::new(
         args,
         &program,
@@ -48,31 +60,21 @@ fn run_inner(args: &RunArgs) -> CliResult<u8> {
             StdinSource::Inherit => None,
         },
     )?;
-    let group = match store::open_group(&args.cache, store::Access::Calls) {
-        Ok(group) => Some(group),
-        Err(e) if e.exit == EXIT_USAGE => return Err(e),
-        Err(e) => {
-            eprintln!("charm: {e}; running the command without caching");
-            None
-        }
-    };
     let runner = Runner {
         args,
         program,
         cwd,
         strace,
         stdin,
-        exclude: group
-            .as_ref()
-            .and_then(|g| g.local_dir())
-            .into_iter()
-            .collect(),
-        record_limit: group.as_ref().map_or(0, |g| g.budget()),
+        exclude: group.local_dir().into_iter().collect(),
+        record_limit: group.budget(),
     };
-    match group {
-        Some(group) => memoized_run(&runner, &key, group),
-        None => Ok(runner.execute()?.exit_code()),
-    }
+    memoized_run(&runner, &key, group)
+}
+
+fn cannot_execute(program: &Path, e: std::io::Error) -> CliError {
+    CliError::failed(format!("cannot execute {}: {e}", program.display()))
+        .with_exit(EXIT_NOT_EXECUTABLE)
 }
 
 /// The call through the cache: replay a valid recording, or run and record.
@@ -189,12 +191,6 @@ struct Executed {
     uncacheable: Option<String>,
 }
 
-impl Executed {
-    fn exit_code(&self) -> u8 {
-        code_byte(self.recording.exit_code)
-    }
-}
-
 /// What a run that happened inside the cached call ended with.
 #[derive(Debug)]
 struct Outcome {
@@ -248,10 +244,7 @@ impl Runner<'_> {
             ),
             _ => capture::execute(&self.program, argv0, rest, &self.stdin, self.record_limit),
         }
-        .map_err(|e| {
-            CliError::failed(format!("cannot execute {}: {e}", self.program.display()))
-                .with_exit(EXIT_NOT_EXECUTABLE)
-        })?;
+        .map_err(|e| cannot_execute(&self.program, e))?;
         let comparison: Comparison = self.args.comparison.into();
         let mut uncacheable = None;
         if captured.exit_code != 0 && !self.args.cache_failures {
