@@ -47,11 +47,13 @@ pub struct FunctionStats {
 }
 
 impl FunctionStats {
+    /// Adds `other` in, saturating: persisted counters are read from files
+    /// anyone with access to the cache could have crafted.
     pub(crate) fn add(&mut self, other: &FunctionStats) {
-        self.hits += other.hits;
-        self.misses += other.misses;
-        self.time_cost_ns += other.time_cost_ns;
-        self.time_saved_ns += other.time_saved_ns;
+        self.hits = self.hits.saturating_add(other.hits);
+        self.misses = self.misses.saturating_add(other.misses);
+        self.time_cost_ns = self.time_cost_ns.saturating_add(other.time_cost_ns);
+        self.time_saved_ns = self.time_saved_ns.saturating_add(other.time_saved_ns);
     }
 }
 

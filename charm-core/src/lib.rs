@@ -16,6 +16,8 @@ mod traits;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "testing")]
+pub mod untrusted;
 
 pub use entry::{Entry, FunctionRecord, FunctionStats};
 pub use error::{Error, PluginKind, Result};
@@ -25,7 +27,8 @@ pub use group::{
 };
 pub use hasher::{BuildDigestHasher, DigestHasher};
 pub use helpers::{
-    restore_file, with_key, Comparison, FileContents, Ignored, KeyedBy, Thunk, TtlInterval,
+    create_temp_beside, restore_file, with_key, Comparison, FileContents, Ignored, KeyedBy,
+    RestoreRoots, Thunk, TtlInterval, TEMP_MARK,
 };
 pub use keys::{layout, EntryKey, SubKeys};
 pub use memoized::{ArgDigests, Memoized, MemoizedBuilder};

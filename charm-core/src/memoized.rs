@@ -417,7 +417,10 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
             None if self.opts.use_obj_store => engine.peek(&keys)?,
             None => return None,
         };
-        pickler.load::<R>(&bytes).ok()
+        engine
+            .restore_roots
+            .scope(|| pickler.load::<R>(&bytes))
+            .ok()
     }
 
     /// Whether calling with `args` would hit; changes nothing.
@@ -484,7 +487,7 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
                 .then(|| engine.adopt(keys, &self.name, self.opts))
                 .flatten()
         })?;
-        match pickler.load::<R>(&found.bytes) {
+        match engine.restore_roots.scope(|| pickler.load::<R>(&found.bytes)) {
             Ok(v) => {
                 engine.record_hit(keys, &self.name, &found, start.elapsed().as_nanos() as u64);
                 Some(v)

@@ -34,7 +34,7 @@ pub struct GdSf {
 impl GdSf {
     fn reset(&mut self, key: EntryKey, meta: &EntryMeta, hits: u64) {
         let f = self.frequency.entry(key).or_insert(0);
-        *f += hits;
+        *f = f.saturating_add(hits);
         let h = self.inflation + *f as f64 * meta.cost_ns as f64 / meta.size.max(1) as f64;
         self.priority.set(key, Priority(h));
     }

@@ -36,7 +36,7 @@ impl Lfu {
         } else {
             self.rank.get(&key).map_or(0, |(n, _)| n)
         };
-        self.rank.set(key, (uses + 1, now));
+        self.rank.set(key, (uses.saturating_add(1), now));
     }
 }
 

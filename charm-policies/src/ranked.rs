@@ -113,7 +113,7 @@ impl Clock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-        self.0 = now.max(self.0 + 1);
+        self.0 = now.max(self.0.saturating_add(1));
         self.0
     }
 

@@ -2,7 +2,7 @@
 //! outputs, and restoring them on a hit.
 
 use charm::freeze::{hash, Digest};
-use charm::{Comparison, FileContents};
+use charm::{Comparison, FileContents, RestoreRoots};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io;
@@ -103,11 +103,12 @@ pub(crate) fn snapshot(path: &Path, into: &mut Vec<OutputFile>) -> io::Result<()
 
 impl OutputFile {
     /// Writes the file back (atomically, see [`charm::restore_file`]) with
-    /// its permission bits.
-    pub(crate) fn restore(&self) -> io::Result<()> {
-        let path = self.path.path();
-        charm::restore_file(&path, &self.contents)?;
-        set_mode(&path, self.mode)
+    /// its permission bits, if `roots` allow its path. Set-user-ID,
+    /// set-group-ID and sticky bits are never restored: the recording may
+    /// be forged.
+    pub(crate) fn restore(&self, roots: &RestoreRoots) -> io::Result<()> {
+        let target = roots.restore(&self.path.path(), &self.contents)?;
+        set_mode(&target, self.mode & 0o777)
     }
 }
 
@@ -147,15 +148,18 @@ mod tests {
         let file = dir.join("sub/out.sh");
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, b"\x00\xffbinary").unwrap();
-        set_mode(&file, 0o750).unwrap();
+        set_mode(&file, 0o4750).unwrap();
         let mut snaps = Vec::new();
         snapshot(&dir, &mut snaps).unwrap();
         assert_eq!(snaps.len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
-        snaps[0].restore().unwrap();
+        let err = snaps[0].restore(&RestoreRoots::none()).unwrap_err();
+        assert!(err.to_string().contains("outside the allowed roots"), "{err}");
+        assert!(!file.exists(), "nothing written outside the roots");
+        snaps[0].restore(&RestoreRoots::none().allow(&dir)).unwrap();
         assert_eq!(std::fs::read(&file).unwrap(), b"\x00\xffbinary");
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o750);
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o750, "permission bits kept, set-user-ID dropped");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

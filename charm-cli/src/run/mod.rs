@@ -11,7 +11,7 @@ use crate::cli::RunArgs;
 use crate::duration::human;
 use crate::{store, CliError, CliResult, EXIT_CHARM_FAILED, EXIT_NOT_EXECUTABLE, EXIT_USAGE};
 use capture::StdinSource;
-use charm::{Comparison, Memoized, MemoizedGroup};
+use charm::{Comparison, Memoized, MemoizedGroup, RestoreRoots};
 use key::CallKey;
 use record::{Recording, TracedInput};
 use std::ffi::OsString;
@@ -140,7 +140,7 @@ fn memoized_run(runner: &Runner<'_>, key: &CallKey, group: Arc<MemoizedGroup>) -
         let Ok(recording) = result else {
             continue; // unreachable: an Err comes only from a run
         };
-        match recording.restore_files() {
+        match recording.restore_files(&runner.restore_roots()) {
             Ok(()) => {
                 say(&format!(
                     "hit; replaying a run of {} (exit code {})",
@@ -200,9 +200,9 @@ struct Outcome {
 }
 
 impl Recording {
-    fn restore_files(&self) -> Result<(), String> {
+    fn restore_files(&self, roots: &RestoreRoots) -> Result<(), String> {
         for f in &self.files {
-            f.restore()
+            f.restore(roots)
                 .map_err(|e| format!("cannot restore {}: {e}", f.path.path().display()))?;
         }
         Ok(())
@@ -223,6 +223,22 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
+    /// Where a replay may write, decided here and never by the recording
+    /// (anyone who can write the cache can forge one): the `--output`
+    /// paths; with `--trace`, whose outputs are found while running, also
+    /// the command's working folder and the temporary folder; never the
+    /// cache's own folder.
+    fn restore_roots(&self) -> RestoreRoots {
+        let mut roots = match self.args.trace {
+            true => RestoreRoots::new().allow(&self.cwd),
+            false => RestoreRoots::none(),
+        };
+        for output in &self.args.output {
+            roots = roots.allow(files::absolute(output));
+        }
+        self.exclude.iter().fold(roots, |r, dir| r.forbid(dir))
+    }
+
     fn execute(&self) -> CliResult<Executed> {
         let argv0 = &self.args.command[0];
         let rest = &self.args.command[1..];

@@ -3,7 +3,7 @@
 use super::{Engine, MemoizedGroup};
 use crate::registry::{new_pickler, new_policy, open_lock, open_store, LockTarget};
 use crate::size::SizeArg;
-use crate::{Error, ObjStore, RWLock, ReplacementPolicy, Result};
+use crate::{Error, ObjStore, RWLock, ReplacementPolicy, RestoreRoots, Result};
 use charm_freeze::{hash, Digest, Freeze};
 use std::fmt;
 use std::path::PathBuf;
@@ -38,6 +38,7 @@ pub struct MemoizedGroupBuilder {
     extra_system_state: Option<StateFn>,
     temporary: bool,
     read_index: bool,
+    restore_roots: Vec<PathBuf>,
 }
 
 impl fmt::Debug for MemoizedGroupBuilder {
@@ -66,6 +67,7 @@ impl fmt::Debug for MemoizedGroupBuilder {
             .field("extra_system_state", &self.extra_system_state.is_some())
             .field("temporary", &self.temporary)
             .field("read_index", &self.read_index)
+            .field("restore_roots", &self.restore_roots)
             .finish()
     }
 }
@@ -83,6 +85,7 @@ impl Default for MemoizedGroupBuilder {
             extra_system_state: None,
             temporary: false,
             read_index: true,
+            restore_roots: Vec::new(),
         }
     }
 }
@@ -202,6 +205,38 @@ impl MemoizedGroupBuilder {
         self
     }
 
+    /// Also lets cached values restore files under `root` (repeatable).
+    ///
+    /// A [`FileContents`](crate::FileContents) result restores its file on
+    /// a hit. Where it may write is decided here, by the running program,
+    /// never by the cache's files (which anyone who can write the cache
+    /// could forge): the working directory and the temporary directory
+    /// when the group is built, plus these roots, minus the store's own
+    /// folder. A restore elsewhere is refused and the call recomputes.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::{FileContents, Memoized, MemoizedGroup};
+    /// let data = std::env::temp_dir().join(format!("charm-doc-restore-root-{}", std::process::id()));
+    /// let group = MemoizedGroup::builder().temporary(true).restore_root(&data).build().unwrap();
+    /// let make: Memoized<FileContents> = Memoized::builder("doc::make").group(group).build();
+    /// let out = data.join("out.txt");
+    /// let compute = || {
+    ///     std::fs::create_dir_all(&data).unwrap();
+    ///     std::fs::write(&out, "made").unwrap();
+    ///     FileContents::new(&out)
+    /// };
+    /// make.call(&(), compute);
+    /// std::fs::remove_file(&out).unwrap();
+    /// make.call(&(), || unreachable!("a hit"));
+    /// assert_eq!(std::fs::read_to_string(&out).unwrap(), "made", "restored");
+    /// # std::fs::remove_dir_all(&data).ok();
+    /// ```
+    pub fn restore_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.restore_roots.push(root.into());
+        self
+    }
+
     /// # Errors
     ///
     /// [`Error::Config`] for a size that cannot be read,
@@ -245,6 +280,13 @@ impl MemoizedGroupBuilder {
                 }
             }
         };
+        let mut restore_roots = self
+            .restore_roots
+            .iter()
+            .fold(RestoreRoots::new(), |r, root| r.allow(root));
+        if let Some(dir) = store.local_dir() {
+            restore_roots = restore_roots.forbid(dir);
+        }
         let engine = Engine::new(super::EngineParts {
             store,
             pickler,
@@ -257,6 +299,7 @@ impl MemoizedGroupBuilder {
             temporary: self.temporary,
             temp_dir,
             read_index: self.read_index,
+            restore_roots,
         });
         if !self.temporary && self.read_index {
             engine.refresh()?;

@@ -141,6 +141,7 @@ pub(crate) struct EngineParts {
     pub(crate) temporary: bool,
     pub(crate) temp_dir: Option<PathBuf>,
     pub(crate) read_index: bool,
+    pub(crate) restore_roots: crate::RestoreRoots,
 }
 
 /// The working parts of a group.
@@ -172,6 +173,8 @@ pub(crate) struct Engine {
     /// A persisted policy state read by `refresh`, merged into `policy` when
     /// the policy is next needed (a refresh does not need it).
     stored_policy: Mutex<Option<crate::index::format::PolicyState>>,
+    /// Where values may restore files while they are deserialized.
+    pub(crate) restore_roots: crate::RestoreRoots,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -210,6 +213,7 @@ impl Engine {
             in_flight: DashMap::default(),
             persist: Mutex::new(PersistState::default()),
             stored_policy: Mutex::new(None),
+            restore_roots: p.restore_roots,
         }
     }
 

@@ -400,7 +400,7 @@ impl Engine {
         for e in self.index.entries.iter() {
             let slot = per.entry(e.key().name).or_default();
             slot.0 += 1;
-            slot.1 += e.size;
+            slot.1 = slot.1.saturating_add(e.size);
         }
         let mut functions: Vec<FunctionUsage> = self
             .index

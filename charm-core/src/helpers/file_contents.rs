@@ -1,10 +1,11 @@
 //! `FileContents`: a file as an argument or a result.
 
+use super::restore::{restore_file, RestoreRoots};
+use crate::events::warn_once;
 use charm_freeze::{hash, Digest, Freeze, Freezer};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// How a file's version is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -24,11 +25,14 @@ pub enum Comparison {
 /// file (serializing snapshots its contents, deserializing writes them
 /// back), so a cached call replays its file side effect.
 ///
-/// Restores are confined: the path may not contain `..`, and must lie under
-/// one of the roots allowed when the value was created (by default the
-/// working directory and the temporary directory; add more with
-/// [`allow_root`](Self::allow_root)). Anything else fails to deserialize,
-/// which the cache treats as a miss: it recomputes.
+/// Restores are confined to the folders the *running* program allows —
+/// never to anything read from the cache, which anyone who can write it
+/// could forge: by default the working directory and the temporary
+/// directory, plus a group's
+/// [`restore_root`](crate::MemoizedGroupBuilder::restore_root)s (see
+/// [`RestoreRoots`]). Symbolic links in the parent folders are resolved
+/// before the check. A path outside, or with `..`, fails to deserialize,
+/// which the cache treats as a miss: it recomputes, and warns once.
 ///
 /// ```
 /// use charm_core::FileContents;
@@ -47,24 +51,14 @@ pub enum Comparison {
 pub struct FileContents {
     path: PathBuf,
     comparison: Comparison,
-    roots: Vec<PathBuf>,
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
 }
 
 impl FileContents {
     /// The file at `path`, compared by blake3 digest.
     pub fn new(path: impl AsRef<Path>) -> Self {
-        let mut roots = vec![absolute(&std::env::temp_dir())];
-        if let Ok(cwd) = std::env::current_dir() {
-            roots.push(cwd);
-        }
         FileContents {
             path: path.as_ref().to_owned(),
             comparison: Comparison::default(),
-            roots,
         }
     }
 
@@ -72,13 +66,6 @@ impl FileContents {
     #[must_use]
     pub fn with_comparison(mut self, comparison: Comparison) -> Self {
         self.comparison = comparison;
-        self
-    }
-
-    /// Also allows restoring under `root`.
-    #[must_use]
-    pub fn allow_root(mut self, root: impl AsRef<Path>) -> Self {
-        self.roots.push(absolute(root.as_ref()));
         self
     }
 
@@ -104,26 +91,6 @@ impl FileContents {
             },
         }
     }
-
-    /// Why `path` may not be restored, if it may not.
-    fn confinement_error(&self) -> Option<String> {
-        if self.path.components().any(|c| c == Component::ParentDir) {
-            return Some(format!("{} contains `..`", self.path.display()));
-        }
-        let abs = absolute(&self.path);
-        if self.roots.iter().any(|r| abs.starts_with(r)) {
-            return None;
-        }
-        Some(format!(
-            "{} is outside the allowed roots ({}); allow its folder with FileContents::allow_root",
-            abs.display(),
-            self.roots
-                .iter()
-                .map(|r| r.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    }
 }
 
 impl AsRef<Path> for FileContents {
@@ -147,11 +114,15 @@ impl Freeze for FileContents {
     }
 }
 
+/// Marks the stored form; the form before it listed allowed roots, and
+/// must never be decoded as this one.
+const SNAPSHOT_FORMAT: [u8; 8] = *b"charmFC2";
+
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
+    format: [u8; 8],
     path: PathBuf,
     comparison: Comparison,
-    roots: Vec<PathBuf>,
     #[serde(with = "serde_bytes")]
     contents: Vec<u8>,
     exists: bool,
@@ -168,9 +139,9 @@ impl Serialize for FileContents {
             }
         };
         Snapshot {
+            format: SNAPSHOT_FORMAT,
             path: self.path.clone(),
             comparison: self.comparison,
-            roots: self.roots.clone(),
             contents,
             exists,
         }
@@ -178,59 +149,29 @@ impl Serialize for FileContents {
     }
 }
 
-/// Writes `contents` to `path` unless it already holds them: atomically (a
-/// temporary file renamed over it), creating its folder if needed. This is
-/// how [`FileContents`] restores a file on a hit; tools that replay files
-/// (the `charm run` command) use it too.
-///
-/// ```
-/// let path = std::env::temp_dir().join(format!("charm-restore-doc-{}/out.txt", std::process::id()));
-/// charm_core::restore_file(&path, b"replayed").unwrap();
-/// assert_eq!(std::fs::read(&path).unwrap(), b"replayed");
-/// # std::fs::remove_dir_all(path.parent().unwrap()).ok();
-/// ```
-///
-/// # Errors
-///
-/// The I/O error of creating the folder, writing or renaming.
-pub fn restore_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    if std::fs::read(path).is_ok_and(|cur| cur == contents) {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(format!(".charm-restore-{}", std::process::id()));
-    let temp = PathBuf::from(temp);
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut f| f.write_all(contents))
-        .and_then(|_| std::fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
-}
-
 impl<'de> Deserialize<'de> for FileContents {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let snap = Snapshot::deserialize(d)?;
-        let value = FileContents {
+        if snap.format != SNAPSHOT_FORMAT {
+            return Err(D::Error::custom("not a FileContents snapshot of this charm"));
+        }
+        let roots = RestoreRoots::current();
+        let refused = match roots.resolve(&snap.path) {
+            Err(why) => Some(why),
+            Ok(target) if snap.exists => restore_file(&target, &snap.contents)
+                .err()
+                .map(|e| format!("cannot restore {}: {e}", snap.path.display())),
+            Ok(_) => None,
+        };
+        if let Some(why) = refused {
+            let msg = format!("refusing to restore a file: {why}");
+            warn_once("file-contents-restore", &format!("{msg}; recomputing"));
+            return Err(D::Error::custom(msg));
+        }
+        Ok(FileContents {
             path: snap.path,
             comparison: snap.comparison,
-            roots: snap.roots,
-        };
-        if let Some(why) = value.confinement_error() {
-            return Err(D::Error::custom(format!(
-                "refusing to restore a file: {why}"
-            )));
-        }
-        if snap.exists {
-            restore_file(&value.path, &snap.contents).map_err(|e| {
-                D::Error::custom(format!("cannot restore {}: {e}", value.path.display()))
-            })?;
-        }
-        Ok(value)
+        })
     }
 }
 
@@ -270,14 +211,24 @@ mod tests {
         std::fs::remove_file(&p).unwrap();
 
         let mut snap: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        // Roots written into the stored bytes are not read.
+        snap["roots"] = serde_json::json!(["/"]);
         snap["path"] = serde_json::json!("/etc/charm-should-not-write-here");
         let err = serde_json::from_value::<FileContents>(snap.clone()).unwrap_err();
         assert!(
             err.to_string().contains("outside the allowed roots"),
             "{err}"
         );
+        assert!(!Path::new("/etc/charm-should-not-write-here").exists());
         snap["path"] = serde_json::json!(format!("{}/../escape", std::env::temp_dir().display()));
-        let err = serde_json::from_value::<FileContents>(snap).unwrap_err();
+        let err = serde_json::from_value::<FileContents>(snap.clone()).unwrap_err();
         assert!(err.to_string().contains("`..`"), "{err}");
+
+        // The running program's roots decide: none here, so even tmp is refused.
+        snap["path"] = serde_json::json!(p);
+        let err = RestoreRoots::none()
+            .scope(|| serde_json::from_value::<FileContents>(snap).unwrap_err());
+        assert!(err.to_string().contains("outside"), "{err}");
+        assert!(!p.exists());
     }
 }

@@ -2,10 +2,12 @@
 
 mod file_contents;
 mod keyed;
+mod restore;
 mod thunk;
 mod ttl;
 
-pub use file_contents::{restore_file, Comparison, FileContents};
+pub use file_contents::{Comparison, FileContents};
+pub use restore::{create_temp_beside, restore_file, RestoreRoots, TEMP_MARK};
 pub use keyed::{with_key, Ignored, KeyedBy};
 pub use thunk::Thunk;
 pub use ttl::TtlInterval;

@@ -81,6 +81,8 @@ mod entry_table {
     use std::fmt;
 
     const FIXED: usize = 5 * 32 + 4 * 8 + 4;
+    /// Sizes above this (1 PiB) are refused, so sums of sizes stay exact.
+    const MAX_ENTRY_SIZE: u64 = 1 << 50;
     const NONE: u32 = u32::MAX;
 
     pub(super) fn serialize<S: Serializer>(
@@ -132,7 +134,7 @@ mod entry_table {
             let inline_len = u32::from_le_bytes([b[192], b[193], b[194], b[195]]);
             let inline = match inline_len {
                 NONE => None,
-                n => Some(b.get(FIXED..FIXED + n as usize)?.to_vec()),
+                n => Some(b.get(FIXED..FIXED.checked_add(usize::try_from(n).ok()?)?)?.to_vec()),
             };
             let key = EntryKey {
                 name: digest(b, 0),
@@ -148,6 +150,9 @@ mod entry_table {
                 stamp: word(b, 3),
                 inline,
             };
+            if entry.size > MAX_ENTRY_SIZE {
+                return None; // no value is this large: a crafted record
+            }
             let used = FIXED + entry.inline.as_ref().map_or(0, Vec::len);
             out.push((key, entry));
             b = &b[used..];
@@ -165,7 +170,7 @@ mod entry_table {
                 f.write_str("a table of index entries")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-                parse(v).ok_or_else(|| E::custom("truncated entry table"))
+                parse(v).ok_or_else(|| E::custom("truncated or crafted entry table"))
             }
         }
         d.deserialize_bytes(Table)

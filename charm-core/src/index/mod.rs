@@ -73,18 +73,25 @@ impl Index {
     fn insert_untracked(&self, key: EntryKey, entry: Entry) -> Option<Entry> {
         let size = entry.size;
         let old = self.entries.insert(key, entry);
-        self.total.fetch_add(size, Ordering::Relaxed);
-        if let Some(old) = &old {
-            self.total.fetch_sub(old.size, Ordering::Relaxed);
-        }
+        self.add_to_total(size, old.as_ref().map_or(0, |o| o.size));
         old
+    }
+
+    /// Adds `plus` to the total size and takes `minus` off, saturating
+    /// (sizes come from files anyone with access to the cache could craft).
+    fn add_to_total(&self, plus: u64, minus: u64) {
+        let _ = self
+            .total
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_add(plus).saturating_sub(minus))
+            });
     }
 
     fn remove_untracked(&self, key: &EntryKey, obj: Option<&Digest>) -> Option<Entry> {
         let (_, old) = self
             .entries
             .remove_if(key, |_, e| obj.is_none_or(|o| e.obj_key == *o))?;
-        self.total.fetch_sub(old.size, Ordering::Relaxed);
+        self.add_to_total(0, old.size);
         Some(old)
     }
 

@@ -1,0 +1,181 @@
+//! The decoders of the cache's own files, for fuzzing (feature `testing`).
+//!
+//! Anyone who can write a cache's folder or bucket can put any bytes in
+//! it, so every decoder here must return — an error is fine — without
+//! panicking, and allocate no more than a small multiple of its input.
+//! Each function decodes one kind of file the way the engine does, then
+//! uses the result the way the engine would (applying a delta, merging a
+//! snapshot, ranking a policy's entries), and returns whether the bytes
+//! were accepted. The `sample_*` functions give valid files to mutate.
+//!
+//! ```
+//! use charm_core::untrusted;
+//! # use charm_policies as _;
+//! assert!(untrusted::snapshot(&untrusted::sample_snapshot()));
+//! assert!(!untrusted::snapshot(b"CHARMIX1 but not really"));
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::index::format::{self, Delta, PolicyState, Snapshot, State};
+use crate::object::{self, ObjectMeta};
+use crate::{Entry, EntryKey, FunctionRecord, FunctionStats, ReplacementPolicy};
+use charm_freeze::{hash, Digest};
+
+/// Decodes an index snapshot and merges it into a state, then applies it
+/// as a delta too (as a merge of two processes' views would).
+pub fn snapshot(bytes: &[u8]) -> bool {
+    let Ok(snap) = format::decode_snapshot(bytes) else {
+        return false;
+    };
+    let mut state = State::from_snapshot(snap.clone());
+    state.apply(Delta {
+        system: snap.system,
+        upserts: snap.entries,
+        removals: Vec::new(),
+        functions: snap.functions,
+        accesses: Vec::new(),
+    });
+    let _ = (state.len(), state.keys(), state.take_entries());
+    if let Some(p) = snap.policy {
+        policy_state(&p.bytes);
+    }
+    true
+}
+
+/// Decodes a delta record and applies it, twice, to an empty state.
+pub fn delta(bytes: &[u8]) -> bool {
+    let Ok(d) = format::decode_delta(bytes) else {
+        return false;
+    };
+    let mut state = State::empty(d.system);
+    state.apply(d.clone());
+    state.apply(d);
+    let _ = (state.len(), state.take_entries());
+    true
+}
+
+/// Verifies a stored object as the object of [`sample_key`].
+pub fn object(bytes: &[u8]) -> bool {
+    object::open(bytes, &sample_key()).is_ok()
+}
+
+/// Decodes a persisted policy state (any registered policy, through
+/// typetag), then evicts everything it ranks.
+pub fn policy_state(bytes: &[u8]) -> bool {
+    let Ok(mut p) = postcard::from_bytes::<Box<dyn ReplacementPolicy>>(bytes) else {
+        return false;
+    };
+    let n = p.keys().len();
+    for _ in 0..=n {
+        if p.evict().is_none() {
+            break;
+        }
+    }
+    true
+}
+
+/// The object key [`object`] expects.
+pub fn sample_key() -> Digest {
+    hash(&"charm sample object")
+}
+
+fn sample_entries() -> Vec<(EntryKey, Entry)> {
+    (0u8..3)
+        .map(|i| {
+            let key = EntryKey {
+                name: hash(&"f"),
+                args: hash(&i),
+            };
+            let entry = Entry {
+                obj_key: hash(&(i, "obj")),
+                func_state: hash(&"state"),
+                args_ver: hash(&()),
+                size: 100 + u64::from(i),
+                compute_ns: 1_000,
+                serialize_ns: 10,
+                stamp: 1 + u64::from(i),
+                inline: (i == 1).then(|| vec![i; 20]),
+            };
+            (key, entry)
+        })
+        .collect()
+}
+
+fn sample_functions(stats: FunctionStats) -> Vec<FunctionRecord> {
+    vec![FunctionRecord {
+        name: "f".into(),
+        func_state: hash(&"state"),
+        stamp: 1,
+        stats,
+    }]
+}
+
+fn sample_stats() -> FunctionStats {
+    FunctionStats {
+        hits: 3,
+        misses: 2,
+        time_cost_ns: 50,
+        time_saved_ns: 3_000,
+    }
+}
+
+/// A valid snapshot of three entries, one function and a `gdsize` policy
+/// state (when that policy is linked in).
+pub fn sample_snapshot() -> Vec<u8> {
+    let entries = sample_entries();
+    let policy = crate::new_policy("gdsize").ok().map(|mut p| {
+        for (k, e) in &entries {
+            p.add(
+                *k,
+                &crate::EntryMeta {
+                    size: e.size,
+                    cost_ns: e.cost_ns(),
+                },
+            );
+        }
+        PolicyState {
+            name: p.typetag_name().to_owned(),
+            bytes: postcard::to_stdvec(&p).expect("a policy state encodes"),
+        }
+    });
+    let snap = Snapshot {
+        system: hash(&"system"),
+        functions: sample_functions(sample_stats()),
+        entries,
+        policy,
+        folded: vec!["index/delta-1".into()],
+    };
+    format::encode_snapshot(&snap).expect("a snapshot encodes")
+}
+
+/// A valid delta record with upserts, a removal, a function and accesses.
+pub fn sample_delta() -> Vec<u8> {
+    delta_with_stats(sample_stats())
+}
+
+/// [`sample_delta`] with the function's usage counters set to `stats`
+/// (a crafted record may hold any).
+pub fn delta_with_stats(stats: FunctionStats) -> Vec<u8> {
+    let entries = sample_entries();
+    let d = Delta {
+        system: hash(&"system"),
+        removals: vec![(entries[0].0, entries[0].1.obj_key)],
+        accesses: entries.iter().map(|(k, _)| *k).collect(),
+        upserts: entries,
+        functions: sample_functions(stats),
+    };
+    format::encode_delta(&d).expect("a delta encodes")
+}
+
+/// A valid object for [`sample_key`].
+pub fn sample_object() -> Vec<u8> {
+    object::seal(
+        b"a cached value".to_vec(),
+        &ObjectMeta {
+            key: sample_key(),
+            compute_ns: 7,
+            serialize_ns: 8,
+        },
+    )
+}
