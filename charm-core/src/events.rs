@@ -142,6 +142,30 @@ pub fn emit(
     }
 }
 
+/// Warns of a cache failure once per root cause: a store that cannot be
+/// written (read-only, no permission, a full disk) is one cause, whichever
+/// call or commit meets it first; any other failure is warned once per
+/// `key`.
+pub(crate) fn warn_failure(key: &str, err: &crate::Error, message: &str) {
+    use std::io::ErrorKind as K;
+    let cause = match err.io_kind() {
+        Some(K::PermissionDenied | K::ReadOnlyFilesystem) => Some((
+            "cache-not-writable",
+            "the cache cannot be written (read-only or no permission): hits are \
+             served, new values are computed and not kept",
+        )),
+        Some(K::StorageFull | K::QuotaExceeded) => Some((
+            "cache-full",
+            "the cache's disk is full: new values are computed and not kept",
+        )),
+        _ => None,
+    };
+    match cause {
+        Some((cause, what)) => warn_once(cause, &format!("{what} (first: {message})")),
+        None => warn_once(key, message),
+    }
+}
+
 /// Warns once per `key` per process: through `tracing` (target `charm`),
 /// and on stderr when no `tracing` subscriber is installed, so the warning
 /// is seen without any setup.

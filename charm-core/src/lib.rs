@@ -27,8 +27,8 @@ pub use group::{
 };
 pub use hasher::{BuildDigestHasher, DigestHasher};
 pub use helpers::{
-    create_temp_beside, restore_file, with_key, Comparison, FileContents, Ignored, KeyedBy,
-    RestoreRoots, Thunk, TtlInterval, TEMP_MARK,
+    create_temp_beside, remove_non_file, restore_file, with_key, Comparison, FileContents, Ignored,
+    KeyedBy, RestoreRoots, Thunk, TtlInterval, TEMP_MARK,
 };
 pub use keys::{layout, EntryKey, SubKeys};
 pub use memoized::{ArgDigests, Memoized, MemoizedBuilder};

@@ -1,6 +1,6 @@
 //! `Memoized<R>`: the cache of one function.
 
-use crate::events::warn_once;
+use crate::events::{warn_failure, warn_once};
 use crate::group::calls::StoreOptions;
 use crate::group::{default_group, Usage};
 use crate::registry::new_pickler;
@@ -385,7 +385,7 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
                 "{}: the cache failed, the value was computed: {e}",
                 self.name
             );
-            warn_once(&format!("call:{}", self.name), &message);
+            warn_failure(&format!("call:{}", self.name), &e, &message);
         }
     }
 
@@ -487,7 +487,10 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
                 .then(|| engine.adopt(keys, &self.name, self.opts))
                 .flatten()
         })?;
-        match engine.restore_roots.scope(|| pickler.load::<R>(&found.bytes)) {
+        match engine
+            .restore_roots
+            .scope(|| pickler.load::<R>(&found.bytes))
+        {
             Ok(v) => {
                 engine.record_hit(keys, &self.name, &found, start.elapsed().as_nanos() as u64);
                 Some(v)

@@ -70,7 +70,11 @@ type Decoder = fn(&[u8]) -> bool;
 
 fn decoders() -> [(&'static str, Decoder, Vec<u8>); 4] {
     [
-        ("snapshot", untrusted::snapshot, untrusted::sample_snapshot()),
+        (
+            "snapshot",
+            untrusted::snapshot,
+            untrusted::sample_snapshot(),
+        ),
         ("delta", untrusted::delta, untrusted::sample_delta()),
         ("object", untrusted::object, untrusted::sample_object()),
         ("policy state", untrusted::policy_state, policy_sample()),
@@ -133,7 +137,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), 1..=255u8).prop_map(|(i, b)| Mutation::Flip(i, b)),
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Set(i, b)),
         any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..16))
+        (
+            any::<usize>(),
+            proptest::collection::vec(any::<u8>(), 1..16)
+        )
             .prop_map(|(i, v)| Mutation::Insert(i, v)),
         (any::<usize>(), word).prop_map(|(i, w)| Mutation::Word(i, w)),
     ]
@@ -232,13 +239,13 @@ fn crafted_counters_and_sizes_are_refused_or_saturate() {
     // is refused as crafted, never summed.
     let mut snap = untrusted::sample_snapshot();
     let name = charm_freeze::hash(&"f");
-    let table = snap
-        .windows(32)
-        .position(|w| w == name.as_bytes())
-        .unwrap();
+    let table = snap.windows(32).position(|w| w == name.as_bytes()).unwrap();
     for field in 0..4 {
         let at = table + 160 + field * 8;
         snap[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
     }
-    assert!(!untrusted::snapshot(&reseal(snap)), "a petabyte entry is refused");
+    assert!(
+        !untrusted::snapshot(&reseal(snap)),
+        "a petabyte entry is refused"
+    );
 }

@@ -1,7 +1,9 @@
 //! `file` — `flock` on a lock file: shared readers, one writer.
 
-use charm_core::{Error, LockGuard, LockTarget, RWLock, Result};
+use charm_core::{remove_non_file, Error, LockGuard, LockTarget, RWLock, Result};
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::ErrorKind;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,6 +14,10 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// for readers, exclusive for the writer). The kernel releases it when the
 /// holder exits, even by a crash. Waits are bounded: past the timeout,
 /// [`Error::LockTimeout`] names the file.
+///
+/// A folder, fifo or link where the lock file belongs is replaced by a
+/// lock file. Readers need no write access: in a cache they may only read,
+/// they lock the file read-only, or read unlocked if there is none.
 ///
 /// ```
 /// use charm_core::RWLock;
@@ -60,18 +66,55 @@ impl FileRwLock {
         &self.path
     }
 
-    pub(crate) fn acquire(&self, shared: bool) -> Result<LockGuard<'_>> {
+    /// Opens the lock file: created if missing; anything but a regular
+    /// file in its place (a folder, a fifo, a link) is replaced. A reader
+    /// that may not write opens it read-only (`flock` needs no write
+    /// access), and with no lock file to open, in a folder it may not
+    /// write either, reads unlocked: nobody who shares its permissions can
+    /// be writing.
+    fn open(&self, shared: bool) -> Result<Option<File>> {
+        let cannot = |e| Error::io(format!("cannot open lock file {}", self.path.display()), e);
         if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                if !(shared && parent.is_dir()) {
+                    return Err(Error::io(format!("cannot create {}", parent.display()), e));
+                }
+            }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(|e| Error::io(format!("cannot open lock file {}", self.path.display()), e))?;
+        let mut replaced = false;
+        loop {
+            let opened = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(&self.path);
+            let not_a_file = match &opened {
+                Ok(f) => !f.metadata().map_err(cannot)?.is_file(),
+                Err(e) => matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EISDIR)),
+            };
+            if not_a_file && !replaced && remove_non_file(&self.path) {
+                replaced = true;
+                continue;
+            }
+            return match opened {
+                Ok(_) if not_a_file => Err(cannot(std::io::Error::other("not a regular file"))),
+                Ok(f) => Ok(Some(f)),
+                Err(e) if shared && read_only(&e) => match File::open(&self.path) {
+                    Ok(f) => Ok(Some(f)),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(cannot(e)),
+                },
+                Err(e) => Err(cannot(e)),
+            };
+        }
+    }
+
+    pub(crate) fn acquire(&self, shared: bool) -> Result<LockGuard<'_>> {
+        let Some(file) = self.open(shared)? else {
+            return Ok(LockGuard::new(()));
+        };
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
@@ -111,6 +154,11 @@ impl RWLock for FileRwLock {
     }
 }
 
+/// Whether opening for writing failed only for want of permission.
+fn read_only(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EROFS)
+}
+
 /// The lock file's name inside a store's directory.
 pub(crate) const LOCK_FILE: &str = ".charm.lock";
 
@@ -133,3 +181,33 @@ charm_core::register_lock!(
         Ok(Box::new(FileRwLock::new(lock_path(t, "file")?)))
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_fifo_or_link_in_place_of_the_lock_file_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("charm-lock-odd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(LOCK_FILE);
+        let lock = FileRwLock::new(&path).with_timeout(Duration::from_secs(2));
+        let plant: [&dyn Fn(); 3] = [
+            &|| std::fs::create_dir_all(path.join("inner")).unwrap(),
+            &|| {
+                let made = std::process::Command::new("mkfifo").arg(&path).status();
+                assert!(made.unwrap().success());
+            },
+            &|| std::os::unix::fs::symlink(dir.join("gone"), &path).unwrap(),
+        ];
+        for plant in plant {
+            plant();
+            drop(lock.reader().unwrap());
+            drop(lock.writer().unwrap());
+            assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+            std::fs::remove_file(&path).unwrap();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,15 +1,18 @@
 //! `dir:PATH` — files in a local directory.
 
-use charm_core::{valid_key, Error, ObjStore, Result};
+use charm_core::events::{emit, Op};
+use charm_core::{
+    create_temp_beside, remove_non_file, valid_key, Error, ObjStore, Result, TEMP_MARK,
+};
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 /// Every file this store makes ends so; `clear` and `keys` touch no other.
+/// Temporary files are `<file>.charm.tmp-<pid>-<n>`, renamed into place.
 const SUFFIX: &str = ".charm";
-/// Temporary files are `<file>.tmp-<pid>-<n>`; they are renamed into place.
-const TEMP_MARK: &str = ".charm.tmp-";
 
 /// Stores each key as a file under a directory (`a/b` → `DIR/a/b.charm`).
 ///
@@ -18,6 +21,12 @@ const TEMP_MARK: &str = ".charm.tmp-";
 /// leave a truncated file; charm checksums what it stores, so that is read
 /// as a miss, never a wrong value. Files not made by the store (anything
 /// not ending in `.charm`) are never listed or deleted.
+///
+/// The folder's contents are untrusted: something other than a regular
+/// file where a key's file belongs (a folder, a fifo, a link) reads as
+/// absent and is removed, so that a `put` can replace it; a read never
+/// follows a link and never blocks on a fifo. A file too large to hold in
+/// memory is an error, not an abort.
 ///
 /// ```
 /// use charm_core::ObjStore;
@@ -32,7 +41,6 @@ const TEMP_MARK: &str = ".charm.tmp-";
 #[derive(Debug)]
 pub struct DirObjStore {
     root: PathBuf,
-    temp_seq: AtomicU64,
 }
 
 impl DirObjStore {
@@ -56,10 +64,7 @@ impl DirObjStore {
         })?;
         let root = std::path::absolute(root)
             .map_err(|e| Error::io(format!("cannot resolve {}", root.display()), e))?;
-        Ok(DirObjStore {
-            root,
-            temp_seq: AtomicU64::new(0),
-        })
+        Ok(DirObjStore { root })
     }
 
     /// The directory.
@@ -77,17 +82,72 @@ impl DirObjStore {
     }
 
     fn write_new(&self, path: &Path, value: &[u8]) -> io::Result<()> {
-        let n = self.temp_seq.fetch_add(1, Ordering::Relaxed);
-        let mut temp = path.as_os_str().to_owned();
-        temp.push(format!(".tmp-{}-{n}", std::process::id()));
-        let temp = PathBuf::from(temp);
-        let result = fs::File::create(&temp)
-            .and_then(|mut f| f.write_all(value))
-            .and_then(|_| fs::rename(&temp, path));
+        let (mut file, temp) = create_temp_beside(path)?;
+        let mut result = file.write_all(value).and_then(|_| fs::rename(&temp, path));
+        if result.is_err() && remove_non_file(path) {
+            result = fs::rename(&temp, path); // a folder was in the way
+        }
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
         result
+    }
+
+    /// Reads a key's file without following a link or blocking on a fifo;
+    /// `None` if there is no regular file (anything else is removed).
+    fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path);
+        let mut file = match opened {
+            Ok(f) => f,
+            Err(e) if absent(&e) => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                self.discard_non_file(path, "a symbolic link");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            self.discard_non_file(path, "not a regular file");
+            return Ok(None);
+        }
+        let len = usize::try_from(meta.len()).map_err(io::Error::other)?;
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len)
+            .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, format!("{len} bytes: {e}")))?;
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Removes what stands where a key's file belongs, and reports it.
+    fn discard_non_file(&self, path: &Path, what: &str) {
+        if remove_non_file(path) {
+            let detail = format!("{} was {what}; removed", path.display());
+            emit(Op::Corrupt, None, None, None, &detail);
+        }
+    }
+
+    /// Removes temporary files under `dir` last modified before `cutoff`.
+    fn remove_temporaries(&self, dir: &Path, cutoff: SystemTime) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in read_dir_if_present(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                removed += self.remove_temporaries(&path, cutoff)?;
+            } else if entry.file_name().to_string_lossy().contains(TEMP_MARK)
+                && entry.metadata()?.modified()? < cutoff
+                && remove_if_present(&path)?
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Every file of ours under `dir`, as keys.
@@ -132,13 +192,39 @@ impl DirObjStore {
     }
 }
 
-/// The entries of `dir`; none if it does not exist.
+/// Whether an error means the path is not there: missing, or a file
+/// stands where one of its folders belongs.
+fn absent(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
+}
+
+/// The entries of `dir`; none if it does not exist (or is not a folder).
 fn read_dir_if_present(dir: &Path) -> io::Result<impl Iterator<Item = io::Result<fs::DirEntry>>> {
     match fs::read_dir(dir) {
         Ok(entries) => Ok(Some(entries).into_iter().flatten()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None.into_iter().flatten()),
+        Err(e) if absent(&e) => Ok(None.into_iter().flatten()),
         Err(e) => Err(e),
     }
+}
+
+/// Creates `dir` under `root`, first removing anything but a folder that
+/// stands where one of its folders belongs.
+fn create_dirs(root: &Path, dir: &Path) -> io::Result<()> {
+    if fs::create_dir_all(dir).is_ok() {
+        return Ok(());
+    }
+    let mut cur = root.to_owned();
+    for part in dir
+        .strip_prefix(root)
+        .map_err(io::Error::other)?
+        .components()
+    {
+        cur.push(part);
+        if fs::symlink_metadata(&cur).is_ok_and(|m| !m.is_dir()) {
+            fs::remove_file(&cur)?;
+        }
+    }
+    fs::create_dir_all(dir)
 }
 
 fn remove_if_present(path: &Path) -> io::Result<bool> {
@@ -152,20 +238,17 @@ fn remove_if_present(path: &Path) -> io::Result<bool> {
 impl ObjStore for DirObjStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let path = self.path(key)?;
-        match fs::read(&path) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
-        }
+        self.read_file(&path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
     }
 
     fn put(&self, key: &str, value: &[u8]) -> Result<()> {
         let path = self.path(key)?;
         let first = self.write_new(&path, value);
         let result = match first {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(e) if absent(&e) => {
                 if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent)
+                    create_dirs(&self.root, parent)
                         .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
                 }
                 self.write_new(&path, value)
@@ -182,7 +265,7 @@ impl ObjStore for DirObjStore {
     }
 
     fn contains(&self, key: &str) -> Result<bool> {
-        Ok(self.path(key)?.is_file())
+        Ok(fs::symlink_metadata(self.path(key)?).is_ok_and(|m| m.is_file()))
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>> {
@@ -201,6 +284,14 @@ impl ObjStore for DirObjStore {
     fn clear(&self) -> Result<()> {
         self.clear_dir(&self.root)
             .map_err(|e| Error::io(format!("cannot clear {}", self.root.display()), e))
+    }
+
+    fn remove_stale_temporaries(&self, older_than: Duration) -> Result<usize> {
+        let cutoff = SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.remove_temporaries(&self.root, cutoff)
+            .map_err(|e| Error::io(format!("cannot clean {}", self.root.display()), e))
     }
 
     fn describe(&self) -> String {
@@ -255,6 +346,52 @@ mod tests {
         s.clear().unwrap();
         assert!(s.keys("").unwrap().is_empty());
         assert!(dir.join("a").join("foreign.txt").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn anything_but_a_file_where_a_key_belongs_reads_as_absent_and_is_replaced() {
+        let dir = temp("odd");
+        let s = DirObjStore::open(&dir).unwrap();
+        let path = |key: &str| dir.join(format!("{key}.charm"));
+        // A folder (with contents), a fifo and a dangling link.
+        fs::create_dir_all(path("index/base").join("inner")).unwrap();
+        let mkfifo = std::process::Command::new("mkfifo")
+            .arg(path("index/count"))
+            .status();
+        assert!(mkfifo.unwrap().success(), "mkfifo");
+        fs::create_dir_all(dir.join("obj/ab")).unwrap();
+        std::os::unix::fs::symlink(dir.join("gone"), path("obj/ab/cd")).unwrap();
+        for key in ["index/base", "index/count", "obj/ab/cd"] {
+            assert_eq!(s.get(key).unwrap(), None, "{key} reads as absent");
+            assert!(!s.contains(key).unwrap());
+            s.put(key, b"fresh").unwrap();
+            assert_eq!(s.get(key).unwrap().as_deref(), Some(&b"fresh"[..]), "{key}");
+        }
+        // A file where a folder belongs.
+        fs::write(dir.join("deltas"), "in the way").unwrap();
+        assert_eq!(s.get("deltas/one").unwrap(), None);
+        assert!(s.keys("deltas/").unwrap().is_empty());
+        s.put("deltas/one", b"1").unwrap();
+        assert_eq!(s.get("deltas/one").unwrap().as_deref(), Some(&b"1"[..]));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stale_temporaries_go_and_fresh_ones_stay() {
+        let dir = temp("temps");
+        let s = DirObjStore::open(&dir).unwrap();
+        s.put("obj/ab/cd", b"v").unwrap();
+        let (_, temp) = create_temp_beside(&dir.join("obj/ab/ef.charm")).unwrap();
+        assert_eq!(
+            s.remove_stale_temporaries(Duration::from_secs(3600))
+                .unwrap(),
+            0
+        );
+        assert!(temp.exists(), "a write may still be going on");
+        assert_eq!(s.remove_stale_temporaries(Duration::ZERO).unwrap(), 1);
+        assert!(!temp.exists());
+        assert_eq!(s.keys("").unwrap(), ["obj/ab/cd"], "values untouched");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

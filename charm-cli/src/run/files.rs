@@ -154,7 +154,10 @@ mod tests {
         assert_eq!(snaps.len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
         let err = snaps[0].restore(&RestoreRoots::none()).unwrap_err();
-        assert!(err.to_string().contains("outside the allowed roots"), "{err}");
+        assert!(
+            err.to_string().contains("outside the allowed roots"),
+            "{err}"
+        );
         assert!(!file.exists(), "nothing written outside the roots");
         snaps[0].restore(&RestoreRoots::none().allow(&dir)).unwrap();
         assert_eq!(std::fs::read(&file).unwrap(), b"\x00\xffbinary");

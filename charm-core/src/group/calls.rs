@@ -2,7 +2,7 @@
 
 use super::{lock, Engine, PolicyEvent};
 use crate::entry::stamp;
-use crate::events::{emit, warn_once, Op};
+use crate::events::{emit, warn_failure, warn_once, Op};
 use crate::keys::layout;
 use crate::object::{self, ObjectMeta};
 use crate::{Entry, EntryKey, EntryMeta, Result, SubKeys};
@@ -102,7 +102,8 @@ impl Engine {
     pub(crate) fn delete_object(&self, e: &Entry) {
         if e.inline.is_none() {
             if let Err(err) = self.store.delete(&layout::object(&e.obj_key)) {
-                warn_once("delete", &format!("cannot delete a cached object: {err}"));
+                let message = format!("cannot delete a cached object: {err}");
+                warn_failure("delete", &err, &message);
             }
         }
     }
@@ -237,7 +238,8 @@ impl Engine {
         self.index.insert(keys.entry_key(), entry);
         self.note(PolicyEvent::Add(keys.entry_key(), m));
         if let Err(err) = self.after_insert() {
-            warn_once("persist", &format!("cannot persist the cache index: {err}"));
+            let message = format!("cannot persist the cache index: {err}");
+            warn_failure("persist", &err, &message);
         }
         Some(Found {
             bytes,
@@ -301,6 +303,7 @@ impl Engine {
                 },
             );
             self.store.put(&layout::object(&obj), &sealed)?;
+            self.note_unindexed(obj);
             (sealed.len() as u64 + metadata, None)
         } else {
             let counted = if opts.use_metadata_size {

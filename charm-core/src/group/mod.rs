@@ -175,6 +175,10 @@ pub(crate) struct Engine {
     stored_policy: Mutex<Option<crate::index::format::PolicyState>>,
     /// Where values may restore files while they are deserialized.
     pub(crate) restore_roots: crate::RestoreRoots,
+    /// Objects this process stored whose entries no persisted index record
+    /// holds yet: if persisting fails for good, they are deleted rather
+    /// than left where no index counts or evicts them.
+    unindexed: Mutex<std::collections::HashSet<Digest, crate::BuildDigestHasher>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -214,6 +218,7 @@ impl Engine {
             persist: Mutex::new(PersistState::default()),
             stored_policy: Mutex::new(None),
             restore_roots: p.restore_roots,
+            unindexed: Mutex::default(),
         }
     }
 
@@ -297,7 +302,8 @@ impl MemoizedGroup {
     }
 
     /// Deletes stored objects that no entry refers to (left by crashes or a
-    /// discarded index); returns how many. Commits first.
+    /// discarded index) and temporary files of writers killed over an hour
+    /// ago; returns how many. Commits first.
     pub fn remove_orphans(&self) -> Result<usize> {
         self.engine()?.remove_orphans(&mut |_, _| {})
     }

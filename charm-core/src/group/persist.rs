@@ -2,16 +2,21 @@
 
 use super::{lock, Engine, FunctionUsage, GroupUsage, Usage};
 use crate::entry::stamp;
-use crate::events::{emit, warn_once, Op};
+use crate::events::{emit, warn_failure, warn_once, Op};
 use crate::index::format::{self, Delta, PolicyState, State};
 use crate::keys::layout;
 use crate::{EntryMeta, Error, ReplacementPolicy, Result};
+use charm_freeze::Digest;
 use std::collections::{HashMap, HashSet};
 
 /// Delta records a process writes before it compacts them into the
 /// snapshot: at least this many, or a sixteenth of the index, so the
 /// amortised cost per call stays flat as the index grows.
 const MIN_DELTAS_BEFORE_COMPACTION: usize = 64;
+
+/// A temporary file older than this belongs to a writer that was killed
+/// (a write takes seconds at most): `gc` removes it.
+const STALE_TEMPORARY_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Engine {
     /// Reads the snapshot and every delta record not folded into it.
@@ -185,6 +190,7 @@ impl Engine {
             let _ = self.store.delete(name);
         }
         self.index.snapshot_written(&snap, &increments);
+        self.indexed(snap.entries.iter().map(|(_, e)| &e.obj_key));
         p.deltas = 0;
         emit(
             Op::IndexWrite,
@@ -214,6 +220,7 @@ impl Engine {
         );
         self.store.put(&name, &format::encode_delta(&delta)?)?;
         self.index.persisted(&delta);
+        self.indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
         p.deltas += 1;
         emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
         let due = if self.read_index {
@@ -356,7 +363,12 @@ impl Engine {
             }
         }
         progress(total, total);
-        Ok(removed)
+        let temporaries = self.store.remove_stale_temporaries(STALE_TEMPORARY_AGE)?;
+        if temporaries > 0 {
+            let detail = format!("{temporaries} temporary files of interrupted writes");
+            emit(Op::RemoveOrphan, None, None, None, &detail);
+        }
+        Ok(removed + temporaries)
     }
 
     /// Forgets every entry and deletes everything the store holds for the
@@ -444,13 +456,44 @@ impl Engine {
             false => self.write_delta(),
         };
         if let Err(e) = saved {
-            warn_once(
-                "commit-at-exit",
-                &format!(
-                    "cannot save the cache index of {}: {e}",
-                    self.store.describe()
-                ),
+            let removed = self.remove_unindexed();
+            let message = format!(
+                "cannot save the cache index of {}: {e}; removed the {removed} values \
+                 stored by this process, which no index would count or evict",
+                self.store.describe()
             );
+            warn_failure("commit-at-exit", &e, &message);
         }
+    }
+
+    /// Remembers an object stored before its entry is persisted.
+    pub(crate) fn note_unindexed(&self, obj: Digest) {
+        lock(&self.unindexed).insert(obj);
+    }
+
+    /// Forgets objects whose entries a written index record now holds.
+    fn indexed<'a>(&self, objs: impl Iterator<Item = &'a Digest>) {
+        let mut pending = lock(&self.unindexed);
+        if !pending.is_empty() {
+            for obj in objs {
+                pending.remove(obj);
+            }
+        }
+    }
+
+    /// Deletes the objects this process stored whose entries were never
+    /// persisted (the index could not be written: a full disk, a lost
+    /// lock); returns how many.
+    fn remove_unindexed(&self) -> usize {
+        let objs: Vec<Digest> = lock(&self.unindexed).drain().collect();
+        let mut removed = 0;
+        for obj in objs {
+            if self.store.delete(&layout::object(&obj)).unwrap_or(false) {
+                removed += 1;
+                let why = "its index entry could not be written";
+                emit(Op::RemoveOrphan, None, None, Some(&obj), why);
+            }
+        }
+        removed
     }
 }

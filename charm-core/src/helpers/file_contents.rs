@@ -153,7 +153,9 @@ impl<'de> Deserialize<'de> for FileContents {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let snap = Snapshot::deserialize(d)?;
         if snap.format != SNAPSHOT_FORMAT {
-            return Err(D::Error::custom("not a FileContents snapshot of this charm"));
+            return Err(D::Error::custom(
+                "not a FileContents snapshot of this charm",
+            ));
         }
         let roots = RestoreRoots::current();
         let refused = match roots.resolve(&snap.path) {

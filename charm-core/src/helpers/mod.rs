@@ -7,7 +7,7 @@ mod thunk;
 mod ttl;
 
 pub use file_contents::{Comparison, FileContents};
-pub use restore::{create_temp_beside, restore_file, RestoreRoots, TEMP_MARK};
 pub use keyed::{with_key, Ignored, KeyedBy};
+pub use restore::{create_temp_beside, remove_non_file, restore_file, RestoreRoots, TEMP_MARK};
 pub use thunk::Thunk;
 pub use ttl::TtlInterval;

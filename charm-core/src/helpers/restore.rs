@@ -222,6 +222,27 @@ pub fn create_temp_beside(path: &Path) -> io::Result<(File, PathBuf)> {
     Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
 }
 
+/// Removes `path` if it is anything but a regular file — a folder with all
+/// it holds, a fifo, a socket, a link (not its target) — where a file of
+/// the cache belongs; true if it removed something. Stores and locks use
+/// it so that a stray file type never disables a cache.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("charm-non-file-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(path.join("inner")).unwrap();
+/// assert!(charm_core::remove_non_file(&path));
+/// std::fs::write(&path, "a file stays").unwrap();
+/// assert!(!charm_core::remove_non_file(&path));
+/// # std::fs::remove_file(&path).ok();
+/// ```
+pub fn remove_non_file(path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).is_ok(),
+        Ok(m) if !m.is_file() => std::fs::remove_file(path).is_ok(),
+        _ => false,
+    }
+}
+
 /// What every temporary file charm makes has in its name.
 pub const TEMP_MARK: &str = ".charm.tmp-";
 
@@ -275,7 +296,10 @@ mod tests {
         std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
         let roots = RestoreRoots::none().allow(&root);
         let err = roots.restore(&root.join("link/x"), b"no").unwrap_err();
-        assert!(err.to_string().contains("outside the allowed roots"), "{err}");
+        assert!(
+            err.to_string().contains("outside the allowed roots"),
+            "{err}"
+        );
         assert!(!outside.join("x").exists());
 
         std::os::unix::fs::symlink(root.join("gone"), root.join("dangling")).unwrap();

@@ -134,7 +134,10 @@ mod entry_table {
             let inline_len = u32::from_le_bytes([b[192], b[193], b[194], b[195]]);
             let inline = match inline_len {
                 NONE => None,
-                n => Some(b.get(FIXED..FIXED.checked_add(usize::try_from(n).ok()?)?)?.to_vec()),
+                n => Some(
+                    b.get(FIXED..FIXED.checked_add(usize::try_from(n).ok()?)?)?
+                        .to_vec(),
+                ),
             };
             let key = EntryKey {
                 name: digest(b, 0),
