@@ -289,18 +289,44 @@ fn concurrent_identical_misses_compute_once() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A store that reads (nothing) and refuses every write, as a read-only
+/// folder does for any user but root.
+#[derive(Debug)]
+struct Unwritable;
+
+impl charm::ObjStore for Unwritable {
+    fn get(&self, _: &str) -> charm::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn put(&self, key: &str, _: &[u8]) -> charm::Result<()> {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        Err(charm::Error::io(format!("cannot write {key}"), denied))
+    }
+    fn delete(&self, _: &str) -> charm::Result<bool> {
+        Ok(false)
+    }
+    fn keys(&self, _: &str) -> charm::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn clear(&self) -> charm::Result<()> {
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "unwritable:".into()
+    }
+}
+
 #[test]
 fn an_unwritable_store_computes_and_try_call_reports_it() {
-    let dir = fresh_dir("unwritable");
-    let g = group_at(&dir);
-    // A file where the object folder should be: writes fail even for root.
-    std::fs::write(dir.join("obj"), "in the way").unwrap();
+    let g = MemoizedGroup::builder()
+        .obj_store(Unwritable)
+        .build()
+        .unwrap();
     let f: Memoized<u8> = memo("engine::f", &g);
     assert_eq!(f.call(&1u8, || 5), 5, "call computes and returns");
     let err = f.try_call(&2u8, || 6).unwrap_err();
     assert!(err.to_string().contains("cannot write"), "{err}");
     drop((f, g));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// An exclusive lock on one call, held from the lookup until the result is
@@ -22,11 +22,20 @@ impl CallLock {
         let path = dir.join(format!("{name}.lock"));
         let mut on_wait = Some(on_wait);
         loop {
+            // Never through a link, never blocking on a fifo: the cache
+            // folder is untrusted, and anything but a file is replaced.
             let file = OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
-                .open(&path)?;
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(&path);
+            let file = match file {
+                Ok(f) if f.metadata()?.is_file() => f,
+                Ok(_) | Err(_) if charm::remove_non_file(&path) => continue,
+                Ok(_) => return Err(io::Error::other("not a regular file")),
+                Err(e) => return Err(e),
+            };
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {
@@ -86,5 +95,21 @@ mod tests {
         assert!(waiter.join().unwrap(), "the waiter was told it waited");
         assert!(!dir.join("k.lock").exists(), "released locks leave no file");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_fifo_or_link_in_place_of_the_lock_file_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("charm-cli-lock-odd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("k.lock");
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.unwrap().success());
+        drop(CallLock::acquire(&dir, "k", || {}).unwrap());
+        let elsewhere = dir.join("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        drop(CallLock::acquire(&dir, "k", || {}).unwrap());
+        assert!(!elsewhere.exists(), "nothing created through the link");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

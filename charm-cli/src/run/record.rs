@@ -81,3 +81,54 @@ impl Recording {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::capture::Stream;
+    use proptest::prelude::*;
+
+    fn sample() -> Vec<u8> {
+        let recording = Recording {
+            exit_code: 3,
+            output: vec![Chunk {
+                stream: Stream::Stderr,
+                bytes: b"oops\n".to_vec(),
+            }],
+            files: vec![OutputFile {
+                path: PathBytes::new(Path::new("out/a.txt")),
+                mode: 0o644,
+                contents: b"data".to_vec(),
+            }],
+            traced: vec![TracedInput {
+                path: PathBytes::new(Path::new("/definitely/missing")),
+                listing: false,
+                version: charm::freeze::hash(&"v"),
+            }],
+            comparison: Comparison::Blake3,
+            recorded_at_ms: 5,
+            elapsed: Duration::from_millis(7),
+        };
+        postcard::to_stdvec(&recording).unwrap()
+    }
+
+    proptest! {
+        /// A recording is read from the cache, which anyone who can write
+        /// it could have crafted: decoding and judging it never panics.
+        #[test]
+        fn crafted_recordings_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+            cut in any::<usize>(),
+        ) {
+            let mut bytes = sample();
+            for (at, b) in edits {
+                let i = at % bytes.len();
+                bytes[i] = b;
+            }
+            bytes.truncate(cut % (bytes.len() + 1));
+            if let Ok(r) = postcard::from_bytes::<Recording>(&bytes) {
+                let _ = r.stale(Some(Duration::from_secs(1)));
+            }
+        }
+    }
+}

@@ -30,7 +30,7 @@ use std::sync::OnceLock;
 /// assert!(roots.restore(&base.join("../escape"), b"no").is_err());
 /// # std::fs::remove_dir_all(&base).ok();
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreRoots {
     allowed: Vec<PathBuf>,
     forbidden: Vec<PathBuf>,
@@ -53,7 +53,10 @@ impl RestoreRoots {
 
     /// No folder at all: add them with [`allow`](Self::allow).
     pub fn none() -> Self {
-        RestoreRoots::default()
+        RestoreRoots {
+            allowed: Vec::new(),
+            forbidden: Vec::new(),
+        }
     }
 
     /// Also allows writing under `root` (a folder, or a single file).
@@ -74,9 +77,7 @@ impl RestoreRoots {
     /// The roots in force on this thread: those of the innermost
     /// [`scope`](Self::scope), else [`RestoreRoots::new`].
     pub fn current() -> Self {
-        SCOPE
-            .with(|s| s.borrow().clone())
-            .unwrap_or_else(RestoreRoots::new)
+        SCOPE.with(|s| s.borrow().clone()).unwrap_or_default()
     }
 
     /// Runs `f` with these roots in force on this thread (what the engine
@@ -245,6 +246,14 @@ pub fn remove_non_file(path: &Path) -> bool {
 
 /// What every temporary file charm makes has in its name.
 pub const TEMP_MARK: &str = ".charm.tmp-";
+
+/// The same as [`RestoreRoots::new`]: the running process's working and
+/// temporary directories.
+impl Default for RestoreRoots {
+    fn default() -> Self {
+        RestoreRoots::new()
+    }
+}
 
 /// Writes `contents` to `path` unless it already holds them: atomically (a
 /// temporary file from [`create_temp_beside`] renamed over it), creating
