@@ -1,9 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod attrs;
-mod fn_digest;
 mod freeze;
 mod memoize;
+mod scan;
 
 use proc_macro::TokenStream;
 
@@ -39,7 +39,8 @@ pub fn derive_charm_freeze(input: TokenStream) -> TokenStream {
 ///
 /// Re-exported as `charm::memoize`; see its documentation for the options
 /// (`group`, `name`, `version`, `deps`, `use_obj_store`,
-/// `use_metadata_size`, `pickler`, `extra_func_state`, `cache_errors`).
+/// `use_metadata_size`, `pickler`, `extra_func_state`, `cache_errors`,
+/// `auto_deps`).
 #[proc_macro_attribute]
 pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
     memoize::memoize(args.into(), item.into())

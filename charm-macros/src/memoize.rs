@@ -1,7 +1,7 @@
 //! `#[memoize]` and `#[freeze_fn]`.
 
 use crate::attrs::Errors;
-use crate::fn_digest;
+use charm_build::digest;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::parse::Parser;
@@ -24,12 +24,13 @@ struct Options {
     pickler: Option<LitStr>,
     extra_func_state: Option<Expr>,
     cache_errors: Option<LitBool>,
+    auto_deps: Option<LitBool>,
     krate: Option<Path>,
 }
 
 const MEMOIZE_KEYS: &str = "group, name, version, deps, use_obj_store, use_metadata_size, \
-                            pickler, extra_func_state, cache_errors, crate";
-const FREEZE_FN_KEYS: &str = "version, deps, crate";
+                            pickler, extra_func_state, cache_errors, auto_deps, crate";
+const FREEZE_FN_KEYS: &str = "version, deps, auto_deps, crate";
 
 fn parse_options(args: TokenStream, memoize: bool, errors: &mut Errors) -> Options {
     let mut o = Options::default();
@@ -75,7 +76,7 @@ fn parse_options(args: TokenStream, memoize: bool, errors: &mut Errors) -> Optio
                 format!("`{key}` takes true or false"),
             )),
         };
-        let allowed = memoize || matches!(key.as_str(), "version" | "deps" | "crate");
+        let allowed = memoize || matches!(key.as_str(), "version" | "deps" | "auto_deps" | "crate");
         let result: syn::Result<()> = match key.as_str() {
             _ if !allowed => Err(syn::Error::new(
                 m.path.span(),
@@ -91,6 +92,7 @@ fn parse_options(args: TokenStream, memoize: bool, errors: &mut Errors) -> Optio
             "use_obj_store" => bool_lit(&v).map(|b| o.use_obj_store = Some(b)),
             "use_metadata_size" => bool_lit(&v).map(|b| o.use_metadata_size = Some(b)),
             "cache_errors" => bool_lit(&v).map(|b| o.cache_errors = Some(b)),
+            "auto_deps" => bool_lit(&v).map(|b| o.auto_deps = Some(b)),
             "extra_func_state" => {
                 o.extra_func_state = Some(v);
                 Ok(())
@@ -130,6 +132,16 @@ fn parse_options(args: TokenStream, memoize: bool, errors: &mut Errors) -> Optio
 /// Rejects what cannot be memoized, with what to do instead.
 fn check_signature(f: &ItemFn, errors: &mut Errors) {
     let sig = &f.sig;
+    if let Some(r) = sig.receiver() {
+        if r.reference.is_some() && r.mutability.is_some() {
+            errors.at(
+                r.span(),
+                "#[memoize] cannot cache a `&mut self` method: a hit would return the value \
+                 without the mutation; memoize a `&self` function that computes the new state, \
+                 and apply it in a plain method",
+            );
+        }
+    }
     if let Some(p) = sig.generics.type_params().next() {
         errors.at(
             p.span(),
@@ -185,14 +197,36 @@ fn is_result(ty: &Type) -> bool {
     }
 }
 
+/// The function states of `deps`, as expressions. Each dep is imported
+/// under an alias that says what it needs: a function not marked
+/// `#[freeze_fn]` has no type beside it, and rustc's error then reads
+/// "expected type, found function `helper_needs_charm_freeze_fn`".
+fn dep_states(deps: &[Path], krate: &Path, visited: &TokenStream) -> Vec<TokenStream> {
+    deps.iter()
+        .map(|dep| {
+            let last = dep
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default();
+            let alias = format_ident!("{}_needs_charm_freeze_fn", last, span = dep.span());
+            quote_spanned! {dep.span()=> {
+                #[allow(unused_imports)]
+                use #dep as #alias;
+                <#alias as #krate::__private::FnState>::state(#visited)
+            }}
+        })
+        .collect()
+}
+
 /// The hidden type-namespace item beside the function (`f::memoized()`,
 /// and its function state for others' `deps`).
-fn fn_state_item(f: &ItemFn, o: &Options, krate: &Path) -> TokenStream {
+fn fn_state_item(f: &ItemFn, o: &Options, krate: &Path, closure: &TokenStream) -> TokenStream {
     let vis = &f.vis;
     let ident = &f.sig.ident;
-    let digest = fn_digest::digest(quote!(#f));
+    let digest = digest(quote!(#f));
     let version = o.version.as_ref().map(LitStr::value).unwrap_or_default();
-    let deps = &o.deps;
+    let deps = dep_states(&o.deps, krate, &quote!(visited));
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
@@ -206,11 +240,9 @@ fn fn_state_item(f: &ItemFn, o: &Options, krate: &Path) -> TokenStream {
                     return #krate::freeze::hash(&("cycle", ME));
                 }
                 visited.push(ME);
-                let deps: ::std::vec::Vec<#krate::Digest> = ::std::vec![
-                    #( <#deps as #krate::__private::FnState>::state(visited), )*
-                ];
+                let deps: ::std::vec::Vec<#krate::Digest> = ::std::vec![#(#deps,)*];
                 visited.pop();
-                #krate::freeze::hash(&(#krate::Digest::from_bytes([#(#digest),*]), #version, deps))
+                #krate::freeze::hash(&(#krate::Digest::from_bytes([#(#digest),*]), #version, deps, #closure))
             }
         }
     }
@@ -219,13 +251,30 @@ fn fn_state_item(f: &ItemFn, o: &Options, krate: &Path) -> TokenStream {
 pub(crate) fn freeze_fn(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let o = parse_options(args, false, &mut errors);
-    let f: ItemFn = syn::parse2(item)?;
+    let f: ItemFn = match syn::parse2(item) {
+        Ok(f) => f,
+        Err(e) => {
+            return Err(syn::Error::new(
+                e.span(),
+                "#[freeze_fn] goes on a free function (`fn helper(..)`); methods, consts and \
+                 types a memoized function uses are seen by charm_build::scan() in build.rs",
+            ))
+        }
+    };
+    if let Some(r) = f.sig.receiver() {
+        errors.at(
+            r.span(),
+            "#[freeze_fn] goes on a free function, not a method; a method's code is seen by \
+             charm_build::scan() in build.rs",
+        );
+    }
+    let closure = crate::scan::closure(&f.sig.ident, &o.auto_deps, &mut errors);
     errors.finish()?;
     let krate = o
         .krate
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(::charm));
-    let state = fn_state_item(&f, &o, &krate);
+    let state = fn_state_item(&f, &o, &krate, &closure);
     Ok(quote! { #state #f })
 }
 
@@ -235,6 +284,7 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
     let f: ItemFn = syn::parse2(item)?;
     check_signature(&f, &mut errors);
     let is_method = f.sig.receiver().is_some();
+    let closure = crate::scan::closure(&f.sig.ident, &o.auto_deps, &mut errors);
     errors.finish()?;
     let krate = o
         .krate
@@ -288,15 +338,13 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
     }
     let code_digest = if is_method {
         // Methods have no item beside them: their own tokens and deps.
-        let digest = fn_digest::digest(quote!(#f));
-        let deps = &o.deps;
+        let digest = digest(quote!(#f));
+        let deps = dep_states(&o.deps, &krate, &quote!(&mut visited));
         quote! {{
             #[allow(unused_mut, unused_variables)]
             let mut visited: ::std::vec::Vec<&'static str> = ::std::vec::Vec::new();
-            let deps: ::std::vec::Vec<#krate::Digest> = ::std::vec![
-                #( <#deps as #krate::__private::FnState>::state(&mut visited), )*
-            ];
-            #krate::freeze::hash(&(#krate::Digest::from_bytes([#(#digest),*]), deps))
+            let deps: ::std::vec::Vec<#krate::Digest> = ::std::vec![#(#deps,)*];
+            #krate::freeze::hash(&(#krate::Digest::from_bytes([#(#digest),*]), deps, #closure))
         }}
     } else {
         quote!(<#ident as #krate::__private::FnState>::state(&mut ::std::vec::Vec::new()))
@@ -333,7 +381,7 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
             }
         });
     }
-    let state = fn_state_item(&f, &o, &krate);
+    let state = fn_state_item(&f, &o, &krate, &closure);
     Ok(quote_spanned! {span=>
         #state
 

@@ -1,15 +1,29 @@
-//! The compile-time digest of a function's code: a canonical walk of its
-//! tokens. Whitespace and comments are not tokens; doc comments are
-//! `#[doc]` attributes and are skipped; spans (line numbers) are ignored.
-//! Nothing relies on `TokenStream::to_string`, whose format is unstable.
+//! The canonical digest of code: a walk of its tokens. Whitespace and
+//! comments are not tokens; doc comments are `#[doc]` attributes and are
+//! skipped; spans (line numbers) are ignored; a comma that only rustfmt
+//! could have added or removed (before a closing bracket, or after a
+//! `{ .. }` block) does not count. Nothing relies on
+//! `TokenStream::to_string`, whose format is unstable.
+//!
+//! `#[memoize]` digests a function with it, and [`scan`](crate::scan)
+//! every item a function reaches, so the two agree.
 
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 
-/// The blake3 context of function-state digests, version 1.
-const CONTEXT: &str = "charm 2025-06-01 function tokens v1";
+/// The blake3 context of function-state digests, version 2 (version 1
+/// counted rustfmt's commas).
+const CONTEXT: &str = "charm 2026-11-29 function tokens v2";
 
-/// The digest of a token stream, insensitive to layout, comments and docs.
-pub(crate) fn digest(tokens: TokenStream) -> [u8; 32] {
+/// The digest of a token stream, insensitive to layout, comments, docs and
+/// rustfmt's optional commas.
+///
+/// ```
+/// use std::str::FromStr;
+/// let d = |s: &str| charm_build::digest(proc_macro2::TokenStream::from_str(s).unwrap());
+/// assert_eq!(d("fn f(x: u8) -> u8 { x }"), d("fn f(\n    x: u8,\n) -> u8 {\n    x // same\n}"));
+/// assert_ne!(d("fn f(x: u8) -> u8 { x }"), d("fn f(x: u8) -> u8 { x + 1 }"));
+/// ```
+pub fn digest(tokens: TokenStream) -> [u8; 32] {
     let mut h = blake3::Hasher::new_derive_key(CONTEXT);
     feed(tokens, &mut h);
     *h.finalize().as_bytes()
@@ -31,6 +45,18 @@ fn is_doc_attr(tree: &TokenTree) -> bool {
     }
 }
 
+/// Whether `trees[i]` is a comma rustfmt may add or remove: the last token
+/// of a group, or one right after a `{ .. }` block (a match arm's).
+fn is_optional_comma(trees: &[TokenTree], i: usize) -> bool {
+    let TokenTree::Punct(p) = &trees[i] else {
+        return false;
+    };
+    p.as_char() == ','
+        && (i + 1 == trees.len()
+            || matches!(i.checked_sub(1).map(|j| &trees[j]),
+                Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace))
+}
+
 fn feed(tokens: TokenStream, h: &mut blake3::Hasher) {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut i = 0;
@@ -46,6 +72,10 @@ fn feed(tokens: TokenStream, h: &mut blake3::Hasher) {
                     continue;
                 }
             }
+        }
+        if is_optional_comma(&trees, i) {
+            i += 1;
+            continue;
         }
         match &trees[i] {
             TokenTree::Group(g) => {
@@ -94,6 +124,17 @@ mod tests {
             d("#[doc = \"Doubles.\"] fn f(x: u32) -> u32 { x * 2 }")
         );
         assert_eq!(base, d("fn f(x: u32) -> u32 { //! inner doc\n x * 2 }"));
+    }
+
+    #[test]
+    fn rustfmt_commas_do_not_count() {
+        assert_eq!(d("fn f(a: u8, b: u8) {}"), d("fn f(a: u8, b: u8,) {}"));
+        assert_eq!(d("S { a: 1, b: 2 }"), d("S { a: 1, b: 2, }"));
+        assert_eq!(
+            d("match x { A => { 1 }, B => 2 }"),
+            d("match x { A => { 1 } B => 2, }")
+        );
+        assert_ne!(d("f(a, b)"), d("f(a b)"), "a comma between values counts");
     }
 
     #[test]
