@@ -193,7 +193,15 @@ impl<R> MemoizedBuilder<R> {
                 ),
             );
         }
-        let code_state = hash(&(self.code_digest, &self.version, &self.pickler));
+        // The type the stored bytes decode to is part of the state, so old
+        // bytes are never read as a changed type (`type_name` sees an
+        // alias's target; `charm_build::scan` sees a struct's fields).
+        let code_state = hash(&(
+            self.code_digest,
+            &self.version,
+            &self.pickler,
+            std::any::type_name::<R>(),
+        ));
         Memoized {
             name_digest: hash(&self.name),
             name: self.name,
@@ -287,15 +295,32 @@ impl<R> Memoized<R> {
         }
     }
 
-    fn subkeys(&self, system: Digest, args: &ArgDigests) -> SubKeys {
-        let func_state = match &self.extra_func_state {
+    /// The function state (subkey 3) calls are keyed by now: the code
+    /// digest, `version`, pickler, return type and `extra_func_state`. A
+    /// [`Thunk`](crate::Thunk) folds it into its recipe, so results
+    /// computed from an upstream value are recomputed when the upstream
+    /// code changes.
+    ///
+    /// ```
+    /// use charm_core::Memoized;
+    /// let v1: Memoized<u32> = Memoized::builder("doc::f").version("1").build();
+    /// let v2: Memoized<u32> = Memoized::builder("doc::f").version("2").build();
+    /// let other_type: Memoized<i32> = Memoized::builder("doc::f").version("1").build();
+    /// assert_ne!(v1.function_state(), v2.function_state());
+    /// assert_ne!(v1.function_state(), other_type.function_state());
+    /// ```
+    pub fn function_state(&self) -> Digest {
+        match &self.extra_func_state {
             Some(extra) => hash(&(self.code_state, extra())),
             None => self.code_state,
-        };
+        }
+    }
+
+    fn subkeys(&self, system: Digest, args: &ArgDigests) -> SubKeys {
         SubKeys {
             system,
             name: self.name_digest,
-            func_state,
+            func_state: self.function_state(),
             args_key: args.key,
             args_ver: args.ver,
         }

@@ -8,8 +8,10 @@ use std::sync::{Mutex, OnceLock};
 type Recipe<T> = Box<dyn FnOnce() -> T + Send>;
 
 /// A value computed on first use and frozen by its *recipe* — the memoized
-/// function that makes it and that function's argument digests — not by
-/// its data. A downstream memoized function that takes a `Thunk` keys on
+/// function that makes it (its name and its function state: code, deps,
+/// version, return type) and that function's argument digests — not by
+/// its data. Editing the upstream function changes the recipe, so every
+/// downstream result that consumed it is recomputed. A downstream memoized function that takes a `Thunk` keys on
 /// the recipe: it never hashes a large upstream value, and on a hit the
 /// upstream value is not even computed (or read back).
 ///
@@ -26,6 +28,11 @@ type Recipe<T> = Box<dyn FnOnce() -> T + Send>;
 /// let same = Thunk::new(load, String::from("big.bin"), |_| unreachable!()).unwrap();
 /// assert_eq!(hash(&data), hash(&same), "frozen by recipe, nothing computed yet");
 /// assert_eq!(data.get().len(), 1 << 20); // computed (and cached) on first use
+///
+/// // An edit of the upstream function is a new recipe.
+/// let load_v2: Memoized<Vec<u8>> = Memoized::builder("doc::load").version("2").build();
+/// let edited: Thunk<Vec<u8>> = Thunk::new(&load_v2, String::from("big.bin"), |_| vec![]).unwrap();
+/// assert_ne!(hash(&data), hash(&edited));
 /// ```
 pub struct Thunk<T> {
     recipe: Digest,
@@ -51,7 +58,12 @@ impl<T> Thunk<T> {
     {
         let digests = ArgDigests::of(&args)?;
         Ok(Thunk {
-            recipe: hash(&(memoized.name(), digests.key, digests.ver)),
+            recipe: hash(&(
+                memoized.name(),
+                memoized.function_state(),
+                digests.key,
+                digests.ver,
+            )),
             value: OnceLock::new(),
             make: Mutex::new(Some(Box::new(move || make(args)))),
         })
