@@ -2,7 +2,8 @@
 //!
 //! A two-step data pipeline with a lazy hand-off: the downstream step takes
 //! a `Thunk` of the upstream result, keyed by the upstream *recipe* (its
-//! function and arguments). It never hashes the large intermediate value,
+//! function, that function's code state and its arguments: an edit
+//! upstream is a miss downstream). It never hashes the large intermediate value,
 //! and when the downstream result is cached, the upstream one is not even
 //! loaded.
 
