@@ -218,14 +218,14 @@ impl Crate {
                 trait_methods: Vec::new(),
             };
             let line = |id: &syn::Ident| id.span().start().line;
+            // The whole item, named by `ident`.
+            let whole = |kind, ident: &syn::Ident| {
+                let refs = refs_of(it, |c, n| c.visit_item(n));
+                base(kind, ident.to_string(), line(ident), refs)
+            };
             match it {
                 syn::Item::Fn(f) => {
-                    let mut item = base(
-                        Kind::Fn,
-                        f.sig.ident.to_string(),
-                        line(&f.sig.ident),
-                        refs_of(f, |c, n| c.visit_item_fn(n)),
-                    );
+                    let mut item = whole(Kind::Fn, &f.sig.ident);
                     item.marked = marked(&f.attrs);
                     self.add(module, item);
                     // Items inside the body (a memoized helper nested in a
@@ -248,67 +248,14 @@ impl Crate {
                         path: vec![x.ident.to_string()],
                     });
                 }
-                syn::Item::Const(x) => self.add(
-                    module,
-                    base(
-                        Kind::Const,
-                        x.ident.to_string(),
-                        line(&x.ident),
-                        refs_of(x, |c, n| c.visit_item_const(n)),
-                    ),
-                ),
-                syn::Item::Static(x) => self.add(
-                    module,
-                    base(
-                        Kind::Static,
-                        x.ident.to_string(),
-                        line(&x.ident),
-                        refs_of(x, |c, n| c.visit_item_static(n)),
-                    ),
-                ),
-                syn::Item::Struct(x) => self.add(
-                    module,
-                    base(
-                        Kind::Type,
-                        x.ident.to_string(),
-                        line(&x.ident),
-                        refs_of(x, |c, n| c.visit_item_struct(n)),
-                    ),
-                ),
-                syn::Item::Enum(x) => self.add(
-                    module,
-                    base(
-                        Kind::Type,
-                        x.ident.to_string(),
-                        line(&x.ident),
-                        refs_of(x, |c, n| c.visit_item_enum(n)),
-                    ),
-                ),
-                syn::Item::Union(x) => self.add(
-                    module,
-                    base(
-                        Kind::Type,
-                        x.ident.to_string(),
-                        line(&x.ident),
-                        refs_of(x, |c, n| c.visit_item_union(n)),
-                    ),
-                ),
-                syn::Item::Type(x) => self.add(
-                    module,
-                    base(
-                        Kind::Type,
-                        x.ident.to_string(),
-                        line(&x.ident),
-                        refs_of(x, |c, n| c.visit_item_type(n)),
-                    ),
-                ),
+                syn::Item::Const(x) => self.add(module, whole(Kind::Const, &x.ident)),
+                syn::Item::Static(x) => self.add(module, whole(Kind::Static, &x.ident)),
+                syn::Item::Struct(x) => self.add(module, whole(Kind::Type, &x.ident)),
+                syn::Item::Enum(x) => self.add(module, whole(Kind::Type, &x.ident)),
+                syn::Item::Union(x) => self.add(module, whole(Kind::Type, &x.ident)),
+                syn::Item::Type(x) => self.add(module, whole(Kind::Type, &x.ident)),
                 syn::Item::Trait(x) => {
-                    let mut item = base(
-                        Kind::Trait,
-                        x.ident.to_string(),
-                        line(&x.ident),
-                        refs_of(x, |c, n| c.visit_item_trait(n)),
-                    );
+                    let mut item = whole(Kind::Trait, &x.ident);
                     item.trait_methods = x
                         .items
                         .iter()

@@ -169,17 +169,15 @@ impl Scan {
             .unwrap_or_default();
         self.inputs.insert(self.dir.join("Cargo.toml"));
         self.inputs.extend(lock_path);
-        let package = std::env::var("CARGO_PKG_NAME")
-            .ok()
-            .or_else(|| {
-                let m: toml::Table = std::fs::read_to_string(self.dir.join("Cargo.toml"))
-                    .ok()?
-                    .parse()
-                    .ok()?;
-                Some(m.get("package")?.get("name")?.as_str()?.to_owned())
-            })
-            .unwrap_or_default()
-            .replace('-', "_");
+        // The package's own name, as its tests and examples write it.
+        let package = (|| {
+            let m: toml::Table = std::fs::read_to_string(self.dir.join("Cargo.toml"))
+                .ok()?
+                .parse()
+                .ok()?;
+            Some(m.get("package")?.get("name")?.as_str()?.replace('-', "_"))
+        })()
+        .unwrap_or_default();
         let mut externals: HashSet<String> = deps.packages.keys().cloned().collect();
         externals.extend(["std", "core", "alloc"].map(String::from));
         if self.dir.join("src/lib.rs").is_file() {

@@ -132,3 +132,24 @@ fn include_str_files_count() {
     let b = closure(lib, &[("src/data.txt", "two")], "f");
     assert_ne!(a, b);
 }
+
+#[test]
+fn auto_deps_false_leaves_a_function_out() {
+    let dir = std::env::temp_dir().join(format!("charm-build-optout-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"p\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    let lib = "#[charm::memoize(auto_deps = false)]\npub fn out() {}\n#[charm::memoize]\npub fn kept() {}\n";
+    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+    let names: Vec<String> = Scan::new(dir.clone())
+        .run()
+        .functions
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["kept"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
