@@ -4,6 +4,7 @@
 //! recompiles the crate when a digest changes).
 
 use crate::attrs::Errors;
+use charm_build::Seen;
 use proc_macro2::TokenStream;
 use quote::quote;
 use std::collections::HashMap;
@@ -11,9 +12,11 @@ use std::sync::Mutex;
 use syn::LitBool;
 
 /// The closure digest of the function named by `ident`, as a `[u8; 32]`
-/// expression: all zeros without a scan (or with `auto_deps = false`). A
-/// scan that did not see the function is a compile error: silently
-/// dropping its closure would serve stale values.
+/// expression: all zeros without a scan (or with `auto_deps = false`), and
+/// for a function in a file the scan read but where it found none (a
+/// doctest, a macro's expansion: no scan sees those). A function in a file
+/// the scan never read is a compile error: silently dropping its closure
+/// could serve stale values.
 pub(crate) fn closure(
     ident: &syn::Ident,
     auto_deps: &Option<LitBool>,
@@ -32,13 +35,14 @@ pub(crate) fn closure(
         .local_file()
         .and_then(|f| std::fs::canonicalize(f).ok());
     let table = read_table(&table_path);
-    let found = file
-        .as_deref()
-        .zip(table.as_deref())
-        .and_then(|(file, table)| charm_build::lookup(table, file, line, &ident.to_string()));
+    let found = match (file.as_deref(), table.as_deref()) {
+        (Some(file), Some(table)) => charm_build::lookup(table, file, line, &ident.to_string()),
+        _ => Seen::Nothing,
+    };
     match found {
-        Some(d) => quote!([#(#d),*]),
-        None => {
+        Seen::Function(d) => quote!([#(#d),*]),
+        Seen::FileOnly => none,
+        Seen::Nothing => {
             let where_ = file.map_or_else(|| span.file(), |f| f.display().to_string());
             errors.at(
                 ident.span(),
