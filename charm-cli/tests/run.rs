@@ -323,3 +323,23 @@ fn output_larger_than_the_budget_is_streamed_but_not_recorded() {
     }
     assert_eq!(s.runs(), 2, "not recorded, so run again");
 }
+
+#[test]
+fn charm_disable_runs_the_command_every_time_and_records_nothing() {
+    let s = Scratch::new("disable");
+    let script = s.counted("echo hello");
+    for _ in 0..2 {
+        let out = s
+            .command(&["run", "--", "sh", "-c", &script])
+            .env("CHARM_DISABLE", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "hello\n");
+        assert!(out.stderr.is_empty(), "no warning: {}", text(&out.stderr));
+    }
+    assert_eq!(s.runs(), 2);
+    let after = s.charm(&["run", "--", "sh", "-c", &script]);
+    assert!(after.status.success());
+    assert_eq!(s.runs(), 3, "nothing was recorded while disabled");
+}

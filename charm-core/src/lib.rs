@@ -12,6 +12,7 @@ mod memoized;
 mod object;
 mod registry;
 mod size;
+mod switches;
 mod traits;
 
 #[cfg(feature = "testing")]
@@ -37,6 +38,7 @@ pub use registry::{
     ObjStoreRegistration, PicklerRegistration, PluginInfo, PolicyRegistration,
 };
 pub use size::{ByteSize, SizeArg};
+pub use switches::disabled_by_env;
 pub use traits::lock::{LockGuard, RWLock};
 pub use traits::obj_store::{valid_key, ObjStore};
 pub use traits::pickler::{LoadVisitor, NativeFormat, Pickler};

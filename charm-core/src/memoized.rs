@@ -4,7 +4,7 @@ use crate::events::{warn_failure, warn_once};
 use crate::group::calls::StoreOptions;
 use crate::group::{default_group, Usage};
 use crate::registry::new_pickler;
-use crate::{Error, MemoizedGroup, Pickler, Result, SubKeys};
+use crate::{disabled_by_env, Error, MemoizedGroup, Pickler, Result, SubKeys};
 use charm_freeze::{hash, try_hash_for, Digest, Freeze, Purpose};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -48,6 +48,7 @@ impl ArgDigests {
     }
 }
 type StateFn = Box<dyn Fn() -> Digest + Send + Sync>;
+type SwitchFn = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// When caching costs more than it saves and at least this much, a
 /// function is warned about (once).
@@ -82,6 +83,7 @@ pub struct Memoized<R> {
     pickler: OnceLock<std::result::Result<Box<dyn Pickler>, String>>,
     group_fn: Option<GroupFn>,
     group: OnceLock<Arc<MemoizedGroup>>,
+    disable: Option<SwitchFn>,
     thrash_warned: AtomicBool,
     _returns: PhantomData<fn() -> R>,
 }
@@ -109,6 +111,7 @@ pub struct MemoizedBuilder<R> {
     use_metadata_size: bool,
     pickler: Option<String>,
     group: Option<GroupFn>,
+    disable: Option<SwitchFn>,
     _returns: PhantomData<fn() -> R>,
 }
 
@@ -155,6 +158,25 @@ impl<R> MemoizedBuilder<R> {
     /// Whether index metadata counts against the budget (default: off).
     pub fn use_metadata_size(mut self, on: bool) -> Self {
         self.use_metadata_size = on;
+        self
+    }
+
+    /// Turns caching off for this function whenever `off()` says so
+    /// (evaluated on each call; `#[memoize(disable = expr)]`): the call
+    /// computes and reads and writes no cache.
+    ///
+    /// ```
+    /// use charm_core::Memoized;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// static OFF: AtomicBool = AtomicBool::new(true);
+    /// let f: Memoized<u8> = Memoized::builder("doc::switch").disable(|| OFF.load(Ordering::Relaxed)).build();
+    /// let mut runs = 0;
+    /// f.call(&1u8, || { runs += 1; 2 });
+    /// f.call(&1u8, || { runs += 1; 2 });
+    /// assert_eq!(runs, 2, "no cache while off");
+    /// ```
+    pub fn disable(mut self, off: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.disable = Some(Box::new(off));
         self
     }
 
@@ -214,6 +236,7 @@ impl<R> MemoizedBuilder<R> {
             pickler_name: self.pickler,
             pickler: OnceLock::new(),
             group_fn: self.group,
+            disable: self.disable,
             group: OnceLock::new(),
             thrash_warned: AtomicBool::new(false),
             _returns: PhantomData,
@@ -233,6 +256,7 @@ impl<R> Memoized<R> {
             use_metadata_size: false,
             pickler: None,
             group: None,
+            disable: None,
             _returns: PhantomData,
         }
     }
@@ -405,6 +429,9 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
     }
 
     fn warn(&self, err: Option<Error>) {
+        if self.group().is_disabled() {
+            return; // said once, when the group could not be built
+        }
         if let Some(e) = err {
             let message = format!(
                 "{}: the cache failed, the value was computed: {e}",
@@ -561,11 +588,20 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
 
     /// The data path: the value (or the computation's error, never cached)
     /// and the cache's own error, if any.
+    /// Whether this call must not touch the cache: `CHARM_DISABLE`, this
+    /// function's `disable`, or a group turned off.
+    fn switched_off(&self) -> bool {
+        disabled_by_env() || self.disable.as_ref().is_some_and(|off| off()) || self.group().off
+    }
+
     fn run<E>(
         &self,
         args: Result<ArgDigests>,
         compute: impl FnOnce() -> std::result::Result<R, E>,
     ) -> (std::result::Result<R, E>, Option<Error>) {
+        if self.switched_off() {
+            return (compute(), None);
+        }
         let start = Instant::now();
         let (engine, keys, pickler) = match self.prepare(args) {
             Ok(x) => x,
@@ -602,6 +638,9 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         args: Result<ArgDigests>,
         compute: impl std::future::Future<Output = std::result::Result<R, E>>,
     ) -> std::result::Result<R, E> {
+        if self.switched_off() {
+            return compute.await;
+        }
         let start = Instant::now();
         let (engine, keys, pickler) = match self.prepare(args) {
             Ok(x) => x,

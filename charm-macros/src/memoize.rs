@@ -25,11 +25,12 @@ struct Options {
     extra_func_state: Option<Expr>,
     cache_errors: Option<LitBool>,
     auto_deps: Option<LitBool>,
+    disable: Option<Expr>,
     krate: Option<Path>,
 }
 
 const MEMOIZE_KEYS: &str = "group, name, version, deps, use_obj_store, use_metadata_size, \
-                            pickler, extra_func_state, cache_errors, auto_deps, crate";
+                            pickler, extra_func_state, cache_errors, auto_deps, disable, crate";
 const FREEZE_FN_KEYS: &str = "version, deps, auto_deps, crate";
 
 fn parse_options(args: TokenStream, memoize: bool, errors: &mut Errors) -> Options {
@@ -95,6 +96,10 @@ fn parse_options(args: TokenStream, memoize: bool, errors: &mut Errors) -> Optio
             "auto_deps" => bool_lit(&v).map(|b| o.auto_deps = Some(b)),
             "extra_func_state" => {
                 o.extra_func_state = Some(v);
+                Ok(())
+            }
+            "disable" => {
+                o.disable = Some(v);
                 Ok(())
             }
             "crate" => str_lit(&v)
@@ -190,10 +195,52 @@ fn arg_refs(f: &ItemFn) -> Vec<TokenStream> {
         .collect()
 }
 
+/// The names of the arguments (not `self`), to pass them on.
+fn arg_names(f: &ItemFn) -> Vec<TokenStream> {
+    f.sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(t) => match &*t.pat {
+                Pat::Ident(i) => {
+                    let id = &i.ident;
+                    Some(quote!(#id))
+                }
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
 fn is_result(ty: &Type) -> bool {
     match ty {
         Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
         _ => false,
+    }
+}
+
+/// The signatures of the uncached function and of the typed `would_hit`
+/// beside a memoized free function.
+fn companions(f: &ItemFn) -> (syn::Signature, syn::Signature) {
+    let mut uncached = f.sig.clone();
+    uncached.ident = format_ident!("uncached");
+    let mut would_hit = f.sig.clone();
+    would_hit.ident = format_ident!("would_hit");
+    would_hit.asyncness = None;
+    would_hit.output = syn::parse_quote!(-> bool);
+    drop_mut(&mut would_hit); // only hashed
+    (uncached, would_hit)
+}
+
+/// Removes `mut` from the argument patterns of `sig`.
+fn drop_mut(sig: &mut syn::Signature) {
+    for arg in &mut sig.inputs {
+        if let FnArg::Typed(t) = arg {
+            if let Pat::Ident(i) = &mut *t.pat {
+                i.mutability = None;
+            }
+        }
     }
 }
 
@@ -336,6 +383,9 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
     if let Some(g) = &o.group {
         options.push(quote!(.group_with(move || #g)));
     }
+    if let Some(d) = &o.disable {
+        options.push(quote!(.disable(move || #d)));
+    }
     let code_digest = if is_method {
         // Methods have no item beside them: their own tokens and deps.
         let digest = digest(quote!(#f));
@@ -358,40 +408,74 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
 
     let refs = arg_refs(&f);
     let body = &f.block;
-    let invoke = match (f.sig.asyncness.is_some(), fallible) {
-        (false, false) => quote!(call_prehashed(__charm_args, move || -> #ret #body)),
-        (false, true) => quote!(call_ok_prehashed(__charm_args, move || -> #ret #body)),
-        (true, false) => quote!(call_async_prehashed(__charm_args, async move #body).await),
-        (true, true) => quote!(call_ok_async_prehashed(__charm_args, async move #body).await),
-    };
-    let memo_ref = format_ident!("__charm_memoized");
     let attrs = &f.attrs;
     let vis = &f.vis;
     let sig = &f.sig;
     let span = Span::call_site();
+    let invoke = |run: TokenStream| match (f.sig.asyncness.is_some(), fallible) {
+        (false, false) => quote!(call_prehashed(__charm_args, move || -> #ret #run)),
+        (false, true) => quote!(call_ok_prehashed(__charm_args, move || -> #ret #run)),
+        (true, false) => quote!(call_async_prehashed(__charm_args, async move #run).await),
+        (true, true) => quote!(call_ok_async_prehashed(__charm_args, async move #run).await),
+    };
 
     if is_method {
+        // A method may be in a trait impl, which takes no extra items: its
+        // cache lives inside it.
+        let invoke = invoke(quote!(#body));
         return Ok(quote_spanned! {span=>
             #(#attrs)*
             #vis #sig {
                 static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
-                let #memo_ref = __CHARM_MEMOIZED.get_or_init(|| #build);
+                let __charm_memoized = __CHARM_MEMOIZED.get_or_init(|| #build);
                 let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
-                #memo_ref.#invoke
+                __charm_memoized.#invoke
             }
         });
     }
+    // Beside the function: `f::memoized()`, `f::uncached(..)` and
+    // `f::would_hit(..)`. A miss runs `f::uncached` (the body compiles once).
+    let (uncached_sig, would_hit_sig) = companions(&f);
+    let mut sig = sig.clone();
+    drop_mut(&mut sig); // the arguments are only passed on
+    let args = arg_names(&f);
+    let invoke = invoke(quote!({ #ident::uncached(#(#args),*) }));
+    let invoke = if f.sig.asyncness.is_some() {
+        // `async move { f::uncached(..) }` would be a future of a future.
+        match fallible {
+            false => quote!(call_async_prehashed(__charm_args, #ident::uncached(#(#args),*)).await),
+            true => {
+                quote!(call_ok_async_prehashed(__charm_args, #ident::uncached(#(#args),*)).await)
+            }
+        }
+    } else {
+        invoke
+    };
+    let companions = quote! {
+        /// The cache behind this function.
+        #[allow(dead_code)]
+        #vis fn memoized() -> &'static #krate::Memoized<#cached> {
+            static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
+            __CHARM_MEMOIZED.get_or_init(|| #build)
+        }
+
+        /// The function itself, without the cache.
+        #[allow(dead_code)]
+        #vis #uncached_sig #body
+
+        /// Whether a call with these arguments would be answered from the
+        /// cache; changes nothing.
+        #[allow(dead_code)]
+        #vis #would_hit_sig {
+            #ident::memoized().would_hit(&(#(#refs,)*))
+        }
+    };
     let state = fn_state_item(&f, &o, &krate, &closure);
     Ok(quote_spanned! {span=>
         #state
 
         impl #ident {
-            /// The cache behind this function.
-            #[allow(dead_code)]
-            #vis fn memoized() -> &'static #krate::Memoized<#cached> {
-                static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
-                __CHARM_MEMOIZED.get_or_init(|| #build)
-            }
+            #companions
         }
 
         #(#attrs)*

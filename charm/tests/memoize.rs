@@ -318,3 +318,33 @@ fn trait_impl_methods_are_memoized() {
     assert_eq!((&s as &dyn Area).area(2), 18);
     assert_eq!(AREAS.load(Ordering::SeqCst) - before, 1);
 }
+
+static SWITCHED: AtomicUsize = AtomicUsize::new(0);
+static OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Cached unless `OFF` says otherwise; takes `mut` arguments.
+#[charm::memoize(group = group(), disable = OFF.load(Ordering::SeqCst))]
+fn switchable(mut x: u32) -> u32 {
+    SWITCHED.fetch_add(1, Ordering::SeqCst);
+    x += 1;
+    x
+}
+
+#[test]
+fn the_uncached_body_typed_would_hit_and_disable_are_beside_the_function() {
+    let runs = || SWITCHED.load(Ordering::SeqCst);
+    assert!(!switchable::would_hit(5), "typed: the argument as declared");
+    assert_eq!(switchable(5), 6);
+    assert!(switchable::would_hit(5));
+    assert_eq!(switchable(5), 6);
+    assert_eq!(runs(), 1);
+    assert_eq!(switchable::uncached(5), 6, "the body, always run");
+    assert_eq!(runs(), 2);
+    OFF.store(true, Ordering::SeqCst);
+    assert_eq!(switchable(5), 6);
+    assert_eq!(switchable(5), 6);
+    assert_eq!(runs(), 4, "disabled: every call computes");
+    OFF.store(false, Ordering::SeqCst);
+    assert_eq!(switchable(5), 6);
+    assert_eq!(runs(), 4, "on again: the cached value");
+}

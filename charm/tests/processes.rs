@@ -352,3 +352,36 @@ fn a_temporary_group_in_a_static_is_cleaned_at_exit() {
         .unwrap();
     assert!(!Path::new(&path).exists(), "{path} should be gone");
 }
+
+/// A child run with `env` set: its stdout and stderr.
+fn run_with_env(dir: &Path, keys: &[String], env: (&str, &str)) -> (String, String) {
+    let out = spawn(dir, "plain", keys, &[env])
+        .wait_with_output()
+        .unwrap();
+    assert!(out.status.success());
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn charm_disable_makes_every_call_compute_and_touches_no_cache() {
+    let dir = fresh_dir("disable");
+    for _ in 0..2 {
+        let (stdout, _) = run_with_env(&dir, &keys(0..3), ("CHARM_DISABLE", "1"));
+        assert_eq!(stdout.matches("COMPUTED").count(), 6, "{stdout}");
+    }
+    assert!(!dir.exists(), "no cache folder was created");
+}
+
+#[test]
+fn charm_report_prints_the_usage_at_exit() {
+    let dir = fresh_dir("report");
+    run(&dir, "plain", &keys(0..2), &[]);
+    let (_, stderr) = run_with_env(&dir, &keys(0..2), ("CHARM_REPORT", "1"));
+    assert!(stderr.contains("charm cache dir:"), "{stderr}");
+    assert!(stderr.contains("proc::f: 2 hits, 2 misses"), "{stderr}");
+    assert!(stderr.contains("s saved"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

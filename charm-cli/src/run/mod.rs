@@ -39,16 +39,22 @@ fn run_inner(args: &RunArgs) -> CliResult<u8> {
         false => None,
     };
     let stdin = read_stdin(args.no_stdin)?;
+    // Without a cache nothing is recorded: no key, no trace, no snapshots.
+    let uncached = |stdin: &StdinSource| -> CliResult<u8> {
+        let (argv0, rest) = (&args.command[0], &args.command[1..]);
+        let captured = capture::execute(&program, argv0, rest, stdin, 0)
+            .map_err(|e| cannot_execute(&program, e))?;
+        Ok(code_byte(captured.exit_code))
+    };
+    if charm::disabled_by_env() {
+        return uncached(&stdin); // CHARM_DISABLE: a plain run
+    }
     let group = match store::open_group(&args.cache, store::Access::Calls) {
         Ok(group) => group,
         Err(e) if e.exit == EXIT_USAGE => return Err(e),
         Err(e) => {
-            // Nothing will be recorded: no key, no trace, no snapshots.
             eprintln!("charm: {e}; running the command without caching");
-            let (argv0, rest) = (&args.command[0], &args.command[1..]);
-            let captured = capture::execute(&program, argv0, rest, &stdin, 0)
-                .map_err(|e| cannot_execute(&program, e))?;
-            return Ok(code_byte(captured.exit_code));
+            return uncached(&stdin);
         }
     };
     let key = CallKey::new(

@@ -39,6 +39,8 @@ pub struct MemoizedGroupBuilder {
     temporary: bool,
     read_index: bool,
     restore_roots: Vec<PathBuf>,
+    disable: bool,
+    report: bool,
 }
 
 impl fmt::Debug for MemoizedGroupBuilder {
@@ -68,6 +70,8 @@ impl fmt::Debug for MemoizedGroupBuilder {
             .field("temporary", &self.temporary)
             .field("read_index", &self.read_index)
             .field("restore_roots", &self.restore_roots)
+            .field("disable", &self.disable)
+            .field("report", &self.report)
             .finish()
     }
 }
@@ -86,6 +90,8 @@ impl Default for MemoizedGroupBuilder {
             temporary: false,
             read_index: true,
             restore_roots: Vec::new(),
+            disable: false,
+            report: false,
         }
     }
 }
@@ -237,6 +243,34 @@ impl MemoizedGroupBuilder {
         self
     }
 
+    /// Turns the group off: every call of its functions computes and
+    /// nothing is read or written (the store is not even opened).
+    /// `CHARM_DISABLE=1` does the same for every group.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::{Memoized, MemoizedGroup};
+    /// let group = MemoizedGroup::builder().disable(true).build().unwrap();
+    /// let f: Memoized<u8> = Memoized::builder("doc::off").group(group.clone()).build();
+    /// let mut runs = 0;
+    /// f.call(&1u8, || { runs += 1; 2 });
+    /// f.call(&1u8, || { runs += 1; 2 });
+    /// assert_eq!(runs, 2);
+    /// assert!(group.is_disabled());
+    /// ```
+    pub fn disable(mut self, off: bool) -> Self {
+        self.disable = off;
+        self
+    }
+
+    /// Prints [`MemoizedGroup::usage_report`] to stderr when the group is
+    /// finished (at drop, or when the process exits): time saved and spent
+    /// per function. `CHARM_REPORT=1` does the same for every group.
+    pub fn report(mut self, on: bool) -> Self {
+        self.report = on;
+        self
+    }
+
     /// # Errors
     ///
     /// [`Error::Config`] for a size that cannot be read,
@@ -244,6 +278,11 @@ impl MemoizedGroupBuilder {
     /// message lists the ones that are), or the store's or lock's error.
     pub fn build(self) -> Result<Arc<MemoizedGroup>> {
         let budget = self.size.resolve()?;
+        if self.disable || crate::disabled_by_env() {
+            let why = "turned off (disable or CHARM_DISABLE)".to_owned();
+            return Ok(Arc::new(MemoizedGroup::new(Err(why), true, false)));
+        }
+        let report = self.report || crate::switches::report_by_env();
         let mut temp_dir = None;
         let store: Box<dyn ObjStore> = match self.store {
             Some(StoreChoice::Given(s)) => s,
@@ -304,7 +343,7 @@ impl MemoizedGroupBuilder {
         if !self.temporary && self.read_index {
             engine.refresh()?;
         }
-        let group = Arc::new(MemoizedGroup { inner: Ok(engine) });
+        let group = Arc::new(MemoizedGroup::new(Ok(engine), false, report));
         super::exit::register(&group);
         Ok(group)
     }

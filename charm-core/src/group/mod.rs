@@ -41,6 +41,12 @@ use std::time::Duration;
 /// ```
 pub struct MemoizedGroup {
     pub(crate) inner: std::result::Result<Engine, String>,
+    /// Turned off on purpose (`disable`, `CHARM_DISABLE`): calls compute,
+    /// silently.
+    pub(crate) off: bool,
+    /// Print the usage report when finished.
+    pub(crate) report: bool,
+    reported: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for MemoizedGroup {
@@ -56,6 +62,7 @@ impl fmt::Debug for MemoizedGroup {
             Err(why) => f
                 .debug_struct("MemoizedGroup")
                 .field("disabled", why)
+                .field("off", &self.off)
                 .finish(),
         }
     }
@@ -272,7 +279,67 @@ impl MemoizedGroup {
     /// A group that caches nothing (every call computes), for when the real
     /// one could not be built; `why` is reported by every operation.
     pub(crate) fn disabled(why: String) -> Arc<MemoizedGroup> {
-        Arc::new(MemoizedGroup { inner: Err(why) })
+        Arc::new(MemoizedGroup::new(Err(why), false, false))
+    }
+
+    pub(crate) fn new(inner: std::result::Result<Engine, String>, off: bool, report: bool) -> Self {
+        MemoizedGroup {
+            inner,
+            off,
+            report,
+            reported: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the group caches nothing: turned off (its builder's
+    /// `disable`, or `CHARM_DISABLE`), or unavailable (it could not be
+    /// built). Calls then compute.
+    pub fn is_disabled(&self) -> bool {
+        self.off || self.inner.is_err()
+    }
+
+    /// Each function's usage (hits, misses, time saved and spent on
+    /// caching), one line each, with the totals: what `report(true)` or
+    /// `CHARM_REPORT=1` prints at exit.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::{Memoized, MemoizedGroup};
+    /// let group = MemoizedGroup::builder().temporary(true).build().unwrap();
+    /// let f: Memoized<u8> = Memoized::builder("doc::f").group(group.clone()).build();
+    /// f.call(&1u8, || 2);
+    /// f.call(&1u8, || 2);
+    /// let report = group.usage_report();
+    /// assert!(report.contains("doc::f: 1 hits, 1 misses"), "{report}");
+    /// ```
+    pub fn usage_report(&self) -> String {
+        let u = self.usage();
+        let mut out = format!(
+            "charm cache {}: {} entries, {} of {} bytes\n",
+            self.describe(),
+            u.entries,
+            u.bytes,
+            u.budget
+        );
+        let (mut saved, mut spent) = (Duration::ZERO, Duration::ZERO);
+        for f in &u.functions {
+            saved += f.usage.time_saved;
+            spent += f.usage.time_cost;
+            out.push_str(&format!(
+                "  {}: {} hits, {} misses, {:.3} s saved, {:.3} s spent on caching\n",
+                f.name,
+                f.usage.hits,
+                f.usage.misses,
+                f.usage.time_saved.as_secs_f64(),
+                f.usage.time_cost.as_secs_f64()
+            ));
+        }
+        out.push_str(&format!(
+            "  in all: {:.3} s saved, {:.3} s spent on caching\n",
+            saved.as_secs_f64(),
+            spent.as_secs_f64()
+        ));
+        out
     }
 
     pub(crate) fn engine(&self) -> Result<&Engine> {
@@ -388,6 +455,13 @@ impl MemoizedGroup {
     /// exits or the group is dropped.
     pub(crate) fn finish(&self) {
         if let Ok(e) = &self.inner {
+            if self.report
+                && !self
+                    .reported
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                eprint!("{}", self.usage_report());
+            }
             e.finish();
         }
     }
