@@ -364,9 +364,11 @@ impl Index {
             .map(|f| (f.name.as_str(), f.stamp))
             .collect();
         let mut j = self.journal();
-        // What changed after the snapshot was taken stays journaled.
+        // What changed after the snapshot was taken stays journaled; an
+        // upsert the written entry is as new as (ours, or another
+        // process's later version, which won the merge) is settled.
         j.upserts
-            .retain(|k, cur| written.get(k).is_none_or(|e| e.stamp != cur.stamp));
+            .retain(|k, cur| written.get(k).is_none_or(|e| e.stamp < cur.stamp));
         j.removals
             .retain(|k, obj| written.get(k).is_some_and(|e| e.obj_key == *obj));
         j.functions
@@ -448,5 +450,23 @@ mod tests {
         );
         assert!(idx.entries.contains_key(&key(3)), "theirs is learned");
         assert_eq!(idx.total_size(), 17);
+    }
+
+    #[test]
+    fn a_commit_that_another_process_won_settles_our_upsert() {
+        let idx = Index::default();
+        let sys = hash(&0u8);
+        idx.insert(key(1), entry(1, 10)); // ours, not persisted
+                                          // Another process wrote the same entry later; its version wins.
+        let mut state = State::empty(sys);
+        state.apply(Delta {
+            system: sys,
+            upserts: vec![(key(1), entry(1, 10))],
+            ..Delta::default()
+        });
+        idx.merge(state);
+        let (snap, increments) = idx.snapshot(sys, Vec::new());
+        idx.snapshot_written(&snap, &increments);
+        assert!(!idx.has_changes(), "nothing left to write at exit");
     }
 }
