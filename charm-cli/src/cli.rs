@@ -42,12 +42,12 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct CacheArgs {
     /// The store URL (`dir:PATH`, a plain path, `mem:`, ...); default:
-    /// CHARM_STORE, else `dir:` + CHARM_CACHE_DIR, else `dir:.cache/charm`.
-    #[arg(long, value_name = "URL")]
+    /// `dir:` + CHARM_CACHE_DIR, else `$XDG_CACHE_HOME/charm`, else
+    /// `~/.cache/charm` (one cache per user: a command hits from any folder).
+    #[arg(long, value_name = "URL", env = "CHARM_STORE")]
     pub(crate) store: Option<String>,
-    /// The byte budget shared by every entry (`500 MiB`); default:
-    /// CHARM_CACHE_SIZE, else 1 GiB.
-    #[arg(long, value_name = "SIZE")]
+    /// The byte budget shared by every entry (`500 MiB`); default 1 GiB.
+    #[arg(long, value_name = "SIZE", env = "CHARM_CACHE_SIZE")]
     pub(crate) max_size: Option<String>,
     /// The replacement policy that chooses what to evict (see `charm plugins`).
     #[arg(long, value_name = "NAME")]

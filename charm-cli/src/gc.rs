@@ -5,6 +5,13 @@ use crate::output::{bytes, print, Progress};
 use crate::{store, CliError, CliResult};
 
 pub(crate) fn gc(args: &CacheArgs) -> CliResult<()> {
+    if let Some(dir) = store::missing_folder(args) {
+        print(&format!(
+            "no cache at {} yet: nothing to collect\n",
+            dir.display()
+        ));
+        return Ok(());
+    }
     let group = store::open_group(args, store::Access::Whole)?;
     // Evict first: removing orphans commits, and the commit would evict
     // without counting.
@@ -27,6 +34,13 @@ pub(crate) fn gc(args: &CacheArgs) -> CliResult<()> {
 }
 
 pub(crate) fn clear(args: &CacheArgs) -> CliResult<()> {
+    if let Some(dir) = store::missing_folder(args) {
+        print(&format!(
+            "no cache at {} yet: nothing to clear\n",
+            dir.display()
+        ));
+        return Ok(());
+    }
     let group = store::open_group(args, store::Access::Whole)?;
     let n = group
         .clear()

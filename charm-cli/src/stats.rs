@@ -26,7 +26,29 @@ struct FunctionReport {
     time_cost_secs: f64,
 }
 
+fn print_json(report: &Report) -> CliResult<()> {
+    let text = serde_json::to_string_pretty(report)
+        .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;
+    print(&format!("{text}\n"));
+    Ok(())
+}
+
 pub(crate) fn stats(args: &StatsArgs) -> CliResult<()> {
+    if let Some(dir) = store::missing_folder(&args.cache) {
+        // Looking creates nothing.
+        eprintln!("charm: no cache at {} yet", dir.display());
+        let empty = Report {
+            store: format!("dir:{}", dir.display()),
+            entries: 0,
+            bytes: 0,
+            budget: 0,
+            functions: Vec::new(),
+        };
+        return match args.json {
+            true => print_json(&empty),
+            false => Ok(()),
+        };
+    }
     let group = store::open_group(&args.cache, store::Access::Whole)?;
     let usage = group.usage();
     let report = Report {
@@ -49,10 +71,7 @@ pub(crate) fn stats(args: &StatsArgs) -> CliResult<()> {
             .collect(),
     };
     if args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;
-        print(&format!("{text}\n"));
-        return Ok(());
+        return print_json(&report);
     }
     print(&format!(
         "{}: {} entries, {} of {} ({:.1}%)\n",

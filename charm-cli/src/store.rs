@@ -5,9 +5,41 @@ use crate::CliError;
 use charm::{Error, MemoizedGroup, PluginKind};
 use std::sync::Arc;
 
-/// The store URL the options (or the environment) name.
+/// The store URL the options (or the environment) name: `--store` (or
+/// `CHARM_STORE`), else `CHARM_CACHE_DIR`, else the user's cache folder.
+///
+/// The library keeps a program's cache beside the program
+/// (`.cache/charm` in its working directory); the command keeps one per
+/// user, `$XDG_CACHE_HOME/charm` (else `~/.cache/charm`), because a shell
+/// command runs from any folder and should hit from all of them.
 pub(crate) fn store_url(args: &CacheArgs) -> String {
-    args.store.clone().unwrap_or_else(charm::default_store_url)
+    if let Some(url) = &args.store {
+        return url.clone();
+    }
+    if std::env::var_os("CHARM_STORE").is_some() || std::env::var_os("CHARM_CACHE_DIR").is_some() {
+        return charm::default_store_url();
+    }
+    let user_cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")));
+    match user_cache {
+        Some(dir) => format!("dir:{}", dir.join("charm").display()),
+        None => charm::default_store_url(),
+    }
+}
+
+/// The folder of a directory store that does not exist yet: commands
+/// that only look at a cache say so instead of creating one.
+pub(crate) fn missing_folder(args: &CacheArgs) -> Option<std::path::PathBuf> {
+    let url = store_url(args);
+    let path = match url.split_once(':') {
+        Some(("dir", rest)) => rest.to_owned(),
+        Some((scheme, _)) if scheme.len() >= 2 => return None, // another store
+        _ => url,
+    };
+    let path = std::path::PathBuf::from(path);
+    (!path.exists()).then_some(path)
 }
 
 /// How a subcommand uses the cache.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Scratch;
+use common::{text, Scratch};
 
 /// The path `charm run` files `sh` under.
 fn sh() -> String {
@@ -141,4 +141,36 @@ fn plugins_lists_every_kind() {
     ] {
         assert!(out.contains(expected), "{expected} missing:\n{out}");
     }
+}
+
+#[test]
+fn looking_at_a_cache_that_does_not_exist_creates_none() {
+    let s = Scratch::new("nocache");
+    for cmd in [&["stats"][..], &["stats", "--json"], &["gc"], &["clear"]] {
+        let out = s.charm(cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", text(&out.stderr));
+        let said = text(&out.stdout) + &text(&out.stderr);
+        assert!(said.contains("no cache at"), "{cmd:?}: {said}");
+    }
+    assert!(!s.path("cache").exists(), "nothing was created");
+}
+
+#[test]
+fn the_default_cache_is_per_user_so_any_folder_hits() {
+    let s = Scratch::new("xdg");
+    let script = s.counted("echo shared");
+    for folder in ["one", "two"] {
+        std::fs::create_dir_all(s.path(folder)).unwrap();
+        let out = s
+            .command(&["run", "--", "sh", "-c", &script])
+            .env_remove("CHARM_CACHE_DIR")
+            .env("XDG_CACHE_HOME", s.path("xdg"))
+            .current_dir(s.path(folder))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    assert_eq!(s.runs(), 1, "the run from the second folder hit");
+    assert!(s.path("xdg/charm").is_dir());
+    assert!(!s.path("one/.cache").exists());
 }

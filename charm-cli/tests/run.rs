@@ -343,3 +343,20 @@ fn charm_disable_runs_the_command_every_time_and_records_nothing() {
     assert!(after.status.success());
     assert_eq!(s.runs(), 3, "nothing was recorded while disabled");
 }
+
+#[test]
+fn the_budget_holds_after_every_run() {
+    let s = Scratch::new("budget");
+    for i in 0..8 {
+        let script = format!("head -c 150 /dev/zero | tr '\\\\0' x; echo {i}");
+        let out = s.charm(&["run", "--max-size", "600", "--", "sh", "-c", &script]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stats = s.stdout(&["stats", "--json", "--max-size", "600"]);
+        let report: serde_json::Value = serde_json::from_str(&stats).unwrap();
+        let bytes = report["bytes"].as_u64().unwrap();
+        assert!(
+            bytes <= 600,
+            "after run {i}: {bytes} bytes of a 600-byte budget"
+        );
+    }
+}

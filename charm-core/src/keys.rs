@@ -87,7 +87,7 @@ pub mod layout {
     pub const BASE: &str = "index/base";
     /// The prefix of delta records.
     pub const DELTA: &str = "index/delta-";
-    /// The number of entries at the last compaction (decimal text).
+    /// The entries and bytes at the last compaction (decimal text, `N BYTES`).
     pub const COUNT: &str = "index/count";
     /// The prefix under which a corrupt index is set aside.
     pub const CORRUPT: &str = "index/corrupt-";

@@ -183,9 +183,8 @@ impl Engine {
         self.store
             .put(layout::BASE, &format::encode_snapshot(&snap)?)?;
         // For processes that do not read the index: when to compact.
-        let _ = self
-            .store
-            .put(layout::COUNT, snap.entries.len().to_string().as_bytes());
+        let count = format!("{} {}", snap.entries.len(), self.index.total_size());
+        let _ = self.store.put(layout::COUNT, count.as_bytes());
         for name in &applied {
             let _ = self.store.delete(name);
         }
@@ -211,8 +210,14 @@ impl Engine {
             return Ok(());
         }
         p.seq += 1;
+        // The bytes it adds end its name, so that a process that has not
+        // read the index can tell the budget is exceeded from a listing.
+        let adds: u64 = delta
+            .upserts
+            .iter()
+            .fold(0, |sum, (_, e)| sum.saturating_add(e.size));
         let name = format!(
-            "{}{:020}-{}-{}",
+            "{}{:020}-{}-{}-{adds}",
             layout::DELTA,
             stamp(),
             std::process::id(),
@@ -235,21 +240,32 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether the delta records outnumber a sixteenth of the index, for a
-    /// group that has not read it: counts the records, and reads the entry
-    /// count the last compaction left only when there are enough to matter.
+    /// For a group that has not read the index: whether the delta records
+    /// outnumber a sixteenth of the index, or the bytes they add (from
+    /// their names) take the cache past its budget — so the budget holds
+    /// after every process, not after enough of them. Lists the records;
+    /// reads what the last compaction left (`entries bytes`) only if they
+    /// add anything.
     fn compaction_due_unread(&self) -> Result<bool> {
-        let deltas = self.store.keys(layout::DELTA)?.len();
-        if deltas <= MIN_DELTAS_BEFORE_COMPACTION {
+        let names = self.store.keys(layout::DELTA)?;
+        let adds = names.iter().fold(0u64, |sum, n| {
+            let bytes = n.rsplit('-').next().and_then(|b| b.parse().ok());
+            sum.saturating_add(bytes.unwrap_or(0))
+        });
+        if names.len() <= MIN_DELTAS_BEFORE_COMPACTION && adds == 0 {
             return Ok(false);
         }
-        let entries: usize = self
+        let count = self
             .store
             .get(layout::COUNT)?
             .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        Ok(deltas > entries / 16)
+            .unwrap_or_default();
+        let mut fields = count.split_whitespace().map(|f| f.parse::<u64>().ok());
+        let entries = fields.next().flatten().unwrap_or(0);
+        let bytes = fields.next().flatten().unwrap_or(0);
+        let too_many =
+            names.len() > MIN_DELTAS_BEFORE_COMPACTION && names.len() as u64 > entries / 16;
+        Ok(too_many || bytes.saturating_add(adds) > self.budget)
     }
 
     fn policy_state(&self) -> Result<PolicyState> {
