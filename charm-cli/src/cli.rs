@@ -36,6 +36,14 @@ pub(crate) enum Command {
     Clear(CacheArgs),
     /// List the registered stores, policies, picklers and locks.
     Plugins,
+    /// Print a completion script for a shell (`charm completions bash >
+    /// ~/.local/share/bash-completion/completions/charm`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, in roff (`charm man | man -l -`).
+    Man,
 }
 
 /// Which cache, shared by every subcommand that opens one.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod cli;
+mod docs;
 mod duration;
 mod explain;
 mod gc;
@@ -46,6 +47,8 @@ pub fn main() -> ExitCode {
         cli::Command::Gc(args) => gc::gc(&args).map(|()| 0),
         cli::Command::Clear(args) => gc::clear(&args).map(|()| 0),
         cli::Command::Plugins => plugins::plugins().map(|()| 0),
+        cli::Command::Completions { shell } => docs::completions(shell).map(|()| 0),
+        cli::Command::Man => docs::man().map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -174,3 +174,31 @@ fn the_default_cache_is_per_user_so_any_folder_hits() {
     assert!(s.path("xdg/charm").is_dir());
     assert!(!s.path("one/.cache").exists());
 }
+
+#[test]
+fn completions_and_the_manual_are_generated() {
+    let s = Scratch::new("docs");
+    let bash = s.stdout(&["completions", "bash"]);
+    assert!(bash.contains("charm") && bash.contains("stats"), "{bash}");
+    let zsh = s.stdout(&["completions", "zsh"]);
+    assert!(zsh.contains("#compdef charm"), "{zsh}");
+    let man = s.stdout(&["man"]);
+    assert!(man.contains(".TH charm"), "{man}");
+    assert!(
+        man.contains("CHARM_STORE") || man.contains("store"),
+        "{man}"
+    );
+}
+
+#[test]
+fn rust_log_prints_charms_events() {
+    let s = Scratch::new("rustlog");
+    let out = s
+        .command(&["run", "--", "echo", "hi"])
+        .env("RUST_LOG", "charm::ops=debug")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("op=\"miss\""), "{stderr}");
+}
