@@ -13,17 +13,20 @@ pub use charm_freeze::{Digest, Freezer};
 /// `#[derive(Freeze)]`; see [`freeze`] for its attributes.
 pub use charm_macros::CharmFreeze as Freeze;
 
-/// The built-in object stores and picklers (`dir`, `postcard`, `json`).
+/// The built-in object stores — `dir:PATH` (the default), `mem:` /
+/// `mem:NAME` — and picklers — `postcard` (the default), `msgpack`, `json`.
 pub mod stores {
     pub use charm_stores::*;
 }
 
-/// The built-in replacement policies (`gdsize`).
+/// The built-in replacement policies: `gdsize` (the default), `gdsf`,
+/// `lru`, `lfu`, `fifo`.
 pub mod policies {
     pub use charm_policies::*;
 }
 
-/// The built-in locks (`file`, `naive`).
+/// The built-in locks: `file` (the default for a directory store),
+/// `process` (the default for `mem:`), `naive`, `none`.
 pub mod locks {
     pub use charm_locks::*;
 }
