@@ -1,44 +1,18 @@
-//! Durations written as `90s`, `10m`, `1h30m`, `2d`.
+//! Durations written as `90s`, `10m`, `1h30m`, `2d` (read by `humantime`), and shown short.
 
 use std::time::Duration;
 
-/// Reads a duration: one or more `<number><unit>` pairs, units `ms`, `s`,
-/// `m`, `h`, `d`; a bare number means seconds.
+/// Reads a duration as `humantime` does (`90s`, `10m`, `1h30m`, `2days`,
+/// `250ms`); a bare number means seconds, as it did before.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!("cannot read the duration {text:?}: write it like `90s`, `10m`, `1h30m` or `2d`")
-    };
     let text = text.trim();
-    if text.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(secs) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).map_err(|_| bad());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (number, tail) = rest.split_at(digits);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_len);
-        let number: f64 = number.parse().map_err(|_| bad())?;
-        let scale = match unit.trim() {
-            "ms" => 0.001,
-            "s" | "sec" | "secs" => 1.0,
-            "m" | "min" | "mins" => 60.0,
-            "h" | "hr" | "hrs" => 3600.0,
-            "d" | "day" | "days" => 86400.0,
-            _ => return Err(bad()),
-        };
-        total += Duration::try_from_secs_f64(number * scale).map_err(|_| bad())?;
-        rest = next;
-    }
-    Ok(total)
+    let parsed = match text.parse::<f64>() {
+        Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|e| e.to_string()),
+        Err(_) => humantime::parse_duration(text).map_err(|e| e.to_string()),
+    };
+    parsed.map_err(|why| {
+        format!("cannot read the duration {text:?} ({why}): write it like `90s`, `10m`, `1h30m` or `2d`")
+    })
 }
 
 /// `1.2 s`, `340 ms`, `2.5 h`: short and readable.

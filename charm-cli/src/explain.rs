@@ -9,7 +9,7 @@ use charm::SubKeys;
 use serde::Deserialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// One line of a `CHARM_LOG` file.
 #[derive(Debug, Clone, Deserialize)]
@@ -176,30 +176,13 @@ fn ago(then: f64, now: f64) -> String {
 
 /// `2026-11-22 05:30:01` (UTC) from seconds since the Unix epoch.
 fn time(ts: f64) -> String {
-    let secs = ts.max(0.0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Count from 0000-03-01, so that leap days end each 4/100/400-year cycle.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let at = UNIX_EPOCH + Duration::from_secs(ts.max(0.0) as u64);
+    // `2026-11-22T05:30:01Z`, shown with a space and without the zone.
+    humantime::format_rfc3339_seconds(at)
+        .to_string()
+        .replacen('T', " ", 1)
+        .trim_end_matches('Z')
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub use registry::{
     new_pickler, new_policy, open_lock, open_store, plugins, LockRegistration, LockTarget,
     ObjStoreRegistration, PicklerRegistration, PluginInfo, PolicyRegistration,
 };
-pub use size::{ByteSize, SizeArg};
+pub use size::{parse_size, ByteSize, SizeArg};
 pub use switches::disabled_by_env;
 pub use traits::lock::{LockGuard, RWLock};
 pub use traits::obj_store::{valid_key, ObjStore};
