@@ -87,15 +87,8 @@ fn why(ev: &LogEvent, keys: &SubKeys, earlier: &[LogEvent]) -> String {
         .filter_map(|e| e.subkeys.as_ref().map(|k| (e, k)))
         .collect();
     let since = |e: &LogEvent| format!("{} ({} earlier)", time(e.ts), ago(e.ts, ev.ts));
-    if let Some((last, k)) = entries.last() {
-        if k.system != keys.system {
-            return format!(
-                "system state changed (charm's formats or the pickler) since the entry of {}: \
-                 every entry made before was dropped",
-                since(last)
-            );
-        }
-    }
+    // A log may mix groups (other stores, other picklers): system states
+    // are compared within one function's entries only.
     let same_name: Vec<_> = entries
         .iter()
         .filter(|(_, k)| k.name == keys.name)
@@ -103,6 +96,14 @@ fn why(ev: &LogEvent, keys: &SubKeys, earlier: &[LogEvent]) -> String {
     let Some((latest, latest_keys)) = same_name.last() else {
         return "first call: no earlier entry of this name in the log".to_owned();
     };
+    if latest_keys.system != keys.system {
+        return format!(
+            "the system state changed since the entry of {}: the group's extra_system_state, \
+             its pickler, or charm's own formats; every entry of the group made before was \
+             dropped",
+            since(latest)
+        );
+    }
     let Some((entry, k)) = same_name
         .iter()
         .rev()
@@ -250,6 +251,14 @@ mod tests {
             ev(1.0, "miss", Some(keys(2, "f", 1, 1, 1)), ""),
         ];
         assert!(explained(&sys).contains("system state changed"));
+        assert!(explained(&sys).contains("extra_system_state"));
+        // Another group's entry (another system state, another function)
+        // says nothing about this function's first call.
+        let other_group = [
+            ev(0.0, "miss", Some(keys(9, "g", 1, 1, 1)), ""),
+            ev(1.0, "miss", Some(a), ""),
+        ];
+        assert!(explained(&other_group).contains("first call"));
     }
 
     #[test]
