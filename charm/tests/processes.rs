@@ -46,6 +46,17 @@ fn child() {
     if std::env::var_os(ROLE).is_none() {
         return;
     }
+    if env(ROLE) == "defaults" {
+        // Two functions of the default group, called twice each.
+        let f: Memoized<String> = Memoized::builder("proc::default_f").build();
+        let g: Memoized<String> = Memoized::builder("proc::default_g").build();
+        for _ in 0..2 {
+            for m in [&f, &g] {
+                m.call(&1u8, || "v".to_owned());
+            }
+        }
+        return;
+    }
     let f = function("proc::f", &env("CHARM_TEST_F_STATE"));
     let g = function("proc::g", "");
     let pause = Duration::from_millis(env("CHARM_TEST_PAUSE_MS").parse().unwrap_or(0));
@@ -384,4 +395,19 @@ fn charm_report_prints_the_usage_at_exit() {
     assert!(stderr.contains("proc::f: 2 hits, 2 misses"), "{stderr}");
     assert!(stderr.contains("s saved"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_default_setting_warns_once_not_once_per_function() {
+    let dir = fresh_dir("badsize");
+    let out = spawn(&dir, "defaults", &[], &[("CHARM_CACHE_SIZE", "lots")])
+        .wait_with_output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("charm warning").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("\"lots\""),
+        "the warning names the bad value: {stderr}"
+    );
 }
