@@ -13,7 +13,10 @@ use std::time::Duration;
     version,
     after_help = "Exit codes: `charm run` exits with the command's own code (replayed on a hit); \
                   2 means a usage error; 125 that charm itself failed; 126 that the command \
-                  cannot be executed; 127 that it was not found."
+                  cannot be executed; 127 that it was not found.\n\n\
+                  Environment: CHARM_STORE, CHARM_CACHE_DIR and CHARM_CACHE_SIZE choose the \
+                  cache; CHARM_DISABLE=1 runs commands without it; CHARM_LOG=FILE logs every \
+                  cache event for `charm explain`; RUST_LOG=charm::ops=debug prints them."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
