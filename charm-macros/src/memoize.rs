@@ -195,6 +195,17 @@ fn arg_refs(f: &ItemFn) -> Vec<TokenStream> {
         .collect()
 }
 
+/// The call into the cache; `run` makes the value on a miss: a closure's
+/// body (`|| run`) for a sync function, a future for an async one.
+fn invoke(is_async: bool, fallible: bool, run: TokenStream) -> TokenStream {
+    match (is_async, fallible) {
+        (false, false) => quote!(call_prehashed(__charm_args, move || #run)),
+        (false, true) => quote!(call_ok_prehashed(__charm_args, move || #run)),
+        (true, false) => quote!(call_async_prehashed(__charm_args, #run).await),
+        (true, true) => quote!(call_ok_async_prehashed(__charm_args, #run).await),
+    }
+}
+
 /// The names of the arguments (not `self`), to pass them on.
 fn arg_names(f: &ItemFn) -> Vec<TokenStream> {
     f.sig
@@ -412,17 +423,16 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
     let vis = &f.vis;
     let sig = &f.sig;
     let span = Span::call_site();
-    let invoke = |run: TokenStream| match (f.sig.asyncness.is_some(), fallible) {
-        (false, false) => quote!(call_prehashed(__charm_args, move || -> #ret #run)),
-        (false, true) => quote!(call_ok_prehashed(__charm_args, move || -> #ret #run)),
-        (true, false) => quote!(call_async_prehashed(__charm_args, async move #run).await),
-        (true, true) => quote!(call_ok_async_prehashed(__charm_args, async move #run).await),
-    };
+    let is_async = f.sig.asyncness.is_some();
 
     if is_method {
         // A method may be in a trait impl, which takes no extra items: its
         // cache lives inside it.
-        let invoke = invoke(quote!(#body));
+        let run = match is_async {
+            false => quote!(-> #ret #body),
+            true => quote!(async move #body),
+        };
+        let invoke = invoke(is_async, fallible, run);
         return Ok(quote_spanned! {span=>
             #(#attrs)*
             #vis #sig {
@@ -439,18 +449,7 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
     let mut sig = sig.clone();
     drop_mut(&mut sig); // the arguments are only passed on
     let args = arg_names(&f);
-    let invoke = invoke(quote!({ #ident::uncached(#(#args),*) }));
-    let invoke = if f.sig.asyncness.is_some() {
-        // `async move { f::uncached(..) }` would be a future of a future.
-        match fallible {
-            false => quote!(call_async_prehashed(__charm_args, #ident::uncached(#(#args),*)).await),
-            true => {
-                quote!(call_ok_async_prehashed(__charm_args, #ident::uncached(#(#args),*)).await)
-            }
-        }
-    } else {
-        invoke
-    };
+    let invoke = invoke(is_async, fallible, quote!(#ident::uncached(#(#args),*)));
     let companions = quote! {
         /// The cache behind this function.
         #[allow(dead_code)]
