@@ -48,6 +48,18 @@ pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
         .into()
 }
 
+/// Gives the `#[memoize]` methods of an impl block handles: for a method
+/// `area`, `Type::area_memoized()` (its cache: `usage()`, `would_hit`…),
+/// `value.area_uncached(..)` and `value.area_would_hit(..)`.
+///
+/// Re-exported as `charm::memoized_impl`; see its documentation.
+#[proc_macro_attribute]
+pub fn memoized_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+    memoize::memoized_impl(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 /// Gives a helper function a function state that `#[memoize(deps = [..])]`
 /// can fold in: its code digest, its `version` and its own `deps`.
 #[proc_macro_attribute]

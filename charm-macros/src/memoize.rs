@@ -337,9 +337,81 @@ pub(crate) fn freeze_fn(args: TokenStream, item: TokenStream) -> syn::Result<Tok
 }
 
 pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    expand(args, syn::parse2(item)?, false).map(|(f, _)| f)
+}
+
+/// `#[memoized_impl]`: memoizes the `#[memoize]` methods of an impl block
+/// and gives each a handle (`name_memoized()`), its uncached body
+/// (`name_uncached(..)`) and a typed `name_would_hit(..)`. An inherent
+/// impl gets them beside the method; a trait impl, which takes no extra
+/// items, in an inherent impl of its type beside it.
+pub(crate) fn memoized_impl(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    if !args.is_empty() {
+        return Err(syn::Error::new(
+            args.into_iter()
+                .next()
+                .map_or_else(Span::call_site, |t| t.span()),
+            "#[memoized_impl] takes no options; put them on each #[memoize] method",
+        ));
+    }
+    let mut imp: syn::ItemImpl = syn::parse2(item)?;
+    let mut companions = TokenStream::new();
+    let mut items = Vec::new();
+    for ii in std::mem::take(&mut imp.items) {
+        let syn::ImplItem::Fn(mut f) = ii else {
+            items.push(ii);
+            continue;
+        };
+        let is_memoize = |a: &syn::Attribute| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "memoize")
+        };
+        let Some(at) = f.attrs.iter().position(is_memoize) else {
+            items.push(syn::ImplItem::Fn(f));
+            continue;
+        };
+        let args = match f.attrs.remove(at).meta {
+            syn::Meta::List(l) => l.tokens,
+            syn::Meta::Path(_) => TokenStream::new(),
+            syn::Meta::NameValue(nv) => {
+                return Err(syn::Error::new(
+                    nv.span(),
+                    "write #[memoize] or #[memoize(options..)]",
+                ))
+            }
+        };
+        let item = ItemFn {
+            attrs: f.attrs,
+            vis: f.vis,
+            sig: f.sig,
+            block: Box::new(f.block),
+        };
+        let (method, handles) = expand(args, item, true)?;
+        items.push(syn::ImplItem::Verbatim(method));
+        companions.extend(handles);
+    }
+    imp.items = items;
+    if imp.trait_.is_none() {
+        imp.items.push(syn::ImplItem::Verbatim(companions));
+        return Ok(quote!(#imp));
+    }
+    let (generics, _, where_clause) = imp.generics.split_for_impl();
+    let self_ty = &imp.self_ty;
+    Ok(quote! {
+        #imp
+        impl #generics #self_ty #where_clause {
+            #companions
+        }
+    })
+}
+
+/// The memoized function, and (for a method with `handles`) the items to
+/// put beside it.
+fn expand(args: TokenStream, f: ItemFn, handles: bool) -> syn::Result<(TokenStream, TokenStream)> {
     let mut errors = Errors::default();
     let o = parse_options(args, true, &mut errors);
-    let f: ItemFn = syn::parse2(item)?;
     check_signature(&f, &mut errors);
     let is_method = f.sig.receiver().is_some();
     let closure = crate::scan::closure(&f.sig.ident, &o.auto_deps, &mut errors);
@@ -425,15 +497,15 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
     let span = Span::call_site();
     let is_async = f.sig.asyncness.is_some();
 
-    if is_method {
+    if is_method && !handles {
         // A method may be in a trait impl, which takes no extra items: its
-        // cache lives inside it.
+        // cache lives inside it (`#[memoized_impl]` gives it handles).
         let run = match is_async {
             false => quote!(-> #ret #body),
             true => quote!(async move #body),
         };
         let invoke = invoke(is_async, fallible, run);
-        return Ok(quote_spanned! {span=>
+        let method = quote_spanned! {span=>
             #(#attrs)*
             #vis #sig {
                 static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
@@ -441,7 +513,51 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
                 let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
                 __charm_memoized.#invoke
             }
-        });
+        };
+        return Ok((method, TokenStream::new()));
+    }
+    if is_method {
+        // Handles beside the method, named after it.
+        let m = ident;
+        let (memoized, uncached, would_hit) = (
+            format_ident!("{m}_memoized"),
+            format_ident!("{m}_uncached"),
+            format_ident!("{m}_would_hit"),
+        );
+        let (mut uncached_sig, mut would_hit_sig) = companions(&f);
+        uncached_sig.ident = uncached.clone();
+        would_hit_sig.ident = would_hit;
+        let mut sig = sig.clone();
+        drop_mut(&mut sig);
+        let args = arg_names(&f);
+        let invoke = invoke(is_async, fallible, quote!(self.#uncached(#(#args),*)));
+        let handles = quote! {
+            /// The cache behind this method.
+            #[allow(dead_code)]
+            #vis fn #memoized() -> &'static #krate::Memoized<#cached> {
+                static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
+                __CHARM_MEMOIZED.get_or_init(|| #build)
+            }
+
+            /// The method itself, without the cache.
+            #[allow(dead_code)]
+            #vis #uncached_sig #body
+
+            /// Whether a call with these arguments would be answered from
+            /// the cache; changes nothing.
+            #[allow(dead_code)]
+            #vis #would_hit_sig {
+                Self::#memoized().would_hit(&(#(#refs,)*))
+            }
+        };
+        let method = quote_spanned! {span=>
+            #(#attrs)*
+            #vis #sig {
+                let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
+                Self::#memoized().#invoke
+            }
+        };
+        return Ok((method, handles));
     }
     // Beside the function: `f::memoized()`, `f::uncached(..)` and
     // `f::would_hit(..)`. A miss runs `f::uncached` (the body compiles once).
@@ -470,7 +586,7 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
         }
     };
     let state = fn_state_item(&f, &o, &krate, &closure);
-    Ok(quote_spanned! {span=>
+    let function = quote_spanned! {span=>
         #state
 
         impl #ident {
@@ -482,5 +598,6 @@ pub(crate) fn memoize(args: TokenStream, item: TokenStream) -> syn::Result<Token
             let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
             #ident::memoized().#invoke
         }
-    })
+    };
+    Ok((function, TokenStream::new()))
 }

@@ -100,6 +100,41 @@ pub struct WorkspaceReadme;
 /// procedural macros, and the toolchain.
 pub use charm_macros::memoize;
 
+/// `#[memoized_impl]` on an impl block: its `#[memoize]` methods get
+/// handles. A method's cache otherwise lives inside it, since a trait
+/// impl takes no extra items and a method's attribute cannot tell which
+/// kind of impl it is in; this attribute sees the whole block. For a
+/// method `area`: `Type::area_memoized()` (the [`Memoized`]: `usage()`,
+/// `clear_entry`…), `value.area_uncached(..)` (the body, without the
+/// cache) and `value.area_would_hit(..)`. For a trait impl they go in an
+/// inherent impl of the type (a type of this crate).
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("charm-impl-doc-{}", std::process::id()));
+/// # std::env::set_var("CHARM_CACHE_DIR", &dir);
+/// #[derive(charm::Freeze)]
+/// struct Square {
+///     side: u64,
+/// }
+///
+/// #[charm::memoized_impl]
+/// impl Square {
+///     #[charm::memoize]
+///     fn area(&self) -> u64 {
+///         self.side * self.side
+///     }
+/// }
+///
+/// let s = Square { side: 3 };
+/// assert!(!s.area_would_hit());
+/// assert_eq!(s.area(), 9);
+/// assert!(s.area_would_hit());
+/// assert_eq!(s.area_uncached(), 9);
+/// assert_eq!(Square::area_memoized().usage().misses, 1);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub use charm_macros::memoized_impl;
+
 /// `#[freeze_fn]`: a helper whose code counts toward the function state of
 /// memoized functions that list it in `deps` (needed only without
 /// `charm_build::scan()`, which finds callees by itself).

@@ -348,3 +348,56 @@ fn the_uncached_body_typed_would_hit_and_disable_are_beside_the_function() {
     assert_eq!(switchable(5), 6);
     assert_eq!(runs(), 4, "on again: the cached value");
 }
+
+#[derive(charm::Freeze)]
+struct Rect {
+    w: u32,
+    h: u32,
+}
+
+static RECT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[charm::memoized_impl]
+impl Rect {
+    #[charm::memoize(group = group())]
+    fn scaled_area(&self, mut k: u32) -> u32 {
+        RECT_RUNS.fetch_add(1, Ordering::SeqCst);
+        k *= self.w * self.h;
+        k
+    }
+}
+
+trait Perimeter {
+    fn perimeter(&self) -> u32;
+}
+
+#[charm::memoized_impl]
+impl Perimeter for Rect {
+    #[charm::memoize(group = group())]
+    fn perimeter(&self) -> u32 {
+        RECT_RUNS.fetch_add(1, Ordering::SeqCst);
+        2 * (self.w + self.h)
+    }
+}
+
+#[test]
+fn memoized_impl_gives_methods_handles_in_inherent_and_trait_impls() {
+    let r = Rect { w: 2, h: 5 };
+    let runs = || RECT_RUNS.load(Ordering::SeqCst);
+    assert!(!r.scaled_area_would_hit(3));
+    assert_eq!(r.scaled_area(3), 30);
+    assert_eq!(r.scaled_area(3), 30);
+    assert!(r.scaled_area_would_hit(3));
+    assert_eq!(runs(), 1);
+    assert_eq!(r.scaled_area_uncached(3), 30);
+    assert_eq!(runs(), 2);
+    assert_eq!(Rect::scaled_area_memoized().usage().hits, 1);
+
+    assert_eq!(r.perimeter(), 14);
+    assert_eq!(r.perimeter(), 14);
+    assert_eq!(runs(), 3);
+    assert!(r.perimeter_would_hit());
+    assert!(Rect::perimeter_memoized()
+        .name()
+        .ends_with("Rect::perimeter"));
+}

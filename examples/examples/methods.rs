@@ -1,13 +1,16 @@
 //! `cargo run -p charm-examples --example methods`
 //!
 //! Memoized methods: `&self` is part of the key, so the receiver must be
-//! `Freeze` (derive it).
+//! `Freeze` (derive it). `#[charm::memoized_impl]` on the impl block gives
+//! each memoized method handles: `Polynomial::eval_memoized()`,
+//! `p.eval_would_hit(x)` and `p.eval_uncached(x)`.
 
 #[derive(charm::Freeze)]
 struct Polynomial {
     coefficients: Vec<i64>,
 }
 
+#[charm::memoized_impl]
 impl Polynomial {
     /// Evaluates the polynomial at `x` (slowly, for the sake of the example).
     #[charm::memoize(group = charm_examples::scratch_cache())]
@@ -34,5 +37,11 @@ fn main() {
         .eval(3),
         19
     ); // an equal receiver hits
-    println!("all four calls answered; two computed");
+    assert!(q.eval_would_hit(3));
+    let usage = Polynomial::eval_memoized().usage();
+    assert_eq!((usage.hits, usage.misses), (2, 2));
+    println!(
+        "all four calls answered; {} computed, {} from the cache",
+        usage.misses, usage.hits
+    );
 }
