@@ -231,13 +231,16 @@ fn is_result(ty: &Type) -> bool {
     }
 }
 
-/// The signatures of the uncached function and of the typed `would_hit`
-/// beside a memoized free function.
-fn companions(f: &ItemFn) -> (syn::Signature, syn::Signature) {
+/// The signatures of the uncached twin and of the typed `would_hit`.
+fn companions(
+    f: &ItemFn,
+    uncached_name: syn::Ident,
+    would_hit_name: syn::Ident,
+) -> (syn::Signature, syn::Signature) {
     let mut uncached = f.sig.clone();
-    uncached.ident = format_ident!("uncached");
+    uncached.ident = uncached_name;
     let mut would_hit = f.sig.clone();
-    would_hit.ident = format_ident!("would_hit");
+    would_hit.ident = would_hit_name;
     would_hit.asyncness = None;
     would_hit.output = syn::parse_quote!(-> bool);
     drop_mut(&mut would_hit); // only hashed
@@ -516,60 +519,32 @@ fn expand(args: TokenStream, f: ItemFn, handles: bool) -> syn::Result<(TokenStre
         };
         return Ok((method, TokenStream::new()));
     }
-    if is_method {
-        // Handles beside the method, named after it.
-        let m = ident;
-        let (memoized, uncached, would_hit) = (
-            format_ident!("{m}_memoized"),
-            format_ident!("{m}_uncached"),
-            format_ident!("{m}_would_hit"),
-        );
-        let (mut uncached_sig, mut would_hit_sig) = companions(&f);
-        uncached_sig.ident = uncached.clone();
-        would_hit_sig.ident = would_hit;
-        let mut sig = sig.clone();
-        drop_mut(&mut sig);
-        let args = arg_names(&f);
-        let invoke = invoke(is_async, fallible, quote!(self.#uncached(#(#args),*)));
-        let handles = quote! {
-            /// The cache behind this method.
-            #[allow(dead_code)]
-            #vis fn #memoized() -> &'static #krate::Memoized<#cached> {
-                static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
-                __CHARM_MEMOIZED.get_or_init(|| #build)
-            }
-
-            /// The method itself, without the cache.
-            #[allow(dead_code)]
-            #vis #uncached_sig #body
-
-            /// Whether a call with these arguments would be answered from
-            /// the cache; changes nothing.
-            #[allow(dead_code)]
-            #vis #would_hit_sig {
-                Self::#memoized().would_hit(&(#(#refs,)*))
-            }
-        };
-        let method = quote_spanned! {span=>
-            #(#attrs)*
-            #vis #sig {
-                let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
-                Self::#memoized().#invoke
-            }
-        };
-        return Ok((method, handles));
-    }
-    // Beside the function: `f::memoized()`, `f::uncached(..)` and
-    // `f::would_hit(..)`. A miss runs `f::uncached` (the body compiles once).
-    let (uncached_sig, would_hit_sig) = companions(&f);
-    let mut sig = sig.clone();
-    drop_mut(&mut sig); // the arguments are only passed on
+    // The handles: `f::memoized()`, `f::uncached(..)`, `f::would_hit(..)`
+    // beside a function; `Self::m_memoized()`, `self.m_uncached(..)`,
+    // `self.m_would_hit(..)` beside a method. A miss runs the uncached
+    // twin, so the body compiles once.
+    let (memoized, uncached, would_hit) = match is_method {
+        true => (
+            format_ident!("{ident}_memoized"),
+            format_ident!("{ident}_uncached"),
+            format_ident!("{ident}_would_hit"),
+        ),
+        false => (
+            format_ident!("memoized"),
+            format_ident!("uncached"),
+            format_ident!("would_hit"),
+        ),
+    };
     let args = arg_names(&f);
-    let invoke = invoke(is_async, fallible, quote!(#ident::uncached(#(#args),*)));
-    let companions = quote! {
+    let (owner, run) = match is_method {
+        true => (quote!(Self), quote!(self.#uncached(#(#args),*))),
+        false => (quote!(#ident), quote!(#ident::#uncached(#(#args),*))),
+    };
+    let (uncached_sig, would_hit_sig) = companions(&f, uncached, would_hit);
+    let handles = quote! {
         /// The cache behind this function.
         #[allow(dead_code)]
-        #vis fn memoized() -> &'static #krate::Memoized<#cached> {
+        #vis fn #memoized() -> &'static #krate::Memoized<#cached> {
             static __CHARM_MEMOIZED: ::std::sync::OnceLock<#krate::Memoized<#cached>> = ::std::sync::OnceLock::new();
             __CHARM_MEMOIZED.get_or_init(|| #build)
         }
@@ -582,22 +557,31 @@ fn expand(args: TokenStream, f: ItemFn, handles: bool) -> syn::Result<(TokenStre
         /// cache; changes nothing.
         #[allow(dead_code)]
         #vis #would_hit_sig {
-            #ident::memoized().would_hit(&(#(#refs,)*))
+            #owner::#memoized().would_hit(&(#(#refs,)*))
         }
     };
+    let mut sig = sig.clone();
+    drop_mut(&mut sig); // the arguments are only passed on
+    let invoke = invoke(is_async, fallible, run);
+    let call = quote_spanned! {span=>
+        #(#attrs)*
+        #vis #sig {
+            let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
+            #owner::#memoized().#invoke
+        }
+    };
+    if is_method {
+        return Ok((call, handles));
+    }
     let state = fn_state_item(&f, &o, &krate, &closure);
     let function = quote_spanned! {span=>
         #state
 
         impl #ident {
-            #companions
+            #handles
         }
 
-        #(#attrs)*
-        #vis #sig {
-            let __charm_args = #krate::ArgDigests::of(&(#(#refs,)*));
-            #ident::memoized().#invoke
-        }
+        #call
     };
     Ok((function, TokenStream::new()))
 }
