@@ -5,7 +5,7 @@ use crate::group::calls::StoreOptions;
 use crate::group::{default_group, Usage};
 use crate::registry::new_pickler;
 use crate::{disabled_by_env, Error, MemoizedGroup, Pickler, Result, SubKeys};
-use charm_freeze::{hash, try_hash_for, Digest, Freeze, Purpose};
+use charm_freeze::{hash, try_hash, try_hash_for, Digest, Freeze, Purpose};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
@@ -47,7 +47,9 @@ impl ArgDigests {
         })
     }
 }
-type StateFn = Box<dyn Fn() -> Digest + Send + Sync>;
+/// A state evaluated on each call; a value that cannot be frozen is an
+/// error the call reports (it computes), never a panic.
+type StateFn = Box<dyn Fn() -> Result<Digest> + Send + Sync>;
 type SwitchFn = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// When caching costs more than it saves and at least this much, a
@@ -145,7 +147,7 @@ impl<R> MemoizedBuilder<R> {
         F: Fn() -> T + Send + Sync + 'static,
         T: Freeze,
     {
-        self.extra_func_state = Some(Box::new(move || hash(&state())));
+        self.extra_func_state = Some(Box::new(move || Ok(try_hash(&state())?)));
         self
     }
 
@@ -330,24 +332,30 @@ impl<R> Memoized<R> {
     /// let v1: Memoized<u32> = Memoized::builder("doc::f").version("1").build();
     /// let v2: Memoized<u32> = Memoized::builder("doc::f").version("2").build();
     /// let other_type: Memoized<i32> = Memoized::builder("doc::f").version("1").build();
-    /// assert_ne!(v1.function_state(), v2.function_state());
-    /// assert_ne!(v1.function_state(), other_type.function_state());
+    /// assert_ne!(v1.function_state().unwrap(), v2.function_state().unwrap());
+    /// assert_ne!(v1.function_state().unwrap(), other_type.function_state().unwrap());
     /// ```
-    pub fn function_state(&self) -> Digest {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Freeze`] when `extra_func_state` returns a value that
+    /// cannot be frozen (a mutably borrowed `RefCell`, say).
+    pub fn function_state(&self) -> Result<Digest> {
         match &self.extra_func_state {
-            Some(extra) => hash(&(self.code_state, extra())),
-            None => self.code_state,
+            Some(extra) => Ok(hash(&(self.code_state, extra()?))),
+            None => Ok(self.code_state),
         }
     }
 
-    fn subkeys(&self, system: Digest, args: &ArgDigests) -> SubKeys {
-        SubKeys {
-            system,
+    /// The five subkeys of a call in `engine`'s group.
+    fn subkeys(&self, engine: &crate::group::Engine, args: &ArgDigests) -> Result<SubKeys> {
+        Ok(SubKeys {
+            system: engine.system()?,
             name: self.name_digest,
-            func_state: self.function_state(),
+            func_state: self.function_state()?,
             args_key: args.key,
             args_ver: args.ver,
-        }
+        })
     }
 
     fn check_thrash(&self) {
@@ -462,7 +470,7 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
     /// counts no time (it changes nothing).
     pub fn call_if_cached<A: Freeze + ?Sized>(&self, args: &A) -> Option<R> {
         let engine = self.group().engine().ok()?;
-        let keys = self.subkeys(engine.system(), &ArgDigests::of(args).ok()?);
+        let keys = self.subkeys(engine, &ArgDigests::of(args).ok()?).ok()?;
         let pickler = self.pickler(&*engine.pickler).ok()?;
         let bytes = match engine.find(&keys, &self.name, false) {
             Some(found) => found.bytes,
@@ -481,8 +489,8 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
             return false;
         };
         ArgDigests::of(args)
-            .map(|a| engine.would_hit(&self.subkeys(engine.system(), &a)))
-            .unwrap_or(false)
+            .and_then(|a| self.subkeys(engine, &a))
+            .is_ok_and(|keys| engine.would_hit(&keys))
     }
 
     /// Removes the entry for `args` (and its stored value); true if there
@@ -510,8 +518,8 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
             return false;
         };
         ArgDigests::of(args)
-            .map(|a| engine.clear_entry(&self.subkeys(engine.system(), &a), &self.name, why))
-            .unwrap_or(false)
+            .and_then(|a| self.subkeys(engine, &a))
+            .is_ok_and(|keys| engine.clear_entry(&keys, &self.name, why))
     }
 
     /// What every call needs before the cache is consulted.
@@ -520,7 +528,7 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         args: Result<ArgDigests>,
     ) -> Result<(&crate::group::Engine, SubKeys, &dyn Pickler)> {
         let engine = self.group().engine()?;
-        let keys = self.subkeys(engine.system(), &args?);
+        let keys = self.subkeys(engine, &args?)?;
         engine.ensure_function(&self.name, &keys);
         let pickler = self.pickler(&*engine.pickler)?;
         Ok((engine, keys, pickler))

@@ -524,3 +524,34 @@ fn policy_events_are_applied_in_the_order_they_happened() {
     drop((f, g));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A value whose `Freeze` is broken: it declares two elements and writes
+/// one, which the Freezer reports as an error.
+struct Unfreezable;
+
+impl Freeze for Unfreezable {
+    fn freeze(&self, f: &mut charm::Freezer) {
+        f.seq(2, |e| e.element(&1u8));
+    }
+}
+
+#[test]
+fn a_state_that_cannot_be_frozen_is_reported_never_a_panic() {
+    let bad_function: Memoized<u8> = Memoized::builder("engine::bad_function_state")
+        .extra_func_state(|| Unfreezable)
+        .group(MemoizedGroup::builder().temporary(true).build().unwrap())
+        .build();
+    assert_eq!(bad_function.call(&1u8, || 7), 7, "call computes");
+    let err = bad_function.try_call(&1u8, || 7).unwrap_err();
+    assert!(matches!(err, charm::Error::Freeze(_)), "{err}");
+
+    let bad_system = MemoizedGroup::builder()
+        .temporary(true)
+        .extra_system_state(|| Unfreezable)
+        .build();
+    let err = bad_system.unwrap_err();
+    assert!(
+        matches!(err, charm::Error::Freeze(_)),
+        "build says why: {err}"
+    );
+}

@@ -4,7 +4,7 @@ use super::{Engine, MemoizedGroup};
 use crate::registry::{new_pickler, new_policy, open_lock, open_store, LockTarget};
 use crate::size::SizeArg;
 use crate::{Error, ObjStore, RWLock, ReplacementPolicy, RestoreRoots, Result};
-use charm_freeze::{hash, Digest, Freeze};
+use charm_freeze::{try_hash, Digest, Freeze};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +20,9 @@ enum PolicyChoice {
     Boxed(Box<dyn ReplacementPolicy>),
 }
 
-pub(crate) type StateFn = Arc<dyn Fn() -> Digest + Send + Sync>;
+/// `extra_system_state`, evaluated on each call: a value that cannot be
+/// frozen is an error the call reports, never a panic.
+pub(crate) type StateFn = Arc<dyn Fn() -> Result<Digest> + Send + Sync>;
 
 /// Builds a [`MemoizedGroup`]; see [`MemoizedGroup::builder`].
 ///
@@ -165,7 +167,7 @@ impl MemoizedGroupBuilder {
         F: Fn() -> T + Send + Sync + 'static,
         T: Freeze,
     {
-        self.extra_system_state = Some(Arc::new(move || hash(&state())));
+        self.extra_system_state = Some(Arc::new(move || Ok(try_hash(&state())?)));
         self
     }
 
@@ -326,7 +328,7 @@ impl MemoizedGroupBuilder {
         if let Some(dir) = store.local_dir() {
             restore_roots = restore_roots.forbid(dir);
         }
-        let engine = Engine::new(super::EngineParts {
+        let engine = Engine::try_new(super::EngineParts {
             store,
             pickler,
             policy,
@@ -339,7 +341,7 @@ impl MemoizedGroupBuilder {
             temp_dir,
             read_index: self.read_index,
             restore_roots,
-        });
+        })?;
         if !self.temporary && self.read_index {
             engine.refresh()?;
         }

@@ -38,12 +38,16 @@ fn meta(e: &Entry) -> EntryMeta {
 impl Engine {
     /// The system state (subkey 1). With an `extra_system_state`, it is
     /// evaluated now; a change drops every entry of the group.
-    pub(crate) fn system(&self) -> Digest {
+    ///
+    /// # Errors
+    ///
+    /// When `extra_system_state` returns a value that cannot be frozen.
+    pub(crate) fn system(&self) -> Result<Digest> {
         let current = *self.system.read().unwrap_or_else(|e| e.into_inner());
         let Some(extra) = &self.extra_system_state else {
-            return current;
+            return Ok(current);
         };
-        let now = hash(&(self.base_system, extra()));
+        let now = hash(&(self.base_system, extra()?));
         if now != current {
             let mut w = self.system.write().unwrap_or_else(|e| e.into_inner());
             if *w != now {
@@ -53,7 +57,7 @@ impl Engine {
                 self.cascade(removed, None, None, "system state changed");
             }
         }
-        now
+        Ok(now)
     }
 
     /// Makes `func_state` the current state of function `name`, dropping

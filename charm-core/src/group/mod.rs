@@ -193,7 +193,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Engine {
-    fn new(p: EngineParts) -> Self {
+    /// # Errors
+    ///
+    /// When `extra_system_state` returns a value that cannot be frozen.
+    fn try_new(p: EngineParts) -> Result<Self> {
         let base_system = hash(&(
             "charm index",
             crate::index::format::FORMAT,
@@ -201,10 +204,10 @@ impl Engine {
             p.pickler.name(),
         ));
         let system = match &p.extra_system_state {
-            Some(f) => hash(&(base_system, f())),
+            Some(f) => hash(&(base_system, f()?)),
             None => base_system,
         };
-        Engine {
+        Ok(Engine {
             store: p.store,
             pickler: p.pickler,
             lock: p.lock,
@@ -226,7 +229,7 @@ impl Engine {
             stored_policy: Mutex::new(None),
             restore_roots: p.restore_roots,
             unindexed: Mutex::default(),
-        }
+        })
     }
 
     /// Records a policy event without taking the policy's lock.

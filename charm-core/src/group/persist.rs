@@ -22,7 +22,7 @@ impl Engine {
     /// Reads the snapshot and every delta record not folded into it.
     /// Returns the state and the delta keys it applied.
     fn read_state(&self) -> Result<(State, Vec<String>)> {
-        let system = self.system();
+        let system = self.system()?;
         let mut state = match self.store.get(layout::BASE)? {
             None => State::empty(system),
             Some(bytes) => match format::decode_snapshot(&bytes) {
@@ -101,7 +101,7 @@ impl Engine {
             self.read_state()?
         };
         p.deltas = applied.len();
-        if state.system != self.system() {
+        if state.system != self.system()? {
             return Ok(()); // written under another system state: nothing of ours
         }
         let mut state = state;
@@ -124,7 +124,7 @@ impl Engine {
         let mut p = lock(&self.persist);
         let _w = self.lock.writer()?;
         let (mut state, applied) = self.read_state()?;
-        let system = self.system();
+        let system = self.system()?;
         let mut doomed: Vec<crate::Entry> = Vec::new();
         if state.system != system {
             // MATCH on the system state: everything written under the old one goes.
@@ -205,7 +205,7 @@ impl Engine {
     /// once enough have accumulated.
     pub(crate) fn write_delta(&self) -> Result<()> {
         let mut p = lock(&self.persist);
-        let delta: Delta = self.index.pending(self.system());
+        let delta: Delta = self.index.pending(self.system()?);
         if delta.is_empty() {
             return Ok(());
         }

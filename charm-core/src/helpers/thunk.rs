@@ -47,7 +47,8 @@ impl<T> Thunk<T> {
     ///
     /// # Errors
     ///
-    /// When the arguments cannot be frozen.
+    /// When the arguments, or the upstream `extra_func_state`, cannot be
+    /// frozen.
     pub fn new<R, A>(
         memoized: &Memoized<R>,
         args: A,
@@ -60,7 +61,7 @@ impl<T> Thunk<T> {
         Ok(Thunk {
             recipe: hash(&(
                 memoized.name(),
-                memoized.function_state(),
+                memoized.function_state()?,
                 digests.key,
                 digests.ver,
             )),
