@@ -4,27 +4,11 @@ use crate::cli::ExplainArgs;
 use crate::duration::human;
 use crate::output::print;
 use crate::{CliError, CliResult};
-use charm::freeze::Digest;
+use charm::events::{read_log, Event, Op};
 use charm::SubKeys;
-use serde::Deserialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
-
-/// One line of a `CHARM_LOG` file.
-#[derive(Debug, Clone, Deserialize)]
-struct LogEvent {
-    ts: f64,
-    op: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    subkeys: Option<SubKeys>,
-    #[serde(default)]
-    obj: Option<Digest>,
-    #[serde(default)]
-    detail: String,
-}
 
 pub(crate) fn explain(args: &ExplainArgs) -> CliResult<()> {
     let path: PathBuf =
@@ -38,7 +22,7 @@ pub(crate) fn explain(args: &ExplainArgs) -> CliResult<()> {
         };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CliError::failed(format!("cannot read the log {}: {e}", path.display())))?;
-    let events = parse_log(&text);
+    let events = read_log(&text);
     let report = report(&events, args.name.as_deref());
     if report.is_empty() {
         print(&format!(
@@ -56,21 +40,14 @@ pub(crate) fn explain(args: &ExplainArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// The events of a log; lines that are not events (a torn last line) are skipped.
-fn parse_log(text: &str) -> Vec<LogEvent> {
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 /// One paragraph per miss whose name contains `filter`.
-fn report(events: &[LogEvent], filter: Option<&str>) -> String {
+fn report(events: &[Event], filter: Option<&str>) -> String {
     let mut out = String::new();
     for (i, ev) in events.iter().enumerate() {
         let (Some(name), Some(keys)) = (&ev.name, &ev.subkeys) else {
             continue;
         };
-        if ev.op != "miss" || filter.is_some_and(|f| !name.contains(f)) {
+        if ev.op != Op::Miss || filter.is_some_and(|f| !name.contains(f)) {
             continue;
         }
         let _ = writeln!(out, "{}  miss  {name}", time(ev.ts));
@@ -80,13 +57,13 @@ fn report(events: &[LogEvent], filter: Option<&str>) -> String {
 }
 
 /// Which subkey changed since the nearest earlier entry, in key order.
-fn why(ev: &LogEvent, keys: &SubKeys, earlier: &[LogEvent]) -> String {
-    let entries: Vec<(&LogEvent, &SubKeys)> = earlier
+fn why(ev: &Event, keys: &SubKeys, earlier: &[Event]) -> String {
+    let entries: Vec<(&Event, &SubKeys)> = earlier
         .iter()
-        .filter(|e| e.op == "hit" || e.op == "miss")
+        .filter(|e| matches!(e.op, Op::Hit | Op::Miss))
         .filter_map(|e| e.subkeys.as_ref().map(|k| (e, k)))
         .collect();
-    let since = |e: &LogEvent| format!("{} ({} earlier)", time(e.ts), ago(e.ts, ev.ts));
+    let since = |e: &Event| format!("{} ({} earlier)", time(e.ts), ago(e.ts, ev.ts));
     // A log may mix groups (other stores, other picklers): system states
     // are compared within one function's entries only.
     let same_name: Vec<_> = entries
@@ -145,28 +122,23 @@ fn why(ev: &LogEvent, keys: &SubKeys, earlier: &[LogEvent]) -> String {
 }
 
 /// What removed the entry `ev` would have hit, after `entry` was seen.
-fn removal(
-    ev: &LogEvent,
-    keys: &SubKeys,
-    entry: &LogEvent,
-    earlier: &[LogEvent],
-) -> Option<String> {
+fn removal(ev: &Event, keys: &SubKeys, entry: &Event, earlier: &[Event]) -> Option<String> {
     let removed = earlier
         .iter()
         .rev()
         .take_while(|e| e.ts >= entry.ts)
         .find(|e| {
             let same_obj = e.obj.is_some() && e.obj == ev.obj;
-            match e.op.as_str() {
-                "evict" | "corrupt" => same_obj || e.subkeys.as_ref() == Some(keys),
-                "cascading_delete" => e.subkeys.as_ref() == Some(keys),
+            match e.op {
+                Op::Evict | Op::Corrupt => same_obj || e.subkeys.as_ref() == Some(keys),
+                Op::CascadingDelete => e.subkeys.as_ref() == Some(keys),
                 _ => false,
             }
         })?;
     let at = time(removed.ts);
-    Some(match removed.op.as_str() {
-        "evict" => format!("same key as the entry of {}, which was evicted at {at} to keep the cache within its budget", time(entry.ts)),
-        "corrupt" => format!("same key as the entry of {}, whose stored data was found corrupt at {at} ({}) and discarded", time(entry.ts), removed.detail),
+    Some(match removed.op {
+        Op::Evict => format!("same key as the entry of {}, which was evicted at {at} to keep the cache within its budget", time(entry.ts)),
+        Op::Corrupt => format!("same key as the entry of {}, whose stored data was found corrupt at {at} ({}) and discarded", time(entry.ts), removed.detail),
         _ => format!("same key as the entry of {}, which was removed at {at}: {}", time(entry.ts), removed.detail),
     })
 }
@@ -201,10 +173,11 @@ mod tests {
         }
     }
 
-    fn ev(ts: f64, op: &str, k: Option<SubKeys>, detail: &str) -> LogEvent {
-        LogEvent {
+    fn ev(ts: f64, op: Op, k: Option<SubKeys>, detail: &str) -> Event {
+        Event {
             ts,
-            op: op.into(),
+            pid: 1,
+            op,
             name: k.map(|_| "f".to_owned()),
             subkeys: k,
             obj: k.map(|k| k.object_key()),
@@ -212,7 +185,7 @@ mod tests {
         }
     }
 
-    fn explained(events: &[LogEvent]) -> String {
+    fn explained(events: &[Event]) -> String {
         let last = events.last().unwrap();
         why(
             last,
@@ -224,11 +197,11 @@ mod tests {
     #[test]
     fn names_the_first_subkey_that_changed() {
         let a = keys(1, "f", 1, 1, 1);
-        let first = [ev(0.0, "miss", Some(a), "")];
+        let first = [ev(0.0, Op::Miss, Some(a), "")];
         assert!(explained(&first).starts_with("first call"));
         let ver = [
-            ev(0.0, "miss", Some(a), ""),
-            ev(60.0, "miss", Some(keys(1, "f", 1, 1, 2)), ""),
+            ev(0.0, Op::Miss, Some(a), ""),
+            ev(60.0, Op::Miss, Some(keys(1, "f", 1, 1, 2)), ""),
         ];
         let text = explained(&ver);
         assert!(text.contains("argument versions changed"), "{text}");
@@ -237,26 +210,26 @@ mod tests {
             "{text}"
         );
         let code = [
-            ev(0.0, "miss", Some(a), ""),
-            ev(1.0, "miss", Some(keys(1, "f", 2, 1, 1)), ""),
+            ev(0.0, Op::Miss, Some(a), ""),
+            ev(1.0, Op::Miss, Some(keys(1, "f", 2, 1, 1)), ""),
         ];
         assert!(explained(&code).contains("function state changed"));
         let args = [
-            ev(0.0, "miss", Some(a), ""),
-            ev(1.0, "miss", Some(keys(1, "f", 1, 2, 1)), ""),
+            ev(0.0, Op::Miss, Some(a), ""),
+            ev(1.0, Op::Miss, Some(keys(1, "f", 1, 2, 1)), ""),
         ];
         assert!(explained(&args).contains("new arguments"));
         let sys = [
-            ev(0.0, "miss", Some(a), ""),
-            ev(1.0, "miss", Some(keys(2, "f", 1, 1, 1)), ""),
+            ev(0.0, Op::Miss, Some(a), ""),
+            ev(1.0, Op::Miss, Some(keys(2, "f", 1, 1, 1)), ""),
         ];
         assert!(explained(&sys).contains("system state changed"));
         assert!(explained(&sys).contains("extra_system_state"));
         // Another group's entry (another system state, another function)
         // says nothing about this function's first call.
         let other_group = [
-            ev(0.0, "miss", Some(keys(9, "g", 1, 1, 1)), ""),
-            ev(1.0, "miss", Some(a), ""),
+            ev(0.0, Op::Miss, Some(keys(9, "g", 1, 1, 1)), ""),
+            ev(1.0, Op::Miss, Some(a), ""),
         ];
         assert!(explained(&other_group).contains("first call"));
     }
@@ -265,24 +238,27 @@ mod tests {
     fn an_identical_key_is_explained_by_what_removed_it() {
         let a = keys(1, "f", 1, 1, 1);
         let evicted = [
-            ev(0.0, "miss", Some(a), ""),
-            LogEvent {
-                op: "evict".into(),
+            ev(0.0, Op::Miss, Some(a), ""),
+            Event {
+                op: Op::Evict,
                 name: None,
                 subkeys: None,
-                ..ev(5.0, "evict", Some(a), "")
+                ..ev(5.0, Op::Evict, Some(a), "")
             },
-            ev(9.0, "miss", Some(a), ""),
+            ev(9.0, Op::Miss, Some(a), ""),
         ];
         assert!(explained(&evicted).contains("evicted at 1970-01-01 00:00:05"));
         let invalidated = [
-            ev(0.0, "miss", Some(a), ""),
-            ev(5.0, "cascading_delete", Some(a), "traced input /x changed"),
-            ev(9.0, "miss", Some(a), ""),
+            ev(0.0, Op::Miss, Some(a), ""),
+            ev(5.0, Op::CascadingDelete, Some(a), "traced input /x changed"),
+            ev(9.0, Op::Miss, Some(a), ""),
         ];
         assert!(explained(&invalidated)
             .contains("removed at 1970-01-01 00:00:05: traced input /x changed"));
-        let gone = [ev(0.0, "hit", Some(a), ""), ev(9.0, "miss", Some(a), "")];
+        let gone = [
+            ev(0.0, Op::Hit, Some(a), ""),
+            ev(9.0, Op::Miss, Some(a), ""),
+        ];
         assert!(explained(&gone).contains("which is gone"));
     }
 
@@ -296,6 +272,6 @@ mod tests {
     #[test]
     fn torn_lines_are_skipped() {
         let log = "{\"ts\":1.0,\"pid\":1,\"op\":\"miss\"}\n{\"ts\":2";
-        assert_eq!(parse_log(log).len(), 1);
+        assert_eq!(read_log(log).len(), 1);
     }
 }

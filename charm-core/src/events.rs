@@ -6,14 +6,14 @@
 
 use crate::SubKeys;
 use charm_freeze::Digest;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The kind of a cache operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Op {
@@ -51,9 +51,21 @@ impl Op {
     }
 }
 
-/// One event, as written to the `CHARM_LOG` file.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event<'a> {
+/// One event, as written to the `CHARM_LOG` file (one JSON line each) and
+/// read back by tools (`charm explain`).
+///
+/// ```
+/// use charm_core::events::{read_log, Op};
+/// let log = r#"{"ts":1.5,"pid":7,"op":"miss","name":"m::f"}
+/// {"ts":2.0,"pid":7,"op":"evict","detail":"100 bytes"}
+/// {"ts":3"#; // a torn last line is skipped
+/// let events = read_log(log);
+/// assert_eq!(events.len(), 2);
+/// assert_eq!(events[0].op, Op::Miss);
+/// assert_eq!(events[1].detail, "100 bytes");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
     /// Seconds since the Unix epoch.
     pub ts: f64,
     /// The process that emitted it.
@@ -61,17 +73,25 @@ pub struct Event<'a> {
     /// What happened.
     pub op: Op,
     /// The function's name, if the event concerns one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<&'a str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The five subkeys, if known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subkeys: Option<&'a SubKeys>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subkeys: Option<SubKeys>,
     /// The object key, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub obj: Option<&'a Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obj: Option<Digest>,
     /// Free text (why, how many).
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub detail: &'a str,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// The events of a `CHARM_LOG` file; lines that are not events (a torn
+/// last line, an event of a newer charm) are skipped.
+pub fn read_log(text: &str) -> Vec<Event> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 fn log_file() -> Option<&'static Mutex<File>> {
@@ -129,10 +149,10 @@ pub fn emit(
                 .unwrap_or(0.0),
             pid: std::process::id(),
             op,
-            name,
-            subkeys,
-            obj,
-            detail,
+            name: name.map(str::to_owned),
+            subkeys: subkeys.copied(),
+            obj: obj.copied(),
+            detail: detail.to_owned(),
         };
         if let Ok(mut line) = serde_json::to_vec(&event) {
             line.push(b'\n');
