@@ -10,7 +10,9 @@ use std::time::Duration;
 /// # Contract
 ///
 /// - Keys are one or more segments of `[A-Za-z0-9._-]` joined by `/`
-///   ([`valid_key`]); a store MAY map segments to folders.
+///   ([`valid_key`]); a store MAY map segments to folders. `put`, `get`
+///   and `delete` of any other key MUST return an error (the engine never
+///   makes one; the check keeps a caller's typo from escaping the store).
 /// - `put` MUST be atomic: a concurrent or later `get` sees the whole old
 ///   value, the whole new one, or none — never a torn write — also across
 ///   processes.
@@ -30,24 +32,35 @@ use std::time::Duration;
 ///
 /// # Implementing
 ///
+/// The conformance suite `charm_core::testing::obj_store` (feature
+/// `testing`) checks all of the above, one named check at a time; it
+/// deletes everything the store holds, so give it a store of its own.
+///
 /// ```
-/// use charm_core::{ObjStore, Result};
+/// use charm_core::{valid_key, Error, ObjStore, Result};
 /// use std::collections::BTreeMap;
 /// use std::sync::Mutex;
 ///
 /// #[derive(Debug, Default)]
 /// struct MapStore(Mutex<BTreeMap<String, Vec<u8>>>);
 ///
+/// fn checked(key: &str) -> Result<&str> {
+///     match valid_key(key) {
+///         true => Ok(key),
+///         false => Err(Error::Config(format!("invalid store key {key:?}"))),
+///     }
+/// }
+///
 /// impl ObjStore for MapStore {
 ///     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-///         Ok(self.0.lock().unwrap().get(key).cloned())
+///         Ok(self.0.lock().unwrap().get(checked(key)?).cloned())
 ///     }
 ///     fn put(&self, key: &str, value: &[u8]) -> Result<()> {
-///         self.0.lock().unwrap().insert(key.to_owned(), value.to_vec());
+///         self.0.lock().unwrap().insert(checked(key)?.to_owned(), value.to_vec());
 ///         Ok(())
 ///     }
 ///     fn delete(&self, key: &str) -> Result<bool> {
-///         Ok(self.0.lock().unwrap().remove(key).is_some())
+///         Ok(self.0.lock().unwrap().remove(checked(key)?).is_some())
 ///     }
 ///     fn keys(&self, prefix: &str) -> Result<Vec<String>> {
 ///         let map = self.0.lock().unwrap();
@@ -63,6 +76,7 @@ use std::time::Duration;
 /// }
 ///
 /// let store = MapStore::default();
+/// assert!(store.put("../escape", b"v").is_err());
 /// store.put("obj/ab/cd", b"v").unwrap();
 /// assert_eq!(store.get("obj/ab/cd").unwrap().as_deref(), Some(&b"v"[..]));
 /// assert!(store.contains("obj/ab/cd").unwrap());
