@@ -42,7 +42,7 @@ pub use switches::disabled_by_env;
 pub use traits::lock::{LockGuard, RWLock};
 pub use traits::obj_store::{valid_key, ObjStore};
 pub use traits::pickler::{LoadVisitor, NativeFormat, Pickler};
-pub use traits::policy::{EntryMeta, ReplacementPolicy};
+pub use traits::policy::{AsAny, EntryMeta, ReplacementPolicy};
 
 /// Re-exported for the registration macros; not part of the API.
 #[doc(hidden)]

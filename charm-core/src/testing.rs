@@ -183,6 +183,31 @@ fn key(i: u32) -> EntryKey {
     }
 }
 
+/// The policy registered as `name` is found by that name, and its typetag
+/// name is the same: the engine persists a policy's state under its
+/// typetag name and looks it up by its registry name, so a mismatch would
+/// make every stored state of it unreadable. Its state also round-trips
+/// through the persisted form.
+pub fn policy_registration(name: &str) {
+    let mut p = crate::new_policy(name).unwrap_or_else(|e| panic!("{name} is not registered: {e}"));
+    assert_eq!(
+        p.typetag_name(),
+        name,
+        "#[typetag::serde(name = ..)] must be the registry name"
+    );
+    p.add(
+        key(1),
+        &EntryMeta {
+            size: 10,
+            cost_ns: 10,
+        },
+    );
+    let stored = postcard::to_stdvec(&p).expect("a policy state encodes");
+    let back: Box<dyn ReplacementPolicy> = postcard::from_bytes(&stored)
+        .unwrap_or_else(|e| panic!("the persisted state of {name} does not decode: {e}"));
+    assert_eq!(back.keys(), vec![key(1)], "the state survives persistence");
+}
+
 /// The [`ReplacementPolicy`] contract: eviction
 /// returns only live keys, each once; invalidated keys never come back; a
 /// byte budget is reached by evicting; a merge keeps both sides' keys; the

@@ -3,7 +3,6 @@
 use crate::ranked::{Clock, Ranked};
 use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
-use std::any::Any;
 
 /// First in, first out: evicts the entry written longest ago; uses do not
 /// count. A merge keeps each entry's later write. O(log n).
@@ -52,10 +51,6 @@ impl ReplacementPolicy for Fifo {
     fn keys(&self) -> Vec<EntryKey> {
         self.written.keys()
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 charm_core::register_policy!("fifo", "first in, first out", Fifo::default);
@@ -67,5 +62,6 @@ mod tests {
     #[test]
     fn meets_the_policy_contract() {
         charm_core::testing::policy(|| Box::new(Fifo::default()));
+        charm_core::testing::policy_registration("fifo");
     }
 }

@@ -3,7 +3,6 @@
 use crate::ranked::{Priority, Ranked};
 use charm_core::{BuildDigestHasher, EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
-use std::any::Any;
 use std::collections::HashMap;
 
 /// GreedyDual-Size-Frequency (Cherkasova, 1998): GreedyDual-Size with the
@@ -78,10 +77,6 @@ impl ReplacementPolicy for GdSf {
     fn keys(&self) -> Vec<EntryKey> {
         self.priority.keys()
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 charm_core::register_policy!(
@@ -98,6 +93,7 @@ mod tests {
     #[test]
     fn meets_the_policy_contract() {
         charm_core::testing::policy(|| Box::new(GdSf::default()));
+        charm_core::testing::policy_registration("gdsf");
     }
 
     #[test]

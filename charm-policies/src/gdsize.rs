@@ -3,7 +3,6 @@
 use crate::ranked::{Priority, Ranked};
 use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
-use std::any::Any;
 
 /// GreedyDual-Size (Cao & Irani, 1997): evicts the entry with the lowest
 /// `H = L + cost / size`, where `cost` is the time to recompute (compute +
@@ -74,10 +73,6 @@ impl ReplacementPolicy for GdSize {
     fn keys(&self) -> Vec<EntryKey> {
         self.priority.keys()
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 charm_core::register_policy!(
@@ -94,6 +89,7 @@ mod tests {
     #[test]
     fn meets_the_policy_contract() {
         charm_core::testing::policy(|| Box::new(GdSize::default()));
+        charm_core::testing::policy_registration("gdsize");
     }
 
     #[test]

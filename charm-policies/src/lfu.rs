@@ -3,7 +3,6 @@
 use crate::ranked::{Clock, Ranked};
 use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
-use std::any::Any;
 
 /// Least frequently used: evicts the entry with the fewest uses, the least
 /// recently used among equals. A merge keeps each entry's larger count and
@@ -69,10 +68,6 @@ impl ReplacementPolicy for Lfu {
     fn keys(&self) -> Vec<EntryKey> {
         self.rank.keys()
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 charm_core::register_policy!(
@@ -89,6 +84,7 @@ mod tests {
     #[test]
     fn meets_the_policy_contract() {
         charm_core::testing::policy(|| Box::new(Lfu::default()));
+        charm_core::testing::policy_registration("lfu");
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use crate::ranked::{Clock, Ranked};
 use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
-use std::any::Any;
 
 /// Least recently used: evicts the entry whose last use is oldest,
 /// whatever its size or cost. Uses are wall-clock times, so a merge keeps
@@ -61,10 +60,6 @@ impl ReplacementPolicy for Lru {
     fn keys(&self) -> Vec<EntryKey> {
         self.last_use.keys()
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 charm_core::register_policy!("lru", "least recently used", Lru::default);
@@ -77,6 +72,7 @@ mod tests {
     #[test]
     fn meets_the_policy_contract() {
         charm_core::testing::policy(|| Box::new(Lru::default()));
+        charm_core::testing::policy_registration("lru");
     }
 
     #[test]

@@ -7,7 +7,6 @@
 
 use charm::{EntryKey, EntryMeta, Memoized, MemoizedGroup, ReplacementPolicy};
 use serde::{Deserialize, Serialize};
-use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
 
@@ -57,9 +56,6 @@ impl ReplacementPolicy for Mru {
     }
     fn keys(&self) -> Vec<EntryKey> {
         self.time_of.keys().copied().collect()
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -132,6 +128,7 @@ mod tests {
     #[test]
     fn meets_the_policy_contract() {
         charm_core::testing::policy(|| Box::new(super::Mru::default()));
+        charm_core::testing::policy_registration("mru");
     }
 
     #[test]

@@ -13,6 +13,26 @@ pub struct EntryMeta {
     pub cost_ns: u64,
 }
 
+/// `&dyn Any` for every `'static` type, so a policy's `update` can find the
+/// other state's concrete type — `other.as_any().downcast_ref::<Mine>()` —
+/// without writing `as_any` itself.
+///
+/// ```
+/// use charm_core::AsAny;
+/// let x: &dyn AsAny = &5u8;
+/// assert_eq!(x.as_any().downcast_ref::<u8>(), Some(&5));
+/// ```
+pub trait AsAny: Any {
+    /// `self`, for downcasting.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// Chooses victims for eviction. Its state is persisted with the index
 /// (through `typetag`, under its registry name) and merged across processes.
 ///
@@ -37,12 +57,14 @@ pub struct EntryMeta {
 ///
 /// Implement the trait with `#[typetag::serde(name = "..")]` (your crate
 /// depends on `typetag` and `serde`), and register a constructor under the
-/// same name with [`register_policy!`](crate::register_policy):
+/// same name with [`register_policy!`](crate::register_policy);
+/// `charm_core::testing::policy_registration(name)` checks the two names
+/// agree. In `update`, `other.as_any()` (from [`AsAny`], implemented for
+/// every type) finds the other state's concrete type:
 ///
 /// ```
 /// use charm_core::{EntryKey, EntryMeta, ReplacementPolicy};
 /// use serde::{Deserialize, Serialize};
-/// use std::any::Any;
 /// use std::collections::VecDeque;
 ///
 /// /// First in, first out.
@@ -76,9 +98,6 @@ pub struct EntryMeta {
 ///     fn keys(&self) -> Vec<EntryKey> {
 ///         self.queue.iter().copied().collect()
 ///     }
-///     fn as_any(&self) -> &dyn Any {
-///         self
-///     }
 /// }
 ///
 /// charm_core::register_policy!("doc_fifo", "first in, first out (doc example)", DocFifo::default);
@@ -91,7 +110,7 @@ pub struct EntryMeta {
 /// assert_eq!(p.evict(), Some(key(1)));
 /// ```
 #[typetag::serde]
-pub trait ReplacementPolicy: Send + Sync + fmt::Debug {
+pub trait ReplacementPolicy: AsAny + Send + Sync + fmt::Debug {
     /// A new entry (or a new version of one).
     fn add(&mut self, key: EntryKey, meta: &EntryMeta);
     /// A hit on an entry.
@@ -104,6 +123,4 @@ pub trait ReplacementPolicy: Send + Sync + fmt::Debug {
     fn update(&mut self, other: &dyn ReplacementPolicy);
     /// Every tracked key.
     fn keys(&self) -> Vec<EntryKey>;
-    /// For downcasting in `update`.
-    fn as_any(&self) -> &dyn Any;
 }
