@@ -287,15 +287,7 @@ impl<R> Memoized<R> {
 
     /// A one-line report of [`usage`](Self::usage).
     pub fn usage_report(&self) -> String {
-        let u = self.usage();
-        format!(
-            "{}: {} hits, {} misses, {:.3} s saved, {:.3} s spent on caching",
-            self.name,
-            u.hits,
-            u.misses,
-            u.time_saved.as_secs_f64(),
-            u.time_cost.as_secs_f64()
-        )
+        self.usage().line(&self.name)
     }
 
     /// Logs [`usage_report`](Self::usage_report) through `tracing` (target

@@ -81,6 +81,19 @@ pub struct Usage {
     pub time_saved: Duration,
 }
 
+impl Usage {
+    /// `name: 3 hits, 1 misses, 2.000 s saved, 0.001 s spent on caching`.
+    pub(crate) fn line(&self, name: &str) -> String {
+        format!(
+            "{name}: {} hits, {} misses, {:.3} s saved, {:.3} s spent on caching",
+            self.hits,
+            self.misses,
+            self.time_saved.as_secs_f64(),
+            self.time_cost.as_secs_f64()
+        )
+    }
+}
+
 impl From<crate::entry::FunctionStats> for Usage {
     fn from(s: crate::entry::FunctionStats) -> Self {
         Usage {
@@ -298,7 +311,7 @@ impl MemoizedGroup {
     /// `disable`, or `CHARM_DISABLE`), or unavailable (it could not be
     /// built). Calls then compute.
     pub fn is_disabled(&self) -> bool {
-        self.off || self.inner.is_err()
+        self.inner.is_err() // a group turned off has no engine either
     }
 
     /// Each function's usage (hits, misses, time saved and spent on
@@ -328,14 +341,7 @@ impl MemoizedGroup {
         for f in &u.functions {
             saved += f.usage.time_saved;
             spent += f.usage.time_cost;
-            out.push_str(&format!(
-                "  {}: {} hits, {} misses, {:.3} s saved, {:.3} s spent on caching\n",
-                f.name,
-                f.usage.hits,
-                f.usage.misses,
-                f.usage.time_saved.as_secs_f64(),
-                f.usage.time_cost.as_secs_f64()
-            ));
+            out.push_str(&format!("  {}\n", f.usage.line(&f.name)));
         }
         out.push_str(&format!(
             "  in all: {:.3} s saved, {:.3} s spent on caching\n",

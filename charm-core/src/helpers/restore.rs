@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The folders a restore may write into, and those it must not.
 ///
@@ -32,6 +32,13 @@ use std::sync::OnceLock;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreRoots {
+    /// Shared: the engine puts the group's roots in scope on every hit,
+    /// and a clone must not copy the paths.
+    folders: Arc<Folders>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Folders {
     allowed: Vec<PathBuf>,
     forbidden: Vec<PathBuf>,
 }
@@ -54,15 +61,18 @@ impl RestoreRoots {
     /// No folder at all: add them with [`allow`](Self::allow).
     pub fn none() -> Self {
         RestoreRoots {
-            allowed: Vec::new(),
-            forbidden: Vec::new(),
+            folders: Arc::new(Folders {
+                allowed: Vec::new(),
+                forbidden: Vec::new(),
+            }),
         }
     }
 
     /// Also allows writing under `root` (a folder, or a single file).
     #[must_use]
     pub fn allow(mut self, root: impl AsRef<Path>) -> Self {
-        self.allowed.push(resolve_existing(root.as_ref()));
+        let root = resolve_existing(root.as_ref());
+        Arc::make_mut(&mut self.folders).allowed.push(root);
         self
     }
 
@@ -70,7 +80,8 @@ impl RestoreRoots {
     /// forbids its own store's folder).
     #[must_use]
     pub fn forbid(mut self, dir: impl AsRef<Path>) -> Self {
-        self.forbidden.push(resolve_existing(dir.as_ref()));
+        let dir = resolve_existing(dir.as_ref());
+        Arc::make_mut(&mut self.folders).forbidden.push(dir);
         self
     }
 
@@ -113,14 +124,15 @@ impl RestoreRoots {
         let parent = abs.parent().unwrap_or(Path::new("/"));
         let target = resolve_parent(parent)?.join(name);
         let inside = |roots: &[PathBuf]| roots.iter().any(|r| target.starts_with(r));
-        if inside(&self.forbidden) {
+        if inside(&self.folders.forbidden) {
             return Err(format!(
                 "{} is inside the cache's own folder",
                 target.display()
             ));
         }
-        if !inside(&self.allowed) {
+        if !inside(&self.folders.allowed) {
             let roots: Vec<String> = self
+                .folders
                 .allowed
                 .iter()
                 .map(|r| r.display().to_string())

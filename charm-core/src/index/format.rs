@@ -81,7 +81,8 @@ mod entry_table {
     use std::fmt;
 
     const FIXED: usize = 5 * 32 + 4 * 8 + 4;
-    /// Sizes above this (1 PiB) are refused, so sums of sizes stay exact.
+    /// Sizes above this (1 PiB) are refused as crafted (sums of sizes
+    /// saturate besides).
     const MAX_ENTRY_SIZE: u64 = 1 << 50;
     const NONE: u32 = u32::MAX;
 
