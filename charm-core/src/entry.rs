@@ -31,6 +31,20 @@ impl Entry {
     pub fn cost_ns(&self) -> u64 {
         self.compute_ns.saturating_add(self.serialize_ns)
     }
+
+    /// What a replacement policy is told of it.
+    ///
+    /// ```
+    /// # let e = charm_core::Entry { obj_key: Default::default(), func_state: Default::default(),
+    /// #     args_ver: Default::default(), size: 10, compute_ns: 5, serialize_ns: 1, stamp: 0, inline: None };
+    /// assert_eq!((e.meta().size, e.meta().cost_ns), (10, 6));
+    /// ```
+    pub fn meta(&self) -> crate::EntryMeta {
+        crate::EntryMeta {
+            size: self.size,
+            cost_ns: self.cost_ns(),
+        }
+    }
 }
 
 /// Usage figures of one function.

@@ -32,7 +32,9 @@ pub use helpers::{
     KeyedBy, RestoreRoots, Thunk, TtlInterval, TEMP_MARK,
 };
 pub use keys::{layout, EntryKey, SubKeys};
-pub use memoized::{ArgDigests, Memoized, MemoizedBuilder};
+#[doc(hidden)]
+pub use memoized::Prehashed;
+pub use memoized::{ArgDigests, CallEntry, Memoized, MemoizedBuilder};
 pub use registry::{
     new_pickler, new_policy, open_lock, open_store, plugins, LockRegistration, LockTarget,
     ObjStoreRegistration, PicklerRegistration, PluginInfo, PolicyRegistration,

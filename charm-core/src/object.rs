@@ -25,6 +25,11 @@ pub(crate) struct ObjectMeta {
     pub(crate) serialize_ns: u64,
 }
 
+/// The length of the stored object whose payload is `payload_len` bytes.
+pub(crate) fn stored_len(payload_len: usize) -> u64 {
+    (payload_len + TRAILER) as u64
+}
+
 /// Appends the trailer to `payload`, turning it into a stored object.
 pub(crate) fn seal(mut payload: Vec<u8>, meta: &ObjectMeta) -> Vec<u8> {
     let sum = xxh3_64(&payload);

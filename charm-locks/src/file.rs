@@ -1,5 +1,6 @@
 //! `file` — `flock` on a lock file: shared readers, one writer.
 
+use crate::call_lock::CallLock;
 use charm_core::{remove_non_file, Error, LockGuard, LockTarget, RWLock, Result};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::ErrorKind;
@@ -152,7 +153,34 @@ impl RWLock for FileRwLock {
     fn writer(&self) -> Result<LockGuard<'_>> {
         self.acquire(false)
     }
+
+    /// A lock file per held call, `<name>.lock` in `.charm-calls/` beside
+    /// the lock file, removed on release. It waits as long as the holder
+    /// computes (no timeout: the holder's value is what the waiter wants).
+    fn call_lock(&self, name: &str, on_wait: &mut dyn FnMut()) -> Result<Option<LockGuard<'_>>> {
+        let valid = !name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(Error::Config(format!(
+                "a call lock's name must be 1 to 128 letters, digits, '-' or '_', not {name:?}"
+            )));
+        }
+        let dir = self.path.with_file_name(CALL_LOCKS);
+        match CallLock::acquire(&dir, name, on_wait) {
+            Ok(held) => Ok(Some(LockGuard::new(held))),
+            Err(e) => Err(Error::io(
+                format!("cannot take a call lock in {}", dir.display()),
+                e,
+            )),
+        }
+    }
 }
+
+/// The folder of call locks, beside the lock file.
+const CALL_LOCKS: &str = ".charm-calls";
 
 /// Whether opening for writing failed only for want of permission.
 fn read_only(e: &std::io::Error) -> bool {

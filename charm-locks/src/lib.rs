@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod call_lock;
 mod file;
 mod naive;
 mod none;

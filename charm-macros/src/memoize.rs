@@ -199,10 +199,10 @@ fn arg_refs(f: &ItemFn) -> Vec<TokenStream> {
 /// body (`|| run`) for a sync function, a future for an async one.
 fn invoke(is_async: bool, fallible: bool, run: TokenStream) -> TokenStream {
     match (is_async, fallible) {
-        (false, false) => quote!(call_prehashed(__charm_args, move || #run)),
-        (false, true) => quote!(call_ok_prehashed(__charm_args, move || #run)),
-        (true, false) => quote!(call_async_prehashed(__charm_args, #run).await),
-        (true, true) => quote!(call_ok_async_prehashed(__charm_args, #run).await),
+        (false, false) => quote!(__prehashed(__charm_args).call(move || #run)),
+        (false, true) => quote!(__prehashed(__charm_args).call_ok(move || #run)),
+        (true, false) => quote!(__prehashed(__charm_args).call_async(#run).await),
+        (true, true) => quote!(__prehashed(__charm_args).call_ok_async(#run).await),
     }
 }
 

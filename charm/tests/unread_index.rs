@@ -82,11 +82,7 @@ fn its_misses_reach_the_index_and_replaced_objects_are_deleted() {
     // One argument key, versioned by `ver`: the MATCH rule replaces the entry.
     let versioned = |g: &Arc<MemoizedGroup>, ver: u32| {
         let m: Memoized<u32> = Memoized::builder("unread::file").group(g.clone()).build();
-        let args = charm::ArgDigests {
-            key: charm::freeze::hash(&"the file"),
-            ver: charm::freeze::hash(&ver),
-        };
-        m.call_prehashed(Ok(args), || ver * 10)
+        m.call(&TheFile { ver }, || ver * 10)
     };
     let g = unread(&dir);
     assert_eq!(versioned(&g, 1), 10);
@@ -186,4 +182,22 @@ fn hits_of_unread_groups_reach_the_policy() {
     assert!(big(&g, "b"), "b was evicted");
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An argument whose key stays while its version changes (a file's path
+/// and its contents, say).
+struct TheFile {
+    ver: u32,
+}
+
+impl charm::freeze::Freeze for TheFile {
+    fn freeze(&self, f: &mut charm::freeze::Freezer) {
+        f.write(&("the file", self.ver));
+    }
+    fn freeze_cache_key(&self, f: &mut charm::freeze::Freezer) {
+        f.write_value(&"the file");
+    }
+    fn freeze_cache_ver(&self, f: &mut charm::freeze::Freezer) {
+        f.write_value(&self.ver);
+    }
 }

@@ -89,11 +89,6 @@ impl CallKey {
             args: CallArgs { key, ver },
         })
     }
-
-    /// A file name for this call's lock.
-    pub(crate) fn lock_name(&self) -> String {
-        hash(&(&self.name, self.args.key)).to_string()
-    }
 }
 
 /// The command's path: as given if it contains a `/`, else the first

@@ -3,7 +3,6 @@
 mod capture;
 mod files;
 mod key;
-mod lock;
 mod record;
 mod trace;
 
@@ -11,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::duration::human;
 use crate::{store, CliError, CliResult, EXIT_CHARM_FAILED, EXIT_NOT_EXECUTABLE, EXIT_USAGE};
 use capture::StdinSource;
-use charm::{Comparison, Memoized, MemoizedGroup, RestoreRoots};
+use charm::{CallEntry, Comparison, Memoized, MemoizedGroup, RestoreRoots};
 use key::CallKey;
 use record::{Recording, TracedInput};
 use std::ffi::OsString;
@@ -84,6 +83,10 @@ fn cannot_execute(program: &Path, e: std::io::Error) -> CliError {
 }
 
 /// The call through the cache: replay a valid recording, or run and record.
+///
+/// The call's entry is held from the lookup until the recording is stored:
+/// a hit reads the store once; a miss also holds the call against other
+/// processes, so an identical run started meanwhile waits, then replays.
 fn memoized_run(runner: &Runner<'_>, key: &CallKey, group: Arc<MemoizedGroup>) -> CliResult<u8> {
     let args = runner.args;
     let say = |message: &str| {
@@ -95,57 +98,24 @@ fn memoized_run(runner: &Runner<'_>, key: &CallKey, group: Arc<MemoizedGroup>) -
         .code_digest(key.func_state)
         .group(Arc::clone(&group))
         .build();
+    let mut entry = memo.entry(&key.args);
     // Validity only the CLI can judge: a time to live, traced inputs.
-    let mut hit = memo.would_hit(&key.args);
-    if hit && (args.ttl.is_some() || args.trace) {
-        let stale = memo
-            .call_if_cached(&key.args)
-            .and_then(|old| old.stale(args.ttl));
-        if let Some(why) = stale {
+    let check = |entry: &mut CallEntry<'_, Recording>| {
+        if let Some(why) = entry.cached().and_then(|old| old.stale(args.ttl)) {
             say(&format!("the recording is stale: {why}"));
-            memo.invalidate(&key.args, &why);
-            hit = false;
+            entry.invalidate(&why);
         }
-    }
-    // A hit needs no lock. A miss holds the call's lock while it runs, so
-    // an identical run started meanwhile waits, then finds the recording.
-    let _lock = match hit {
-        true => None,
-        false => call_lock(&group, key, &say),
     };
-    for attempt in 0..2 {
-        let mut ran: Option<CliResult<Outcome>> = None;
-        let result = memo.call_ok(&key.args, || match runner.execute() {
-            Ok(done) => {
-                let outcome = Outcome {
-                    exit_code: code_byte(done.recording.exit_code),
-                    elapsed: done.recording.elapsed,
-                    uncacheable: done.uncacheable,
-                };
-                let keep = outcome.uncacheable.is_none();
-                ran = Some(Ok(outcome));
-                if keep {
-                    Ok(done.recording)
-                } else {
-                    Err(())
-                }
-            }
-            Err(e) => {
-                ran = Some(Err(e));
-                Err(())
-            }
-        });
-        if let Some(outcome) = ran {
-            let outcome = outcome?;
-            match &outcome.uncacheable {
-                Some(why) => say(&format!("miss; not recorded: {why}")),
-                None => say(&format!("miss; recorded after {}", human(outcome.elapsed))),
-            }
-            return Ok(outcome.exit_code);
+    check(&mut entry);
+    if entry.cached().is_none() {
+        let waiting =
+            || say("the same command is running in another process; waiting for its result");
+        if let Err(e) = entry.lock_across_processes(waiting) {
+            eprintln!("charm: {e}; concurrent identical runs may each run the command");
         }
-        let Ok(recording) = result else {
-            continue; // unreachable: an Err comes only from a run
-        };
+        check(&mut entry);
+    }
+    if let Some(recording) = entry.cached() {
         match recording.restore_files(&runner.restore_roots()) {
             Ok(()) => {
                 say(&format!(
@@ -154,34 +124,29 @@ fn memoized_run(runner: &Runner<'_>, key: &CallKey, group: Arc<MemoizedGroup>) -
                     recording.exit_code
                 ));
                 capture::replay(&recording.output);
-                return Ok(code_byte(recording.exit_code));
+                let code = code_byte(recording.exit_code);
+                let _hit = entry.keep();
+                return Ok(code);
             }
-            Err(why) if attempt == 0 => {
+            Err(why) => {
                 eprintln!("charm: cannot replay the recorded run ({why}); running the command");
-                memo.invalidate(&key.args, &why);
+                entry.invalidate(&why);
             }
-            Err(why) => return Err(CliError::failed(format!("cannot replay: {why}"))),
         }
     }
-    Err(CliError::failed("the command neither ran nor replayed"))
-}
-
-fn call_lock(group: &MemoizedGroup, key: &CallKey, say: &dyn Fn(&str)) -> Option<lock::CallLock> {
-    let dir = group
-        .local_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("run-locks");
-    let waiting = || say("the same command is running in another process; waiting for its result");
-    match lock::CallLock::acquire(&dir, &key.lock_name(), waiting) {
-        Ok(l) => Some(l),
-        Err(e) => {
-            eprintln!(
-                "charm: cannot take the run lock in {}: {e}; concurrent identical runs may \
-                 each run the command",
-                dir.display()
-            );
-            None
+    match entry.compute_ok(|| runner.execute_for_cache()) {
+        Ok(recording) => {
+            say(&format!(
+                "miss; recorded after {}",
+                human(recording.elapsed)
+            ));
+            Ok(code_byte(recording.exit_code))
         }
+        Err(NotRecorded::Uncacheable { exit_code, why }) => {
+            say(&format!("miss; not recorded: {why}"));
+            Ok(code_byte(exit_code))
+        }
+        Err(NotRecorded::Failed(e)) => Err(e),
     }
 }
 
@@ -197,12 +162,13 @@ struct Executed {
     uncacheable: Option<String>,
 }
 
-/// What a run that happened inside the cached call ended with.
+/// Why a run inside the cached call left nothing to cache.
 #[derive(Debug)]
-struct Outcome {
-    exit_code: u8,
-    elapsed: std::time::Duration,
-    uncacheable: Option<String>,
+enum NotRecorded {
+    /// It ran, but its recording must not be kept.
+    Uncacheable { exit_code: i32, why: String },
+    /// It could not run.
+    Failed(CliError),
 }
 
 impl Recording {
@@ -229,6 +195,18 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
+    /// Runs the command: its recording, to cache, or why not.
+    fn execute_for_cache(&self) -> Result<Recording, NotRecorded> {
+        let done = self.execute().map_err(NotRecorded::Failed)?;
+        match done.uncacheable {
+            None => Ok(done.recording),
+            Some(why) => Err(NotRecorded::Uncacheable {
+                exit_code: done.recording.exit_code,
+                why,
+            }),
+        }
+    }
+
     /// Where a replay may write, decided here and never by the recording
     /// (anyone who can write the cache can forge one): the `--output`
     /// paths; with `--trace`, whose outputs are found while running, also

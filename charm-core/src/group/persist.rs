@@ -1,28 +1,76 @@
 //! Reading, merging, evicting and writing the index.
 
-use super::{lock, Engine, FunctionUsage, GroupUsage, Usage};
+use super::policy_book::{merge_stored, reconcile};
+use super::Engine;
 use crate::entry::stamp;
 use crate::events::{emit, warn_failure, warn_once, Op};
-use crate::index::format::{self, Delta, PolicyState, State};
+use crate::index::format::{self, Delta, State};
 use crate::keys::layout;
-use crate::{EntryMeta, Error, ReplacementPolicy, Result};
+use crate::{BuildDigestHasher, Error, Result};
 use charm_freeze::Digest;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard};
 
 /// Delta records a process writes before it compacts them into the
 /// snapshot: at least this many, or a sixteenth of the index, so the
 /// amortised cost per call stays flat as the index grows.
 const MIN_DELTAS_BEFORE_COMPACTION: usize = 64;
 
-/// A temporary file older than this belongs to a writer that was killed
-/// (a write takes seconds at most): `gc` removes it.
-const STALE_TEMPORARY_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// What persisting keeps track of besides the index's journal.
+#[derive(Debug, Default)]
+pub(crate) struct Persistence {
+    /// Held while the index is read, merged or written by this process.
+    progress: Mutex<Progress>,
+    /// Objects this process stored whose entries no persisted index record
+    /// holds yet: if persisting fails for good, they are deleted rather
+    /// than left where no index counts or evicts them.
+    unindexed: Mutex<HashSet<Digest, BuildDigestHasher>>,
+}
+
+/// Delta records written and found.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// Delta records not yet compacted, as far as this process knows: those
+    /// it found at its last refresh plus those it wrote since.
+    deltas: usize,
+    seq: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Persistence {
+    /// Serializes this process's reads, merges and writes of the index.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Progress> {
+        lock(&self.progress)
+    }
+
+    /// Remembers an object stored before its entry is persisted.
+    pub(crate) fn note_unindexed(&self, obj: Digest) {
+        lock(&self.unindexed).insert(obj);
+    }
+
+    /// Forgets objects whose entries a written index record now holds.
+    fn indexed<'a>(&self, objs: impl Iterator<Item = &'a Digest>) {
+        let mut pending = lock(&self.unindexed);
+        if !pending.is_empty() {
+            for obj in objs {
+                pending.remove(obj);
+            }
+        }
+    }
+
+    fn take_unindexed(&self) -> Vec<Digest> {
+        lock(&self.unindexed).drain().collect()
+    }
+}
 
 impl Engine {
     /// Reads the snapshot and every delta record not folded into it.
     /// Returns the state and the delta keys it applied.
     fn read_state(&self) -> Result<(State, Vec<String>)> {
-        let system = self.system()?;
+        let system = self.update_system_state()?;
         let mut state = match self.store.get(layout::BASE)? {
             None => State::empty(system),
             Some(bytes) => match format::decode_snapshot(&bytes) {
@@ -95,13 +143,13 @@ impl Engine {
     }
 
     pub(crate) fn refresh(&self) -> Result<()> {
-        let mut p = lock(&self.persist);
+        let mut p = self.persist.lock();
         let (state, applied) = {
             let _r = self.lock.reader()?;
             self.read_state()?
         };
         p.deltas = applied.len();
-        if state.system != self.system()? {
+        if state.system != self.update_system_state()? {
             return Ok(()); // written under another system state: nothing of ours
         }
         let mut state = state;
@@ -112,19 +160,19 @@ impl Engine {
             .iter()
             .chain(merged.cascaded.iter().map(|(k, _)| k))
         {
-            self.note(super::PolicyEvent::Invalidate(*k));
+            self.policy.invalidated(*k);
         }
-        if stored.is_some() {
-            *lock(&self.stored_policy) = stored;
+        if let Some(stored) = stored {
+            self.policy.stash(stored);
         }
         Ok(())
     }
 
     pub(crate) fn commit(&self) -> Result<()> {
-        let mut p = lock(&self.persist);
+        let mut p = self.persist.lock();
         let _w = self.lock.writer()?;
         let (mut state, applied) = self.read_state()?;
-        let system = self.system()?;
+        let system = self.update_system_state()?;
         let mut doomed: Vec<crate::Entry> = Vec::new();
         if state.system != system {
             // MATCH on the system state: everything written under the old one goes.
@@ -146,9 +194,9 @@ impl Engine {
         let replaced = std::mem::take(&mut state.replaced);
         let merged = self.index.merge(state);
         {
-            let mut p = self.policy();
+            let mut p = self.policy.current();
             if let Some(s) = stored {
-                Self::apply_stored_policy(&mut p, &s);
+                merge_stored(&mut p, &s);
             }
             for k in merged
                 .vanished
@@ -157,15 +205,11 @@ impl Engine {
             {
                 p.invalidate(k);
             }
-            self.reconcile_policy(&mut p);
+            reconcile(&mut p, &self.index);
             // Hits that processes without the index recorded in their deltas.
             for k in accesses {
                 if let Some(e) = self.index.entries.get(&k) {
-                    let m = EntryMeta {
-                        size: e.size,
-                        cost_ns: e.cost_ns(),
-                    };
-                    p.access(k, &m);
+                    p.access(k, &e.meta());
                 }
             }
         }
@@ -173,13 +217,14 @@ impl Engine {
         doomed.extend(merged.cascaded.into_iter().map(|(_, e)| e));
         if !doomed.is_empty() {
             let live: HashSet<_> = self.index.entries.iter().map(|e| e.obj_key).collect();
-            for e in doomed.iter().filter(|e| !live.contains(&e.obj_key)) {
-                self.delete_object(e);
+            let unshared = doomed.iter().filter(|e| !live.contains(&e.obj_key));
+            for e in unshared.filter(|e| e.inline.is_none()) {
+                self.delete_object(&e.obj_key);
             }
         }
         self.evict_to_budget();
         let (mut snap, increments) = self.index.snapshot(system, applied.clone());
-        snap.policy = Some(self.policy_state()?);
+        snap.policy = Some(self.policy.state()?);
         self.store
             .put(layout::BASE, &format::encode_snapshot(&snap)?)?;
         // For processes that do not read the index: when to compact.
@@ -189,7 +234,8 @@ impl Engine {
             let _ = self.store.delete(name);
         }
         self.index.snapshot_written(&snap, &increments);
-        self.indexed(snap.entries.iter().map(|(_, e)| &e.obj_key));
+        self.persist
+            .indexed(snap.entries.iter().map(|(_, e)| &e.obj_key));
         p.deltas = 0;
         emit(
             Op::IndexWrite,
@@ -204,8 +250,8 @@ impl Engine {
     /// Persists this process's changes as one small delta record; compacts
     /// once enough have accumulated.
     pub(crate) fn write_delta(&self) -> Result<()> {
-        let mut p = lock(&self.persist);
-        let delta: Delta = self.index.pending(self.system()?);
+        let mut p = self.persist.lock();
+        let delta: Delta = self.index.pending(self.update_system_state()?);
         if delta.is_empty() {
             return Ok(());
         }
@@ -225,7 +271,8 @@ impl Engine {
         );
         self.store.put(&name, &format::encode_delta(&delta)?)?;
         self.index.persisted(&delta);
-        self.indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
+        self.persist
+            .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
         p.deltas += 1;
         emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
         let due = if self.read_index {
@@ -268,191 +315,6 @@ impl Engine {
         Ok(too_many || bytes.saturating_add(adds) > self.budget)
     }
 
-    fn policy_state(&self) -> Result<PolicyState> {
-        let p = self.policy();
-        let bytes = postcard::to_stdvec(&*p).map_err(|e| Error::plugin(p.typetag_name(), e))?;
-        Ok(PolicyState {
-            name: p.typetag_name().to_owned(),
-            bytes,
-        })
-    }
-
-    /// The policy, up to date: a stashed persisted state merged in and the
-    /// pending events applied.
-    fn policy(&self) -> std::sync::MutexGuard<'_, Box<dyn ReplacementPolicy>> {
-        let mut p = lock(&self.policy);
-        if let Some(stored) = lock(&self.stored_policy).take() {
-            Self::apply_stored_policy(&mut p, &stored);
-        }
-        self.drain_policy_log(&mut p);
-        p
-    }
-
-    /// Merges another process's persisted state of the same policy.
-    fn apply_stored_policy(p: &mut Box<dyn ReplacementPolicy>, stored: &PolicyState) {
-        if stored.name != p.typetag_name() {
-            return; // another policy's state says nothing about ours
-        }
-        match postcard::from_bytes::<Box<dyn ReplacementPolicy>>(&stored.bytes) {
-            Ok(other) if p.keys().is_empty() => *p = other,
-            Ok(other) => p.update(&*other),
-            Err(e) => emit(
-                Op::Corrupt,
-                None,
-                None,
-                None,
-                &format!("policy state: {e}; starting it afresh"),
-            ),
-        }
-    }
-
-    fn reconcile_policy(&self, p: &mut Box<dyn ReplacementPolicy>) {
-        let tracked: HashSet<_> = p.keys().into_iter().collect();
-        for k in &tracked {
-            if !self.index.entries.contains_key(k) {
-                p.invalidate(k);
-            }
-        }
-        for e in self.index.entries.iter() {
-            if !tracked.contains(e.key()) {
-                p.add(
-                    *e.key(),
-                    &EntryMeta {
-                        size: e.size,
-                        cost_ns: e.cost_ns(),
-                    },
-                );
-            }
-        }
-    }
-
-    /// Evicts until the index fits the budget; returns how many entries went.
-    pub(crate) fn evict_to_budget(&self) -> usize {
-        let mut p = self.policy();
-        let mut evicted = 0;
-        let mut reconciled = false;
-        while self.index.total_size() > self.budget {
-            match p.evict() {
-                Some(k) => {
-                    if let Some(e) = self.index.remove(&k, None) {
-                        self.delete_object(&e);
-                        evicted += 1;
-                        emit(
-                            Op::Evict,
-                            None,
-                            None,
-                            Some(&e.obj_key),
-                            &format!("{} bytes", e.size),
-                        );
-                    }
-                }
-                None if !reconciled && !self.index.entries.is_empty() => {
-                    self.reconcile_policy(&mut p);
-                    reconciled = true;
-                }
-                None => break,
-            }
-        }
-        evicted
-    }
-
-    pub(crate) fn remove_orphans(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
-        self.commit()?;
-        let _p = lock(&self.persist);
-        let _w = self.lock.writer()?;
-        let live: HashSet<_> = self.index.entries.iter().map(|e| e.obj_key).collect();
-        let mut removed = 0;
-        let keys = self.store.keys(layout::OBJECTS)?;
-        let total = keys.len();
-        for (done, key) in keys.into_iter().enumerate() {
-            progress(done, total);
-            let orphan = layout::parse_object(&key).is_none_or(|d| !live.contains(&d));
-            if orphan && self.store.delete(&key)? {
-                removed += 1;
-                emit(
-                    Op::RemoveOrphan,
-                    None,
-                    None,
-                    layout::parse_object(&key).as_ref(),
-                    &key,
-                );
-            }
-        }
-        progress(total, total);
-        let temporaries = self.store.remove_stale_temporaries(STALE_TEMPORARY_AGE)?;
-        if temporaries > 0 {
-            let detail = format!("{temporaries} temporary files of interrupted writes");
-            emit(Op::RemoveOrphan, None, None, None, &detail);
-        }
-        Ok(removed + temporaries)
-    }
-
-    /// Forgets every entry and deletes everything the store holds for the
-    /// cache, then writes an empty index. Returns how many entries there were.
-    pub(crate) fn clear(&self) -> Result<usize> {
-        let removed = {
-            let _p = lock(&self.persist);
-            let _w = self.lock.writer()?;
-            let removed = self.index.clear();
-            for (k, _) in &removed {
-                self.note(super::PolicyEvent::Invalidate(*k));
-            }
-            self.store.clear()?;
-            removed.len()
-        };
-        emit(
-            Op::CascadingDelete,
-            None,
-            None,
-            None,
-            &format!("clear: {removed} entries dropped"),
-        );
-        self.commit()?;
-        Ok(removed)
-    }
-
-    /// One function's usage totals (persisted plus this process's).
-    pub(crate) fn function_usage(&self, name: &charm_freeze::Digest) -> Usage {
-        self.index
-            .functions
-            .get(name)
-            .map_or_else(Usage::default, |f| {
-                let mut stats = f.record.stats;
-                stats.add(&f.live.snapshot());
-                stats.into()
-            })
-    }
-
-    pub(crate) fn usage(&self) -> GroupUsage {
-        let mut per: HashMap<charm_freeze::Digest, (u64, u64)> = HashMap::new();
-        for e in self.index.entries.iter() {
-            let slot = per.entry(e.key().name).or_default();
-            slot.0 += 1;
-            slot.1 = slot.1.saturating_add(e.size);
-        }
-        let mut functions: Vec<FunctionUsage> = self
-            .index
-            .functions
-            .iter()
-            .map(|f| {
-                let (entries, bytes) = per.get(f.key()).copied().unwrap_or_default();
-                FunctionUsage {
-                    name: f.record.name.clone(),
-                    entries,
-                    bytes,
-                    usage: self.function_usage(f.key()),
-                }
-            })
-            .collect();
-        functions.sort_by(|a, b| a.name.cmp(&b.name));
-        GroupUsage {
-            entries: self.index.len() as u64,
-            bytes: self.index.total_size(),
-            budget: self.budget,
-            functions,
-        }
-    }
-
     /// At drop or exit: persist, or delete a temporary group's data.
     pub(crate) fn finish(&self) {
         if self.temporary {
@@ -482,26 +344,11 @@ impl Engine {
         }
     }
 
-    /// Remembers an object stored before its entry is persisted.
-    pub(crate) fn note_unindexed(&self, obj: Digest) {
-        lock(&self.unindexed).insert(obj);
-    }
-
-    /// Forgets objects whose entries a written index record now holds.
-    fn indexed<'a>(&self, objs: impl Iterator<Item = &'a Digest>) {
-        let mut pending = lock(&self.unindexed);
-        if !pending.is_empty() {
-            for obj in objs {
-                pending.remove(obj);
-            }
-        }
-    }
-
     /// Deletes the objects this process stored whose entries were never
     /// persisted (the index could not be written: a full disk, a lost
     /// lock); returns how many.
     fn remove_unindexed(&self) -> usize {
-        let objs: Vec<Digest> = lock(&self.unindexed).drain().collect();
+        let objs = self.persist.take_unindexed();
         let mut removed = 0;
         for obj in objs {
             if self.store.delete(&layout::object(&obj)).unwrap_or(false) {

@@ -70,6 +70,24 @@ impl Index {
         self.entries.len()
     }
 
+    /// A copy of the entry under `key` (the shard is locked only while
+    /// copying).
+    pub(crate) fn get(&self, key: &EntryKey) -> Option<Entry> {
+        self.entries.get(key).map(|e| e.value().clone())
+    }
+
+    /// The current state of the function named by `name`, if it has a record.
+    pub(crate) fn function_state(&self, name: &Digest) -> Option<Digest> {
+        self.functions.get(name).map(|f| f.record.func_state)
+    }
+
+    /// Adds to this process's usage counters of a function.
+    pub(crate) fn count(&self, name: &Digest, add: impl FnOnce(&LiveStats)) {
+        if let Some(f) = self.functions.get(name) {
+            add(&f.live);
+        }
+    }
+
     fn insert_untracked(&self, key: EntryKey, entry: Entry) -> Option<Entry> {
         let size = entry.size;
         let old = self.entries.insert(key, entry);

@@ -80,4 +80,24 @@ pub trait RWLock: Send + Sync + fmt::Debug {
     fn reader(&self) -> Result<LockGuard<'_>>;
     /// Takes the exclusive (writer) side.
     fn writer(&self) -> Result<LockGuard<'_>>;
+
+    /// Holds one call, named by `name` (letters and digits), against every
+    /// other holder of the same name in any process that uses this lock,
+    /// calling `on_wait` once first if another holds it; `None` when this
+    /// lock cannot (the default), and calls are then held within each
+    /// process only. [`CallEntry::lock_across_processes`](crate::CallEntry::lock_across_processes)
+    /// uses it so that concurrent identical misses compute once.
+    ///
+    /// Contract: while a guard for `name` is held, no other guard for
+    /// `name` is; a holder that dies releases it. It MAY wait unbounded
+    /// (the holder is computing the value the waiter wants).
+    ///
+    /// # Errors
+    ///
+    /// When the lock cannot be taken at all (an invalid name, an
+    /// unusable folder).
+    fn call_lock(&self, name: &str, on_wait: &mut dyn FnMut()) -> Result<Option<LockGuard<'_>>> {
+        let _ = (name, on_wait);
+        Ok(None)
+    }
 }

@@ -1,12 +1,13 @@
-//! One run at a time per call: concurrent identical misses run the command
-//! once, and the others wait and replay.
+//! Call locks of the `file` lock: one lock file per held call, so
+//! concurrent identical misses of several processes compute once (see
+//! [`RWLock::call_lock`](charm_core::RWLock::call_lock)).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-/// An exclusive lock on one call, held from the lookup until the result is
+/// An exclusive lock on one call, held from the lookup until the value is
 /// stored; the lock file is removed on release.
 #[derive(Debug)]
 pub(crate) struct CallLock {
@@ -32,7 +33,7 @@ impl CallLock {
                 .open(&path);
             let file = match file {
                 Ok(f) if f.metadata()?.is_file() => f,
-                Ok(_) | Err(_) if charm::remove_non_file(&path) => continue,
+                Ok(_) | Err(_) if charm_core::remove_non_file(&path) => continue,
                 Ok(_) => return Err(io::Error::other("not a regular file")),
                 Err(e) => return Err(e),
             };
@@ -74,7 +75,7 @@ mod tests {
 
     #[test]
     fn a_second_holder_waits_for_the_first() {
-        let dir = std::env::temp_dir().join(format!("charm-cli-lock-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("charm-call-lock-{}", std::process::id()));
         let first = CallLock::acquire(&dir, "k", || panic!("nothing to wait for")).unwrap();
         let released = Arc::new(AtomicBool::new(false));
         let waiter = {
@@ -99,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_fifo_or_link_in_place_of_the_lock_file_is_replaced() {
-        let dir = std::env::temp_dir().join(format!("charm-cli-lock-odd-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("charm-call-lock-odd-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("k.lock");

@@ -1,0 +1,344 @@
+//! The data path of one call, top to bottom.
+//!
+//! ```text
+//! Memoized::begin
+//!   caching off?                      -> Bypass: compute, cache nothing
+//!   Call::new: the five subkeys, the function state made current
+//!   lookup: index entry -> states match? -> object read and verified
+//!     -> decode -> Hit (recorded: policy access, time saved, event)
+//!   wait for an identical call of this process computing (single flight)
+//!   lookup again, or adopt the object another process stored -> Hit
+//!   -> Miss
+//! Miss::finish(value)
+//!   store: serialize -> seal -> put object -> index entry -> policy add
+//!     -> evict and persist if fine-grained; the miss's overhead counted
+//! ```
+//!
+//! Nothing here decides where bytes go or how many are read: stored
+//! objects are verified against the key they were asked for
+//! ([`object::open`]), and anything that does not verify is dropped and
+//! reported, then missed.
+
+use crate::events::{emit, warn_failure, Op};
+use crate::group::{Engine, FlightGuard, ObjectRead};
+use crate::object::{self, ObjectMeta};
+use crate::{Entry, EntryKey, Error, Pickler, Result, SubKeys};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Bytes an entry's metadata is counted as with `use_metadata_size`.
+pub(crate) const ENTRY_METADATA_BYTES: u64 = 256;
+
+/// How a function's values are stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoreOptions {
+    pub(crate) use_obj_store: bool,
+    pub(crate) use_metadata_size: bool,
+}
+
+impl StoreOptions {
+    fn metadata_bytes(&self) -> u64 {
+        if self.use_metadata_size {
+            ENTRY_METADATA_BYTES
+        } else {
+            0
+        }
+    }
+}
+
+/// One call's view of its group: its keys, name, pickler and options.
+pub(crate) struct Call<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) keys: SubKeys,
+    name: &'a str,
+    pickler: &'a dyn Pickler,
+    opts: StoreOptions,
+    /// When the call began: a hit's and a miss's overhead count from here.
+    start: Instant,
+}
+
+/// A verified cached value, still serialized, and its entry.
+#[derive(Debug)]
+pub(crate) struct Found {
+    bytes: Vec<u8>,
+    entry: Entry,
+}
+
+/// What the index says of a call, before anything is changed.
+enum Look {
+    Found(Found),
+    /// No entry for this call (another process may have stored its
+    /// object), or one under another function state, or an unreadable store.
+    Nothing,
+    /// An entry that does not hold this call's value; removing it is
+    /// reported with `report`, if any.
+    Stale {
+        entry: Entry,
+        report: Option<(Op, String)>,
+    },
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn new(
+        engine: &'a Engine,
+        keys: SubKeys,
+        name: &'a str,
+        pickler: &'a dyn Pickler,
+        opts: StoreOptions,
+    ) -> Self {
+        Call {
+            engine,
+            keys,
+            name,
+            pickler,
+            opts,
+            start: Instant::now(),
+        }
+    }
+
+    fn entry_key(&self) -> EntryKey {
+        self.keys.entry_key()
+    }
+
+    fn emit(&self, op: Op, obj: Option<&charm_freeze::Digest>, detail: &str) {
+        emit(op, Some(self.name), Some(&self.keys), obj, detail);
+    }
+
+    /// The index's entry for the call, checked against the call's MATCH
+    /// subkeys, and its object read and verified. Changes nothing.
+    fn look(&self) -> Look {
+        let Some(mut entry) = self.engine.index.get(&self.entry_key()) else {
+            return Look::Nothing;
+        };
+        if entry.func_state != self.keys.func_state {
+            return Look::Nothing; // the function's own cascade removes it
+        }
+        if entry.args_ver != self.keys.args_ver {
+            let why = "argument version changed".to_owned();
+            let report = Some((Op::CascadingDelete, why));
+            return Look::Stale { entry, report };
+        }
+        if let Some(bytes) = entry.inline.take() {
+            return Look::Found(Found { bytes, entry });
+        }
+        match self.engine.read_object(&entry.obj_key) {
+            ObjectRead::Valid(bytes, _) => Look::Found(Found { bytes, entry }),
+            // Evicted by another process: forget it, silently.
+            ObjectRead::Absent => Look::Stale {
+                entry,
+                report: None,
+            },
+            ObjectRead::Corrupt(e) => Look::Stale {
+                entry,
+                report: Some((Op::Corrupt, e.to_string())),
+            },
+            ObjectRead::Unreadable => Look::Nothing,
+        }
+    }
+
+    /// The cached value, read-only: the index's, or else the object stored
+    /// for exactly this call (by another process, say). Changes nothing.
+    pub(crate) fn probe(&self) -> Option<Found> {
+        match self.look() {
+            Look::Found(found) => Some(found),
+            _ if self.opts.use_obj_store => {
+                match self.engine.read_object(&self.keys.object_key()) {
+                    ObjectRead::Valid(bytes, meta) => Some(Found {
+                        bytes,
+                        entry: self.new_entry(0, meta, None),
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The cached value; an entry that no longer holds it is removed.
+    pub(crate) fn lookup(&self) -> Option<Found> {
+        match self.look() {
+            Look::Found(found) => Some(found),
+            Look::Nothing => None,
+            Look::Stale { entry, report } => {
+                self.engine.drop_entry(&self.entry_key(), &entry);
+                if let Some((op, why)) = report {
+                    self.emit(op, Some(&entry.obj_key), &why);
+                }
+                None
+            }
+        }
+    }
+
+    /// Takes over the object another process stored for exactly this call
+    /// but this process's index does not know yet.
+    pub(crate) fn adopt(&self) -> Option<Found> {
+        if !self.opts.use_obj_store {
+            return None;
+        }
+        let obj = self.keys.object_key();
+        let (bytes, meta) = match self.engine.read_object(&obj) {
+            ObjectRead::Valid(bytes, meta) => (bytes, meta),
+            ObjectRead::Corrupt(e) => {
+                self.engine.delete_object(&obj);
+                self.emit(Op::Corrupt, Some(&obj), &e.to_string());
+                return None;
+            }
+            ObjectRead::Absent | ObjectRead::Unreadable => return None,
+        };
+        let size = object::stored_len(bytes.len()) + self.opts.metadata_bytes();
+        let entry = self.new_entry(size, meta, None);
+        if let Err(e) = self.engine.add_entry(self.entry_key(), entry.clone()) {
+            let message = format!("cannot persist the cache index: {e}");
+            warn_failure("persist", &e, &message);
+        }
+        Some(Found { bytes, entry })
+    }
+
+    /// Deserializes a found value (restoring files only where the group
+    /// allows).
+    pub(crate) fn decode<R: DeserializeOwned>(&self, found: &Found) -> Result<R> {
+        let roots = &self.engine.restore_roots;
+        roots.scope(|| self.pickler.load::<R>(&found.bytes))
+    }
+
+    /// A hit: the policy, the time saved and the event log hear of it.
+    pub(crate) fn record_hit(&self, found: &Found) {
+        let ek = self.entry_key();
+        let overhead_ns = self.start.elapsed().as_nanos() as u64;
+        self.engine.accessed(ek, found.entry.meta());
+        let saved_ns = found.entry.compute_ns;
+        let index = &self.engine.index;
+        index.count(&self.keys.name, |s| s.hit(overhead_ns, saved_ns));
+        self.emit(Op::Hit, Some(&found.entry.obj_key), "");
+    }
+
+    /// Decodes and records a hit; a value that cannot be decoded is
+    /// dropped (reported) and missed.
+    pub(crate) fn hit<R: DeserializeOwned>(&self, found: Found) -> Option<R> {
+        match self.decode(&found) {
+            Ok(v) => {
+                self.record_hit(&found);
+                Some(v)
+            }
+            Err(e) => {
+                self.discard(&found, Op::Corrupt, &e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Removes a found value's entry and object, reported as `op` for `why`.
+    pub(crate) fn discard(&self, found: &Found, op: Op, why: &str) {
+        self.engine.drop_entry(&self.entry_key(), &found.entry);
+        self.emit(op, Some(&found.entry.obj_key), why);
+    }
+
+    /// Stores a computed value and its entry.
+    pub(crate) fn store<R: Serialize>(&self, value: &R, compute_ns: u64) -> Result<()> {
+        let serializing = Instant::now();
+        let payload = self.pickler.dump(value)?;
+        let meta = ObjectMeta {
+            key: self.keys.object_key(),
+            compute_ns,
+            serialize_ns: serializing.elapsed().as_nanos() as u64,
+        };
+        let entry = if self.opts.use_obj_store {
+            let sealed = object::seal(payload, &meta);
+            self.engine.put_object(&meta.key, &sealed)?;
+            self.new_entry(sealed.len() as u64 + self.opts.metadata_bytes(), meta, None)
+        } else {
+            let counted = match self.opts.use_metadata_size {
+                true => payload.len() as u64 + ENTRY_METADATA_BYTES,
+                false => 0,
+            };
+            self.new_entry(counted, meta, Some(payload))
+        };
+        self.emit(Op::Miss, Some(&meta.key), "");
+        self.engine.add_entry(self.entry_key(), entry)
+    }
+
+    fn new_entry(&self, size: u64, meta: ObjectMeta, inline: Option<Vec<u8>>) -> Entry {
+        Entry {
+            obj_key: meta.key,
+            func_state: self.keys.func_state,
+            args_ver: self.keys.args_ver,
+            size,
+            compute_ns: meta.compute_ns,
+            serialize_ns: meta.serialize_ns,
+            stamp: crate::entry::stamp(),
+            inline,
+        }
+    }
+}
+
+/// How a call waits for an identical one of this process.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Flight {
+    /// Wait for it, then find its value (a blocking caller).
+    Wait,
+    /// Compute alongside it (an async caller: no thread may block).
+    Alone,
+}
+
+/// Where a call stands once the cache was consulted.
+#[allow(clippy::large_enum_variant)] // one per call, on the stack, never stored
+pub(crate) enum Begun<'a, R> {
+    /// Caching is off, or failed before the lookup (the error): compute.
+    Bypass(Option<Error>),
+    /// The cached value.
+    Hit(R),
+    /// Compute, then [`Miss::finish`].
+    Miss(Miss<'a>),
+}
+
+/// A call that missed, holding its single-flight guard until it stored
+/// the value.
+pub(crate) struct Miss<'a> {
+    pub(crate) call: Call<'a>,
+    pub(crate) _flight: Option<FlightGuard<'a>>,
+}
+
+impl Miss<'_> {
+    /// Stores an `Ok` value (an `Err` is not cached), counts the miss's
+    /// overhead, and lets identical calls waiting in this process go on.
+    pub(crate) fn finish<R: Serialize, E>(
+        self,
+        outcome: &std::result::Result<R, E>,
+        compute_ns: u64,
+    ) -> Option<Error> {
+        let call = &self.call;
+        let stored = match outcome {
+            Ok(value) => call.store(value, compute_ns),
+            Err(_) => Ok(()),
+        };
+        let overhead = (call.start.elapsed().as_nanos() as u64).saturating_sub(compute_ns);
+        call.engine
+            .index
+            .count(&call.keys.name, |s| s.miss(overhead));
+        stored.err()
+    }
+}
+
+impl<'a> Call<'a> {
+    /// Looks the call up: a hit, or a miss to compute.
+    pub(crate) fn begin<R: DeserializeOwned>(self, flight: Flight) -> Begun<'a, R> {
+        if let Some(v) = self.lookup().and_then(|f| self.hit(f)) {
+            return Begun::Hit(v);
+        }
+        let guard = match flight {
+            Flight::Wait => Some(self.engine.flights.enter(self.entry_key())),
+            Flight::Alone => None,
+        };
+        // An identical call of this process may have stored it meanwhile,
+        // or another process may have.
+        let again = self.lookup().or_else(|| self.adopt());
+        if let Some(v) = again.and_then(|f| self.hit(f)) {
+            return Begun::Hit(v);
+        }
+        Begun::Miss(Miss {
+            call: self,
+            _flight: guard,
+        })
+    }
+}
