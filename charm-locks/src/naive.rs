@@ -39,6 +39,10 @@ impl RWLock for NaiveRwLock {
     fn writer(&self) -> Result<LockGuard<'_>> {
         self.inner.acquire(false)
     }
+
+    fn call_lock(&self, name: &str, on_wait: &mut dyn FnMut()) -> Result<Option<LockGuard<'_>>> {
+        self.inner.call_lock(name, on_wait)
+    }
 }
 
 charm_core::register_lock!(

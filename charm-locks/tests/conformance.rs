@@ -18,6 +18,25 @@ fn file_naive_and_process_locks_meet_the_contract() {
     charm_core::testing::lock(&FileRwLock::new(lock_path("file")));
     charm_core::testing::lock(&NaiveRwLock::new(lock_path("naive")));
     charm_core::testing::lock(&ProcessRwLock::default());
+    let file = FileRwLock::new(lock_path("calls"));
+    let held = file.call_lock("k", &mut || {}).unwrap();
+    assert!(held.is_some(), "the file lock holds calls across processes");
+}
+
+#[test]
+fn file_locks_exclude_across_processes_writers_readers_and_calls() {
+    charm_core::testing::lock_across_processes(
+        "file_locks_exclude_across_processes_writers_readers_and_calls",
+        |dir| Box::new(FileRwLock::new(dir.join("lock"))),
+    );
+}
+
+#[test]
+fn naive_locks_exclude_across_processes_writers_readers_and_calls() {
+    charm_core::testing::lock_across_processes(
+        "naive_locks_exclude_across_processes_writers_readers_and_calls",
+        |dir| Box::new(NaiveRwLock::new(dir.join("lock"))),
+    );
 }
 
 const CHILD: &str = "CHARM_LOCK_CHILD";

@@ -1,18 +1,22 @@
 //! `Memoized<R>`: the cache of one function.
 
+mod args;
 mod builder;
 pub(crate) mod call;
 mod call_entry;
+mod prehashed;
 
+pub use args::ArgDigests;
 pub use builder::MemoizedBuilder;
 pub use call_entry::CallEntry;
+pub use prehashed::Prehashed;
 
 use crate::events::{warn_failure, warn_once};
 use crate::group::{default_group, Usage};
 use crate::registry::new_pickler;
 use crate::{disabled_by_env, Error, MemoizedGroup, Pickler, Result, SubKeys};
 use call::{Begun, Call, Flight, Miss, StoreOptions};
-use charm_freeze::{hash, try_hash_for, Digest, Freeze, Purpose};
+use charm_freeze::{hash, Digest, Freeze};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
@@ -23,37 +27,6 @@ use std::time::{Duration, Instant};
 
 type GroupFn = Box<dyn Fn() -> Arc<MemoizedGroup> + Send + Sync>;
 
-/// The digests of a call's arguments — their cache key and their version
-/// (subkeys 4 and 5) — computed before the arguments are moved into the
-/// computation (as `#[memoize]` does).
-///
-/// ```
-/// use charm_core::ArgDigests;
-/// let a = ArgDigests::of(&(1u8, "x")).unwrap();
-/// assert_eq!(a, ArgDigests::of(&(1u8, "x")).unwrap());
-/// assert_ne!(a, ArgDigests::of(&(2u8, "x")).unwrap());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ArgDigests {
-    /// The arguments' cache key digest.
-    pub key: Digest,
-    /// The arguments' version digest.
-    pub ver: Digest,
-}
-
-impl ArgDigests {
-    /// Hashes `args` (usually a tuple of references to the arguments).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Freeze`] when the arguments cannot be frozen.
-    pub fn of<A: Freeze + ?Sized>(args: &A) -> Result<Self> {
-        Ok(ArgDigests {
-            key: try_hash_for(Purpose::CacheKey, args)?,
-            ver: try_hash_for(Purpose::CacheVer, args)?,
-        })
-    }
-}
 /// A state evaluated on each call; a value that cannot be frozen is an
 /// error the call reports (it computes), never a panic.
 type StateFn = Box<dyn Fn() -> Result<Digest> + Send + Sync>;
@@ -404,62 +377,15 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
             }
         }
     }
-
-    /// The one entry point `#[memoize]` expands to: the arguments were
-    /// hashed before they moved into the computation. Not part of the API.
-    #[doc(hidden)]
-    pub fn __prehashed(&self, args: Result<ArgDigests>) -> Prehashed<'_, R> {
-        Prehashed { memo: self, args }
-    }
 }
 
-/// A call whose arguments were hashed beforehand; see
-/// [`Memoized::__prehashed`]. Not part of the API.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct Prehashed<'m, R> {
-    memo: &'m Memoized<R>,
-    args: Result<ArgDigests>,
-}
-
-#[doc(hidden)]
-impl<R: Serialize + DeserializeOwned> Prehashed<'_, R> {
-    pub fn call(self, compute: impl FnOnce() -> R) -> R {
-        let (value, err) = self.memo.run(self.args, infallible(compute));
-        self.memo.warn(err);
-        unwrap_infallible(value)
-    }
-
-    pub fn call_ok<E>(
-        self,
-        compute: impl FnOnce() -> std::result::Result<R, E>,
-    ) -> std::result::Result<R, E> {
-        let (value, err) = self.memo.run(self.args, compute);
-        self.memo.warn(err);
-        value
-    }
-
-    pub async fn call_async(self, compute: impl std::future::Future<Output = R>) -> R {
-        unwrap_infallible(self.call_ok_async(async { Ok(compute.await) }).await)
-    }
-
-    pub async fn call_ok_async<E>(
-        self,
-        compute: impl std::future::Future<Output = std::result::Result<R, E>>,
-    ) -> std::result::Result<R, E> {
-        let (value, err) = self.memo.run_async(self.args, compute).await;
-        self.memo.warn(err);
-        value
-    }
-}
-
-fn infallible<R>(
+pub(super) fn infallible<R>(
     compute: impl FnOnce() -> R,
 ) -> impl FnOnce() -> std::result::Result<R, std::convert::Infallible> {
     move || Ok(compute())
 }
 
-fn unwrap_infallible<R>(value: std::result::Result<R, std::convert::Infallible>) -> R {
+pub(super) fn unwrap_infallible<R>(value: std::result::Result<R, std::convert::Infallible>) -> R {
     match value {
         Ok(v) => v,
         Err(never) => match never {},

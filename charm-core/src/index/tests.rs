@@ -1,0 +1,86 @@
+//! The index's merge rules.
+
+use super::*;
+use charm_freeze::hash;
+
+fn key(n: u8) -> EntryKey {
+    EntryKey {
+        name: hash(&"f"),
+        args: hash(&n),
+    }
+}
+
+fn entry(state: u8, size: u64) -> Entry {
+    Entry {
+        obj_key: hash(&(state, size, stamp())),
+        func_state: hash(&state),
+        args_ver: hash(&()),
+        size,
+        compute_ns: 0,
+        serialize_ns: 0,
+        stamp: stamp(),
+        inline: None,
+    }
+}
+
+#[test]
+fn a_new_function_state_cascades_to_its_entries_only() {
+    let idx = Index::default();
+    idx.set_function_state(hash(&"f"), "f", hash(&1u8));
+    idx.insert(key(1), entry(1, 10));
+    idx.insert(key(2), entry(1, 20));
+    let other = EntryKey {
+        name: hash(&"g"),
+        args: hash(&1u8),
+    };
+    idx.insert(other, entry(1, 5));
+    assert_eq!(idx.total_size(), 35);
+    let removed = idx.set_function_state(hash(&"f"), "f", hash(&2u8));
+    assert_eq!(removed.len(), 2);
+    assert_eq!(idx.len(), 1);
+    assert_eq!(idx.total_size(), 5);
+}
+
+#[test]
+fn merge_learns_forgets_and_keeps_unpersisted_work() {
+    let idx = Index::default();
+    let sys = hash(&0u8);
+    idx.insert(key(1), entry(1, 10));
+    // Persist entry 1.
+    let d = idx.pending(sys);
+    idx.persisted(&d);
+    idx.insert(key(2), entry(1, 10)); // not persisted yet
+                                      // Another process removed entry 1 and added entry 3.
+    let mut state = State::empty(sys);
+    state.apply(Delta {
+        system: sys,
+        upserts: vec![(key(3), entry(1, 7))],
+        ..Delta::default()
+    });
+    let merged = idx.merge(state);
+    assert_eq!(merged.vanished, vec![key(1)]);
+    assert!(
+        idx.entries.contains_key(&key(2)),
+        "our unpersisted entry stays"
+    );
+    assert!(idx.entries.contains_key(&key(3)), "theirs is learned");
+    assert_eq!(idx.total_size(), 17);
+}
+
+#[test]
+fn a_commit_that_another_process_won_settles_our_upsert() {
+    let idx = Index::default();
+    let sys = hash(&0u8);
+    idx.insert(key(1), entry(1, 10)); // ours, not persisted
+                                      // Another process wrote the same entry later; its version wins.
+    let mut state = State::empty(sys);
+    state.apply(Delta {
+        system: sys,
+        upserts: vec![(key(1), entry(1, 10))],
+        ..Delta::default()
+    });
+    idx.merge(state);
+    let (snap, increments) = idx.snapshot(sys, Vec::new());
+    idx.snapshot_written(&snap, &increments);
+    assert!(!idx.has_changes(), "nothing left to write at exit");
+}

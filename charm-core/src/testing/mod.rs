@@ -1,0 +1,40 @@
+//! Conformance suites for plugin implementations (feature `testing`).
+//!
+//! Every built-in plugin's tests call the suite of its trait, and so
+//! should yours: they check the `# Contract` of each trait and panic with
+//! a message naming the broken rule. **The store suite deletes everything
+//! the store holds**: run it on a store of its own.
+//!
+//! ```
+//! use charm_core::testing;
+//! # use charm_stores as _;
+//! let store = charm_core::open_store("mem:").unwrap();
+//! testing::obj_store(&*store);
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod lock;
+pub mod obj_store_checks;
+mod pickler;
+mod policy;
+
+pub use lock::{lock, lock_across_processes};
+pub use pickler::pickler;
+pub use policy::{policy, policy_registration};
+
+use crate::ObjStore;
+
+/// The [`ObjStore`] contract: every check of [`obj_store_checks`], in turn.
+///
+/// **It deletes everything the store holds** (it starts and ends with
+/// `clear`): give it a store of its own (a fresh folder, bucket prefix or
+/// database).
+pub fn obj_store(store: &dyn ObjStore) {
+    for (name, check) in obj_store_checks::ALL {
+        store
+            .clear()
+            .unwrap_or_else(|e| panic!("{name}: clear failed: {e}"));
+        check(store);
+    }
+}

@@ -1,0 +1,141 @@
+//! The checks of the [`ObjStore`] contract, one function each, so that a
+//! store that fails one says which rule it broke. Each expects an empty
+//! store and leaves keys behind; [`obj_store`](super::obj_store) clears
+//! between them.
+
+use crate::ObjStore;
+
+/// One check of the contract.
+pub type Check = fn(&dyn ObjStore);
+
+/// Every check, by name.
+pub const ALL: [(&str, Check); 8] = [
+    ("absent_keys", absent_keys),
+    ("put_replaces", put_replaces),
+    ("empty_values", empty_values),
+    ("prefix_listing", prefix_listing),
+    ("deletion", deletion),
+    ("invalid_keys", invalid_keys),
+    (
+        "whole_values_under_concurrent_writers",
+        whole_values_under_concurrent_writers,
+    ),
+    ("clear_deletes_every_key", clear_deletes_every_key),
+];
+
+/// `get` of an absent key is `Ok(None)`, `delete` is `Ok(false)`.
+pub fn absent_keys(store: &dyn ObjStore) {
+    assert_eq!(
+        store.get("t/absent").unwrap(),
+        None,
+        "get of an absent key is Ok(None)"
+    );
+    assert!(
+        !store.delete("t/absent").unwrap(),
+        "delete of an absent key is Ok(false)"
+    );
+    assert!(!store.contains("t/absent").unwrap());
+}
+
+/// A second `put` replaces the first.
+pub fn put_replaces(store: &dyn ObjStore) {
+    store.put("t/a", b"first").unwrap();
+    store.put("t/a", b"second value").unwrap();
+    assert_eq!(
+        store.get("t/a").unwrap().as_deref(),
+        Some(&b"second value"[..]),
+        "put replaces"
+    );
+    assert!(store.contains("t/a").unwrap());
+}
+
+/// An empty value is a value, not an absence.
+pub fn empty_values(store: &dyn ObjStore) {
+    store.put("t/b/c", b"").unwrap();
+    assert_eq!(
+        store.get("t/b/c").unwrap().as_deref(),
+        Some(&b""[..]),
+        "empty values are values"
+    );
+}
+
+/// `keys(prefix)` lists exactly the keys with that prefix.
+pub fn prefix_listing(store: &dyn ObjStore) {
+    for k in ["t/a", "t/b/c", "u"] {
+        store.put(k, b"v").unwrap();
+    }
+    let mut keys = store.keys("t/").unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["t/a", "t/b/c"],
+        "keys(prefix) lists exactly the keys with that prefix"
+    );
+    assert_eq!(
+        store.keys("").unwrap().len(),
+        3,
+        "keys(\"\") lists every key"
+    );
+}
+
+/// A deleted key is gone, and `delete` says it was there.
+pub fn deletion(store: &dyn ObjStore) {
+    store.put("t/a", b"v").unwrap();
+    assert!(
+        store.delete("t/a").unwrap(),
+        "delete of a present key is Ok(true)"
+    );
+    assert_eq!(store.get("t/a").unwrap(), None, "deleted keys are gone");
+}
+
+/// Keys that [`valid_key`](crate::valid_key) rejects are errors for
+/// `put`, `get` and `delete` alike, never stored or looked up.
+pub fn invalid_keys(store: &dyn ObjStore) {
+    for bad in ["../x", "a//b", "", "a/./b", "sp ace"] {
+        assert!(
+            store.put(bad, b"x").is_err(),
+            "put of invalid key {bad:?} is an error"
+        );
+        assert!(
+            store.get(bad).is_err(),
+            "get of invalid key {bad:?} is an error"
+        );
+        assert!(
+            store.delete(bad).is_err(),
+            "delete of invalid key {bad:?} is an error"
+        );
+    }
+}
+
+/// Concurrent writers of one key: readers see one whole value.
+pub fn whole_values_under_concurrent_writers(store: &dyn ObjStore) {
+    let values: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 4096]).collect();
+    std::thread::scope(|s| {
+        for v in &values {
+            s.spawn(|| {
+                for _ in 0..20 {
+                    store.put("t/contended", v).unwrap();
+                }
+            });
+        }
+        s.spawn(|| {
+            for _ in 0..50 {
+                if let Some(got) = store.get("t/contended").unwrap() {
+                    assert!(values.contains(&got), "a torn write was read");
+                }
+            }
+        });
+    });
+}
+
+/// `clear` deletes every key.
+pub fn clear_deletes_every_key(store: &dyn ObjStore) {
+    for k in ["t/a", "t/b/c", "u"] {
+        store.put(k, b"v").unwrap();
+    }
+    store.clear().unwrap();
+    assert!(
+        store.keys("").unwrap().is_empty(),
+        "clear deletes every key"
+    );
+}
