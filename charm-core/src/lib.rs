@@ -36,8 +36,8 @@ pub use keys::{layout, EntryKey, SubKeys};
 pub use memoized::Prehashed;
 pub use memoized::{ArgDigests, CallEntry, Memoized, MemoizedBuilder};
 pub use registry::{
-    new_pickler, new_policy, open_lock, open_store, plugins, LockRegistration, LockTarget,
-    ObjStoreRegistration, PicklerRegistration, PluginInfo, PolicyRegistration,
+    make_plugin, new_pickler, new_policy, open_lock, open_store, plugins, PluginInfo, PluginTrait,
+    PluginUrl, Registration,
 };
 pub use size::{parse_size, ByteSize, SizeArg};
 pub use switches::disabled_by_env;

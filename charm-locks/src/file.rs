@@ -1,7 +1,7 @@
 //! `file` — `flock` on a lock file: shared readers, one writer.
 
 use crate::call_lock::CallLock;
-use charm_core::{remove_non_file, Error, LockGuard, LockTarget, RWLock, Result};
+use charm_core::{remove_non_file, Error, LockGuard, PluginUrl, RWLock, Result};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
@@ -190,23 +190,22 @@ fn read_only(e: &std::io::Error) -> bool {
 /// The lock file's name inside a store's directory.
 pub(crate) const LOCK_FILE: &str = ".charm.lock";
 
-pub(crate) fn lock_path(target: &LockTarget, name: &str) -> Result<PathBuf> {
-    target
-        .dir
-        .as_ref()
-        .map(|d| d.join(LOCK_FILE))
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "the {name} lock needs a store with a local directory; pass a lock with .lock(..)"
-            ))
-        })
+pub(crate) fn lock_path(url: &PluginUrl) -> Result<PathBuf> {
+    url.store_dir().map(|d| d.join(LOCK_FILE)).ok_or_else(|| {
+        Error::Config(format!(
+            "the {} lock needs a store with a local directory; pass a lock with .lock(..)",
+            url.name()
+        ))
+    })
 }
 
-charm_core::register_lock!(
+charm_core::register_plugin!(
+    RWLock,
     "file",
     "flock on .charm.lock in the store's directory: shared readers, one writer (default)",
-    |t: &LockTarget| -> Result<Box<dyn RWLock>> {
-        Ok(Box::new(FileRwLock::new(lock_path(t, "file")?)))
+    |url: &PluginUrl| -> Result<Box<dyn RWLock>> {
+        url.options_known(&[])?;
+        Ok(Box::new(FileRwLock::new(lock_path(url)?)))
     }
 );
 

@@ -1,7 +1,7 @@
 //! `naive` — one exclusive lock for readers and writers alike.
 
 use crate::file::{lock_path, FileRwLock};
-use charm_core::{LockGuard, LockTarget, RWLock, Result};
+use charm_core::{LockGuard, PluginUrl, RWLock, Result};
 use std::path::Path;
 
 /// A readers-writer lock that is really one lock: readers take it
@@ -45,10 +45,12 @@ impl RWLock for NaiveRwLock {
     }
 }
 
-charm_core::register_lock!(
+charm_core::register_plugin!(
+    RWLock,
     "naive",
     "one exclusive flock for readers and writers alike",
-    |t: &LockTarget| -> Result<Box<dyn RWLock>> {
-        Ok(Box::new(NaiveRwLock::new(lock_path(t, "naive")?)))
+    |url: &PluginUrl| -> Result<Box<dyn RWLock>> {
+        url.options_known(&[])?;
+        Ok(Box::new(NaiveRwLock::new(lock_path(url)?)))
     }
 );

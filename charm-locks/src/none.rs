@@ -1,6 +1,6 @@
 //! `none` — no locking.
 
-use charm_core::{LockGuard, LockTarget, RWLock, Result};
+use charm_core::{LockGuard, RWLock, Result};
 
 /// Takes no lock at all. Only for a cache used by one thread of one
 /// process at a time (or a store that merges writes itself): concurrent
@@ -25,8 +25,9 @@ impl RWLock for NoLock {
     }
 }
 
-charm_core::register_lock!(
+charm_core::register_plugin!(
+    RWLock,
     "none",
     "no locking: for a cache used by one thread of one process",
-    |_: &LockTarget| -> Result<Box<dyn RWLock>> { Ok(Box::new(NoLock)) }
+    new || NoLock
 );

@@ -1,6 +1,6 @@
 //! `process` — a readers-writer lock within this process.
 
-use charm_core::{LockGuard, LockTarget, RWLock, Result};
+use charm_core::{LockGuard, RWLock, Result};
 use std::sync::RwLock;
 
 /// A readers-writer lock for the threads of one process: the default for
@@ -31,8 +31,9 @@ impl RWLock for ProcessRwLock {
     }
 }
 
-charm_core::register_lock!(
+charm_core::register_plugin!(
+    RWLock,
     "process",
     "a readers-writer lock for the threads of this process (default for stores without a directory)",
-    |_: &LockTarget| -> Result<Box<dyn RWLock>> { Ok(Box::new(ProcessRwLock::default())) }
+    new ProcessRwLock::default
 );

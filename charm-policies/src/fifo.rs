@@ -53,7 +53,12 @@ impl ReplacementPolicy for Fifo {
     }
 }
 
-charm_core::register_policy!("fifo", "first in, first out", Fifo::default);
+charm_core::register_plugin!(
+    ReplacementPolicy,
+    "fifo",
+    "first in, first out",
+    new Fifo::default
+);
 
 #[cfg(test)]
 mod tests {

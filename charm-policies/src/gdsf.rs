@@ -79,10 +79,11 @@ impl ReplacementPolicy for GdSf {
     }
 }
 
-charm_core::register_policy!(
+charm_core::register_plugin!(
+    ReplacementPolicy,
     "gdsf",
     "GreedyDual-Size-Frequency: like gdsize, weighted by how often an entry is used",
-    GdSf::default
+    new GdSf::default
 );
 
 #[cfg(test)]

@@ -75,10 +75,11 @@ impl ReplacementPolicy for GdSize {
     }
 }
 
-charm_core::register_policy!(
+charm_core::register_plugin!(
+    ReplacementPolicy,
     "gdsize",
     "GreedyDual-Size: evicts what is cheapest to recompute per byte, aging by inflation (default)",
-    GdSize::default
+    new GdSize::default
 );
 
 #[cfg(test)]

@@ -70,10 +70,11 @@ impl ReplacementPolicy for Lfu {
     }
 }
 
-charm_core::register_policy!(
+charm_core::register_plugin!(
+    ReplacementPolicy,
     "lfu",
     "least frequently used (least recently used among equals)",
-    Lfu::default
+    new Lfu::default
 );
 
 #[cfg(test)]

@@ -62,7 +62,12 @@ impl ReplacementPolicy for Lru {
     }
 }
 
-charm_core::register_policy!("lru", "least recently used", Lru::default);
+charm_core::register_plugin!(
+    ReplacementPolicy,
+    "lru",
+    "least recently used",
+    new Lru::default
+);
 
 #[cfg(test)]
 mod tests {

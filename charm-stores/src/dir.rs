@@ -303,10 +303,14 @@ impl ObjStore for DirObjStore {
     }
 }
 
-charm_core::register_store!(
+charm_core::register_plugin!(
+    ObjStore,
     "dir",
     "files in a local directory, written atomically (dir:PATH)",
-    |rest: &str| -> Result<Box<dyn ObjStore>> { Ok(Box::new(DirObjStore::open(rest)?)) }
+    |url: &charm_core::PluginUrl| -> Result<Box<dyn ObjStore>> {
+        url.options_known(&[])?;
+        Ok(Box::new(DirObjStore::open(url.body())?))
+    }
 );
 
 #[cfg(test)]

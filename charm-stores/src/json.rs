@@ -45,7 +45,12 @@ impl Pickler for JsonPickler {
     }
 }
 
-charm_core::register_pickler!("json", "JSON (serde_json); self-describing", || JsonPickler);
+charm_core::register_plugin!(
+    Pickler,
+    "json",
+    "JSON (serde_json); self-describing",
+    new || JsonPickler
+);
 
 #[cfg(test)]
 mod tests {

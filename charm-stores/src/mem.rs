@@ -107,14 +107,16 @@ impl ObjStore for MemObjStore {
     }
 }
 
-charm_core::register_store!(
+charm_core::register_plugin!(
+    ObjStore,
     "mem",
     "in this process's memory (mem: private, mem:NAME shared by name)",
-    |rest: &str| -> Result<Box<dyn ObjStore>> {
-        Ok(Box::new(if rest.is_empty() {
+    |url: &charm_core::PluginUrl| -> Result<Box<dyn ObjStore>> {
+        url.options_known(&[])?;
+        Ok(Box::new(if url.body().is_empty() {
             MemObjStore::new()
         } else {
-            MemObjStore::named(rest)
+            MemObjStore::named(url.body())
         }))
     }
 );

@@ -48,10 +48,11 @@ impl Pickler for MsgpackPickler {
     }
 }
 
-charm_core::register_pickler!(
+charm_core::register_plugin!(
+    Pickler,
     "msgpack",
     "MessagePack (rmp-serde); compact and self-describing",
-    || { MsgpackPickler }
+    new || MsgpackPickler
 );
 
 #[cfg(test)]

@@ -56,9 +56,12 @@ impl Pickler for PostcardPickler {
     }
 }
 
-charm_core::register_pickler!("postcard", "compact binary (postcard); the default", || {
-    PostcardPickler
-});
+charm_core::register_plugin!(
+    Pickler,
+    "postcard",
+    "compact binary (postcard); the default",
+    new || PostcardPickler
+);
 
 #[cfg(test)]
 mod tests {

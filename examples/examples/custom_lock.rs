@@ -5,7 +5,7 @@
 //! "naive" readers-writer lock); waits are bounded. Used with
 //! `MemoizedGroup::builder().lock(..)`, or registered by name.
 
-use charm::{LockGuard, LockTarget, Memoized, MemoizedGroup, RWLock, Result};
+use charm::{LockGuard, Memoized, MemoizedGroup, PluginUrl, RWLock, Result};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -61,30 +61,29 @@ impl RWLock for MkdirLock {
     }
 }
 
-charm::register_lock!(
+charm::register_plugin!(
+    RWLock,
     "mkdir",
-    "a directory as the lock: atomic on network file systems (an example)",
-    |t: &LockTarget| -> Result<Box<dyn RWLock>> {
-        let dir = t
-            .dir
-            .clone()
+    "a directory as the lock: atomic on network file systems (an example; ?timeout_secs=30)",
+    |url: &PluginUrl| -> Result<Box<dyn RWLock>> {
+        url.options_known(&["timeout_secs"])?;
+        let dir = url
+            .store_dir()
             .ok_or_else(|| charm::Error::Config("the mkdir lock needs a store directory".into()))?;
+        let secs = url.parsed_option::<u64>("timeout_secs")?.unwrap_or(30);
         Ok(Box::new(MkdirLock {
             path: dir.join(".charm.lockdir"),
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(secs),
         }))
     }
 );
 
 fn main() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("charm-example-mkdir-{}", std::process::id()));
-    let lock = MkdirLock {
-        path: dir.join(".charm.lockdir"),
-        timeout: Duration::from_secs(30),
-    };
+    // Chosen by its registered name, with an option.
     let group = MemoizedGroup::builder()
         .obj_store_url(format!("dir:{}", dir.display()))
-        .lock(lock)
+        .lock_name("mkdir?timeout_secs=10")
         .build()?;
     let f: Memoized<u64> = Memoized::builder("custom_lock::f")
         .group(group.clone())

@@ -32,10 +32,11 @@ impl Pickler for PrettyJson {
     }
 }
 
-charm::register_pickler!(
+charm::register_plugin!(
+    Pickler,
     "pretty-json",
     "indented JSON, readable on disk (an example)",
-    || PrettyJson
+    new || PrettyJson
 );
 
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]

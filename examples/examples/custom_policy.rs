@@ -59,7 +59,7 @@ impl ReplacementPolicy for Mru {
     }
 }
 
-charm::register_policy!("mru", "most recently used first (an example)", Mru::default);
+charm::register_plugin!(ReplacementPolicy, "mru", "most recently used first (an example)", new Mru::default);
 
 const DIR: &str = "CHARM_MRU_DIR";
 const BUDGET: &str = "CHARM_MRU_BUDGET";

@@ -1,30 +1,40 @@
 //! `cargo run -p charm-examples --example custom_store`
 //!
 //! An object store of your own: a wrapper that deflate-compresses the
-//! values of any other store. Registered under the scheme `deflate+`, so
-//! `deflate+dir:PATH` or `deflate+mem:` wrap the inner store's URL.
+//! values of any other store. Registered under the scheme `deflate+dir`,
+//! so `deflate+dir:PATH` wraps a `dir:PATH` store; `?level=0..=10` picks
+//! the compression level (6 by default).
 
-use charm::{Memoized, MemoizedGroup, ObjStore, Result};
+use charm::{Memoized, MemoizedGroup, ObjStore, PluginUrl, Result};
 use std::error::Error;
 
 /// Compresses every value on its way into `inner`.
 #[derive(Debug)]
 struct Deflate {
     inner: Box<dyn ObjStore>,
+    level: u8,
 }
+
+/// A stored value inflates to at most this: a forged one cannot make the
+/// process allocate without bound.
+const MAX_INFLATED: usize = 1 << 30;
 
 impl ObjStore for Deflate {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         match self.inner.get(key)? {
             None => Ok(None),
-            Some(packed) => miniz_oxide::inflate::decompress_to_vec(&packed)
-                .map(Some)
-                .map_err(|e| charm::Error::corrupt(key, format!("cannot inflate: {e:?}"))),
+            Some(packed) => {
+                miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, MAX_INFLATED)
+                    .map(Some)
+                    .map_err(|e| charm::Error::corrupt(key, format!("cannot inflate: {e:?}")))
+            }
         }
     }
     fn put(&self, key: &str, value: &[u8]) -> Result<()> {
-        self.inner
-            .put(key, &miniz_oxide::deflate::compress_to_vec(value, 6))
+        self.inner.put(
+            key,
+            &miniz_oxide::deflate::compress_to_vec(value, self.level),
+        )
     }
     fn delete(&self, key: &str) -> Result<bool> {
         self.inner.delete(key)
@@ -46,12 +56,21 @@ impl ObjStore for Deflate {
     }
 }
 
-charm::register_store!(
+charm::register_plugin!(
+    ObjStore,
     "deflate+dir",
-    "deflate-compressed files in a directory (an example)",
-    |rest: &str| -> Result<Box<dyn ObjStore>> {
+    "deflate-compressed files in a directory (an example; ?level=0..=10)",
+    |url: &PluginUrl| -> Result<Box<dyn ObjStore>> {
+        url.options_known(&["level"])?;
+        let level = url.parsed_option::<u8>("level")?.unwrap_or(6);
+        if level > 10 {
+            return Err(charm::Error::Config(format!(
+                "deflate+dir: level {level} is not in 0..=10"
+            )));
+        }
         Ok(Box::new(Deflate {
-            inner: charm::open_store(&format!("dir:{rest}"))?,
+            inner: charm::open_store(&format!("dir:{}", url.body()))?,
+            level,
         }))
     }
 );
@@ -59,7 +78,7 @@ charm::register_store!(
 fn main() -> std::result::Result<(), Box<dyn Error>> {
     let dir = std::env::temp_dir().join(format!("charm-example-deflate-{}", std::process::id()));
     let group = MemoizedGroup::builder()
-        .obj_store_url(format!("deflate+dir:{}", dir.display()))
+        .obj_store_url(format!("deflate+dir:{}?level=9", dir.display()))
         .build()?;
     let report: Memoized<String> = Memoized::builder("custom_store::report")
         .group(group.clone())
@@ -97,7 +116,9 @@ mod tests {
     fn meets_the_store_contract() {
         let store = charm::open_store("deflate+dir:").err();
         assert!(store.is_some(), "an empty path is refused");
+        let wrong = charm::open_store("deflate+dir:/tmp/x?level=11").err();
+        assert!(wrong.is_some_and(|e| e.to_string().contains("level 11")));
         let inner = charm::open_store("mem:").unwrap();
-        charm_core::testing::obj_store(&super::Deflate { inner });
+        charm_core::testing::obj_store(&super::Deflate { inner, level: 1 });
     }
 }

@@ -1,7 +1,7 @@
 //! `MemoizedGroupBuilder`: every option, validated in `build()`.
 
 use super::{Engine, MemoizedGroup};
-use crate::registry::{new_pickler, new_policy, open_lock, open_store, LockTarget};
+use crate::registry::{new_pickler, new_policy, open_lock, open_store};
 use crate::size::SizeArg;
 use crate::{Error, ObjStore, RWLock, ReplacementPolicy, RestoreRoots, Result};
 use charm_freeze::{try_hash, Digest, Freeze};
@@ -9,15 +9,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The store to use: given, or opened from a URL in `build()`.
-enum StoreChoice {
-    Given(Box<dyn ObjStore>),
-    Url(String),
-}
-
-enum PolicyChoice {
-    Name(String),
-    Boxed(Box<dyn ReplacementPolicy>),
+/// A plugin to use: given, or made from its name or URL in `build()`.
+enum Choice<P: ?Sized> {
+    Named(String),
+    Given(Box<P>),
 }
 
 /// `extra_system_state`, evaluated on each call: a value that cannot be
@@ -30,11 +25,11 @@ pub(crate) type StateFn = Arc<dyn Fn() -> Result<Digest> + Send + Sync>;
 /// which returns an error that says what to fix.
 #[must_use]
 pub struct MemoizedGroupBuilder {
-    store: Option<StoreChoice>,
-    policy: PolicyChoice,
+    store: Option<Choice<dyn ObjStore>>,
+    policy: Choice<dyn ReplacementPolicy>,
     size: SizeArg,
     pickler: String,
-    lock: Option<Box<dyn RWLock>>,
+    lock: Option<Choice<dyn RWLock>>,
     fine_grain_persistence: bool,
     fine_grain_eviction: bool,
     extra_system_state: Option<StateFn>,
@@ -52,20 +47,27 @@ impl fmt::Debug for MemoizedGroupBuilder {
                 "store",
                 &match &self.store {
                     None => "(default)".to_owned(),
-                    Some(StoreChoice::Given(s)) => s.describe(),
-                    Some(StoreChoice::Url(u)) => u.clone(),
+                    Some(Choice::Given(s)) => s.describe(),
+                    Some(Choice::Named(u)) => u.clone(),
                 },
             )
             .field(
                 "policy",
                 &match &self.policy {
-                    PolicyChoice::Name(n) => n.clone(),
-                    PolicyChoice::Boxed(p) => p.typetag_name().to_owned(),
+                    Choice::Named(n) => n.clone(),
+                    Choice::Given(p) => p.typetag_name().to_owned(),
                 },
             )
             .field("size", &self.size)
             .field("pickler", &self.pickler)
-            .field("lock", &self.lock)
+            .field(
+                "lock",
+                &match &self.lock {
+                    None => "default".to_owned(),
+                    Some(Choice::Named(n)) => n.clone(),
+                    Some(Choice::Given(l)) => format!("{l:?}"),
+                },
+            )
             .field("fine_grain_persistence", &self.fine_grain_persistence)
             .field("fine_grain_eviction", &self.fine_grain_eviction)
             .field("extra_system_state", &self.extra_system_state.is_some())
@@ -82,7 +84,7 @@ impl Default for MemoizedGroupBuilder {
     fn default() -> Self {
         MemoizedGroupBuilder {
             store: None,
-            policy: PolicyChoice::Name("gdsize".into()),
+            policy: Choice::Named("gdsize".into()),
             size: SizeArg::Text("1 GiB".into()),
             pickler: "postcard".into(),
             lock: None,
@@ -104,26 +106,26 @@ pub const DEFAULT_CACHE_DIR: &str = ".cache/charm";
 impl MemoizedGroupBuilder {
     /// Stores objects and the index in `store` (default: `dir:.cache/charm`).
     pub fn obj_store(mut self, store: impl ObjStore + 'static) -> Self {
-        self.store = Some(StoreChoice::Given(Box::new(store)));
+        self.store = Some(Choice::Given(Box::new(store)));
         self
     }
 
     /// Opens the store from a URL through the registry: `dir:PATH`, `mem:`,
     /// and whatever plugins register (`s3://bucket/prefix`, `redis://host/db`).
     pub fn obj_store_url(mut self, url: impl Into<String>) -> Self {
-        self.store = Some(StoreChoice::Url(url.into()));
+        self.store = Some(Choice::Named(url.into()));
         self
     }
 
     /// Chooses the replacement policy by registry name (default `gdsize`).
     pub fn replacement_policy(mut self, name: impl Into<String>) -> Self {
-        self.policy = PolicyChoice::Name(name.into());
+        self.policy = Choice::Named(name.into());
         self
     }
 
     /// Uses this policy instance (for policies not registered by name).
     pub fn replacement_policy_boxed(mut self, policy: Box<dyn ReplacementPolicy>) -> Self {
-        self.policy = PolicyChoice::Boxed(policy);
+        self.policy = Choice::Given(policy);
         self
     }
 
@@ -143,7 +145,27 @@ impl MemoizedGroupBuilder {
 
     /// Uses this lock (default: the `file` lock in the store's directory).
     pub fn lock(mut self, lock: impl RWLock + 'static) -> Self {
-        self.lock = Some(Box::new(lock));
+        self.lock = Some(Choice::Given(Box::new(lock)));
+        self
+    }
+
+    /// Uses the lock registered as `name` (`NAME` or `NAME?OPTIONS`),
+    /// opened for the store: `"naive"`, or a lock of your own registered
+    /// with [`register_plugin!`](crate::register_plugin).
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// let dir = std::env::temp_dir().join(format!("charm-doc-lock-name-{}", std::process::id()));
+    /// let group = charm_core::MemoizedGroup::builder()
+    ///     .obj_store_url(format!("dir:{}", dir.display()))
+    ///     .lock_name("naive")
+    ///     .build()
+    ///     .unwrap();
+    /// group.commit().unwrap();
+    /// # drop(group); std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn lock_name(mut self, name: impl Into<String>) -> Self {
+        self.lock = Some(Choice::Named(name.into()));
         self
     }
 
@@ -287,8 +309,8 @@ impl MemoizedGroupBuilder {
         let report = self.report || crate::switches::report_by_env();
         let mut temp_dir = None;
         let store: Box<dyn ObjStore> = match self.store {
-            Some(StoreChoice::Given(s)) => s,
-            Some(StoreChoice::Url(url)) => open_store(&url)?,
+            Some(Choice::Given(s)) => s,
+            Some(Choice::Named(url)) => open_store(&url)?,
             None if self.temporary => {
                 let dir = temporary_dir();
                 let store = open_store(&format!("dir:{}", dir.display()))?;
@@ -299,19 +321,18 @@ impl MemoizedGroupBuilder {
         };
         let pickler = new_pickler(&self.pickler)?;
         let policy = match self.policy {
-            PolicyChoice::Name(n) => new_policy(&n)?,
-            PolicyChoice::Boxed(p) => p,
+            Choice::Named(n) => new_policy(&n)?,
+            Choice::Given(p) => p,
         };
         let lock = match self.lock {
-            Some(l) => l,
+            Some(Choice::Given(l)) => l,
+            Some(Choice::Named(name)) => open_lock(&name, store.local_dir())?,
             None => {
-                let target = LockTarget {
-                    dir: store.local_dir().map(PathBuf::from),
-                };
-                if target.dir.is_some() {
-                    open_lock("file", &target)?
+                let dir = store.local_dir();
+                if dir.is_some() {
+                    open_lock("file", dir)?
                 } else {
-                    open_lock("process", &target).map_err(|_| {
+                    open_lock("process", None).map_err(|_| {
                         Error::Config(format!(
                             "store {} has no local directory for the default file lock; \
                              pass one with .lock(..)",

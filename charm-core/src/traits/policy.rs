@@ -57,7 +57,7 @@ impl<T: Any> AsAny for T {
 ///
 /// Implement the trait with `#[typetag::serde(name = "..")]` (your crate
 /// depends on `typetag` and `serde`), and register a constructor under the
-/// same name with [`register_policy!`](crate::register_policy);
+/// same name with [`register_plugin!`](crate::register_plugin);
 /// `charm_core::testing::policy_registration(name)` checks the two names
 /// agree. In `update`, `other.as_any()` (from [`AsAny`], implemented for
 /// every type) finds the other state's concrete type:
@@ -100,7 +100,7 @@ impl<T: Any> AsAny for T {
 ///     }
 /// }
 ///
-/// charm_core::register_policy!("doc_fifo", "first in, first out (doc example)", DocFifo::default);
+/// charm_core::register_plugin!(ReplacementPolicy, "doc_fifo", "first in, first out (doc example)", new DocFifo::default);
 ///
 /// let mut p = charm_core::new_policy("doc_fifo").unwrap();
 /// let key = |i: u8| EntryKey { name: charm_freeze::hash(&i), args: charm_freeze::hash(&()) };
