@@ -1,5 +1,6 @@
 //! `MemoizedGroupBuilder`: every option, validated in `build()`.
 
+use super::engine::{Plugins, Settings};
 use super::{Engine, MemoizedGroup};
 use crate::registry::{new_pickler, new_policy, open_lock, open_store};
 use crate::size::SizeArg;
@@ -349,20 +350,21 @@ impl MemoizedGroupBuilder {
         if let Some(dir) = store.local_dir() {
             restore_roots = restore_roots.forbid(dir);
         }
-        let engine = Engine::try_new(super::EngineParts {
+        let plugins = Plugins {
             store,
             pickler,
             policy,
             lock,
+        };
+        let settings = Settings {
             budget,
             fine_grain_persistence: self.fine_grain_persistence,
             fine_grain_eviction: self.fine_grain_eviction,
-            extra_system_state: self.extra_system_state,
             temporary: self.temporary,
             temp_dir,
             read_index: self.read_index,
-            restore_roots,
-        })?;
+        };
+        let engine = Engine::try_new(plugins, settings, self.extra_system_state, restore_roots)?;
         if !self.temporary && self.read_index {
             engine.refresh()?;
         }

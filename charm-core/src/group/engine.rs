@@ -10,20 +10,30 @@ use charm_freeze::{hash, Digest};
 use std::path::PathBuf;
 use std::sync::RwLock;
 
-/// What the builder hands the engine.
-pub(crate) struct EngineParts {
+/// A group's settings, as the builder resolved them.
+pub(crate) struct Settings {
+    /// The byte budget.
+    pub(crate) budget: u64,
+    /// Persist after every miss (a delta record), not only at commit.
+    pub(crate) fine_grain_persistence: bool,
+    /// Evict after every miss, not only at commit.
+    pub(crate) fine_grain_eviction: bool,
+    /// Delete everything at exit instead of persisting.
+    pub(crate) temporary: bool,
+    /// The folder a temporary group made for itself, removed at exit.
+    pub(crate) temp_dir: Option<PathBuf>,
+    /// Whether the persisted index is read; without, calls find values by
+    /// their object keys and the process's changes (hits included) go out
+    /// as one delta record at exit.
+    pub(crate) read_index: bool,
+}
+
+/// The plugins a group uses.
+pub(crate) struct Plugins {
     pub(crate) store: Box<dyn ObjStore>,
     pub(crate) pickler: Box<dyn Pickler>,
     pub(crate) policy: Box<dyn ReplacementPolicy>,
     pub(crate) lock: Box<dyn RWLock>,
-    pub(crate) budget: u64,
-    pub(crate) fine_grain_persistence: bool,
-    pub(crate) fine_grain_eviction: bool,
-    pub(crate) extra_system_state: Option<StateFn>,
-    pub(crate) temporary: bool,
-    pub(crate) temp_dir: Option<PathBuf>,
-    pub(crate) read_index: bool,
-    pub(crate) restore_roots: crate::RestoreRoots,
 }
 
 /// The working parts of a group.
@@ -39,19 +49,11 @@ pub(crate) struct Engine {
     pub(crate) flights: Flights,
     /// Delta bookkeeping and objects not yet indexed.
     pub(crate) persist: Persistence,
-    pub(crate) budget: u64,
-    pub(crate) fine_grain_persistence: bool,
-    pub(crate) fine_grain_eviction: bool,
+    pub(crate) settings: Settings,
     pub(crate) extra_system_state: Option<StateFn>,
     /// Everything of the system state but the extra part.
     pub(crate) base_system: Digest,
     pub(crate) system: RwLock<Digest>,
-    pub(crate) temporary: bool,
-    pub(crate) temp_dir: Option<PathBuf>,
-    /// Whether the persisted index is read; without, calls find values by
-    /// their object keys and the process's changes (hits included) go out
-    /// as one delta record at exit.
-    pub(crate) read_index: bool,
     /// Where values may restore files while they are deserialized.
     pub(crate) restore_roots: crate::RestoreRoots,
 }
@@ -60,35 +62,35 @@ impl Engine {
     /// # Errors
     ///
     /// When `extra_system_state` returns a value that cannot be frozen.
-    pub(crate) fn try_new(p: EngineParts) -> Result<Self> {
+    pub(crate) fn try_new(
+        plugins: Plugins,
+        settings: Settings,
+        extra_system_state: Option<StateFn>,
+        restore_roots: crate::RestoreRoots,
+    ) -> Result<Self> {
         let base_system = hash(&(
             "charm index",
             crate::index::format::FORMAT,
             "charm-freeze encoding v1",
-            p.pickler.name(),
+            plugins.pickler.name(),
         ));
-        let system = match &p.extra_system_state {
+        let system = match &extra_system_state {
             Some(f) => hash(&(base_system, f()?)),
             None => base_system,
         };
         Ok(Engine {
-            store: p.store,
-            pickler: p.pickler,
-            lock: p.lock,
-            policy: PolicyBook::new(p.policy),
+            store: plugins.store,
+            pickler: plugins.pickler,
+            lock: plugins.lock,
+            policy: PolicyBook::new(plugins.policy),
             index: Index::default(),
             flights: Flights::default(),
             persist: Persistence::default(),
-            budget: p.budget,
-            fine_grain_persistence: p.fine_grain_persistence,
-            fine_grain_eviction: p.fine_grain_eviction,
-            extra_system_state: p.extra_system_state,
+            settings,
+            extra_system_state,
             base_system,
             system: RwLock::new(system),
-            temporary: p.temporary,
-            temp_dir: p.temp_dir,
-            read_index: p.read_index,
-            restore_roots: p.restore_roots,
+            restore_roots,
         })
     }
 

@@ -142,10 +142,10 @@ impl Engine {
             }
         }
         self.policy.added(key, meta);
-        if self.fine_grain_eviction && self.index.total_size() > self.budget {
+        if self.settings.fine_grain_eviction && self.index.total_size() > self.settings.budget {
             self.evict_to_budget();
         }
-        if self.fine_grain_persistence {
+        if self.settings.fine_grain_persistence {
             self.write_delta()?;
         }
         Ok(())
@@ -155,7 +155,7 @@ impl Engine {
     /// not read the index, so will the persisted policy).
     pub(crate) fn accessed(&self, key: EntryKey, meta: EntryMeta) {
         self.policy.accessed(key, meta);
-        if !self.read_index {
+        if !self.settings.read_index {
             self.index.note_access(key);
         }
     }

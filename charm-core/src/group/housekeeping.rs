@@ -18,7 +18,7 @@ impl Engine {
         let mut p = self.policy.current();
         let mut evicted = 0;
         let mut reconciled = false;
-        while self.index.total_size() > self.budget {
+        while self.index.total_size() > self.settings.budget {
             match p.evict() {
                 Some(k) => {
                     if let Some(e) = self.index.remove(&k, None) {

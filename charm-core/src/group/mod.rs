@@ -16,7 +16,7 @@ pub use builder::{MemoizedGroupBuilder, DEFAULT_CACHE_DIR};
 pub use default::{default_cache_size, default_group, default_store_url};
 pub use usage::{FunctionUsage, GroupUsage, Usage};
 
-pub(crate) use engine::{Engine, EngineParts};
+pub(crate) use engine::Engine;
 pub(crate) use entries::ObjectRead;
 pub(crate) use flights::FlightGuard;
 
@@ -62,7 +62,7 @@ impl fmt::Debug for MemoizedGroup {
                 .field("store", &e.store.describe())
                 .field("entries", &e.index.len())
                 .field("size", &e.index.total_size())
-                .field("budget", &e.budget)
+                .field("budget", &e.settings.budget)
                 .finish(),
             Err(why) => f
                 .debug_struct("MemoizedGroup")
@@ -190,7 +190,7 @@ impl MemoizedGroup {
 
     /// The byte budget.
     pub fn budget(&self) -> u64 {
-        self.inner.as_ref().map_or(0, |e| e.budget)
+        self.inner.as_ref().map_or(0, |e| e.settings.budget)
     }
 
     /// The store's local directory, if it has one (a `dir:` store does;

@@ -275,7 +275,7 @@ impl Engine {
             .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
         p.deltas += 1;
         emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
-        let due = if self.read_index {
+        let due = if self.settings.read_index {
             p.deltas > MIN_DELTAS_BEFORE_COMPACTION.max(self.index.len() / 16)
         } else {
             self.compaction_due_unread()?
@@ -312,16 +312,16 @@ impl Engine {
         let bytes = fields.next().flatten().unwrap_or(0);
         let too_many =
             names.len() > MIN_DELTAS_BEFORE_COMPACTION && names.len() as u64 > entries / 16;
-        Ok(too_many || bytes.saturating_add(adds) > self.budget)
+        Ok(too_many || bytes.saturating_add(adds) > self.settings.budget)
     }
 
     /// At drop or exit: persist, or delete a temporary group's data.
     pub(crate) fn finish(&self) {
-        if self.temporary {
+        if self.settings.temporary {
             if let Err(e) = self.store.clear() {
                 warn_once("temporary", &format!("cannot clear a temporary cache: {e}"));
             }
-            if let Some(dir) = &self.temp_dir {
+            if let Some(dir) = &self.settings.temp_dir {
                 let _ = std::fs::remove_dir_all(dir);
             }
             return;
@@ -329,7 +329,7 @@ impl Engine {
         if !self.dirty() {
             return; // nothing to save: a process that only read writes nothing
         }
-        let saved = match self.read_index {
+        let saved = match self.settings.read_index {
             true => self.commit(),
             false => self.write_delta(),
         };

@@ -146,7 +146,7 @@ impl Engine {
         GroupUsage {
             entries: self.index.len() as u64,
             bytes: self.index.total_size(),
-            budget: self.budget,
+            budget: self.settings.budget,
             functions,
         }
     }
