@@ -26,7 +26,7 @@ impl ArgDigests {
     ///
     /// # Errors
     ///
-    /// [`Error::Freeze`] when the arguments cannot be frozen.
+    /// [`Error::Freeze`](crate::Error::Freeze) when the arguments cannot be frozen.
     pub fn of<A: Freeze + ?Sized>(args: &A) -> Result<Self> {
         Ok(ArgDigests {
             key: try_hash_for(Purpose::CacheKey, args)?,

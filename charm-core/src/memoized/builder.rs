@@ -111,7 +111,7 @@ impl<R> MemoizedBuilder<R> {
         self
     }
 
-    /// The group to use (default: [`default_group`]).
+    /// The group to use (default: [`default_group`](crate::default_group)).
     pub fn group(mut self, group: Arc<MemoizedGroup>) -> Self {
         self.group = Some(Box::new(move || group.clone()));
         self
