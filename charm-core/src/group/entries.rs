@@ -94,14 +94,14 @@ impl Engine {
         }
     }
 
-    /// Removes an entry, if it still holds `e`'s object, and deletes that
-    /// object.
-    pub(crate) fn drop_entry(&self, key: &EntryKey, e: &Entry) {
-        if self.index.remove(key, Some(&e.obj_key)).is_some() {
+    /// Removes an entry, if it still holds object `obj`, and deletes that
+    /// object (unless the value was `inline`, in the index).
+    pub(crate) fn drop_entry(&self, key: &EntryKey, obj: &Digest, inline: bool) {
+        if self.index.remove(key, Some(obj)).is_some() {
             self.policy.invalidated(*key);
         }
-        if e.inline.is_none() {
-            self.delete_object(&e.obj_key);
+        if !inline {
+            self.delete_object(obj);
         }
     }
 
@@ -165,7 +165,7 @@ impl Engine {
         let ek = keys.entry_key();
         let obj = match self.index.get(&ek) {
             Some(e) => {
-                self.drop_entry(&ek, &e);
+                self.drop_entry(&ek, &e.obj_key, e.inline.is_some());
                 e.obj_key
             }
             None => {

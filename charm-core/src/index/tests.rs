@@ -1,5 +1,6 @@
 //! The index's merge rules.
 
+use super::format::Delta;
 use super::*;
 use charm_freeze::hash;
 

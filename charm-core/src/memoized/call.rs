@@ -22,7 +22,8 @@
 use crate::events::{emit, warn_failure, Op};
 use crate::group::{Engine, FlightGuard, ObjectRead};
 use crate::object::{self, ObjectMeta};
-use crate::{Entry, EntryKey, Error, Pickler, Result, SubKeys};
+use crate::{Entry, EntryKey, EntryMeta, Error, Pickler, Result, SubKeys};
+use charm_freeze::Digest;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Instant;
@@ -58,11 +59,32 @@ pub(crate) struct Call<'a> {
     start: Instant,
 }
 
-/// A verified cached value, still serialized, and its entry.
+/// Where an entry's value is, and what it cost: what a hit needs of it,
+/// copied out of the index while its shard is locked.
+#[derive(Debug, Clone, Copy)]
+struct Located {
+    obj_key: Digest,
+    inline: bool,
+    compute_ns: u64,
+    meta: EntryMeta,
+}
+
+impl Located {
+    fn of(e: &Entry) -> Self {
+        Located {
+            obj_key: e.obj_key,
+            inline: e.inline.is_some(),
+            compute_ns: e.compute_ns,
+            meta: e.meta(),
+        }
+    }
+}
+
+/// A verified cached value, still serialized, and where it was.
 #[derive(Debug)]
 pub(crate) struct Found {
     bytes: Vec<u8>,
-    entry: Entry,
+    at: Located,
 }
 
 /// What the index says of a call, before anything is changed.
@@ -74,7 +96,7 @@ enum Look {
     /// An entry that does not hold this call's value; removing it is
     /// reported with `report`, if any.
     Stale {
-        entry: Entry,
+        at: Located,
         report: Option<(Op, String)>,
     },
 }
@@ -101,36 +123,37 @@ impl<'a> Call<'a> {
         self.keys.entry_key()
     }
 
-    fn emit(&self, op: Op, obj: Option<&charm_freeze::Digest>, detail: &str) {
+    fn emit(&self, op: Op, obj: Option<&Digest>, detail: &str) {
         emit(op, Some(self.name), Some(&self.keys), obj, detail);
     }
 
     /// The index's entry for the call, checked against the call's MATCH
     /// subkeys, and its object read and verified. Changes nothing.
     fn look(&self) -> Look {
-        let Some(mut entry) = self.engine.index.get(&self.entry_key()) else {
-            return Look::Nothing;
+        let (at, inline) = {
+            let Some(e) = self.engine.index.entries.get(&self.entry_key()) else {
+                return Look::Nothing;
+            };
+            if e.func_state != self.keys.func_state {
+                return Look::Nothing; // the function's own cascade removes it
+            }
+            let at = Located::of(&e);
+            if e.args_ver != self.keys.args_ver {
+                let why = "argument version changed".to_owned();
+                let report = Some((Op::CascadingDelete, why));
+                return Look::Stale { at, report };
+            }
+            (at, e.inline.clone())
         };
-        if entry.func_state != self.keys.func_state {
-            return Look::Nothing; // the function's own cascade removes it
+        if let Some(bytes) = inline {
+            return Look::Found(Found { bytes, at });
         }
-        if entry.args_ver != self.keys.args_ver {
-            let why = "argument version changed".to_owned();
-            let report = Some((Op::CascadingDelete, why));
-            return Look::Stale { entry, report };
-        }
-        if let Some(bytes) = entry.inline.take() {
-            return Look::Found(Found { bytes, entry });
-        }
-        match self.engine.read_object(&entry.obj_key) {
-            ObjectRead::Valid(bytes, _) => Look::Found(Found { bytes, entry }),
+        match self.engine.read_object(&at.obj_key) {
+            ObjectRead::Valid(bytes, _) => Look::Found(Found { bytes, at }),
             // Evicted by another process: forget it, silently.
-            ObjectRead::Absent => Look::Stale {
-                entry,
-                report: None,
-            },
+            ObjectRead::Absent => Look::Stale { at, report: None },
             ObjectRead::Corrupt(e) => Look::Stale {
-                entry,
+                at,
                 report: Some((Op::Corrupt, e.to_string())),
             },
             ObjectRead::Unreadable => Look::Nothing,
@@ -146,7 +169,7 @@ impl<'a> Call<'a> {
                 match self.engine.read_object(&self.keys.object_key()) {
                     ObjectRead::Valid(bytes, meta) => Some(Found {
                         bytes,
-                        entry: self.new_entry(0, meta, None),
+                        at: Located::of(&self.new_entry(0, meta, None)),
                     }),
                     _ => None,
                 }
@@ -160,10 +183,11 @@ impl<'a> Call<'a> {
         match self.look() {
             Look::Found(found) => Some(found),
             Look::Nothing => None,
-            Look::Stale { entry, report } => {
-                self.engine.drop_entry(&self.entry_key(), &entry);
+            Look::Stale { at, report } => {
+                self.engine
+                    .drop_entry(&self.entry_key(), &at.obj_key, at.inline);
                 if let Some((op, why)) = report {
-                    self.emit(op, Some(&entry.obj_key), &why);
+                    self.emit(op, Some(&at.obj_key), &why);
                 }
                 None
             }
@@ -188,11 +212,12 @@ impl<'a> Call<'a> {
         };
         let size = object::stored_len(bytes.len()) + self.opts.metadata_bytes();
         let entry = self.new_entry(size, meta, None);
-        if let Err(e) = self.engine.add_entry(self.entry_key(), entry.clone()) {
+        let at = Located::of(&entry);
+        if let Err(e) = self.engine.add_entry(self.entry_key(), entry) {
             let message = format!("cannot persist the cache index: {e}");
             warn_failure("persist", &e, &message);
         }
-        Some(Found { bytes, entry })
+        Some(Found { bytes, at })
     }
 
     /// Deserializes a found value (restoring files only where the group
@@ -206,11 +231,11 @@ impl<'a> Call<'a> {
     pub(crate) fn record_hit(&self, found: &Found) {
         let ek = self.entry_key();
         let overhead_ns = self.start.elapsed().as_nanos() as u64;
-        self.engine.accessed(ek, found.entry.meta());
-        let saved_ns = found.entry.compute_ns;
+        self.engine.accessed(ek, found.at.meta);
+        let saved_ns = found.at.compute_ns;
         let index = &self.engine.index;
         index.count(&self.keys.name, |s| s.hit(overhead_ns, saved_ns));
-        self.emit(Op::Hit, Some(&found.entry.obj_key), "");
+        self.emit(Op::Hit, Some(&found.at.obj_key), "");
     }
 
     /// Decodes and records a hit; a value that cannot be decoded is
@@ -230,8 +255,10 @@ impl<'a> Call<'a> {
 
     /// Removes a found value's entry and object, reported as `op` for `why`.
     pub(crate) fn discard(&self, found: &Found, op: Op, why: &str) {
-        self.engine.drop_entry(&self.entry_key(), &found.entry);
-        self.emit(op, Some(&found.entry.obj_key), why);
+        let at = &found.at;
+        self.engine
+            .drop_entry(&self.entry_key(), &at.obj_key, at.inline);
+        self.emit(op, Some(&at.obj_key), why);
     }
 
     /// Stores a computed value and its entry.

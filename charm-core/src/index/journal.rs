@@ -1,0 +1,131 @@
+//! What persisting the index takes from it: the changes since the last
+//! write (as a delta, or the whole index as a snapshot), and what is
+//! settled once they are written.
+
+use super::format::{Delta, Snapshot};
+use super::Index;
+use crate::entry::{FunctionRecord, FunctionStats};
+use crate::{BuildDigestHasher, Entry, EntryKey};
+use charm_freeze::Digest;
+use std::collections::HashMap;
+
+impl Index {
+    /// The changes not yet persisted, as one delta (stats as increments).
+    pub(crate) fn pending(&self, system: Digest) -> Delta {
+        let j = self.journal();
+        let mut functions: HashMap<Digest, FunctionRecord, BuildDigestHasher> = j.functions.clone();
+        for f in self.functions.iter() {
+            let stats = f.live.snapshot();
+            if stats != FunctionStats::default() {
+                functions
+                    .entry(*f.key())
+                    .or_insert_with(|| FunctionRecord {
+                        name: f.record.name.clone(),
+                        func_state: f.record.func_state,
+                        stamp: 0,
+                        stats: FunctionStats::default(),
+                    })
+                    .stats = stats;
+            }
+        }
+        Delta {
+            system,
+            upserts: j.upserts.iter().map(|(k, e)| (*k, e.clone())).collect(),
+            removals: j.removals.iter().map(|(k, o)| (*k, *o)).collect(),
+            functions: functions.into_values().collect(),
+            accesses: j.accesses.clone(),
+        }
+    }
+
+    /// Marks a delta from [`pending`](Self::pending) as persisted: what has
+    /// not changed since leaves the journal, and stats move into the totals.
+    pub(crate) fn persisted(&self, delta: &Delta) {
+        let mut j = self.journal();
+        let written = delta.accesses.len().min(j.accesses.len());
+        j.accesses.drain(..written);
+        for (k, e) in &delta.upserts {
+            if j.upserts.get(k).is_some_and(|cur| cur.stamp == e.stamp) {
+                j.upserts.remove(k);
+            }
+        }
+        for (k, o) in &delta.removals {
+            if j.removals.get(k) == Some(o) {
+                j.removals.remove(k);
+            }
+        }
+        for rec in &delta.functions {
+            let key = charm_freeze::hash(&rec.name);
+            if j.functions
+                .get(&key)
+                .is_some_and(|cur| cur.stamp == rec.stamp)
+            {
+                j.functions.remove(&key);
+            }
+            if let Some(mut f) = self.functions.get_mut(&key) {
+                f.live.take(&rec.stats);
+                f.record.stats.add(&rec.stats);
+            }
+        }
+    }
+
+    /// The whole index as a snapshot (the policy is filled in by the
+    /// caller), and the stats increments it includes.
+    pub(crate) fn snapshot(
+        &self,
+        system: Digest,
+        folded: Vec<String>,
+    ) -> (Snapshot, Vec<(Digest, FunctionStats)>) {
+        let mut increments = Vec::new();
+        let functions = self
+            .functions
+            .iter()
+            .map(|f| {
+                let live = f.live.snapshot();
+                increments.push((*f.key(), live));
+                let mut rec = f.record.clone();
+                rec.stats.add(&live);
+                rec
+            })
+            .collect();
+        let snap = Snapshot {
+            system,
+            functions,
+            entries: self
+                .entries
+                .iter()
+                .map(|e| (*e.key(), e.value().clone()))
+                .collect(),
+            policy: None,
+            folded,
+        };
+        (snap, increments)
+    }
+
+    /// Marks everything in a written snapshot as persisted.
+    pub(crate) fn snapshot_written(&self, snap: &Snapshot, increments: &[(Digest, FunctionStats)]) {
+        let written: HashMap<&EntryKey, &Entry> =
+            snap.entries.iter().map(|(k, e)| (k, e)).collect();
+        let stamps: HashMap<&str, u64> = snap
+            .functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.stamp))
+            .collect();
+        let mut j = self.journal();
+        // What changed after the snapshot was taken stays journaled; an
+        // upsert the written entry is as new as (ours, or another
+        // process's later version, which won the merge) is settled.
+        j.upserts
+            .retain(|k, cur| written.get(k).is_none_or(|e| e.stamp < cur.stamp));
+        j.removals
+            .retain(|k, obj| written.get(k).is_some_and(|e| e.obj_key == *obj));
+        j.functions
+            .retain(|_, f| stamps.get(f.name.as_str()).is_none_or(|s| *s < f.stamp));
+        drop(j);
+        for (key, inc) in increments {
+            if let Some(mut f) = self.functions.get_mut(key) {
+                f.live.take(inc);
+                f.record.stats.add(inc);
+            }
+        }
+    }
+}
