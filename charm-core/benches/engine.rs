@@ -108,6 +108,31 @@ fn cold_start(c: &mut Criterion) {
     grp.finish();
 }
 
+/// A rerun: open a group of `n` entries, hit one, exit (the drop is
+/// timed: it persists what the run did).
+fn rerun(c: &mut Criterion) {
+    let mut grp = c.benchmark_group("open_hit_exit");
+    grp.sample_size(20);
+    for (label, n) in [("10k", 10_000u64), ("100k", 100_000)] {
+        let (d, g, f) = populated(&format!("rerun-{label}"), n, false);
+        drop((f, g));
+        grp.bench_function(label, |b| {
+            b.iter(|| {
+                let g = MemoizedGroup::builder()
+                    .obj_store_url(format!("dir:{}", d.display()))
+                    .size("10 GiB")
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let f: Memoized<u64> = memo(&g, false);
+                assert_eq!(f.call(&7u64, || unreachable!()), 7);
+                drop((f, g));
+            })
+        });
+        let _ = std::fs::remove_dir_all(d);
+    }
+    grp.finish();
+}
+
 fn fine_grain(c: &mut Criterion) {
     let mut grp = c.benchmark_group("fine_grain");
     grp.sample_size(30);
@@ -191,5 +216,5 @@ fn big_value(c: &mut Criterion) {
     one_value(c, "value/1MiB-vec-u8", vec![3u8; 1 << 20]);
 }
 
-criterion_group!(benches, hits, misses, cold_start, fine_grain, evict, big_value);
+criterion_group!(benches, hits, misses, cold_start, rerun, fine_grain, evict, big_value);
 criterion_main!(benches);

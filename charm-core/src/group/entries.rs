@@ -40,6 +40,9 @@ impl Engine {
                 *w = now;
                 drop(w);
                 let removed = self.index.clear();
+                self.persist
+                    .system_changed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 self.cascade(removed, None, None, "system state changed");
             }
         }
@@ -151,13 +154,10 @@ impl Engine {
         Ok(())
     }
 
-    /// A hit on `key`: the policy hears of it (and, for a group that does
-    /// not read the index, so will the persisted policy).
+    /// A hit on `key`: the policy hears of it, and so will the persisted
+    /// policy, through the next index record.
     pub(crate) fn accessed(&self, key: EntryKey, meta: EntryMeta) {
         self.policy.accessed(key, meta);
-        if !self.settings.read_index {
-            self.index.note_access(key);
-        }
     }
 
     /// Removes one entry (and its object); true if there was one.

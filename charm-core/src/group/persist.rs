@@ -9,6 +9,7 @@ use crate::keys::layout;
 use crate::{BuildDigestHasher, Error, Result};
 use charm_freeze::Digest;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Delta records a process writes before it compacts them into the
@@ -25,6 +26,12 @@ pub(crate) struct Persistence {
     /// holds yet: if persisting fails for good, they are deleted rather
     /// than left where no index counts or evicts them.
     unindexed: Mutex<HashSet<Digest, BuildDigestHasher>>,
+    /// The delta records this process wrote and no snapshot folded yet:
+    /// their hits are already in its policy.
+    own_deltas: Mutex<HashSet<String>>,
+    /// The system state changed while this process ran: what was
+    /// persisted under the old one must go, which only a commit does.
+    pub(crate) system_changed: AtomicBool,
 }
 
 /// Delta records written and found.
@@ -91,7 +98,10 @@ impl Engine {
                 continue; // compacted by another process meanwhile
             };
             match format::decode_delta(&bytes) {
-                Ok(d) => {
+                Ok(mut d) => {
+                    if lock(&self.persist.own_deltas).contains(&name) {
+                        d.accesses.clear(); // already told to our policy
+                    }
                     if d.system == state.system {
                         state.apply(d);
                     }
@@ -230,9 +240,12 @@ impl Engine {
         // For processes that do not read the index: when to compact.
         let count = format!("{} {}", snap.entries.len(), self.index.total_size());
         let _ = self.store.put(layout::COUNT, count.as_bytes());
+        let mut own = lock(&self.persist.own_deltas);
         for name in &applied {
             let _ = self.store.delete(name);
+            own.remove(name);
         }
+        drop(own);
         self.index.snapshot_written(&snap, &increments);
         self.persist
             .indexed(snap.entries.iter().map(|(_, e)| &e.obj_key));
@@ -251,7 +264,8 @@ impl Engine {
     /// once enough have accumulated.
     pub(crate) fn write_delta(&self) -> Result<()> {
         let mut p = self.persist.lock();
-        let delta: Delta = self.index.pending(self.update_system_state()?);
+        let mut delta: Delta = self.index.pending(self.update_system_state()?);
+        delta.accesses = self.policy.take_accesses();
         if delta.is_empty() {
             return Ok(());
         }
@@ -269,7 +283,12 @@ impl Engine {
             std::process::id(),
             p.seq
         );
-        self.store.put(&name, &format::encode_delta(&delta)?)?;
+        let written = format::encode_delta(&delta).and_then(|d| self.store.put(&name, &d));
+        if let Err(e) = written {
+            self.policy.give_back(delta.accesses);
+            return Err(e);
+        }
+        lock(&self.persist.own_deltas).insert(name.clone());
         self.index.persisted(&delta);
         self.persist
             .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
@@ -329,7 +348,18 @@ impl Engine {
         if !self.dirty() {
             return; // nothing to save: a process that only read writes nothing
         }
-        let saved = match self.settings.read_index {
+        // A process that only hit (the common case of a rerun) writes its
+        // hits and usage as one delta record, which costs what it did, not
+        // what the index holds; whoever finds enough of them folds them
+        // into the snapshot. One that changed entries, function or system
+        // states, or is past the budget, or hit more than a delta keeps,
+        // commits.
+        let whole = self.settings.read_index
+            && (self.index.has_entry_changes()
+                || self.persist.system_changed.load(Ordering::Relaxed)
+                || self.index.total_size() > self.settings.budget
+                || self.policy.accesses_overflowed());
+        let saved = match whole {
             true => self.commit(),
             false => self.write_delta(),
         };

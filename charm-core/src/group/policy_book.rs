@@ -10,12 +10,15 @@ use crate::index::format::PolicyState;
 use crate::index::Index;
 use crate::{EntryKey, EntryMeta, Error, ReplacementPolicy, Result};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 const SHARDS: usize = 16;
 /// Pending events per shard before they are applied eagerly.
 const BACKLOG: usize = 4096;
+/// Hits per shard kept for the next delta record; past it, the group's
+/// policy is persisted whole (a commit) instead.
+const UNPERSISTED_ACCESSES: usize = 4096;
 
 enum Event {
     Add(EntryKey, EntryMeta),
@@ -23,16 +26,26 @@ enum Event {
     Invalidate(EntryKey),
 }
 
-/// The policy, its pending events and a stashed persisted state.
+/// The policy, its pending events, the hits not yet persisted, and a
+/// stashed persisted state.
 pub(crate) struct PolicyBook {
     policy: Mutex<Box<dyn ReplacementPolicy>>,
-    /// Events queued without the policy's lock, each with its sequence
-    /// number, sharded by key.
-    log: Vec<Mutex<Vec<(u64, Event)>>>,
+    /// Events queued without the policy's lock, and hits not yet in any
+    /// index record, each with its sequence number, sharded by key.
+    log: Vec<Mutex<Shard>>,
     seq: AtomicU64,
+    /// More hits happened than the shards keep: only persisting the whole
+    /// policy state tells them.
+    accesses_overflowed: AtomicBool,
     /// A persisted state read by a refresh, merged in when the policy is
     /// next needed (a refresh does not need it).
     stashed: Mutex<Option<PolicyState>>,
+}
+
+#[derive(Default)]
+struct Shard {
+    events: Vec<(u64, Event)>,
+    accesses: Vec<(u64, EntryKey)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -43,8 +56,9 @@ impl PolicyBook {
     pub(crate) fn new(policy: Box<dyn ReplacementPolicy>) -> Self {
         PolicyBook {
             policy: Mutex::new(policy),
-            log: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
+            log: (0..SHARDS).map(|_| Mutex::default()).collect(),
             seq: AtomicU64::new(0),
+            accesses_overflowed: AtomicBool::new(false),
             stashed: Mutex::new(None),
         }
     }
@@ -64,8 +78,15 @@ impl PolicyBook {
     fn record(&self, key: EntryKey, event: Event) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut shard = lock(&self.log[key.shard(SHARDS)]);
-        shard.push((seq, event));
-        if shard.len() > BACKLOG {
+        if let Event::Access(..) = event {
+            if shard.accesses.len() < UNPERSISTED_ACCESSES {
+                shard.accesses.push((seq, key));
+            } else {
+                self.accesses_overflowed.store(true, Ordering::Relaxed);
+            }
+        }
+        shard.events.push((seq, event));
+        if shard.events.len() > BACKLOG {
             drop(shard);
             if let Ok(mut p) = self.policy.try_lock() {
                 self.apply_events(&mut p);
@@ -75,7 +96,35 @@ impl PolicyBook {
 
     /// Whether events are waiting to be applied (and persisted).
     pub(crate) fn has_pending(&self) -> bool {
-        self.log.iter().any(|s| !lock(s).is_empty())
+        self.log.iter().any(|s| {
+            let s = lock(s);
+            !s.events.is_empty() || !s.accesses.is_empty()
+        })
+    }
+
+    /// The hits no index record holds yet, in the order they happened, for
+    /// a delta record; [`give_back`](Self::give_back) them if it cannot be
+    /// written.
+    pub(crate) fn take_accesses(&self) -> Vec<EntryKey> {
+        let mut all: Vec<(u64, EntryKey)> = Vec::new();
+        for shard in &self.log {
+            all.append(&mut lock(shard).accesses);
+        }
+        all.sort_unstable_by_key(|(seq, _)| *seq);
+        all.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// Keeps hits a delta record could not carry for the next one.
+    pub(crate) fn give_back(&self, accesses: Vec<EntryKey>) {
+        let mut first = lock(&self.log[0]);
+        let mut kept: Vec<(u64, EntryKey)> = accesses.into_iter().map(|k| (0, k)).collect();
+        kept.append(&mut first.accesses);
+        first.accesses = kept;
+    }
+
+    /// Whether more hits happened than a delta record can carry.
+    pub(crate) fn accesses_overflowed(&self) -> bool {
+        self.accesses_overflowed.load(Ordering::Relaxed)
     }
 
     /// Keeps a persisted state to merge in when the policy is next needed.
@@ -86,7 +135,7 @@ impl PolicyBook {
     fn apply_events(&self, policy: &mut Box<dyn ReplacementPolicy>) {
         let mut events: Vec<(u64, Event)> = Vec::new();
         for shard in &self.log {
-            events.append(&mut lock(shard));
+            events.append(&mut lock(shard).events);
         }
         // Across shards, restore the order in which the events happened.
         events.sort_unstable_by_key(|(seq, _)| *seq);
@@ -110,8 +159,13 @@ impl PolicyBook {
         p
     }
 
-    /// The policy's state, to persist.
+    /// The policy's state, to persist whole: the hits kept for a delta
+    /// record are in it, and are dropped.
     pub(crate) fn state(&self) -> Result<PolicyState> {
+        for shard in &self.log {
+            lock(shard).accesses.clear();
+        }
+        self.accesses_overflowed.store(false, Ordering::Relaxed);
         let p = self.current();
         let bytes = postcard::to_stdvec(&*p).map_err(|e| Error::plugin(p.typetag_name(), e))?;
         Ok(PolicyState {

@@ -33,7 +33,7 @@ impl Index {
             upserts: j.upserts.iter().map(|(k, e)| (*k, e.clone())).collect(),
             removals: j.removals.iter().map(|(k, o)| (*k, *o)).collect(),
             functions: functions.into_values().collect(),
-            accesses: j.accesses.clone(),
+            accesses: Vec::new(), // the policy book's
         }
     }
 
@@ -41,8 +41,6 @@ impl Index {
     /// not changed since leaves the journal, and stats move into the totals.
     pub(crate) fn persisted(&self, delta: &Delta) {
         let mut j = self.journal();
-        let written = delta.accesses.len().min(j.accesses.len());
-        j.accesses.drain(..written);
         for (k, e) in &delta.upserts {
             if j.upserts.get(k).is_some_and(|cur| cur.stamp == e.stamp) {
                 j.upserts.remove(k);

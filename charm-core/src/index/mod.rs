@@ -34,9 +34,6 @@ struct Journal {
     upserts: HashMap<EntryKey, Entry, BuildDigestHasher>,
     removals: HashMap<EntryKey, Digest, BuildDigestHasher>,
     functions: HashMap<Digest, FunctionRecord, BuildDigestHasher>,
-    /// Hits to tell the persisted policy about (only when they are
-    /// journaled: see `Index::note_access`).
-    accesses: Vec<EntryKey>,
 }
 
 #[derive(Debug, Default)]
@@ -114,13 +111,15 @@ impl Index {
         Some(old)
     }
 
+    /// Whether entries or function states changed since the last write.
+    pub(crate) fn has_entry_changes(&self) -> bool {
+        let j = self.journal();
+        !(j.upserts.is_empty() && j.removals.is_empty() && j.functions.is_empty())
+    }
+
     /// Whether anything is waiting to be persisted.
     pub(crate) fn has_changes(&self) -> bool {
-        let j = self.journal();
-        !(j.upserts.is_empty()
-            && j.removals.is_empty()
-            && j.functions.is_empty()
-            && j.accesses.is_empty())
+        self.has_entry_changes()
             || self
                 .functions
                 .iter()
@@ -133,11 +132,6 @@ impl Index {
         j.removals.remove(&key);
         j.upserts.insert(key, entry.clone());
         self.insert_untracked(key, entry)
-    }
-
-    /// Journals a hit, for a group whose deltas carry its policy's accesses.
-    pub(crate) fn note_access(&self, key: EntryKey) {
-        self.journal().accesses.push(key);
     }
 
     /// Journals the removal of a persisted entry this process never loaded

@@ -2,7 +2,7 @@
 //! to do with it.
 
 use super::call::{Call, Found, Miss};
-use super::{ArgDigests, Memoized};
+use super::{infallible, unwrap_infallible, ArgDigests, Memoized};
 use crate::events::Op;
 use crate::group::FlightGuard;
 use crate::{Error, LockGuard, Result};
@@ -155,7 +155,11 @@ impl<'m, R: Serialize + DeserializeOwned> CallEntry<'m, R> {
         let key = held.call.keys.entry_key();
         let name = charm_freeze::hash(&(key.name, key.args)).to_hex();
         let mut on_wait = Some(on_wait);
-        let mut waiting = || on_wait.take().map_or((), |f| f());
+        let mut waiting = || {
+            if let Some(told) = on_wait.take() {
+                told();
+            }
+        };
         held.across_processes = engine.lock.call_lock(&name, &mut waiting)?;
         if self.0.cached.is_none() {
             self.read();
@@ -185,10 +189,7 @@ impl<'m, R: Serialize + DeserializeOwned> CallEntry<'m, R> {
     /// A cache failure is reported as a warning, as [`Memoized::call`]
     /// does.
     pub fn compute(self, compute: impl FnOnce() -> R) -> R {
-        match self.compute_ok(|| Ok::<R, std::convert::Infallible>(compute())) {
-            Ok(v) => v,
-            Err(never) => match never {},
-        }
+        unwrap_infallible(self.compute_ok(infallible(compute)))
     }
 
     /// Computes the value; an `Ok` one is cached (replacing a cached

@@ -1,0 +1,108 @@
+//! What a process leaves when its group is dropped (or it exits): a
+//! process that only hit writes its hits as one delta record and leaves
+//! the snapshot alone; one that changed entries, or is past its budget,
+//! commits. Each group here stands for one process: dropping it is what
+//! its exit does.
+
+#![allow(clippy::unwrap_used)]
+
+use charm::{Memoized, MemoizedGroup};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("charm-exit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn group(dir: &Path, size: u64) -> Arc<MemoizedGroup> {
+    MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", dir.display()))
+        .size(size)
+        .replacement_policy("lru")
+        .build()
+        .unwrap()
+}
+
+fn f(g: &Arc<MemoizedGroup>) -> Memoized<u64> {
+    Memoized::builder("exit::f").group(g.clone()).build()
+}
+
+fn snapshot(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("index/base.charm")).unwrap()
+}
+
+fn deltas(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("index"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("delta-"))
+        .count()
+}
+
+/// Three entries, committed; returns the bytes one entry counts.
+fn three_entries(dir: &Path) -> u64 {
+    let g = group(dir, 1 << 30);
+    for k in 0..3u64 {
+        f(&g).call(&k, || k * 10);
+    }
+    g.commit().unwrap();
+    g.size() / 3
+}
+
+#[test]
+fn a_process_that_only_hit_leaves_the_snapshot_alone_and_its_hits_count() {
+    let dir = fresh_dir("hits");
+    three_entries(&dir);
+    let before = snapshot(&dir);
+    let g = group(&dir, 1 << 30);
+    assert_eq!(f(&g).call(&1u64, || unreachable!()), 10);
+    drop(g);
+    assert_eq!(snapshot(&dir), before, "the snapshot was not rewritten");
+    assert_eq!(deltas(&dir), 1, "the hit went out as one delta record");
+    let g = group(&dir, 1 << 30);
+    let u = f(&g).usage();
+    assert_eq!((u.hits, u.misses), (1, 3), "the hit reached the stats");
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hits_in_a_delta_record_steer_the_next_eviction() {
+    let dir = fresh_dir("steer");
+    let per = three_entries(&dir);
+    // Another process uses entry 0 only: with LRU, entry 1 is now the
+    // least recently used.
+    let g = group(&dir, 1 << 30);
+    f(&g).call(&0u64, || unreachable!());
+    drop(g);
+    // A third adds an entry to a cache that holds three.
+    let g = group(&dir, per * 3 + per / 2);
+    f(&g).call(&3u64, || 30);
+    drop(g);
+    let g = group(&dir, 1 << 30);
+    let m = f(&g);
+    assert!(m.would_hit(&0u64), "the entry another process used stays");
+    assert!(!m.would_hit(&1u64), "the least recently used one went");
+    assert!(m.would_hit(&3u64));
+    drop((m, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_process_past_the_budget_commits_and_evicts_at_exit() {
+    let dir = fresh_dir("budget");
+    let per = three_entries(&dir);
+    let before = snapshot(&dir);
+    let g = group(&dir, per * 3 + per / 2);
+    f(&g).call(&3u64, || 30);
+    drop(g);
+    assert_ne!(snapshot(&dir), before, "the snapshot was rewritten");
+    assert_eq!(deltas(&dir), 0, "and the delta records folded into it");
+    let g = group(&dir, 1 << 30);
+    assert!(g.size() <= per * 3 + per / 2, "the budget holds");
+    assert_eq!(g.len(), 3);
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
