@@ -177,9 +177,14 @@ fn evict(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(d);
 }
 
-/// A 1 MiB value as `R`: hit, and miss (the entry is cleared untimed).
-fn one_value<R>(c: &mut Criterion, label: &str, value: R)
-where
+/// A 1 MiB value as `R`, cached by `make`: hit, and miss (the entry is
+/// cleared untimed).
+fn one_value<R>(
+    c: &mut Criterion,
+    label: &str,
+    value: R,
+    make: impl Fn(&Arc<MemoizedGroup>) -> Memoized<R>,
+) where
     R: serde::Serialize + serde::de::DeserializeOwned + Clone,
 {
     let (d, g) = group(
@@ -187,7 +192,7 @@ where
         "1 GiB",
         false,
     );
-    let f: Memoized<R> = memo(&g, false);
+    let f: Memoized<R> = make(&g);
     f.call(&0u8, || value.clone());
     c.bench_function(&format!("{label}/hit"), |b| {
         b.iter(|| f.call(&0u8, || unreachable!()))
@@ -207,13 +212,20 @@ where
 }
 
 fn big_value(c: &mut Criterion) {
-    // As a byte string (serde_bytes), and as serde's per-element `Vec<u8>`.
-    one_value(
-        c,
-        "value/1MiB",
-        serde_bytes::ByteBuf::from(vec![3u8; 1 << 20]),
-    );
-    one_value(c, "value/1MiB-vec-u8", vec![3u8; 1 << 20]);
+    // As a byte string (serde_bytes), as serde's per-element `Vec<u8>`, and
+    // as the raw bytes `#[memoize]` stores a `Vec<u8>` as.
+    let bytes = serde_bytes::ByteBuf::from(vec![3u8; 1 << 20]);
+    one_value(c, "value/1MiB", bytes, |g| memo(g, false));
+    one_value(c, "value/1MiB-vec-u8", vec![3u8; 1 << 20], |g| {
+        memo(g, false)
+    });
+    let raw = |g: &Arc<MemoizedGroup>| {
+        Memoized::builder("bench::raw")
+            .raw_bytes()
+            .group(g.clone())
+            .build()
+    };
+    one_value(c, "value/1MiB-vec-u8-raw", vec![3u8; 1 << 20], raw);
 }
 
 criterion_group!(benches, hits, misses, cold_start, rerun, fine_grain, evict, big_value);

@@ -32,9 +32,9 @@ pub use helpers::{
     KeyedBy, RestoreRoots, Thunk, TtlInterval, TEMP_MARK,
 };
 pub use keys::{layout, EntryKey, SubKeys};
-#[doc(hidden)]
-pub use memoized::Prehashed;
 pub use memoized::{ArgDigests, CallEntry, Memoized, MemoizedBuilder};
+#[doc(hidden)]
+pub use memoized::{CodecProbe, PicklerCodec, Prehashed, RawBytesCodec};
 pub use registry::{
     make_plugin, new_pickler, new_policy, open_lock, open_store, plugins, PluginInfo, PluginTrait,
     PluginUrl, Registration,

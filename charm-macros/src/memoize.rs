@@ -485,12 +485,15 @@ fn expand(args: TokenStream, f: ItemFn, handles: bool) -> syn::Result<(TokenStre
     } else {
         quote!(<#ident as #krate::__private::FnState>::state(&mut ::std::vec::Vec::new()))
     };
-    let build = quote! {
-        #krate::Memoized::<#cached>::builder(#name)
+    // A `Vec<u8>` (however it is spelled) is stored as its own bytes.
+    let build = quote! {{
+        #[allow(unused_imports)]
+        use #krate::{PicklerCodec as _, RawBytesCodec as _};
+        let builder = #krate::Memoized::<#cached>::builder(#name)
             .code_digest(#code_digest)
-            #(#options)*
-            .build()
-    };
+            #(#options)*;
+        (&&#krate::CodecProbe::<#cached>::new()).choose_codec(builder).build()
+    }};
 
     let refs = arg_refs(&f);
     let body = &f.block;

@@ -401,3 +401,48 @@ fn memoized_impl_gives_methods_handles_in_inherent_and_trait_impls() {
         .name()
         .ends_with("Rect::perimeter"));
 }
+
+static BYTE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+type Bytes = Vec<u8>;
+
+/// Returns bytes, spelled through an alias: stored as they are.
+#[charm::memoize(group = group())]
+fn repeated(byte: u8, n: usize) -> Bytes {
+    BYTE_RUNS.fetch_add(1, Ordering::SeqCst);
+    vec![byte; n]
+}
+
+/// Returns bytes, through the pickler it names.
+#[charm::memoize(group = group(), pickler = "json")]
+fn repeated_json(byte: u8, n: usize) -> Vec<u8> {
+    BYTE_RUNS.fetch_add(1, Ordering::SeqCst);
+    vec![byte; n]
+}
+
+#[test]
+fn a_vec_u8_result_is_stored_as_its_bytes_unless_a_pickler_is_named() {
+    let before = BYTE_RUNS.load(Ordering::SeqCst);
+    assert_eq!(repeated(7, 100_000), vec![7; 100_000]);
+    assert_eq!(repeated(7, 100_000), vec![7; 100_000]);
+    assert_eq!(repeated_json(7, 10), vec![7; 10]);
+    assert_eq!(repeated_json(7, 10), vec![7; 10]);
+    assert_eq!(BYTE_RUNS.load(Ordering::SeqCst) - before, 2);
+    let raw = group().usage();
+    let bytes_of = |name: &str| {
+        raw.functions
+            .iter()
+            .find(|f| f.name.ends_with(name))
+            .map(|f| f.bytes)
+            .unwrap()
+    };
+    // Raw: the object is the 100 000 bytes themselves and the 76-byte
+    // trailer of every stored object (postcard would add a 3-byte length
+    // prefix; JSON writes "7," per byte).
+    assert_eq!(bytes_of("::repeated"), 100_000 + 76, "{raw:?}");
+    assert_eq!(bytes_of("::repeated_json"), 21 + 76, "{raw:?}");
+    assert_ne!(
+        repeated::memoized().function_state().unwrap(),
+        repeated_json::memoized().function_state().unwrap()
+    );
+}

@@ -1,5 +1,6 @@
 //! `MemoizedBuilder`: how one function's cache is made.
 
+use super::raw_bytes::RawBytes;
 use super::{GroupFn, Memoized, StateFn, SwitchFn};
 use crate::events::warn_once;
 use crate::memoized::call::StoreOptions;
@@ -22,6 +23,7 @@ pub struct MemoizedBuilder<R> {
     pickler: Option<String>,
     group: Option<GroupFn>,
     disable: Option<SwitchFn>,
+    pub(super) raw: Option<RawBytes<R>>,
     _returns: PhantomData<fn() -> R>,
 }
 
@@ -46,8 +48,14 @@ impl<R> MemoizedBuilder<R> {
             pickler: None,
             group: None,
             disable: None,
+            raw: None,
             _returns: PhantomData,
         }
+    }
+
+    pub(super) fn with_raw(mut self, raw: RawBytes<R>) -> Self {
+        self.raw = Some(raw);
+        self
     }
 
     /// The digest of the function's code and declared dependencies
@@ -143,10 +151,17 @@ impl<R> MemoizedBuilder<R> {
         // The type the stored bytes decode to is part of the state, so old
         // bytes are never read as a changed type (`type_name` sees an
         // alias's target; `charm_build::scan` sees a struct's fields).
+        // Raw bytes stand where the pickler's name would: old bytes of
+        // either form are never read as the other.
+        let raw = self.raw.filter(|_| self.pickler.is_none());
+        let encoding = match &raw {
+            Some(_) => Some("charm:raw-bytes".to_owned()),
+            None => self.pickler.clone(),
+        };
         let code_state = hash(&(
             self.code_digest,
             &self.version,
-            &self.pickler,
+            &encoding,
             std::any::type_name::<R>(),
         ));
         Memoized {
@@ -164,6 +179,7 @@ impl<R> MemoizedBuilder<R> {
             disable: self.disable,
             group: OnceLock::new(),
             thrash_warned: AtomicBool::new(false),
+            raw,
             _returns: PhantomData,
         }
     }

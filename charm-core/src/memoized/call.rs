@@ -19,6 +19,7 @@
 //! ([`object::open`]), and anything that does not verify is dropped and
 //! reported, then missed.
 
+use super::raw_bytes::RawBytes;
 use crate::events::{emit, warn_failure, Op};
 use crate::group::{Engine, FlightGuard, ObjectRead};
 use crate::object::{self, ObjectMeta};
@@ -221,8 +222,15 @@ impl<'a> Call<'a> {
     }
 
     /// Deserializes a found value (restoring files only where the group
-    /// allows).
-    pub(crate) fn decode<R: DeserializeOwned>(&self, found: &Found) -> Result<R> {
+    /// allows), or takes its raw bytes.
+    pub(crate) fn decode<R: DeserializeOwned>(
+        &self,
+        found: &mut Found,
+        raw: Option<&RawBytes<R>>,
+    ) -> Result<R> {
+        if let Some(raw) = raw {
+            return Ok((raw.decode)(std::mem::take(&mut found.bytes)));
+        }
         let roots = &self.engine.restore_roots;
         roots.scope(|| self.pickler.load::<R>(&found.bytes))
     }
@@ -240,8 +248,12 @@ impl<'a> Call<'a> {
 
     /// Decodes and records a hit; a value that cannot be decoded is
     /// dropped (reported) and missed.
-    pub(crate) fn hit<R: DeserializeOwned>(&self, found: Found) -> Option<R> {
-        match self.decode(&found) {
+    pub(crate) fn hit<R: DeserializeOwned>(
+        &self,
+        mut found: Found,
+        raw: Option<&RawBytes<R>>,
+    ) -> Option<R> {
+        match self.decode(&mut found, raw) {
             Ok(v) => {
                 self.record_hit(&found);
                 Some(v)
@@ -262,9 +274,17 @@ impl<'a> Call<'a> {
     }
 
     /// Stores a computed value and its entry.
-    pub(crate) fn store<R: Serialize>(&self, value: &R, compute_ns: u64) -> Result<()> {
+    pub(crate) fn store<R: Serialize>(
+        &self,
+        value: &R,
+        compute_ns: u64,
+        raw: Option<&RawBytes<R>>,
+    ) -> Result<()> {
         let serializing = Instant::now();
-        let payload = self.pickler.dump(value)?;
+        let payload = match raw {
+            Some(raw) => (raw.encode)(value),
+            None => self.pickler.dump(value)?,
+        };
         let meta = ObjectMeta {
             key: self.keys.object_key(),
             compute_ns,
@@ -333,10 +353,11 @@ impl Miss<'_> {
         self,
         outcome: &std::result::Result<R, E>,
         compute_ns: u64,
+        raw: Option<&RawBytes<R>>,
     ) -> Option<Error> {
         let call = &self.call;
         let stored = match outcome {
-            Ok(value) => call.store(value, compute_ns),
+            Ok(value) => call.store(value, compute_ns, raw),
             Err(_) => Ok(()),
         };
         let overhead = (call.start.elapsed().as_nanos() as u64).saturating_sub(compute_ns);
@@ -349,8 +370,12 @@ impl Miss<'_> {
 
 impl<'a> Call<'a> {
     /// Looks the call up: a hit, or a miss to compute.
-    pub(crate) fn begin<R: DeserializeOwned>(self, flight: Flight) -> Begun<'a, R> {
-        if let Some(v) = self.lookup().and_then(|f| self.hit(f)) {
+    pub(crate) fn begin<R: DeserializeOwned>(
+        self,
+        flight: Flight,
+        raw: Option<&RawBytes<R>>,
+    ) -> Begun<'a, R> {
+        if let Some(v) = self.lookup().and_then(|f| self.hit(f, raw)) {
             return Begun::Hit(v);
         }
         let guard = match flight {
@@ -360,7 +385,7 @@ impl<'a> Call<'a> {
         // An identical call of this process may have stored it meanwhile,
         // or another process may have.
         let again = self.lookup().or_else(|| self.adopt());
-        if let Some(v) = again.and_then(|f| self.hit(f)) {
+        if let Some(v) = again.and_then(|f| self.hit(f, raw)) {
             return Begun::Hit(v);
         }
         Begun::Miss(Miss {

@@ -113,7 +113,8 @@ impl<'m, R: Serialize + DeserializeOwned> CallEntry<'m, R> {
         let Some(held) = &self.0.held else { return };
         let call = &held.call;
         let found = call.lookup().or_else(|| call.adopt());
-        self.0.cached = found.and_then(|found| match call.decode::<R>(&found) {
+        let raw = self.0.memo.raw.as_ref();
+        self.0.cached = found.and_then(|mut found| match call.decode::<R>(&mut found, raw) {
             Ok(value) => Some((value, found)),
             Err(e) => {
                 call.discard(&found, Op::Corrupt, &e.to_string());

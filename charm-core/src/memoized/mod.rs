@@ -5,11 +5,14 @@ mod builder;
 pub(crate) mod call;
 mod call_entry;
 mod prehashed;
+mod raw_bytes;
 
 pub use args::ArgDigests;
 pub use builder::MemoizedBuilder;
 pub use call_entry::CallEntry;
 pub use prehashed::Prehashed;
+#[doc(hidden)]
+pub use raw_bytes::{CodecProbe, PicklerCodec, RawBytesCodec};
 
 use crate::events::{warn_failure, warn_once};
 use crate::group::{default_group, Usage};
@@ -67,6 +70,8 @@ pub struct Memoized<R> {
     group: OnceLock<Arc<MemoizedGroup>>,
     disable: Option<SwitchFn>,
     thrash_warned: AtomicBool,
+    /// Values stored as their own bytes, not through the pickler.
+    raw: Option<raw_bytes::RawBytes<R>>,
     _returns: PhantomData<fn() -> R>,
 }
 
@@ -278,7 +283,8 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
     /// counts no time (it changes nothing).
     pub fn call_if_cached<A: Freeze + ?Sized>(&self, args: &A) -> Option<R> {
         let call = self.call_for(ArgDigests::of(args)).ok()?;
-        call.probe().and_then(|found| call.decode(&found).ok())
+        let mut found = call.probe()?;
+        call.decode(&mut found, self.raw.as_ref()).ok()
     }
 
     /// Whether calling with `args` would hit; changes nothing.
@@ -321,7 +327,7 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         match self.call_for(args) {
             Ok(call) => {
                 call.engine.update_function_state(&self.name, &call.keys);
-                call.begin(flight)
+                call.begin(flight, self.raw.as_ref())
             }
             Err(e) => Begun::Bypass(Some(e)),
         }
@@ -334,7 +340,8 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         outcome: &std::result::Result<R, E>,
         computing: Instant,
     ) -> Option<Error> {
-        let err = miss.finish(outcome, computing.elapsed().as_nanos() as u64);
+        let compute_ns = computing.elapsed().as_nanos() as u64;
+        let err = miss.finish(outcome, compute_ns, self.raw.as_ref());
         self.check_thrash();
         err
     }
