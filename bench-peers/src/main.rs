@@ -1,0 +1,295 @@
+//! charm side by side with the caches a user would pick instead: `cached`'s
+//! redb store (durable, and with `durable(false)`) and `cacache`, on the
+//! same workloads in one process tree. Prints each row's time per
+//! operation and the ratio best peer ÷ charm (> 1: charm is faster).
+//!
+//! `./scripts/bench-peers.sh` builds and runs it; `BENCH_PEERS_SCALE=0.1`
+//! shortens it.
+
+use cached::stores::RedbCache;
+use cached::ConcurrentCached;
+use charm::{Memoized, MemoizedGroup};
+use serde_bytes::ByteBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PEERS: [&str; 4] = ["charm", "redb", "redb-nofsync", "cacache"];
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("charm-peers-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
+}
+
+fn scale(n: usize) -> usize {
+    let s: f64 = std::env::var("BENCH_PEERS_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * s) as usize).max(1)
+}
+
+/// One cache under test, keyed by `u64`.
+trait Cache {
+    fn get_small(&self, k: u64) -> Option<u64>;
+    fn put_small(&self, k: u64, v: u64);
+    fn get_big(&self, k: u64) -> Option<Vec<u8>>;
+    fn put_big(&self, k: u64, v: Vec<u8>);
+}
+
+struct Charm {
+    _group: Arc<MemoizedGroup>,
+    small: Memoized<u64>,
+    big: Memoized<Vec<u8>>,
+}
+
+impl Charm {
+    fn open(dir: &Path) -> Self {
+        let group = MemoizedGroup::builder()
+            .obj_store_url(format!("dir:{}", dir.display()))
+            .size("100 GiB")
+            .build()
+            .expect("a charm group");
+        let small = Memoized::builder("peers::small")
+            .group(group.clone())
+            .build();
+        // What #[memoize] builds for a function returning Vec<u8>.
+        let big = Memoized::builder("peers::big")
+            .raw_bytes()
+            .group(group.clone())
+            .build();
+        Charm {
+            _group: group,
+            small,
+            big,
+        }
+    }
+}
+
+impl Cache for Charm {
+    fn get_small(&self, k: u64) -> Option<u64> {
+        Some(self.small.call(&k, || panic!("charm missed {k}")))
+    }
+    fn put_small(&self, k: u64, v: u64) {
+        self.small.call(&k, || v);
+    }
+    fn get_big(&self, k: u64) -> Option<Vec<u8>> {
+        Some(self.big.call(&k, || panic!("charm missed {k}")))
+    }
+    fn put_big(&self, k: u64, v: Vec<u8>) {
+        self.big.call(&k, move || v);
+    }
+}
+
+struct Redb {
+    small: RedbCache<u64, u64>,
+    big: RedbCache<u64, ByteBuf>,
+}
+
+impl Redb {
+    fn open(dir: &Path, durable: bool) -> Self {
+        fn open<V: serde::Serialize + serde::de::DeserializeOwned>(
+            dir: &Path,
+            name: &str,
+            durable: bool,
+        ) -> RedbCache<u64, V> {
+            RedbCache::builder(name)
+                .disk_dir(dir)
+                .durable(durable)
+                .build()
+                .expect("a redb cache")
+        }
+        Redb {
+            small: open(dir, "small", durable),
+            big: open(dir, "big", durable),
+        }
+    }
+}
+
+impl Cache for Redb {
+    fn get_small(&self, k: u64) -> Option<u64> {
+        self.small.cache_get(&k).expect("redb get")
+    }
+    fn put_small(&self, k: u64, v: u64) {
+        self.small.cache_set(k, v).expect("redb set");
+    }
+    fn get_big(&self, k: u64) -> Option<Vec<u8>> {
+        self.big
+            .cache_get(&k)
+            .expect("redb get")
+            .map(ByteBuf::into_vec)
+    }
+    fn put_big(&self, k: u64, v: Vec<u8>) {
+        self.big.cache_set(k, ByteBuf::from(v)).expect("redb set");
+    }
+}
+
+struct Cacache(PathBuf);
+
+impl Cache for Cacache {
+    fn get_small(&self, k: u64) -> Option<u64> {
+        let bytes = cacache::read_sync(&self.0, format!("s{k}")).ok()?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    }
+    fn put_small(&self, k: u64, v: u64) {
+        cacache::write_sync(&self.0, format!("s{k}"), v.to_le_bytes()).expect("cacache write");
+    }
+    fn get_big(&self, k: u64) -> Option<Vec<u8>> {
+        cacache::read_sync(&self.0, format!("b{k}")).ok()
+    }
+    fn put_big(&self, k: u64, v: Vec<u8>) {
+        cacache::write_sync(&self.0, format!("b{k}"), v).expect("cacache write");
+    }
+}
+
+fn open(peer: &str, dir: &Path) -> Box<dyn Cache> {
+    match peer {
+        "charm" => Box::new(Charm::open(dir)),
+        "redb" => Box::new(Redb::open(dir, true)),
+        "redb-nofsync" => Box::new(Redb::open(dir, false)),
+        "cacache" => Box::new(Cacache(dir.to_owned())),
+        other => panic!("no peer {other}"),
+    }
+}
+
+/// A cache of `peer` in a fresh folder holding `n` small entries.
+fn filled(peer: &str, label: &str, n: usize) -> (PathBuf, Box<dyn Cache>) {
+    let dir = scratch(&format!("{peer}-{label}"));
+    let cache = open(peer, &dir);
+    for k in 0..n as u64 {
+        cache.put_small(k, k);
+    }
+    (dir, cache)
+}
+
+fn per_op(start: Instant, ops: usize) -> Duration {
+    start.elapsed() / ops as u32
+}
+
+/// Hits of random small entries among `n`.
+fn tiny_hits(peer: &str, n: usize) -> Duration {
+    let (dir, cache) = filled(peer, &format!("hit{n}"), n);
+    let ops = scale(20_000);
+    let mut k = 1u64;
+    let start = Instant::now();
+    for _ in 0..ops {
+        k = k
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        assert_eq!(cache.get_small(k % n as u64), Some(k % n as u64));
+    }
+    let t = per_op(start, ops);
+    drop(cache);
+    let _ = std::fs::remove_dir_all(dir);
+    t
+}
+
+/// Misses that store a small value.
+fn tiny_misses(peer: &str) -> Duration {
+    let (dir, cache) = filled(peer, "miss", 0);
+    let ops = scale(2_000);
+    let start = Instant::now();
+    for k in 0..ops as u64 {
+        cache.put_small(k, k);
+    }
+    let t = per_op(start, ops);
+    drop(cache);
+    let _ = std::fs::remove_dir_all(dir);
+    t
+}
+
+/// 1 MiB values: a store, then hits.
+fn big(peer: &str) -> (Duration, Duration) {
+    let (dir, cache) = filled(peer, "big", 0);
+    let ops = scale(200);
+    let value = vec![3u8; 1 << 20];
+    let start = Instant::now();
+    for k in 0..ops as u64 {
+        cache.put_big(k, value.clone());
+    }
+    let miss = per_op(start, ops);
+    let start = Instant::now();
+    for k in 0..ops as u64 {
+        assert_eq!(cache.get_big(k).map(|v| v.len()), Some(1 << 20));
+    }
+    let hit = per_op(start, ops);
+    drop(cache);
+    let _ = std::fs::remove_dir_all(dir);
+    (miss, hit)
+}
+
+/// A process that opens a cache of `n` entries, hits one and exits, less
+/// a process that does nothing: the median of several.
+fn open_hit_exit(peer: &str, n: usize) -> Duration {
+    let (dir, cache) = filled(peer, &format!("open{n}"), n);
+    drop(cache);
+    let exe = std::env::current_exe().expect("this program");
+    let run = |what: &str| {
+        let start = Instant::now();
+        let status = Command::new(&exe)
+            .args(["child", what, &dir.display().to_string()])
+            .status()
+            .expect("a child");
+        assert!(status.success(), "the {what} child failed");
+        start.elapsed()
+    };
+    let median = |what: &str| {
+        let mut times: Vec<Duration> = (0..7).map(|_| run(what)).collect();
+        times.sort();
+        times[3]
+    };
+    let t = median(peer).saturating_sub(median("nothing"));
+    let _ = std::fs::remove_dir_all(dir);
+    t
+}
+
+fn child(peer: &str, dir: &str) {
+    if peer == "nothing" {
+        return;
+    }
+    let cache = open(peer, Path::new(dir));
+    assert_eq!(cache.get_small(7), Some(7));
+}
+
+fn fmt(d: Duration) -> String {
+    let ns = d.as_nanos() as f64;
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn row(label: &str, measure: impl Fn(&str) -> Duration) {
+    let times: Vec<Duration> = PEERS.iter().map(|p| measure(p)).collect();
+    let best_peer = times[1..].iter().min().copied().unwrap_or_default();
+    let ratio = best_peer.as_secs_f64() / times[0].as_secs_f64().max(1e-12);
+    let cells: Vec<String> = times.iter().map(|t| fmt(*t)).collect();
+    println!("| {label} | {} | {ratio:.2} |", cells.join(" | "));
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("child") {
+        child(&args[2], &args[3]);
+        return;
+    }
+    println!("| workload | {} | best peer ÷ charm |", PEERS.join(" | "));
+    println!("|---|{}---|", "---|".repeat(PEERS.len()));
+    for n in [1_000, scale(100_000)] {
+        row(&format!("tiny hit, {n} entries"), |p| tiny_hits(p, n));
+    }
+    row("tiny miss + store", tiny_misses);
+    row("1 MiB store", |p| big(p).0);
+    row("1 MiB hit", |p| big(p).1);
+    for n in [1_000, scale(10_000)] {
+        row(&format!("open + 1 hit + exit, {n} entries"), |p| {
+            open_hit_exit(p, n)
+        });
+    }
+}
