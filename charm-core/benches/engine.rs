@@ -74,14 +74,19 @@ fn populated(name: &str, n: u64, fine: bool) -> (PathBuf, Arc<MemoizedGroup>, Me
     }
     g.commit().unwrap_or_else(|e| panic!("{e}"));
     drop((f, g));
-    let g = MemoizedGroup::builder()
+    let g = reopen(&d, fine);
+    let f = memo(&g, false);
+    (d, g, f)
+}
+
+/// The group in `d` again, as a new process would open it.
+fn reopen(d: &std::path::Path, fine: bool) -> Arc<MemoizedGroup> {
+    MemoizedGroup::builder()
         .obj_store_url(format!("dir:{}", d.display()))
         .size("10 GiB")
         .fine_grain_persistence(fine)
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let f = memo(&g, false);
-    (d, g, f)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn cold_start(c: &mut Criterion) {
@@ -94,11 +99,7 @@ fn cold_start(c: &mut Criterion) {
             // The group is dropped untimed (it changed nothing, so dropping
             // writes nothing).
             b.iter_with_large_drop(|| {
-                let g = MemoizedGroup::builder()
-                    .obj_store_url(format!("dir:{}", d.display()))
-                    .size("10 GiB")
-                    .build()
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let g = reopen(&d, false);
                 assert_eq!(g.len() as u64, n);
                 g
             })
@@ -118,11 +119,7 @@ fn rerun(c: &mut Criterion) {
         drop((f, g));
         grp.bench_function(label, |b| {
             b.iter(|| {
-                let g = MemoizedGroup::builder()
-                    .obj_store_url(format!("dir:{}", d.display()))
-                    .size("10 GiB")
-                    .build()
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let g = reopen(&d, false);
                 let f: Memoized<u64> = memo(&g, false);
                 assert_eq!(f.call(&7u64, || unreachable!()), 7);
                 drop((f, g));
