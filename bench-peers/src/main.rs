@@ -162,6 +162,7 @@ fn filled(peer: &str, label: &str, n: usize) -> (PathBuf, Box<dyn Cache>) {
     for k in 0..n as u64 {
         cache.put_small(k, k);
     }
+    settle();
     (dir, cache)
 }
 
@@ -263,6 +264,14 @@ fn fmt(d: Duration) -> String {
     } else {
         format!("{ns:.0} ns")
     }
+}
+
+/// Lets the disk finish what filling a cache or the previous measurement
+/// left (dirty pages, deleted folders) before the timed part, so that no
+/// peer pays for another's writes.
+fn settle() {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(Duration::from_millis(500));
 }
 
 fn row(label: &str, measure: impl Fn(&str) -> Duration) {
