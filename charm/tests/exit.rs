@@ -106,3 +106,24 @@ fn a_process_past_the_budget_commits_and_evicts_at_exit() {
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_fine_grained_process_that_missed_folds_its_deltas_at_exit() {
+    // Its misses went out as delta records at once; at exit it must still
+    // fold them with everyone else's and evict the union to the budget.
+    let dir = fresh_dir("fine");
+    let g = MemoizedGroup::builder()
+        .obj_store_url(format!("dir:{}", dir.display()))
+        .fine_grain_persistence(true)
+        .fine_grain_eviction(true)
+        .build()
+        .unwrap();
+    for k in 0..3u64 {
+        f(&g).call(&k, || k);
+    }
+    assert!(deltas(&dir) >= 3, "each miss wrote a delta record");
+    drop(g);
+    assert_eq!(deltas(&dir), 0, "folded at exit");
+    assert!(!snapshot(&dir).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

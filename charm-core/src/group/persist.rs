@@ -32,6 +32,10 @@ pub(crate) struct Persistence {
     /// The system state changed while this process ran: what was
     /// persisted under the old one must go, which only a commit does.
     pub(crate) system_changed: AtomicBool,
+    /// This process wrote entry or function changes in delta records since
+    /// its last commit: only a commit folds them with everyone else's and
+    /// evicts the union to the budget.
+    wrote_changes: AtomicBool,
 }
 
 /// Delta records written and found.
@@ -247,6 +251,7 @@ impl Engine {
         }
         drop(own);
         self.index.snapshot_written(&snap, &increments);
+        self.persist.wrote_changes.store(false, Ordering::Relaxed);
         self.persist
             .indexed(snap.entries.iter().map(|(_, e)| &e.obj_key));
         p.deltas = 0;
@@ -289,6 +294,12 @@ impl Engine {
             return Err(e);
         }
         lock(&self.persist.own_deltas).insert(name.clone());
+        let changes = !(delta.upserts.is_empty()
+            && delta.removals.is_empty()
+            && delta.functions.iter().all(|f| f.stamp == 0));
+        if changes {
+            self.persist.wrote_changes.store(true, Ordering::Relaxed);
+        }
         self.index.persisted(&delta);
         self.persist
             .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
@@ -356,6 +367,7 @@ impl Engine {
         // commits.
         let whole = self.settings.read_index
             && (self.index.has_entry_changes()
+                || self.persist.wrote_changes.load(Ordering::Relaxed)
                 || self.persist.system_changed.load(Ordering::Relaxed)
                 || self.index.total_size() > self.settings.budget
                 || self.policy.accesses_overflowed());
