@@ -79,6 +79,19 @@ impl Located {
             meta: e.meta(),
         }
     }
+
+    /// An object no entry of this process names.
+    fn unindexed(meta: &ObjectMeta) -> Self {
+        Located {
+            obj_key: meta.key,
+            inline: false,
+            compute_ns: meta.compute_ns,
+            meta: EntryMeta {
+                size: 0,
+                cost_ns: meta.compute_ns.saturating_add(meta.serialize_ns),
+            },
+        }
+    }
 }
 
 /// A verified cached value, still serialized, and where it was.
@@ -170,7 +183,7 @@ impl<'a> Call<'a> {
                 match self.engine.read_object(&self.keys.object_key()) {
                     ObjectRead::Valid(bytes, meta) => Some(Found {
                         bytes,
-                        at: Located::of(&self.new_entry(0, meta, None)),
+                        at: Located::unindexed(&meta),
                     }),
                     _ => None,
                 }
@@ -185,11 +198,8 @@ impl<'a> Call<'a> {
             Look::Found(found) => Some(found),
             Look::Nothing => None,
             Look::Stale { at, report } => {
-                self.engine
-                    .drop_entry(&self.entry_key(), &at.obj_key, at.inline);
-                if let Some((op, why)) = report {
-                    self.emit(op, Some(&at.obj_key), &why);
-                }
+                let report = report.as_ref().map(|(op, why)| (*op, why.as_str()));
+                self.remove(&at, report);
                 None
             }
         }
@@ -267,10 +277,17 @@ impl<'a> Call<'a> {
 
     /// Removes a found value's entry and object, reported as `op` for `why`.
     pub(crate) fn discard(&self, found: &Found, op: Op, why: &str) {
-        let at = &found.at;
+        self.remove(&found.at, Some((op, why)));
+    }
+
+    /// Removes the entry at `at` (if it still holds that object) and its
+    /// object, reported as `op` for `why` if given.
+    fn remove(&self, at: &Located, report: Option<(Op, &str)>) {
         self.engine
             .drop_entry(&self.entry_key(), &at.obj_key, at.inline);
-        self.emit(op, Some(&at.obj_key), why);
+        if let Some((op, why)) = report {
+            self.emit(op, Some(&at.obj_key), why);
+        }
     }
 
     /// Stores a computed value and its entry.
