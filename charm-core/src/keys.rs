@@ -87,8 +87,9 @@ pub mod layout {
     pub const BASE: &str = "index/base";
     /// The prefix of delta records.
     pub const DELTA: &str = "index/delta-";
-    /// The entries and bytes at the last compaction (decimal text, `N BYTES`).
-    pub const COUNT: &str = "index/count";
+    /// What a process reads at open instead of the whole index: the
+    /// system and function states, entries and bytes of the last snapshot.
+    pub const HEAD: &str = "index/head";
     /// The prefix under which a corrupt index is set aside.
     pub const CORRUPT: &str = "index/corrupt-";
 

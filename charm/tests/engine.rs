@@ -380,6 +380,7 @@ fn a_corrupt_index_is_set_aside_and_the_cache_goes_on() {
     let g = group_at(&dir);
     let f: Memoized<u8> = memo("engine::f", &g);
     assert_eq!(f.call(&1u8, || 1), 1);
+    assert_eq!(g.len(), 1, "reading the index whole finds it corrupt");
     let aside = std::fs::read_dir(dir.join("index"))
         .unwrap()
         .flatten()

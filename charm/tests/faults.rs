@@ -247,7 +247,7 @@ fn file_of_kind(cache: &Path, kind: &str) -> PathBuf {
         "object" => first_in(first_in(cache.join("obj"), ""), ""),
         "base" => cache.join("index/base.charm"),
         "delta" => first_in(cache.join("index"), "delta-"),
-        "count" => cache.join("index/count.charm"),
+        "head" => cache.join("index/head.charm"),
         "lock" => cache.join(".charm.lock"),
         other => unreachable!("{other}"),
     }
@@ -287,7 +287,10 @@ fn every_file_kind_times_every_damage_is_a_miss_and_the_cache_recovers() {
     let dir = scratch("damage");
     // A template: a committed index of 12 values, then 4 more as deltas.
     let template = dir.join("template");
-    Spawn::new("values", &template).keys(0..12).run();
+    Spawn::new("values", &template)
+        .keys(0..12)
+        .env("CHARM_FAULT_MODE", "commit")
+        .run();
     let deltas = Spawn::new("values", &template)
         .keys(12..16)
         .env("CHARM_FAULT_MODE", "fine")
@@ -296,7 +299,7 @@ fn every_file_kind_times_every_damage_is_a_miss_and_the_cache_recovers() {
         .wait_with_output()
         .unwrap();
     assert!(String::from_utf8_lossy(&deltas.stdout).contains("DONE"));
-    let kinds = ["object", "base", "delta", "count", "lock"];
+    let kinds = ["object", "base", "delta", "head", "lock"];
     let damages = [
         "truncate",
         "flip",

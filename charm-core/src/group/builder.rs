@@ -93,7 +93,7 @@ impl Default for MemoizedGroupBuilder {
             fine_grain_eviction: false,
             extra_system_state: None,
             temporary: false,
-            read_index: true,
+            read_index: false,
             restore_roots: Vec::new(),
             disable: false,
             report: false,
@@ -202,18 +202,22 @@ impl MemoizedGroupBuilder {
         self
     }
 
-    /// Builds the group and reads its persisted index.
+    /// Whether `build()` reads the whole persisted index (default: no).
     ///
-    /// Whether `build()` reads the persisted index (default: yes).
+    /// Without it, opening a cache costs nothing however many entries it
+    /// holds: each call finds its value by its object key, which names all
+    /// five subkeys, so a hit costs one object read. The index is read
+    /// whole only when something needs every entry: [`MemoizedGroup::len`],
+    /// [`MemoizedGroup::size`], [`MemoizedGroup::usage`],
+    /// [`MemoizedGroup::evict`], a function whose values live in the index
+    /// (`use_obj_store(false)`), a commit, and fine-grain persistence or
+    /// eviction (read at build). A process that never read it writes what
+    /// it did, its hits included, as one delta record at exit; whoever
+    /// finds enough delta records, or finds that the bytes they add take
+    /// the cache past its budget, folds them into the index and evicts.
     ///
-    /// A short-lived process that makes a few calls on a large cache (the
-    /// `charm run` command) turns it off: each call then finds its value by
-    /// its object key, which names all five subkeys, so a hit costs one
-    /// object read however large the cache; the process's changes, its hits
-    /// included, are written as one delta record at exit, and whichever
-    /// process finds enough delta records folds them into the index and
-    /// evicts. Without the index, [`MemoizedGroup::len`] and
-    /// [`MemoizedGroup::usage`] know only this process's calls.
+    /// Turn it on for a long-lived process that wants every entry in
+    /// memory from the start.
     ///
     /// ```
     /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
@@ -225,11 +229,14 @@ impl MemoizedGroupBuilder {
     /// f.call(&(1u8,), || 10);
     /// writer.commit().unwrap();
     ///
-    /// let lazy = MemoizedGroup::builder().obj_store_url(&url).read_index(false).build().unwrap();
-    /// assert_eq!(lazy.len(), 0, "nothing read");
-    /// let f: Memoized<u32> = Memoized::builder("doc::f").group(lazy).build();
-    /// assert_eq!(f.call(&(1u8,), || unreachable!()), 10, "found by its object key");
-    /// # drop(f); drop(writer); std::fs::remove_dir_all(&dir).ok();
+    /// let lazy = MemoizedGroup::builder().obj_store_url(&url).build().unwrap();
+    /// let g: Memoized<u32> = Memoized::builder("doc::f").group(lazy.clone()).build();
+    /// assert_eq!(g.call(&(1u8,), || unreachable!()), 10, "found by its object key");
+    /// assert_eq!(lazy.len(), 1, "read whole when asked");
+    ///
+    /// let eager = MemoizedGroup::builder().obj_store_url(&url).read_index(true).build().unwrap();
+    /// assert_eq!(eager.len(), 1);
+    /// # drop((f, g)); drop((writer, lazy, eager)); std::fs::remove_dir_all(&dir).ok();
     /// ```
     pub fn read_index(mut self, on: bool) -> Self {
         self.read_index = on;
@@ -362,11 +369,14 @@ impl MemoizedGroupBuilder {
             fine_grain_eviction: self.fine_grain_eviction,
             temporary: self.temporary,
             temp_dir,
-            read_index: self.read_index,
         };
         let engine = Engine::try_new(plugins, settings, self.extra_system_state, restore_roots)?;
-        if !self.temporary && self.read_index {
+        if self.temporary {
+            engine.mark_loaded(); // a new, empty folder
+        } else if self.read_index || self.fine_grain_persistence || self.fine_grain_eviction {
             engine.refresh()?;
+        } else {
+            engine.open_head()?;
         }
         let group = Arc::new(MemoizedGroup::new(Ok(engine), false, report));
         super::exit::register(&group);

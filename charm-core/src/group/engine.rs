@@ -22,10 +22,6 @@ pub(crate) struct Settings {
     pub(crate) temporary: bool,
     /// The folder a temporary group made for itself, removed at exit.
     pub(crate) temp_dir: Option<PathBuf>,
-    /// Whether the persisted index is read; without, calls find values by
-    /// their object keys and the process's changes (hits included) go out
-    /// as one delta record at exit.
-    pub(crate) read_index: bool,
 }
 
 /// The plugins a group uses.

@@ -124,7 +124,9 @@ impl MemoizedGroup {
     /// its budget; returns how many were evicted. Persisted at the next
     /// commit.
     pub fn evict(&self) -> Result<usize> {
-        Ok(self.engine()?.evict_to_budget())
+        let engine = self.engine()?;
+        engine.ensure_loaded()?;
+        Ok(engine.evict_to_budget())
     }
 
     /// Deletes stored objects that no entry refers to (left by crashes or a
@@ -173,9 +175,9 @@ impl MemoizedGroup {
         }
     }
 
-    /// The number of entries in the index.
+    /// The number of entries in the index (read whole first, if it was not).
     pub fn len(&self) -> usize {
-        self.inner.as_ref().map_or(0, |e| e.index.len())
+        self.inner.as_ref().map_or(0, |e| e.whole_index().len())
     }
 
     /// Whether the index has no entries.
@@ -183,9 +185,10 @@ impl MemoizedGroup {
         self.len() == 0
     }
 
-    /// Bytes the entries count against the budget.
+    /// Bytes the entries count against the budget (the index is read
+    /// whole first, if it was not).
     pub fn size(&self) -> u64 {
-        self.inner.as_ref().map_or(0, |e| e.index.total_size())
+        self.inner.as_ref().map_or(0, |e| e.whole_index().total_size())
     }
 
     /// The byte budget.

@@ -36,6 +36,9 @@ pub(crate) struct Persistence {
     /// its last commit: only a commit folds them with everyone else's and
     /// evicts the union to the budget.
     wrote_changes: AtomicBool,
+    /// Memory holds the whole persisted index (read at open, on demand, or
+    /// by a commit); until then calls find values by their object keys.
+    loaded: AtomicBool,
 }
 
 /// Delta records written and found.
@@ -78,6 +81,66 @@ impl Persistence {
 }
 
 impl Engine {
+    /// Whether memory holds the whole persisted index.
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.persist.loaded.load(Ordering::Acquire)
+    }
+
+    /// Reads the whole index into memory, unless it already is: for what
+    /// needs every entry (its size, usage, values kept in the index).
+    pub(crate) fn ensure_loaded(&self) -> Result<()> {
+        match self.is_loaded() {
+            true => Ok(()),
+            false => self.refresh(),
+        }
+    }
+
+    /// The index, read whole first if it was not (a failure to read it is
+    /// warned about, and what memory holds is used).
+    pub(crate) fn whole_index(&self) -> &crate::index::Index {
+        if let Err(e) = self.ensure_loaded() {
+            let message = format!("cannot read the cache index: {e}");
+            warn_failure("read-index", &e, &message);
+        }
+        &self.index
+    }
+
+    /// The index's head, if there is a readable one (a damaged one is
+    /// reported and taken as absent: it is rewritten at the next commit).
+    fn read_head(&self) -> Result<Option<format::Head>> {
+        let Some(bytes) = self.store.get(layout::HEAD)? else {
+            return Ok(None);
+        };
+        match format::decode_head(&bytes) {
+            Ok(head) => Ok(Some(head)),
+            Err(err) => {
+                emit(Op::Corrupt, None, None, None, &format!("{err}; ignored"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// At open, instead of the whole index: its head. A system state that
+    /// differs from this process's means what is persisted must go, and
+    /// the persisted function states let a changed one be noticed (both
+    /// make this process commit at exit, which cascades).
+    pub(crate) fn open_head(&self) -> Result<()> {
+        let Some(head) = self.read_head()? else {
+            return Ok(());
+        };
+        if head.system != self.update_system_state()? {
+            self.persist.system_changed.store(true, Ordering::Relaxed);
+        } else {
+            self.index.learn_functions(head.functions);
+        }
+        Ok(())
+    }
+
+    /// Marks the index as loaded: a temporary group's starts empty.
+    pub(crate) fn mark_loaded(&self) {
+        self.persist.loaded.store(true, Ordering::Release);
+    }
+
     /// Reads the snapshot and every delta record not folded into it.
     /// Returns the state and the delta keys it applied.
     fn read_state(&self) -> Result<(State, Vec<String>)> {
@@ -108,6 +171,10 @@ impl Engine {
                     }
                     if d.system == state.system {
                         state.apply(d);
+                    } else {
+                        // Stored under another system state: garbage
+                        // once this state is written.
+                        state.replaced.extend(d.upserts.into_iter().map(|(_, e)| e));
                     }
                     applied.push(name);
                 }
@@ -163,6 +230,7 @@ impl Engine {
             self.read_state()?
         };
         p.deltas = applied.len();
+        self.mark_loaded();
         if state.system != self.update_system_state()? {
             return Ok(()); // written under another system state: nothing of ours
         }
@@ -207,6 +275,7 @@ impl Engine {
         let accesses = std::mem::take(&mut state.accesses);
         let replaced = std::mem::take(&mut state.replaced);
         let merged = self.index.merge(state);
+        self.mark_loaded();
         {
             let mut p = self.policy.current();
             if let Some(s) = stored {
@@ -241,9 +310,14 @@ impl Engine {
         snap.policy = Some(self.policy.state()?);
         self.store
             .put(layout::BASE, &format::encode_snapshot(&snap)?)?;
-        // For processes that do not read the index: when to compact.
-        let count = format!("{} {}", snap.entries.len(), self.index.total_size());
-        let _ = self.store.put(layout::COUNT, count.as_bytes());
+        // What processes that do not read the index whole read instead.
+        let head = format::Head {
+            system,
+            functions: snap.functions.clone(),
+            entries: snap.entries.len() as u64,
+            bytes: self.index.total_size(),
+        };
+        let _ = format::encode_head(&head).and_then(|h| self.store.put(layout::HEAD, &h));
         let mut own = lock(&self.persist.own_deltas);
         for name in &applied {
             let _ = self.store.delete(name);
@@ -276,11 +350,17 @@ impl Engine {
         }
         p.seq += 1;
         // The bytes it adds end its name, so that a process that has not
-        // read the index can tell the budget is exceeded from a listing.
-        let adds: u64 = delta
-            .upserts
-            .iter()
-            .fold(0, |sum, (_, e)| sum.saturating_add(e.size));
+        // read the index can tell the budget is exceeded from a listing:
+        // the values this process stored (an entry it found by its object
+        // key was counted by whoever stored it).
+        let adds: u64 = {
+            let stored = lock(&self.persist.unindexed);
+            delta
+                .upserts
+                .iter()
+                .filter(|(_, e)| stored.contains(&e.obj_key))
+                .fold(0, |sum, (_, e)| sum.saturating_add(e.size))
+        };
         let name = format!(
             "{}{:020}-{}-{}-{adds}",
             layout::DELTA,
@@ -305,7 +385,7 @@ impl Engine {
             .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
         p.deltas += 1;
         emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
-        let due = if self.settings.read_index {
+        let due = if self.is_loaded() {
             p.deltas > MIN_DELTAS_BEFORE_COMPACTION.max(self.index.len() / 16)
         } else {
             self.compaction_due_unread()?
@@ -332,14 +412,9 @@ impl Engine {
         if names.len() <= MIN_DELTAS_BEFORE_COMPACTION && adds == 0 {
             return Ok(false);
         }
-        let count = self
-            .store
-            .get(layout::COUNT)?
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default();
-        let mut fields = count.split_whitespace().map(|f| f.parse::<u64>().ok());
-        let entries = fields.next().flatten().unwrap_or(0);
-        let bytes = fields.next().flatten().unwrap_or(0);
+        let (entries, bytes) = self
+            .read_head()?
+            .map_or((0, 0), |h| (h.entries, h.bytes));
         let too_many =
             names.len() > MIN_DELTAS_BEFORE_COMPACTION && names.len() as u64 > entries / 16;
         Ok(too_many || bytes.saturating_add(adds) > self.settings.budget)
@@ -362,15 +437,19 @@ impl Engine {
         // A process that only hit (the common case of a rerun) writes its
         // hits and usage as one delta record, which costs what it did, not
         // what the index holds; whoever finds enough of them folds them
-        // into the snapshot. One that changed entries, function or system
-        // states, or is past the budget, or hit more than a delta keeps,
-        // commits.
-        let whole = self.settings.read_index
-            && (self.index.has_entry_changes()
-                || self.persist.wrote_changes.load(Ordering::Relaxed)
-                || self.persist.system_changed.load(Ordering::Relaxed)
-                || self.index.total_size() > self.settings.budget
-                || self.policy.accesses_overflowed());
+        // into the snapshot. One that holds the whole index and changed
+        // entries or function states, or is past the budget, or hit more
+        // than a delta keeps, commits; so does one whose system state
+        // changed. One that never read the index writes its delta, and
+        // folds the deltas only when they are due.
+        let system_changed = self.persist.system_changed.load(Ordering::Relaxed);
+        let whole = system_changed
+            || self.index.has_function_changes()
+            || self.is_loaded()
+                && (self.index.has_entry_changes()
+                    || self.persist.wrote_changes.load(Ordering::Relaxed)
+                    || self.index.total_size() > self.settings.budget
+                    || self.policy.accesses_overflowed());
         let saved = match whole {
             true => self.commit(),
             false => self.write_delta(),

@@ -122,14 +122,14 @@ impl Engine {
     }
 
     pub(crate) fn usage(&self) -> GroupUsage {
+        let index = self.whole_index();
         let mut per: HashMap<charm_freeze::Digest, (u64, u64)> = HashMap::new();
-        for e in self.index.entries.iter() {
+        for e in index.entries.iter() {
             let slot = per.entry(e.key().name).or_default();
             slot.0 += 1;
             slot.1 = slot.1.saturating_add(e.size);
         }
-        let mut functions: Vec<FunctionUsage> = self
-            .index
+        let mut functions: Vec<FunctionUsage> = index
             .functions
             .iter()
             .map(|f| {
@@ -144,8 +144,8 @@ impl Engine {
             .collect();
         functions.sort_by(|a, b| a.name.cmp(&b.name));
         GroupUsage {
-            entries: self.index.len() as u64,
-            bytes: self.index.total_size(),
+            entries: index.len() as u64,
+            bytes: index.total_size(),
             budget: self.settings.budget,
             functions,
         }

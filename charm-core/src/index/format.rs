@@ -15,8 +15,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"CHARMIX1";
 const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
+const HEAD_MAGIC: &[u8; 8] = b"CHARMHD1";
 /// Bumped on any change of the persisted structures (part of the system state).
-pub(crate) const FORMAT: u32 = 3;
+pub(crate) const FORMAT: u32 = 4;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// A policy's persisted state, decoded only by a process that uses it.
@@ -37,6 +38,19 @@ pub(crate) struct Snapshot {
     /// Delta records already folded into this snapshot (they may linger if
     /// their deletion failed; they must not be applied twice).
     pub(crate) folded: Vec<String>,
+}
+
+/// What a process reads at open instead of the whole index, written
+/// beside each snapshot: its system and function states, which a process
+/// compares its own with (a change must cascade, which only a commit
+/// does), and its entries and bytes, which tell when delta records take
+/// the cache past its budget.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Head {
+    pub(crate) system: Digest,
+    pub(crate) functions: Vec<FunctionRecord>,
+    pub(crate) entries: u64,
+    pub(crate) bytes: u64,
 }
 
 /// Changes since the last write, from one process.
@@ -233,6 +247,14 @@ pub(crate) fn encode_delta(d: &Delta) -> Result<Vec<u8>> {
 
 pub(crate) fn decode_delta(bytes: &[u8]) -> Result<Delta> {
     decode(DELTA_MAGIC, "index delta", bytes)
+}
+
+pub(crate) fn encode_head(h: &Head) -> Result<Vec<u8>> {
+    encode(HEAD_MAGIC, h)
+}
+
+pub(crate) fn decode_head(bytes: &[u8]) -> Result<Head> {
+    decode(HEAD_MAGIC, "index head", bytes)
 }
 
 /// The persisted index being assembled from a snapshot and deltas.

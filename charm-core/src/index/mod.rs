@@ -117,6 +117,25 @@ impl Index {
         !(j.upserts.is_empty() && j.removals.is_empty() && j.functions.is_empty())
     }
 
+    /// Whether a function record was added or changed since the last write.
+    pub(crate) fn has_function_changes(&self) -> bool {
+        !self.journal().functions.is_empty()
+    }
+
+    /// Takes the persisted function records of the index's head, for a
+    /// process that has not read the index whole (only functions it has
+    /// no record of yet).
+    pub(crate) fn learn_functions(&self, records: Vec<FunctionRecord>) {
+        for record in records {
+            self.functions
+                .entry(charm_freeze::hash(&record.name))
+                .or_insert_with(|| FunctionEntry {
+                    record,
+                    live: LiveStats::default(),
+                });
+        }
+    }
+
     /// Whether anything is waiting to be persisted.
     pub(crate) fn has_changes(&self) -> bool {
         self.has_entry_changes()

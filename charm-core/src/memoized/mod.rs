@@ -107,8 +107,18 @@ impl<R> Memoized<R> {
     }
 
     /// Hits, misses, and time cost and saved, over all runs and processes
-    /// (as of the last merge with the persisted index).
+    /// (as of the last merge with the persisted index, which is read whole
+    /// first if it was not).
     pub fn usage(&self) -> Usage {
+        self.group()
+            .engine()
+            .map(|e| e.whole_index())
+            .map(|_| self.usage_so_far())
+            .unwrap_or_default()
+    }
+
+    /// [`usage`](Self::usage) as memory holds it, without reading the index.
+    fn usage_so_far(&self) -> Usage {
         self.group()
             .engine()
             .map(|e| e.function_usage(&self.name_digest))
@@ -209,7 +219,7 @@ impl<R> Memoized<R> {
         if self.thrash_warned.load(Ordering::Relaxed) {
             return;
         }
-        let u = self.usage();
+        let u = self.usage_so_far();
         if u.time_cost > THRASH_MIN && u.time_cost > u.time_saved {
             self.thrash_warned.store(true, Ordering::Relaxed);
             warn_once(
