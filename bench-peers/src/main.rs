@@ -4,7 +4,10 @@
 //! operation and the ratio best peer ÷ charm (> 1: charm is faster).
 //!
 //! `./scripts/bench-peers.sh` builds and runs it; `BENCH_PEERS_SCALE=0.1`
-//! shortens it.
+//! shortens it, `BENCH_PEERS_ONLY=charm,redb-nofsync` leaves the other
+//! peers out, and `BENCH_PEERS_OPEN=1000,1000000` sets the cache sizes of
+//! the open + 1 hit + exit rows (filling a million entries takes charm and
+//! a durable redb many minutes).
 
 use cached::stores::RedbCache;
 use cached::ConcurrentCached;
@@ -16,6 +19,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 4] = ["charm", "redb", "redb-nofsync", "cacache"];
+
+/// The peers to run, charm first.
+fn peers() -> Vec<&'static str> {
+    let only = std::env::var("BENCH_PEERS_ONLY").unwrap_or_default();
+    PEERS
+        .into_iter()
+        .filter(|p| *p == "charm" || only.is_empty() || only.split(',').any(|o| o == *p))
+        .collect()
+}
+
+/// The cache sizes of the open + 1 hit + exit rows.
+fn open_sizes() -> Vec<usize> {
+    match std::env::var("BENCH_PEERS_OPEN") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+        Err(_) => vec![1_000, scale(10_000), scale(100_000)],
+    }
+}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("charm-peers-{name}-{}", std::process::id()));
@@ -222,37 +245,51 @@ fn big(peer: &str) -> (Duration, Duration) {
     (miss, hit)
 }
 
-/// A process that opens a cache of `n` entries, hits one and exits, less
-/// a process that does nothing: the median of several.
-fn open_hit_exit(peer: &str, n: usize) -> Duration {
+/// What a process that opens a cache of `n` entries, hits one and exits
+/// costs: its time less a process that does nothing, and its peak
+/// resident memory (each the median of several runs).
+fn open_hit_exit(peer: &str, n: usize) -> (Duration, u64) {
     let (dir, cache) = filled(peer, &format!("open{n}"), n);
     drop(cache);
+    settle();
     let exe = std::env::current_exe().expect("this program");
     let run = |what: &str| {
         let start = Instant::now();
-        let status = Command::new(&exe)
+        let out = Command::new(&exe)
             .args(["child", what, &dir.display().to_string()])
-            .status()
+            .output()
             .expect("a child");
-        assert!(status.success(), "the {what} child failed");
-        start.elapsed()
+        assert!(out.status.success(), "the {what} child failed");
+        let peak_kib = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0u64);
+        (start.elapsed(), peak_kib)
     };
     let median = |what: &str| {
-        let mut times: Vec<Duration> = (0..7).map(|_| run(what)).collect();
-        times.sort();
-        times[3]
+        let mut runs: Vec<(Duration, u64)> = (0..7).map(|_| run(what)).collect();
+        runs.sort();
+        runs[3]
     };
-    let t = median(peer).saturating_sub(median("nothing"));
+    let (t, peak) = median(peer);
+    let t = t.saturating_sub(median("nothing").0);
     let _ = std::fs::remove_dir_all(dir);
-    t
+    (t, peak)
 }
 
+/// The child of [`open_hit_exit`]: prints its peak resident KiB.
 fn child(peer: &str, dir: &str) {
-    if peer == "nothing" {
-        return;
+    if peer != "nothing" {
+        let cache = open(peer, Path::new(dir));
+        assert_eq!(cache.get_small(7), Some(7));
     }
-    let cache = open(peer, Path::new(dir));
-    assert_eq!(cache.get_small(7), Some(7));
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    println!("{peak}");
 }
 
 fn fmt(d: Duration) -> String {
@@ -275,10 +312,18 @@ fn settle() {
 }
 
 fn row(label: &str, measure: impl Fn(&str) -> Duration) {
-    let times: Vec<Duration> = PEERS.iter().map(|p| measure(p)).collect();
-    let best_peer = times[1..].iter().min().copied().unwrap_or_default();
-    let ratio = best_peer.as_secs_f64() / times[0].as_secs_f64().max(1e-12);
-    let cells: Vec<String> = times.iter().map(|t| fmt(*t)).collect();
+    let times: Vec<Duration> = peers().iter().map(|p| measure(p)).collect();
+    print_row(label, &times, |t| t.as_secs_f64(), fmt);
+}
+
+/// A table row: each peer's figure, and best peer ÷ charm (smaller is better).
+fn print_row<T: Copy>(label: &str, of: &[T], value: impl Fn(T) -> f64, show: impl Fn(T) -> String) {
+    let best_peer = of[1..]
+        .iter()
+        .map(|t| value(*t))
+        .fold(f64::INFINITY, f64::min);
+    let ratio = best_peer / value(of[0]).max(1e-12);
+    let cells: Vec<String> = of.iter().map(|t| show(*t)).collect();
     println!("| {label} | {} | {ratio:.2} |", cells.join(" | "));
 }
 
@@ -288,17 +333,25 @@ fn main() {
         child(&args[2], &args[3]);
         return;
     }
-    println!("| workload | {} | best peer ÷ charm |", PEERS.join(" | "));
-    println!("|---|{}---|", "---|".repeat(PEERS.len()));
+    let peers = peers();
+    println!("| workload | {} | best peer ÷ charm |", peers.join(" | "));
+    println!("|---|{}---|", "---|".repeat(peers.len()));
     for n in [1_000, scale(100_000)] {
         row(&format!("tiny hit, {n} entries"), |p| tiny_hits(p, n));
     }
     row("tiny miss + store", tiny_misses);
     row("1 MiB store", |p| big(p).0);
     row("1 MiB hit", |p| big(p).1);
-    for n in [1_000, scale(10_000)] {
-        row(&format!("open + 1 hit + exit, {n} entries"), |p| {
-            open_hit_exit(p, n)
-        });
+    for n in open_sizes() {
+        let runs: Vec<(Duration, u64)> = peers.iter().map(|p| open_hit_exit(p, n)).collect();
+        let label = format!("open + 1 hit + exit, {n} entries");
+        print_row(&label, &runs, |r| r.0.as_secs_f64(), |r| fmt(r.0));
+        let label = format!("… its peak RSS, {n} entries");
+        print_row(
+            &label,
+            &runs,
+            |r| r.1 as f64,
+            |r| format!("{:.1} MiB", r.1 as f64 / 1024.0),
+        );
     }
 }

@@ -2,11 +2,12 @@
 
 use charm_core::events::{emit, Op};
 use charm_core::{
-    create_temp_beside, remove_non_file, valid_key, Error, ObjStore, Result, TEMP_MARK,
+    create_temp_beside, remove_non_file, valid_key, Error, ObjStore, Result, StoredReader,
+    TEMP_MARK,
 };
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -96,6 +97,22 @@ impl DirObjStore {
     /// Reads a key's file without following a link or blocking on a fifo;
     /// `None` if there is no regular file (anything else is removed).
     fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        let Some((mut file, len)) = self.open_file(path)? else {
+            return Ok(None);
+        };
+        let len = usize::try_from(len).map_err(io::Error::other)?;
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len)
+            .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, format!("{len} bytes: {e}")))?;
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Opens a key's file and its length, without following a link or
+    /// blocking on a fifo; `None` if there is no regular file (anything
+    /// else is removed).
+    fn open_file(&self, path: &Path) -> io::Result<Option<(fs::File, u64)>> {
         let opened = fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -114,13 +131,7 @@ impl DirObjStore {
             self.discard_non_file(path, "not a regular file");
             return Ok(None);
         }
-        let len = usize::try_from(meta.len()).map_err(io::Error::other)?;
-        let mut bytes = Vec::new();
-        bytes
-            .try_reserve_exact(len)
-            .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, format!("{len} bytes: {e}")))?;
-        file.read_to_end(&mut bytes)?;
-        Ok(Some(bytes))
+        Ok(Some((file, meta.len())))
     }
 
     /// Removes what stands where a key's file belongs, and reports it.
@@ -189,6 +200,27 @@ impl DirObjStore {
             }
         }
         Ok(())
+    }
+}
+
+/// A stored file opened for reads of its parts. A `put` renames a new
+/// file into place, so the open one never changes under its reader.
+#[derive(Debug)]
+struct OpenFile {
+    file: fs::File,
+    size: u64,
+    path: PathBuf,
+}
+
+impl StoredReader for OpenFile {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))
     }
 }
 
@@ -266,6 +298,14 @@ impl ObjStore for DirObjStore {
 
     fn contains(&self, key: &str) -> Result<bool> {
         Ok(fs::symlink_metadata(self.path(key)?).is_ok_and(|m| m.is_file()))
+    }
+
+    fn open(&self, key: &str) -> Result<Option<Box<dyn StoredReader>>> {
+        let path = self.path(key)?;
+        let opened = self
+            .open_file(&path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        Ok(opened.map(|(file, size)| Box::new(OpenFile { file, size, path }) as _))
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>> {

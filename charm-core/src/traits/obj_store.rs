@@ -117,6 +117,20 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
         None
     }
 
+    /// `key`'s value opened for reads of its parts, if it is stored: the
+    /// index is searched in place this way, a few hundred bytes a lookup,
+    /// without being read whole.
+    ///
+    /// The reader sees the value as it was when opened; a later `put`
+    /// replaces the value without changing what an open reader reads. The
+    /// default reads the value whole; a store with cheap ranged reads (a
+    /// file, an S3 `Range` request) overrides it.
+    fn open(&self, key: &str) -> Result<Option<Box<dyn StoredReader>>> {
+        Ok(self
+            .get(key)?
+            .map(|bytes| Box::new(WholeValue(bytes)) as Box<dyn StoredReader>))
+    }
+
     /// Removes what interrupted writes left behind (temporary files of a
     /// killed writer) that is older than `older_than`; returns how many.
     /// `gc` calls it. Stores whose writes leave nothing behind keep the
@@ -125,6 +139,59 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
         let _ = older_than;
         Ok(0)
     }
+}
+
+/// A stored value opened by [`ObjStore::open`], read part by part.
+///
+/// ```
+/// # use charm_stores as _;
+/// use charm_core::ObjStore;
+/// let store = charm_core::open_store("mem:").unwrap();
+/// store.put("index/base", b"0123456789").unwrap();
+/// let reader = store.open("index/base").unwrap().unwrap();
+/// let mut part = [0u8; 4];
+/// reader.read_at(3, &mut part).unwrap();
+/// assert_eq!((&part, reader.size()), (b"3456", 10));
+/// assert!(reader.read_at(8, &mut part).is_err(), "past the end");
+/// ```
+pub trait StoredReader: Send + Sync + fmt::Debug {
+    /// The value's length in bytes.
+    fn size(&self) -> u64;
+
+    /// Fills `buf` with the bytes from `offset` on; an error if the value
+    /// ends before `buf` is full.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
+}
+
+/// The default [`StoredReader`]: the value read whole.
+#[derive(Debug)]
+struct WholeValue(Vec<u8>);
+
+impl StoredReader for WholeValue {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let part = usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.0.get(start..start.checked_add(buf.len())?));
+        match part {
+            Some(part) => {
+                buf.copy_from_slice(part);
+                Ok(())
+            }
+            None => Err(past_the_end(offset, buf.len(), self.size())),
+        }
+    }
+}
+
+/// The error of a read past a value's end.
+pub(crate) fn past_the_end(offset: u64, len: usize, size: u64) -> crate::Error {
+    crate::Error::corrupt(
+        "stored value",
+        &format!("a read of {len} bytes at {offset} passes its end ({size} bytes)"),
+    )
 }
 
 /// Whether `key` is a valid store key: `/`-separated non-empty segments of
