@@ -18,6 +18,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::index::format::{self, Delta, PolicyState, Snapshot, State};
+use crate::index::table::Table;
+use crate::traits::obj_store::WholeValue;
 use crate::object::{self, ObjectMeta};
 use crate::{Entry, EntryKey, FunctionRecord, FunctionStats, ReplacementPolicy};
 use charm_freeze::{hash, Digest};
@@ -25,7 +27,12 @@ use charm_freeze::{hash, Digest};
 /// Decodes an index snapshot and merges it into a state, then applies it
 /// as a delta too (as a merge of two processes' views would).
 pub fn snapshot(bytes: &[u8]) -> bool {
-    let Ok(snap) = format::decode_snapshot(bytes) else {
+    if let Ok(table) = Table::open(Box::new(WholeValue(bytes.to_vec()))) {
+        for (k, _) in sample_entries() {
+            let _ = table.find(&k);
+        }
+    }
+    let Ok((snap, _)) = format::decode_snapshot(bytes) else {
         return false;
     };
     let mut state = State::from_snapshot(snap.clone());

@@ -117,7 +117,7 @@ impl DirObjStore {
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path);
-        let mut file = match opened {
+        let file = match opened {
             Ok(f) => f,
             Err(e) if absent(&e) => return Ok(None),
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {

@@ -148,7 +148,13 @@ impl Engine {
         let mut state = match self.store.get(layout::BASE)? {
             None => State::empty(system),
             Some(bytes) => match format::decode_snapshot(&bytes) {
-                Ok(s) => State::from_snapshot(s),
+                Ok((s, damaged)) => {
+                    if damaged > 0 {
+                        let why = format!("{damaged} damaged index records left out");
+                        emit(Op::Corrupt, None, None, None, &why);
+                    }
+                    State::from_snapshot(s)
+                }
                 Err(err) => {
                     self.set_aside(&bytes, &err);
                     State::empty(system)

@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use xxhash_rust::xxh3::xxh3_64;
 
-const SNAPSHOT_MAGIC: &[u8; 8] = b"CHARMIX1";
 const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
 const HEAD_MAGIC: &[u8; 8] = b"CHARMHD1";
 /// Bumped on any change of the persisted structures (part of the system state).
@@ -27,12 +26,11 @@ pub(crate) struct PolicyState {
     pub(crate) bytes: Vec<u8>,
 }
 
-/// The whole index as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The whole index as stored (laid out by [`super::table`]).
+#[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub(crate) system: Digest,
     pub(crate) functions: Vec<FunctionRecord>,
-    #[serde(with = "entry_table")]
     pub(crate) entries: Vec<(EntryKey, Entry)>,
     pub(crate) policy: Option<PolicyState>,
     /// Delta records already folded into this snapshot (they may linger if
@@ -79,123 +77,6 @@ impl Delta {
     }
 }
 
-/// Entries as one byte string of fixed-width records (read without a
-/// visitor call per field: a cold start of 10k entries reads ~2 MB):
-///
-/// ```text
-/// name [32] args [32] obj [32] func_state [32] args_ver [32]
-/// size u64 compute_ns u64 serialize_ns u64 stamp u64
-/// inline length u32 (u32::MAX: none) | inline bytes
-/// ```
-mod entry_table {
-    use crate::{Entry, EntryKey};
-    use charm_freeze::Digest;
-    use serde::de::{Error as _, Visitor};
-    use serde::{Deserializer, Serializer};
-    use std::fmt;
-
-    const FIXED: usize = 5 * 32 + 4 * 8 + 4;
-    /// Sizes above this (1 PiB) are refused as crafted (sums of sizes
-    /// saturate besides).
-    const MAX_ENTRY_SIZE: u64 = 1 << 50;
-    const NONE: u32 = u32::MAX;
-
-    pub(super) fn serialize<S: Serializer>(
-        entries: &[(EntryKey, Entry)],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let inline: usize = entries
-            .iter()
-            .filter_map(|(_, e)| e.inline.as_ref())
-            .map(Vec::len)
-            .sum();
-        let mut out = Vec::with_capacity(entries.len() * FIXED + inline);
-        for (k, e) in entries {
-            for d in [&k.name, &k.args, &e.obj_key, &e.func_state, &e.args_ver] {
-                out.extend_from_slice(d.as_bytes());
-            }
-            for n in [e.size, e.compute_ns, e.serialize_ns, e.stamp] {
-                out.extend_from_slice(&n.to_le_bytes());
-            }
-            match &e.inline {
-                Some(v) if v.len() < NONE as usize => {
-                    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                    out.extend_from_slice(v);
-                }
-                Some(_) => return Err(serde::ser::Error::custom("an inline value over 4 GiB")),
-                None => out.extend_from_slice(&NONE.to_le_bytes()),
-            }
-        }
-        s.serialize_bytes(&out)
-    }
-
-    fn parse(mut b: &[u8]) -> Option<Vec<(EntryKey, Entry)>> {
-        let mut out = Vec::with_capacity(b.len() / FIXED);
-        let digest = |b: &[u8], i: usize| {
-            let mut d = [0u8; 32];
-            d.copy_from_slice(&b[i * 32..i * 32 + 32]);
-            Digest::from_bytes(d)
-        };
-        let word = |b: &[u8], i: usize| {
-            let at = 160 + i * 8;
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[at..at + 8]);
-            u64::from_le_bytes(w)
-        };
-        while !b.is_empty() {
-            if b.len() < FIXED {
-                return None;
-            }
-            let inline_len = u32::from_le_bytes([b[192], b[193], b[194], b[195]]);
-            let inline = match inline_len {
-                NONE => None,
-                n => Some(
-                    b.get(FIXED..FIXED.checked_add(usize::try_from(n).ok()?)?)?
-                        .to_vec(),
-                ),
-            };
-            let key = EntryKey {
-                name: digest(b, 0),
-                args: digest(b, 1),
-            };
-            let entry = Entry {
-                obj_key: digest(b, 2),
-                func_state: digest(b, 3),
-                args_ver: digest(b, 4),
-                size: word(b, 0),
-                compute_ns: word(b, 1),
-                serialize_ns: word(b, 2),
-                stamp: word(b, 3),
-                inline,
-            };
-            if entry.size > MAX_ENTRY_SIZE {
-                return None; // no value is this large: a crafted record
-            }
-            let used = FIXED + entry.inline.as_ref().map_or(0, Vec::len);
-            out.push((key, entry));
-            b = &b[used..];
-        }
-        Some(out)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<(EntryKey, Entry)>, D::Error> {
-        struct Table;
-        impl<'de> Visitor<'de> for Table {
-            type Value = Vec<(EntryKey, Entry)>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a table of index entries")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-                parse(v).ok_or_else(|| E::custom("truncated or crafted entry table"))
-            }
-        }
-        d.deserialize_bytes(Table)
-            .map_err(|e| D::Error::custom(format!("entries: {e}")))
-    }
-}
-
 fn encode<T: Serialize>(magic: &[u8; 8], value: &T) -> Result<Vec<u8>> {
     let body = postcard::to_stdvec(value).map_err(|e| Error::plugin("index encoding", e))?;
     let mut out = Vec::with_capacity(HEADER + body.len());
@@ -234,11 +115,12 @@ fn decode<T: DeserializeOwned>(magic: &[u8; 8], what: &str, bytes: &[u8]) -> Res
 }
 
 pub(crate) fn encode_snapshot(s: &Snapshot) -> Result<Vec<u8>> {
-    encode(SNAPSHOT_MAGIC, s)
+    super::table::encode(s)
 }
 
-pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot> {
-    decode(SNAPSHOT_MAGIC, "index snapshot", bytes)
+/// A snapshot, and how many of its records were damaged (left out).
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Snapshot, usize)> {
+    super::table::decode(bytes)
 }
 
 pub(crate) fn encode_delta(d: &Delta) -> Result<Vec<u8>> {
@@ -433,25 +315,6 @@ mod tests {
             decode_snapshot(&bytes).is_err(),
             "a delta is not a snapshot"
         );
-    }
-
-    #[test]
-    fn snapshots_round_trip_entry_tables_with_inline_values() {
-        let (k1, e1) = entry(1, 5);
-        let (k2, mut e2) = entry(2, 6);
-        e2.inline = Some(vec![9; 300]);
-        let snap = Snapshot {
-            system: hash(&1u8),
-            functions: Vec::new(),
-            entries: vec![(k1, e1.clone()), (k2, e2.clone())],
-            policy: None,
-            folded: vec!["index/delta-1".into()],
-        };
-        let bytes = encode_snapshot(&snap).unwrap();
-        let back = decode_snapshot(&bytes).unwrap();
-        assert_eq!(back.entries, vec![(k1, e1), (k2, e2)]);
-        assert_eq!(back.folded, snap.folded);
-        assert!(decode_snapshot(&bytes[..bytes.len() - 10]).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub(crate) mod format;
 mod journal;
+pub(crate) mod table;
 
 use crate::entry::{stamp, FunctionRecord, FunctionStats, LiveStats};
 use crate::{BuildDigestHasher, Entry, EntryKey};
@@ -296,5 +297,7 @@ impl Index {
     }
 }
 
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;

@@ -165,7 +165,7 @@ pub trait StoredReader: Send + Sync + fmt::Debug {
 
 /// The default [`StoredReader`]: the value read whole.
 #[derive(Debug)]
-struct WholeValue(Vec<u8>);
+pub(crate) struct WholeValue(pub(crate) Vec<u8>);
 
 impl StoredReader for WholeValue {
     fn size(&self) -> u64 {
