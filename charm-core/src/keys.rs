@@ -85,8 +85,13 @@ pub mod layout {
     pub const INDEX: &str = "index/";
     /// The index snapshot.
     pub const BASE: &str = "index/base";
-    /// The prefix of delta records.
+    /// The prefix of delta records that change entries or function states
+    /// (a process that has not read the index whole reads them at open).
     pub const DELTA: &str = "index/delta-";
+    /// The prefix of delta records of hits and usage only (read by whoever
+    /// folds them into the snapshot).
+    pub const HITS: &str = "index/hits-";
+
     /// What a process reads at open instead of the whole index: the
     /// system and function states, entries and bytes of the last snapshot.
     pub const HEAD: &str = "index/head";

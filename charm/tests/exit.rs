@@ -37,7 +37,10 @@ fn deltas(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("index"))
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("delta-"))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("delta-") || name.starts_with("hits-")
+        })
         .count()
 }
 

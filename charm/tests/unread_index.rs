@@ -91,8 +91,8 @@ fn its_misses_reach_the_index_and_replaced_objects_are_deleted() {
     drop(g);
     assert_eq!(
         files_under(&dir.join("obj")),
-        2,
-        "both versions' objects, until a merge"
+        1,
+        "the snapshot, searched in place, named the replaced version"
     );
 
     let g = reading(&dir);
@@ -199,4 +199,28 @@ impl charm::freeze::Freeze for TheFile {
     fn freeze_cache_ver(&self, f: &mut charm::freeze::Freezer) {
         f.write_value(&self.ver);
     }
+}
+
+#[test]
+fn values_kept_in_the_index_and_others_invalidations_reach_a_process_that_reads_neither_whole() {
+    let dir = fresh_dir("inline");
+    let kept = |g: &Arc<MemoizedGroup>| -> Memoized<String> {
+        Memoized::builder("unread::kept")
+            .use_obj_store(false)
+            .group(g.clone())
+            .build()
+    };
+    let g = unread(&dir);
+    for x in 0..3u32 {
+        kept(&g).call(&x, || format!("v{x}"));
+    }
+    drop(g); // a new function: commits, so the values sit in the snapshot
+    let g = unread(&dir);
+    assert!(kept(&g).invalidate(&2u32, "stale"));
+    drop(g); // one delta record, with the removal
+    let g = unread(&dir);
+    assert_eq!(kept(&g).call(&1u32, || unreachable!("in the snapshot")), "v1");
+    assert_eq!(kept(&g).call(&2u32, || "fresh".into()), "fresh", "invalidated");
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

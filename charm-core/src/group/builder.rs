@@ -376,7 +376,7 @@ impl MemoizedGroupBuilder {
         } else if self.read_index || self.fine_grain_persistence || self.fine_grain_eviction {
             engine.refresh()?;
         } else {
-            engine.open_head()?;
+            engine.open_unread()?;
         }
         let group = Arc::new(MemoizedGroup::new(Ok(engine), false, report));
         super::exit::register(&group);

@@ -5,6 +5,7 @@ use super::Engine;
 use crate::entry::stamp;
 use crate::events::{emit, warn_failure, warn_once, Op};
 use crate::index::format::{self, Delta, State};
+use crate::index::table::Table;
 use crate::keys::layout;
 use crate::{BuildDigestHasher, Error, Result};
 use charm_freeze::Digest;
@@ -48,6 +49,12 @@ pub(crate) struct Progress {
     /// it found at its last refresh plus those it wrote since.
     deltas: usize,
     seq: u64,
+}
+
+/// The part of a delta record's key that orders records as written
+/// (after `index/delta-` or `index/hits-`: the time, pid and number).
+fn written_order(name: &str) -> &str {
+    name.split_once('-').map_or(name, |(_, rest)| rest)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -120,18 +127,41 @@ impl Engine {
         }
     }
 
-    /// At open, instead of the whole index: its head. A system state that
-    /// differs from this process's means what is persisted must go, and
-    /// the persisted function states let a changed one be noticed (both
-    /// make this process commit at exit, which cascades).
-    pub(crate) fn open_head(&self) -> Result<()> {
-        let Some(head) = self.read_head()? else {
-            return Ok(());
-        };
-        if head.system != self.update_system_state()? {
-            self.persist.system_changed.store(true, Ordering::Relaxed);
-        } else {
+    /// At open, instead of reading the whole index: its head, the snapshot
+    /// opened to be searched in place, and the delta records of changes
+    /// not folded into it (few: they are folded once they are more than
+    /// [`MIN_DELTAS_BEFORE_COMPACTION`]). A system state that differs from
+    /// this process's means what is persisted must go, and the persisted
+    /// function states let a changed one be noticed (both make this
+    /// process commit at exit, which cascades).
+    pub(crate) fn open_unread(&self) -> Result<()> {
+        let system = self.update_system_state()?;
+        let mut folded = Vec::new();
+        if let Some(head) = self.read_head()? {
+            if head.system != system {
+                self.persist.system_changed.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
             self.index.learn_functions(head.functions);
+            folded = head.folded;
+        }
+        if let Some(reader) = self.store.open(layout::BASE)? {
+            match Table::open(reader) {
+                Ok(table) if table.system() == system => self.index.set_base(table),
+                Ok(_) => {} // another system state's: nothing of ours
+                Err(err) => emit(Op::Corrupt, None, None, None, &err.to_string()),
+            }
+        }
+        let mut names = self.store.keys(layout::DELTA)?;
+        names.retain(|n| !folded.contains(n));
+        names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
+        for name in names {
+            let delta = self.store.get(&name)?.map(|b| format::decode_delta(&b));
+            if let Some(Ok(d)) = delta {
+                if d.system == system {
+                    self.index.absorb(&d);
+                }
+            } // a damaged record is discarded by whoever folds it
         }
         Ok(())
     }
@@ -162,7 +192,8 @@ impl Engine {
             },
         };
         let mut names = self.store.keys(layout::DELTA)?;
-        names.sort();
+        names.extend(self.store.keys(layout::HITS)?);
+        names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
         let folded: HashSet<&String> = state.folded.iter().collect();
         names.retain(|n| !folded.contains(n));
         let mut applied = Vec::new();
@@ -320,6 +351,7 @@ impl Engine {
         let head = format::Head {
             system,
             functions: snap.functions.clone(),
+            folded: snap.folded.clone(),
             entries: snap.entries.len() as u64,
             bytes: self.index.total_size(),
         };
@@ -367,9 +399,12 @@ impl Engine {
                 .filter(|(_, e)| stored.contains(&e.obj_key))
                 .fold(0, |sum, (_, e)| sum.saturating_add(e.size))
         };
+        let changes = !(delta.upserts.is_empty()
+            && delta.removals.is_empty()
+            && delta.functions.iter().all(|f| f.stamp == 0));
         let name = format!(
             "{}{:020}-{}-{}-{adds}",
-            layout::DELTA,
+            if changes { layout::DELTA } else { layout::HITS },
             stamp(),
             std::process::id(),
             p.seq
@@ -380,9 +415,6 @@ impl Engine {
             return Err(e);
         }
         lock(&self.persist.own_deltas).insert(name.clone());
-        let changes = !(delta.upserts.is_empty()
-            && delta.removals.is_empty()
-            && delta.functions.iter().all(|f| f.stamp == 0));
         if changes {
             self.persist.wrote_changes.store(true, Ordering::Relaxed);
         }
@@ -403,26 +435,30 @@ impl Engine {
         Ok(())
     }
 
-    /// For a group that has not read the index: whether the delta records
-    /// outnumber a sixteenth of the index, or the bytes they add (from
-    /// their names) take the cache past its budget — so the budget holds
-    /// after every process, not after enough of them. Lists the records;
-    /// reads what the last compaction left (`entries bytes`) only if they
-    /// add anything.
+    /// For a group that has not read the index whole: whether the delta
+    /// records of changes are more than every process should read at open
+    /// ([`MIN_DELTAS_BEFORE_COMPACTION`]), those of hits outnumber a
+    /// sixteenth of the index, or the bytes they add (from their names)
+    /// take the cache past its budget — so the budget holds after every
+    /// process, not after enough of them. Lists the records; reads the
+    /// head only if they add anything.
     fn compaction_due_unread(&self) -> Result<bool> {
-        let names = self.store.keys(layout::DELTA)?;
-        let adds = names.iter().fold(0u64, |sum, n| {
+        let changes = self.store.keys(layout::DELTA)?;
+        let hits = self.store.keys(layout::HITS)?.len();
+        let adds = changes.iter().fold(0u64, |sum, n| {
             let bytes = n.rsplit('-').next().and_then(|b| b.parse().ok());
             sum.saturating_add(bytes.unwrap_or(0))
         });
-        if names.len() <= MIN_DELTAS_BEFORE_COMPACTION && adds == 0 {
+        if changes.len() > MIN_DELTAS_BEFORE_COMPACTION {
+            return Ok(true);
+        }
+        if hits <= MIN_DELTAS_BEFORE_COMPACTION && adds == 0 {
             return Ok(false);
         }
         let (entries, bytes) = self
             .read_head()?
             .map_or((0, 0), |h| (h.entries, h.bytes));
-        let too_many =
-            names.len() > MIN_DELTAS_BEFORE_COMPACTION && names.len() as u64 > entries / 16;
+        let too_many = hits > MIN_DELTAS_BEFORE_COMPACTION && hits as u64 > entries / 16;
         Ok(too_many || bytes.saturating_add(adds) > self.settings.budget)
     }
 

@@ -47,6 +47,8 @@ pub(crate) struct Snapshot {
 pub(crate) struct Head {
     pub(crate) system: Digest,
     pub(crate) functions: Vec<FunctionRecord>,
+    /// The delta records the snapshot folded (not to be read again).
+    pub(crate) folded: Vec<String>,
     pub(crate) entries: u64,
     pub(crate) bytes: u64,
 }

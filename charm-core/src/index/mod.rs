@@ -9,6 +9,12 @@
 //!
 //! Hits read one shard of a `DashMap`; no global lock is taken on the hit
 //! path. Changes are journaled for the next persistence.
+//!
+//! Until the index is read whole, the maps hold only what this process
+//! changed or learned from delta records, over the persisted snapshot,
+//! which lookups search in place ([`table::Table`]); entries of the
+//! snapshot this process removed are masked.
+
 
 pub(crate) mod format;
 mod journal;
@@ -21,7 +27,8 @@ use dashmap::DashMap;
 use format::State;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use table::Table;
 
 /// A function's persisted record plus the increments of this process.
 #[derive(Debug)]
@@ -43,6 +50,11 @@ pub(crate) struct Index {
     pub(crate) functions: DashMap<Digest, FunctionEntry, BuildDigestHasher>,
     total: AtomicU64,
     journal: Mutex<Journal>,
+    /// The persisted snapshot, searched in place until the index is read
+    /// whole.
+    base: RwLock<Option<Arc<Table>>>,
+    /// Entries of `base` this process removed or replaced.
+    masked: DashMap<EntryKey, (), BuildDigestHasher>,
 }
 
 /// What a merge with the persisted index dropped.
@@ -70,9 +82,45 @@ impl Index {
     }
 
     /// A copy of the entry under `key` (the shard is locked only while
-    /// copying).
+    /// copying), or else the snapshot's, searched in place.
     pub(crate) fn get(&self, key: &EntryKey) -> Option<Entry> {
-        self.entries.get(key).map(|e| e.value().clone())
+        match self.entries.get(key) {
+            Some(e) => Some(e.value().clone()),
+            None => self.in_base(key),
+        }
+    }
+
+    /// The snapshot's entry under `key`, unless this process removed it
+    /// (a damaged record is no entry).
+    fn in_base(&self, key: &EntryKey) -> Option<Entry> {
+        let base = self.base.read().unwrap_or_else(|e| e.into_inner()).clone()?;
+        if self.masked.contains_key(key) {
+            return None;
+        }
+        base.find(key).ok().flatten()
+    }
+
+    /// Searches `table` in place for entries memory does not hold.
+    pub(crate) fn set_base(&self, table: Table) {
+        *self.base.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(table));
+    }
+
+    /// Stops searching the snapshot: memory holds the whole index (or
+    /// none of what the snapshot holds is valid any more).
+    fn drop_base(&self) {
+        *self.base.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.masked.clear();
+    }
+
+    /// Masks the snapshot's entry under `key` (if it holds `obj`, when
+    /// given) and returns it.
+    fn mask_base(&self, key: &EntryKey, obj: Option<&Digest>) -> Option<Entry> {
+        let old = self.in_base(key)?;
+        if obj.is_some_and(|o| old.obj_key != *o) {
+            return None;
+        }
+        self.masked.insert(*key, ());
+        Some(old)
     }
 
     /// The current state of the function named by `name`, if it has a record.
@@ -91,7 +139,7 @@ impl Index {
         let size = entry.size;
         let old = self.entries.insert(key, entry);
         self.add_to_total(size, old.as_ref().map_or(0, |o| o.size));
-        old
+        old.or_else(|| self.mask_base(&key, None))
     }
 
     /// Adds `plus` to the total size and takes `minus` off, saturating
@@ -105,11 +153,17 @@ impl Index {
     }
 
     fn remove_untracked(&self, key: &EntryKey, obj: Option<&Digest>) -> Option<Entry> {
-        let (_, old) = self
+        match self
             .entries
-            .remove_if(key, |_, e| obj.is_none_or(|o| e.obj_key == *o))?;
-        self.add_to_total(0, old.size);
-        Some(old)
+            .remove_if(key, |_, e| obj.is_none_or(|o| e.obj_key == *o))
+        {
+            Some((_, old)) => {
+                self.add_to_total(0, old.size);
+                Some(old)
+            }
+            None if self.entries.contains_key(key) => None, // holds another object
+            None => self.mask_base(key, obj),
+        }
     }
 
     /// Whether entries or function states changed since the last write.
@@ -134,6 +188,21 @@ impl Index {
                     record,
                     live: LiveStats::default(),
                 });
+        }
+    }
+
+    /// Takes in another process's delta record while the snapshot is
+    /// searched in place: its entries shadow the snapshot's (of two
+    /// versions, the later stamp wins), its removals mask them. Nothing
+    /// is journaled: the record is persisted already.
+    pub(crate) fn absorb(&self, d: &format::Delta) {
+        for (k, obj) in &d.removals {
+            self.remove_untracked(k, Some(obj));
+        }
+        for (k, e) in &d.upserts {
+            if self.get(k).is_none_or(|cur| cur.stamp < e.stamp) {
+                self.insert_untracked(*k, e.clone());
+            }
         }
     }
 
@@ -225,6 +294,7 @@ impl Index {
     /// changes, and applies each function's newest state.
     pub(crate) fn merge(&self, mut state: State) -> Merged {
         let j = self.journal();
+        self.drop_base();
         let mut out = Merged::default();
         let mut changed_functions = Vec::new();
         for (name, rec) in std::mem::take(&mut state.functions) {
@@ -293,6 +363,7 @@ impl Index {
             .collect();
         *j = Journal::default();
         self.functions.clear();
+        self.drop_base();
         removed
     }
 }

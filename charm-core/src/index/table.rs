@@ -3,8 +3,9 @@
 //! and never loads the rest.
 //!
 //! ```text
-//! header (64 B): magic [8] | format u32 | 0 u32 | records u64 | heap bytes u64
-//!                | meta bytes u64 | xxh3-64(meta) u64 | xxh3-64(the 56 bytes before) u64
+//! header (96 B): magic [8] | format u32 | 0 u32 | records u64 | heap bytes u64
+//!                | meta bytes u64 | xxh3-64(meta) u64 | system state [32] | 0 u64
+//!                | xxh3-64(the 88 bytes before) u64
 //! records:       fixed-width, sorted by (argument key, function name)
 //!                args [32] name [32] obj [32] func_state [32] args_ver [32]
 //!                size u64 compute_ns u64 serialize_ns u64 stamp u64
@@ -32,7 +33,7 @@ use std::sync::Arc;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 const MAGIC: &[u8; 8] = b"CHARMIX2";
-const HEADER: usize = 64;
+const HEADER: usize = 96;
 const RECORD: usize = 208;
 /// Bytes a record's check covers (all but the check).
 const CHECKED: usize = RECORD - 4;
@@ -63,6 +64,7 @@ struct Layout {
     heap: u64,
     meta: u64,
     meta_check: u64,
+    system: Digest,
 }
 
 impl Layout {
@@ -86,7 +88,7 @@ impl Layout {
                 "index format {format}, this charm reads {FORMAT}"
             )));
         }
-        if word(header, 56) != xxh3_64(&header[..56]) {
+        if word(header, 88) != xxh3_64(&header[..88]) {
             return Err(bad("header checksum mismatch"));
         }
         let layout = Layout {
@@ -94,6 +96,7 @@ impl Layout {
             heap: word(header, 24),
             meta: word(header, 32),
             meta_check: word(header, 40),
+            system: digest(header, 48),
         };
         let total = layout
             .records
@@ -188,8 +191,9 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
     ] {
         out.extend_from_slice(&n.to_le_bytes());
     }
+    out.extend_from_slice(snap.system.as_bytes());
     out.extend_from_slice(&[0u8; 8]);
-    let header_check = xxh3_64(&out[..56]);
+    let header_check = xxh3_64(&out[..88]);
     out.extend_from_slice(&header_check.to_le_bytes());
     out.extend_from_slice(&records);
     out.extend_from_slice(&heap);
@@ -291,8 +295,14 @@ impl Table {
     }
 
     /// The number of records.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
         self.layout.records
+    }
+
+    /// The system state it was written under.
+    pub(crate) fn system(&self) -> Digest {
+        self.layout.system
     }
 
     /// The block `b` of records, read once.

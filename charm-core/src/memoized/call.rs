@@ -144,11 +144,8 @@ impl<'a> Call<'a> {
     /// The index's entry for the call, checked against the call's MATCH
     /// subkeys, and its object read and verified. Changes nothing.
     fn look(&self) -> Look {
-        if !self.opts.use_obj_store {
-            self.engine.whole_index(); // its values are found in the index only
-        }
         let (at, inline) = {
-            let Some(e) = self.engine.index.entries.get(&self.entry_key()) else {
+            let Some(e) = self.engine.index.get(&self.entry_key()) else {
                 return Look::Nothing;
             };
             if e.func_state != self.keys.func_state {
