@@ -22,8 +22,13 @@ fn group_at(dir: &Path) -> Arc<MemoizedGroup> {
         .unwrap()
 }
 
+/// A function whose values go to the object store, whatever their size
+/// (these tests look at the objects).
 fn memo<R>(name: &str, group: &Arc<MemoizedGroup>) -> Memoized<R> {
-    Memoized::builder(name).group(group.clone()).build()
+    Memoized::builder(name)
+        .use_obj_store(true)
+        .group(group.clone())
+        .build()
 }
 
 fn object_files(dir: &Path) -> Vec<PathBuf> {
@@ -114,6 +119,7 @@ fn a_changed_function_state_drops_that_function_only() {
     let dir = fresh_dir("funcstate");
     let g = group_at(&dir);
     let f1: Memoized<u8> = Memoized::builder("engine::f")
+        .use_obj_store(true)
         .version("1")
         .group(g.clone())
         .build();
@@ -121,6 +127,7 @@ fn a_changed_function_state_drops_that_function_only() {
     f1.call(&1u8, || 1);
     other.call(&1u8, || 1);
     let f2: Memoized<u8> = Memoized::builder("engine::f")
+        .use_obj_store(true)
         .version("2")
         .group(g.clone())
         .build();
@@ -557,4 +564,29 @@ fn a_state_that_cannot_be_frozen_is_reported_never_a_panic() {
         matches!(err, charm::Error::Freeze(_)),
         "build says why: {err}"
     );
+}
+
+#[test]
+fn small_values_live_in_the_index_and_large_ones_in_the_object_store() {
+    let dir = fresh_dir("placement");
+    let g = group_at(&dir);
+    let bytes: Memoized<Vec<u8>> = Memoized::builder("engine::placement")
+        .group(g.clone())
+        .build();
+    let small = charm::INLINE_LIMIT / 2;
+    let large = charm::INLINE_LIMIT * 2;
+    bytes.call(&small, || vec![1; small]);
+    assert!(object_files(&dir).is_empty(), "a small value creates no file");
+    bytes.call(&large, || vec![2; large]);
+    assert_eq!(object_files(&dir).len(), 1, "a large one is an object");
+    drop((bytes, g));
+
+    let g = group_at(&dir);
+    let bytes: Memoized<Vec<u8>> = Memoized::builder("engine::placement")
+        .group(g.clone())
+        .build();
+    assert_eq!(bytes.call(&small, || unreachable!()), vec![1; small]);
+    assert_eq!(bytes.call(&large, || unreachable!()), vec![2; large]);
+    drop((bytes, g));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -87,6 +87,7 @@ fn child_values() {
 
 fn child_file() {
     let f: Memoized<FileContents> = Memoized::builder("fault::file")
+        .use_obj_store(true) // the test forges its object
         .group(GROUP.clone())
         .build();
     let got = f.call(&(), || {

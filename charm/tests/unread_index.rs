@@ -33,7 +33,10 @@ fn unread(dir: &Path) -> Arc<MemoizedGroup> {
 }
 
 fn f(g: &Arc<MemoizedGroup>) -> Memoized<String> {
-    Memoized::builder("unread::f").group(g.clone()).build()
+    Memoized::builder("unread::f")
+        .use_obj_store(true)
+        .group(g.clone())
+        .build()
 }
 
 fn files_under(dir: &Path) -> usize {
@@ -80,7 +83,10 @@ fn its_misses_reach_the_index_and_replaced_objects_are_deleted() {
     let dir = fresh_dir("misses");
     // One argument key, versioned by `ver`: the MATCH rule replaces the entry.
     let versioned = |g: &Arc<MemoizedGroup>, ver: u32| {
-        let m: Memoized<u32> = Memoized::builder("unread::file").group(g.clone()).build();
+        let m: Memoized<u32> = Memoized::builder("unread::file")
+            .use_obj_store(true)
+            .group(g.clone())
+            .build();
         m.call(&TheFile { ver }, || ver * 10)
     };
     let g = unread(&dir);

@@ -18,6 +18,11 @@ use std::sync::{Mutex, MutexGuard};
 /// amortised cost per call stays flat as the index grows.
 const MIN_DELTAS_BEFORE_COMPACTION: usize = 64;
 
+/// Entries a process that has not read the index whole writes in a delta
+/// record at exit; with more it folds them into the snapshot instead,
+/// since every process reads the records of changes at open.
+const MAX_DELTA_ENTRIES: usize = 4096;
+
 /// What persisting keeps track of besides the index's journal.
 #[derive(Debug, Default)]
 pub(crate) struct Persistence {
@@ -389,14 +394,14 @@ impl Engine {
         p.seq += 1;
         // The bytes it adds end its name, so that a process that has not
         // read the index can tell the budget is exceeded from a listing:
-        // the values this process stored (an entry it found by its object
-        // key was counted by whoever stored it).
+        // the values this process stored, in the index or as objects (an
+        // entry it found by its object key was counted by whoever stored it).
         let adds: u64 = {
             let stored = lock(&self.persist.unindexed);
             delta
                 .upserts
                 .iter()
-                .filter(|(_, e)| stored.contains(&e.obj_key))
+                .filter(|(_, e)| e.inline.is_some() || stored.contains(&e.obj_key))
                 .fold(0, |sum, (_, e)| sum.saturating_add(e.size))
         };
         let changes = !(delta.upserts.is_empty()
@@ -487,6 +492,7 @@ impl Engine {
         let system_changed = self.persist.system_changed.load(Ordering::Relaxed);
         let whole = system_changed
             || self.index.has_function_changes()
+            || self.index.pending_entries() > MAX_DELTA_ENTRIES
             || self.is_loaded()
                 && (self.index.has_entry_changes()
                     || self.persist.wrote_changes.load(Ordering::Relaxed)

@@ -172,6 +172,12 @@ impl Index {
         !(j.upserts.is_empty() && j.removals.is_empty() && j.functions.is_empty())
     }
 
+    /// Entries added, replaced or removed since the last write.
+    pub(crate) fn pending_entries(&self) -> usize {
+        let j = self.journal();
+        j.upserts.len() + j.removals.len()
+    }
+
     /// Whether a function record was added or changed since the last write.
     pub(crate) fn has_function_changes(&self) -> bool {
         !self.journal().functions.is_empty()

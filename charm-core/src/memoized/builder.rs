@@ -3,7 +3,7 @@
 use super::raw_bytes::RawBytes;
 use super::{GroupFn, Memoized, StateFn, SwitchFn};
 use crate::events::warn_once;
-use crate::memoized::call::StoreOptions;
+use crate::memoized::call::{Placement, StoreOptions};
 use crate::MemoizedGroup;
 use charm_freeze::{hash, try_hash, Digest, Freeze};
 use std::fmt;
@@ -18,7 +18,7 @@ pub struct MemoizedBuilder<R> {
     code_digest: Digest,
     version: String,
     extra_func_state: Option<StateFn>,
-    use_obj_store: bool,
+    use_obj_store: Option<bool>,
     use_metadata_size: bool,
     pickler: Option<String>,
     group: Option<GroupFn>,
@@ -43,7 +43,7 @@ impl<R> MemoizedBuilder<R> {
             code_digest: Digest::default(),
             version: String::new(),
             extra_func_state: None,
-            use_obj_store: true,
+            use_obj_store: None,
             use_metadata_size: false,
             pickler: None,
             group: None,
@@ -82,9 +82,13 @@ impl<R> MemoizedBuilder<R> {
         self
     }
 
-    /// Whether values go to the object store (default) or inline in the index.
+    /// Whether values go to the object store (`true`) or inline in the
+    /// index (`false`). By default a value of at most
+    /// [`INLINE_LIMIT`](crate::INLINE_LIMIT) bytes is kept in the index
+    /// (a hit opens no file, a miss creates none: it is written with the
+    /// process's index record) and a larger one goes to the object store.
     pub fn use_obj_store(mut self, on: bool) -> Self {
-        self.use_obj_store = on;
+        self.use_obj_store = Some(on);
         self
     }
 
@@ -137,7 +141,7 @@ impl<R> MemoizedBuilder<R> {
     /// The cache. Never fails: a pickler that does not exist is reported by
     /// the first call (a warning from `call`, an error from `try_call`).
     pub fn build(self) -> Memoized<R> {
-        if !self.use_obj_store && !self.use_metadata_size {
+        if self.use_obj_store == Some(false) && !self.use_metadata_size {
             warn_once(
                 &format!("inline-unbounded:{}", self.name),
                 &format!(
@@ -170,7 +174,11 @@ impl<R> MemoizedBuilder<R> {
             code_state,
             extra_func_state: self.extra_func_state,
             opts: StoreOptions {
-                use_obj_store: self.use_obj_store,
+                placement: match self.use_obj_store {
+                    None => Placement::BySize,
+                    Some(true) => Placement::ObjStore,
+                    Some(false) => Placement::Index,
+                },
                 use_metadata_size: self.use_metadata_size,
             },
             pickler_name: self.pickler,

@@ -32,10 +32,41 @@ use std::time::Instant;
 /// Bytes an entry's metadata is counted as with `use_metadata_size`.
 pub(crate) const ENTRY_METADATA_BYTES: u64 = 256;
 
+/// Values of at most this many bytes (serialized) are kept in the index by
+/// default: a hit reads them with the index's record, and a miss creates
+/// no file (the value is written with the process's index record, at exit
+/// or commit). Larger ones go to the object store, where a hit reads just
+/// the one file and folding the index does not rewrite them.
+/// `use_obj_store` overrides it per function, and a group with
+/// `fine_grain_persistence` stores every value as an object, which other
+/// processes find at once.
+///
+/// ```
+/// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+/// use charm_core::{Memoized, MemoizedGroup, INLINE_LIMIT};
+/// let group = MemoizedGroup::builder().temporary(true).build().unwrap();
+/// let f: Memoized<Vec<u8>> = Memoized::builder("doc::inline").group(group.clone()).build();
+/// f.call(&1u8, || vec![0; INLINE_LIMIT / 2]);
+/// let dir = group.local_dir().unwrap();
+/// assert!(!dir.join("obj").exists(), "kept in the index: no object file");
+/// ```
+pub const INLINE_LIMIT: usize = 512;
+
+/// Where a function's values go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// In the index up to [`INLINE_LIMIT`] bytes, else the object store.
+    BySize,
+    /// Always the object store (`use_obj_store = true`).
+    ObjStore,
+    /// Always the index (`use_obj_store = false`).
+    Index,
+}
+
 /// How a function's values are stored.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StoreOptions {
-    pub(crate) use_obj_store: bool,
+    pub(crate) placement: Placement,
     pub(crate) use_metadata_size: bool,
 }
 
@@ -137,6 +168,22 @@ impl<'a> Call<'a> {
         self.keys.entry_key()
     }
 
+    /// Whether a value of `len` bytes placed by size is kept in the index:
+    /// a small one, unless the group persists every miss at once (its
+    /// values must reach other processes at once, as objects do).
+    fn inline(&self, len: usize) -> bool {
+        len <= INLINE_LIMIT && !self.engine.settings.fine_grain_persistence
+    }
+
+    /// Stores the value as an object: other processes waiting for this
+    /// call find it by its key as soon as it is stored, not once this
+    /// process writes its index record.
+    pub(crate) fn share_at_once(&mut self) {
+        if self.opts.placement == Placement::BySize {
+            self.opts.placement = Placement::ObjStore;
+        }
+    }
+
     fn emit(&self, op: Op, obj: Option<&Digest>, detail: &str) {
         emit(op, Some(self.name), Some(&self.keys), obj, detail);
     }
@@ -179,7 +226,7 @@ impl<'a> Call<'a> {
     pub(crate) fn probe(&self) -> Option<Found> {
         match self.look() {
             Look::Found(found) => Some(found),
-            _ if self.opts.use_obj_store => {
+            _ if self.opts.placement != Placement::Index => {
                 match self.engine.read_object(&self.keys.object_key()) {
                     ObjectRead::Valid(bytes, meta) => Some(Found {
                         bytes,
@@ -208,7 +255,7 @@ impl<'a> Call<'a> {
     /// Takes over the object another process stored for exactly this call
     /// but this process's index does not know yet.
     pub(crate) fn adopt(&self) -> Option<Found> {
-        if !self.opts.use_obj_store {
+        if self.opts.placement == Placement::Index {
             return None;
         }
         let obj = self.keys.object_key();
@@ -307,16 +354,24 @@ impl<'a> Call<'a> {
             compute_ns,
             serialize_ns: serializing.elapsed().as_nanos() as u64,
         };
-        let entry = if self.opts.use_obj_store {
-            let sealed = object::seal(payload, &meta);
-            self.engine.put_object(&meta.key, &sealed)?;
-            self.new_entry(sealed.len() as u64 + self.opts.metadata_bytes(), meta, None)
-        } else {
-            let counted = match self.opts.use_metadata_size {
-                true => payload.len() as u64 + ENTRY_METADATA_BYTES,
-                false => 0,
-            };
-            self.new_entry(counted, meta, Some(payload))
+        let entry = match self.opts.placement {
+            Placement::BySize if self.inline(payload.len()) => {
+                let counted = payload.len() as u64 + ENTRY_METADATA_BYTES;
+                self.new_entry(counted, meta, Some(payload))
+            }
+            Placement::Index => {
+                let counted = match self.opts.use_metadata_size {
+                    true => payload.len() as u64 + ENTRY_METADATA_BYTES,
+                    false => 0,
+                };
+                self.new_entry(counted, meta, Some(payload))
+            }
+            Placement::BySize | Placement::ObjStore => {
+                let sealed = object::seal(payload, &meta);
+                self.engine.put_object(&meta.key, &sealed)?;
+                let counted = sealed.len() as u64 + self.opts.metadata_bytes();
+                self.new_entry(counted, meta, None)
+            }
         };
         self.emit(Op::Miss, Some(&meta.key), "");
         self.engine.add_entry(self.entry_key(), entry)

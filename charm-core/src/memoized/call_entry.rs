@@ -162,6 +162,7 @@ impl<'m, R: Serialize + DeserializeOwned> CallEntry<'m, R> {
             }
         };
         held.across_processes = engine.lock.call_lock(&name, &mut waiting)?;
+        held.call.share_at_once();
         if self.0.cached.is_none() {
             self.read();
         }

@@ -9,6 +9,7 @@ mod raw_bytes;
 
 pub use args::ArgDigests;
 pub use builder::MemoizedBuilder;
+pub use call::INLINE_LIMIT;
 pub use call_entry::CallEntry;
 pub use prehashed::Prehashed;
 #[doc(hidden)]
@@ -80,7 +81,7 @@ impl<R> fmt::Debug for Memoized<R> {
         f.debug_struct("Memoized")
             .field("name", &self.name)
             .field("code_state", &self.code_state)
-            .field("use_obj_store", &self.opts.use_obj_store)
+            .field("placement", &self.opts.placement)
             .field("use_metadata_size", &self.opts.use_metadata_size)
             .field("pickler", &self.pickler_name)
             .finish()
