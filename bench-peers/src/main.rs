@@ -211,7 +211,8 @@ fn tiny_hits(peer: &str, n: usize) -> Duration {
     t
 }
 
-/// Misses that store a small value.
+/// Misses that store a small value, and closing the cache (charm writes
+/// values it keeps in its index then).
 fn tiny_misses(peer: &str) -> Duration {
     let (dir, cache) = filled(peer, "miss", 0);
     let ops = scale(2_000);
@@ -219,8 +220,8 @@ fn tiny_misses(peer: &str) -> Duration {
     for k in 0..ops as u64 {
         cache.put_small(k, k);
     }
-    let t = per_op(start, ops);
     drop(cache);
+    let t = per_op(start, ops);
     let _ = std::fs::remove_dir_all(dir);
     t
 }

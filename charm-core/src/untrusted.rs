@@ -17,10 +17,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::index::format::{self, Delta, PolicyState, Snapshot, State};
+use crate::index::format::{self, Delta, PolicyState, Removal, Snapshot};
+use crate::index::state::State;
 use crate::index::table::Table;
-use crate::traits::obj_store::WholeValue;
 use crate::object::{self, ObjectMeta};
+use crate::traits::obj_store::WholeValue;
 use crate::{Entry, EntryKey, FunctionRecord, FunctionStats, ReplacementPolicy};
 use charm_freeze::{hash, Digest};
 
@@ -36,13 +37,16 @@ pub fn snapshot(bytes: &[u8]) -> bool {
         return false;
     };
     let mut state = State::from_snapshot(snap.clone());
-    state.apply(Delta {
-        system: snap.system,
-        upserts: snap.entries,
-        removals: Vec::new(),
-        functions: snap.functions,
-        accesses: Vec::new(),
-    });
+    state.apply(
+        "index/delta-as-snapshot",
+        Delta {
+            system: snap.system,
+            upserts: snap.entries,
+            removals: Vec::new(),
+            functions: snap.functions,
+            accesses: Vec::new(),
+        },
+    );
     let _ = (state.len(), state.keys(), state.take_entries());
     if let Some(p) = snap.policy {
         policy_state(&p.bytes);
@@ -50,14 +54,15 @@ pub fn snapshot(bytes: &[u8]) -> bool {
     true
 }
 
-/// Decodes a delta record and applies it, twice, to an empty state.
+/// Decodes a delta record and applies it, under two names, to an empty
+/// state.
 pub fn delta(bytes: &[u8]) -> bool {
     let Ok(d) = format::decode_delta(bytes) else {
         return false;
     };
     let mut state = State::empty(d.system);
-    state.apply(d.clone());
-    state.apply(d);
+    state.apply("index/delta-1", d.clone());
+    state.apply("index/delta-2", d);
     let _ = (state.len(), state.take_entries());
     true
 }
@@ -167,7 +172,11 @@ pub fn delta_with_stats(stats: FunctionStats) -> Vec<u8> {
     let entries = sample_entries();
     let d = Delta {
         system: hash(&"system"),
-        removals: vec![(entries[0].0, entries[0].1.obj_key)],
+        removals: vec![Removal {
+            key: entries[0].0,
+            obj: entries[0].1.obj_key,
+            stamp: 9,
+        }],
         accesses: entries.iter().map(|(k, _)| *k).collect(),
         upserts: entries,
         functions: sample_functions(stats),

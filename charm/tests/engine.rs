@@ -388,7 +388,11 @@ fn a_corrupt_index_is_set_aside_and_the_cache_goes_on() {
     let f: Memoized<u8> = memo("engine::f", &g);
     assert_eq!(f.call(&1u8, || 1), 1);
     assert_eq!(g.len(), 0, "reading the index whole finds it corrupt");
-    assert_eq!(f.call(&1u8, || unreachable!()), 1, "found by its object key");
+    assert_eq!(
+        f.call(&1u8, || unreachable!()),
+        1,
+        "found by its object key"
+    );
     assert_eq!(g.len(), 1, "and indexed again");
     let aside = std::fs::read_dir(dir.join("index"))
         .unwrap()
@@ -576,7 +580,10 @@ fn small_values_live_in_the_index_and_large_ones_in_the_object_store() {
     let small = charm::INLINE_LIMIT / 2;
     let large = charm::INLINE_LIMIT * 2;
     bytes.call(&small, || vec![1; small]);
-    assert!(object_files(&dir).is_empty(), "a small value creates no file");
+    assert!(
+        object_files(&dir).is_empty(),
+        "a small value creates no file"
+    );
     bytes.call(&large, || vec![2; large]);
     assert_eq!(object_files(&dir).len(), 1, "a large one is an object");
     drop((bytes, g));

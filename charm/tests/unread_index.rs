@@ -225,8 +225,15 @@ fn values_kept_in_the_index_and_others_invalidations_reach_a_process_that_reads_
     assert!(kept(&g).invalidate(&2u32, "stale"));
     drop(g); // one delta record, with the removal
     let g = unread(&dir);
-    assert_eq!(kept(&g).call(&1u32, || unreachable!("in the snapshot")), "v1");
-    assert_eq!(kept(&g).call(&2u32, || "fresh".into()), "fresh", "invalidated");
+    assert_eq!(
+        kept(&g).call(&1u32, || unreachable!("in the snapshot")),
+        "v1"
+    );
+    assert_eq!(
+        kept(&g).call(&2u32, || "fresh".into()),
+        "fresh",
+        "invalidated"
+    );
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
 }

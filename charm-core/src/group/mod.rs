@@ -188,7 +188,9 @@ impl MemoizedGroup {
     /// Bytes the entries count against the budget (the index is read
     /// whole first, if it was not).
     pub fn size(&self) -> u64 {
-        self.inner.as_ref().map_or(0, |e| e.whole_index().total_size())
+        self.inner
+            .as_ref()
+            .map_or(0, |e| e.whole_index().total_size())
     }
 
     /// The byte budget.

@@ -4,7 +4,8 @@ use super::policy_book::{merge_stored, reconcile};
 use super::Engine;
 use crate::entry::stamp;
 use crate::events::{emit, warn_failure, warn_once, Op};
-use crate::index::format::{self, Delta, State};
+use crate::index::format::{self, Delta};
+use crate::index::state::State;
 use crate::index::table::Table;
 use crate::keys::layout;
 use crate::{BuildDigestHasher, Error, Result};
@@ -212,7 +213,7 @@ impl Engine {
                         d.accesses.clear(); // already told to our policy
                     }
                     if d.system == state.system {
-                        state.apply(d);
+                        state.apply(&name, d);
                     } else {
                         // Stored under another system state: garbage
                         // once this state is written.
@@ -460,9 +461,7 @@ impl Engine {
         if hits <= MIN_DELTAS_BEFORE_COMPACTION && adds == 0 {
             return Ok(false);
         }
-        let (entries, bytes) = self
-            .read_head()?
-            .map_or((0, 0), |h| (h.entries, h.bytes));
+        let (entries, bytes) = self.read_head()?.map_or((0, 0), |h| (h.entries, h.bytes));
         let too_many = hits > MIN_DELTAS_BEFORE_COMPACTION && hits as u64 > entries / 16;
         Ok(too_many || bytes.saturating_add(adds) > self.settings.budget)
     }

@@ -6,11 +6,10 @@
 //! ```
 
 use crate::entry::{FunctionRecord, FunctionStats};
-use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result};
+use crate::{Entry, EntryKey, Error, Result};
 use charm_freeze::Digest;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use xxhash_rust::xxh3::xxh3_64;
 
 const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
@@ -53,13 +52,22 @@ pub(crate) struct Head {
     pub(crate) bytes: u64,
 }
 
+/// An entry's removal: the object it held, and when it was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Removal {
+    pub(crate) key: EntryKey,
+    pub(crate) obj: Digest,
+    pub(crate) stamp: u64,
+}
+
 /// Changes since the last write, from one process.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Delta {
     pub(crate) system: Digest,
     pub(crate) upserts: Vec<(EntryKey, Entry)>,
-    /// Entries removed, with the object they held (a newer version stays).
-    pub(crate) removals: Vec<(EntryKey, Digest)>,
+    /// Entries removed: each names the object it removed and when (a
+    /// newer version of the entry stays).
+    pub(crate) removals: Vec<Removal>,
     /// Function records; their stats are increments, not totals.
     pub(crate) functions: Vec<FunctionRecord>,
     /// Entries hit, in order, for the policy (recorded by groups that do
@@ -141,140 +149,6 @@ pub(crate) fn decode_head(bytes: &[u8]) -> Result<Head> {
     decode(HEAD_MAGIC, "index head", bytes)
 }
 
-/// The persisted index being assembled from a snapshot and deltas.
-///
-/// Entries stay the list the snapshot decoded to until a delta needs them
-/// keyed (a cold start with no deltas never builds a map).
-#[derive(Debug, Clone)]
-pub(crate) struct State {
-    pub(crate) system: Digest,
-    pub(crate) functions: HashMap<Digest, FunctionRecord, BuildDigestHasher>,
-    entries: Entries,
-    pub(crate) policy: Option<PolicyState>,
-    pub(crate) folded: Vec<String>,
-    /// The deltas' accesses, in order, for the policy.
-    pub(crate) accesses: Vec<EntryKey>,
-    /// Entries a delta replaced with another object (another argument
-    /// version): their objects are garbage once this state is written.
-    pub(crate) replaced: Vec<Entry>,
-}
-
-#[derive(Debug, Clone)]
-enum Entries {
-    List(Vec<(EntryKey, Entry)>),
-    Map(HashMap<EntryKey, Entry, BuildDigestHasher>),
-}
-
-impl State {
-    pub(crate) fn empty(system: Digest) -> Self {
-        State {
-            system,
-            functions: HashMap::default(),
-            entries: Entries::List(Vec::new()),
-            policy: None,
-            folded: Vec::new(),
-            accesses: Vec::new(),
-            replaced: Vec::new(),
-        }
-    }
-
-    pub(crate) fn from_snapshot(s: Snapshot) -> Self {
-        State {
-            system: s.system,
-            functions: s
-                .functions
-                .into_iter()
-                .map(|f| (charm_freeze::hash(&f.name), f))
-                .collect(),
-            entries: Entries::List(s.entries),
-            policy: s.policy,
-            folded: s.folded,
-            accesses: Vec::new(),
-            replaced: Vec::new(),
-        }
-    }
-
-    fn map(&mut self) -> &mut HashMap<EntryKey, Entry, BuildDigestHasher> {
-        if let Entries::List(list) = &mut self.entries {
-            let map = std::mem::take(list).into_iter().collect();
-            self.entries = Entries::Map(map);
-        }
-        match &mut self.entries {
-            Entries::Map(m) => m,
-            Entries::List(_) => unreachable!("converted just above"),
-        }
-    }
-
-    /// The number of entries.
-    pub(crate) fn len(&self) -> usize {
-        match &self.entries {
-            Entries::List(l) => l.len(),
-            Entries::Map(m) => m.len(),
-        }
-    }
-
-    /// The entry keys, for membership tests.
-    pub(crate) fn keys(&self) -> std::collections::HashSet<EntryKey, BuildDigestHasher> {
-        match &self.entries {
-            Entries::List(l) => l.iter().map(|(k, _)| *k).collect(),
-            Entries::Map(m) => m.keys().copied().collect(),
-        }
-    }
-
-    /// Takes the entries out.
-    pub(crate) fn take_entries(&mut self) -> Vec<(EntryKey, Entry)> {
-        match std::mem::replace(&mut self.entries, Entries::List(Vec::new())) {
-            Entries::List(l) => l,
-            Entries::Map(m) => m.into_iter().collect(),
-        }
-    }
-
-    /// Applies one delta: later stamps win, removals only remove the object
-    /// they name, stats add up.
-    pub(crate) fn apply(&mut self, d: Delta) {
-        for f in d.functions {
-            let key = charm_freeze::hash(&f.name);
-            let rec = self.functions.entry(key).or_insert_with(|| FunctionRecord {
-                name: f.name.clone(),
-                func_state: f.func_state,
-                stamp: 0,
-                stats: FunctionStats::default(),
-            });
-            rec.stats.add(&f.stats);
-            if f.stamp > rec.stamp {
-                rec.func_state = f.func_state;
-                rec.stamp = f.stamp;
-            }
-        }
-        let entries = self.map();
-        for (k, obj) in d.removals {
-            if entries.get(&k).is_some_and(|e| e.obj_key == obj) {
-                entries.remove(&k);
-            }
-        }
-        let mut replaced = Vec::new();
-        for (k, e) in d.upserts {
-            match entries.get(&k) {
-                Some(old) if old.stamp >= e.stamp => {
-                    if old.obj_key != e.obj_key {
-                        replaced.push(e);
-                    }
-                }
-                _ => {
-                    let obj = e.obj_key;
-                    if let Some(old) = entries.insert(k, e) {
-                        if old.obj_key != obj {
-                            replaced.push(old);
-                        }
-                    }
-                }
-            }
-        }
-        self.replaced.extend(replaced);
-        self.accesses.extend(d.accesses);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,35 +191,5 @@ mod tests {
             decode_snapshot(&bytes).is_err(),
             "a delta is not a snapshot"
         );
-    }
-
-    #[test]
-    fn later_stamps_win_and_removals_spare_newer_versions() {
-        let mut s = State::empty(hash(&1u8));
-        let (k, old) = entry(1, 5);
-        let (_, new) = entry(1, 9);
-        s.apply(Delta {
-            upserts: vec![(k, new.clone())],
-            ..Delta::default()
-        });
-        s.apply(Delta {
-            upserts: vec![(k, old.clone())],
-            removals: vec![(k, old.obj_key)],
-            ..Delta::default()
-        });
-        assert_eq!(
-            s.take_entries(),
-            vec![(k, new.clone())],
-            "an older upsert or removal loses"
-        );
-        s.apply(Delta {
-            upserts: vec![(k, new.clone())],
-            ..Delta::default()
-        });
-        s.apply(Delta {
-            removals: vec![(k, new.obj_key)],
-            ..Delta::default()
-        });
-        assert_eq!(s.len(), 0);
     }
 }

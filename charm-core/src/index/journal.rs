@@ -2,7 +2,7 @@
 //! write (as a delta, or the whole index as a snapshot), and what is
 //! settled once they are written.
 
-use super::format::{Delta, Snapshot};
+use super::format::{Delta, Removal, Snapshot};
 use super::Index;
 use crate::entry::{FunctionRecord, FunctionStats};
 use crate::{BuildDigestHasher, Entry, EntryKey};
@@ -31,7 +31,15 @@ impl Index {
         Delta {
             system,
             upserts: j.upserts.iter().map(|(k, e)| (*k, e.clone())).collect(),
-            removals: j.removals.iter().map(|(k, o)| (*k, *o)).collect(),
+            removals: j
+                .removals
+                .iter()
+                .map(|(k, (obj, stamp))| Removal {
+                    key: *k,
+                    obj: *obj,
+                    stamp: *stamp,
+                })
+                .collect(),
             functions: functions.into_values().collect(),
             accesses: Vec::new(), // the policy book's
         }
@@ -46,9 +54,9 @@ impl Index {
                 j.upserts.remove(k);
             }
         }
-        for (k, o) in &delta.removals {
-            if j.removals.get(k) == Some(o) {
-                j.removals.remove(k);
+        for r in &delta.removals {
+            if j.removals.get(&r.key) == Some(&(r.obj, r.stamp)) {
+                j.removals.remove(&r.key);
             }
         }
         for rec in &delta.functions {
@@ -115,7 +123,7 @@ impl Index {
         j.upserts
             .retain(|k, cur| written.get(k).is_none_or(|e| e.stamp < cur.stamp));
         j.removals
-            .retain(|k, obj| written.get(k).is_some_and(|e| e.obj_key == *obj));
+            .retain(|k, (obj, _)| written.get(k).is_some_and(|e| e.obj_key == *obj));
         j.functions
             .retain(|_, f| stamps.get(f.name.as_str()).is_none_or(|s| *s < f.stamp));
         drop(j);

@@ -15,16 +15,16 @@
 //! which lookups search in place ([`table::Table`]); entries of the
 //! snapshot this process removed are masked.
 
-
 pub(crate) mod format;
 mod journal;
+pub(crate) mod state;
 pub(crate) mod table;
 
 use crate::entry::{stamp, FunctionRecord, FunctionStats, LiveStats};
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
 use dashmap::DashMap;
-use format::State;
+use state::State;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -40,7 +40,8 @@ pub(crate) struct FunctionEntry {
 #[derive(Debug, Default)]
 struct Journal {
     upserts: HashMap<EntryKey, Entry, BuildDigestHasher>,
-    removals: HashMap<EntryKey, Digest, BuildDigestHasher>,
+    /// Removed entries: the object each held, and when it was removed.
+    removals: HashMap<EntryKey, (Digest, u64), BuildDigestHasher>,
     functions: HashMap<Digest, FunctionRecord, BuildDigestHasher>,
 }
 
@@ -93,7 +94,11 @@ impl Index {
     /// The snapshot's entry under `key`, unless this process removed it
     /// (a damaged record is no entry).
     fn in_base(&self, key: &EntryKey) -> Option<Entry> {
-        let base = self.base.read().unwrap_or_else(|e| e.into_inner()).clone()?;
+        let base = self
+            .base
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
         if self.masked.contains_key(key) {
             return None;
         }
@@ -202,8 +207,10 @@ impl Index {
     /// versions, the later stamp wins), its removals mask them. Nothing
     /// is journaled: the record is persisted already.
     pub(crate) fn absorb(&self, d: &format::Delta) {
-        for (k, obj) in &d.removals {
-            self.remove_untracked(k, Some(obj));
+        for r in &d.removals {
+            if self.get(&r.key).is_some_and(|e| e.stamp <= r.stamp) {
+                self.remove_untracked(&r.key, Some(&r.obj));
+            }
         }
         for (k, e) in &d.upserts {
             if self.get(k).is_none_or(|cur| cur.stamp < e.stamp) {
@@ -234,7 +241,7 @@ impl Index {
     pub(crate) fn remove_unloaded(&self, key: EntryKey, obj: Digest) {
         let mut j = self.journal();
         j.upserts.remove(&key);
-        j.removals.insert(key, obj);
+        j.removals.insert(key, (obj, stamp()));
     }
 
     /// Removes an entry (only if it still holds `obj`, when given).
@@ -242,7 +249,7 @@ impl Index {
         let mut j = self.journal();
         let old = self.remove_untracked(key, obj)?;
         j.upserts.remove(key);
-        j.removals.insert(*key, old.obj_key);
+        j.removals.insert(*key, (old.obj_key, stamp()));
         Some(old)
     }
 
@@ -328,7 +335,7 @@ impl Index {
         }
         let current = |name: &Digest| self.functions.get(name).map(|f| f.record.func_state);
         for (k, e) in state.take_entries() {
-            if j.removals.get(&k) == Some(&e.obj_key) {
+            if j.removals.get(&k).is_some_and(|(obj, _)| *obj == e.obj_key) {
                 continue;
             }
             if current(&k.name).is_some_and(|s| s != e.func_state) {

@@ -213,8 +213,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
     if xxh3_64(meta) != layout.meta_check {
         return Err(bad("checksum mismatch"));
     }
-    let meta: Meta =
-        postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
+    let meta: Meta = postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
     let table = &bytes[HEADER..layout.heap_at() as usize];
     let mut entries = Vec::with_capacity(layout.records as usize);
     let mut damaged = 0;
@@ -269,13 +268,35 @@ fn parse_record(
     (entry.size <= MAX_ENTRY_SIZE).then_some((key, entry))
 }
 
+/// Inline bytes a block's lookups read with the block, at most: the small
+/// values of its records sit side by side in the heap (anything wider is
+/// crafted, and read record by record).
+const BLOCK_HEAP: u64 = BLOCK * 1024;
+
+/// A block of records as read: the records, and the part of the heap
+/// that holds their inline values.
+#[derive(Debug)]
+struct Block {
+    records: Vec<u8>,
+    heap_at: u64,
+    heap: Vec<u8>,
+}
+
+impl Block {
+    /// The inline bytes at `at..at + len` of the heap, if this block read them.
+    fn inline(&self, at: u64, len: usize) -> Option<&[u8]> {
+        let start = usize::try_from(at.checked_sub(self.heap_at)?).ok()?;
+        self.heap.get(start..start.checked_add(len)?)
+    }
+}
+
 /// A snapshot opened for lookups in place.
 #[derive(Debug)]
 pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
-    /// Blocks of records read so far (cleared when it holds too many).
-    blocks: DashMap<u64, Arc<[u8]>>,
+    /// Blocks read so far (cleared when it holds too many).
+    blocks: DashMap<u64, Arc<Block>>,
 }
 
 impl Table {
@@ -305,22 +326,45 @@ impl Table {
         self.layout.system
     }
 
-    /// The block `b` of records, read once.
-    fn block(&self, b: u64) -> Result<Arc<[u8]>> {
+    /// The block `b` of records and their inline values, read once.
+    fn block(&self, b: u64) -> Result<Arc<Block>> {
         if let Some(block) = self.blocks.get(&b) {
             return Ok(block.clone());
         }
         let first = b * BLOCK;
         let n = BLOCK.min(self.layout.records - first);
-        let mut buf = vec![0u8; n as usize * RECORD];
+        let mut records = vec![0u8; n as usize * RECORD];
         self.reader
-            .read_at(HEADER as u64 + first * RECORD as u64, &mut buf)?;
-        let block: Arc<[u8]> = buf.into();
+            .read_at(HEADER as u64 + first * RECORD as u64, &mut records)?;
+        let (heap_at, heap) = self.heap_of(&records)?;
+        let block = Arc::new(Block {
+            records,
+            heap_at,
+            heap,
+        });
         if self.blocks.len() >= CACHED_BLOCKS {
             self.blocks.clear();
         }
         self.blocks.insert(b, block.clone());
         Ok(block)
+    }
+
+    /// The span of the heap that holds the inline values of `records`, if
+    /// it is as narrow as small values make it (and within the heap).
+    fn heap_of(&self, records: &[u8]) -> Result<(u64, Vec<u8>)> {
+        let spans = records.chunks_exact(RECORD).filter_map(|r| {
+            let len = u32::from_le_bytes([r[200], r[201], r[202], r[203]]);
+            let at = word(r, 192);
+            (len != NO_INLINE).then(|| (at, at.saturating_add(u64::from(len))))
+        });
+        let (start, end) = spans.fold((u64::MAX, 0), |(s, e), (a, b)| (s.min(a), e.max(b)));
+        if start >= end || end - start > BLOCK_HEAP || end > self.layout.heap {
+            return Ok((0, Vec::new()));
+        }
+        let mut heap = vec![0u8; (end - start) as usize];
+        self.reader
+            .read_at(self.layout.heap_at() + start, &mut heap)?;
+        Ok((start, heap))
     }
 
     /// The entry under `key`, if the table holds one that passes its check
@@ -343,9 +387,8 @@ impl Table {
                 lo + (hi - lo) / 2
             };
             let block = self.block(b)?;
-            let records = block.chunks_exact(RECORD);
-            let (Some(first), Some(last)) = (records.clone().next(), records.clone().last())
-            else {
+            let records = block.records.chunks_exact(RECORD);
+            let (Some(first), Some(last)) = (records.clone().next(), records.clone().last()) else {
                 return Ok(None);
             };
             if target[..] < first[..64] {
@@ -357,18 +400,22 @@ impl Table {
             } else {
                 return match records.into_iter().find(|r| r[..64] == target[..]) {
                     None => Ok(None),
-                    Some(record) => self.entry(record).map(Some),
+                    Some(record) => self.entry(record, &block).map(Some),
                 };
             }
         }
         Ok(None)
     }
 
-    /// A found record as an entry, its inline value read from the heap.
-    fn entry(&self, record: &[u8]) -> Result<Entry> {
+    /// A found record of `block` as an entry, its inline value taken from
+    /// what the block read of the heap, or else read.
+    fn entry(&self, record: &[u8], block: &Block) -> Result<Entry> {
         let heap = self.layout.heap;
         let mut failed = None;
         let parsed = parse_record(record, |at, len| {
+            if let Some(value) = block.inline(at, len) {
+                return Some(value.to_vec());
+            }
             let end = at.checked_add(len as u64)?;
             if end > heap {
                 return None;

@@ -71,7 +71,11 @@ fn a_damaged_record_is_one_lost_entry() {
     assert_eq!((whole.entries.len(), damaged), (49, 1));
     let t = table(bytes);
     let found: Vec<bool> = entries(50).iter().map(|(k, _)| t.find(k).is_ok()).collect();
-    assert_eq!(found.iter().filter(|ok| !**ok).count(), 1, "one lookup fails");
+    assert_eq!(
+        found.iter().filter(|ok| !**ok).count(),
+        1,
+        "one lookup fails"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The index's merge rules.
 
 use super::format::Delta;
+use super::state::State;
 use super::*;
 use charm_freeze::hash;
 
@@ -53,11 +54,14 @@ fn merge_learns_forgets_and_keeps_unpersisted_work() {
     idx.insert(key(2), entry(1, 10)); // not persisted yet
                                       // Another process removed entry 1 and added entry 3.
     let mut state = State::empty(sys);
-    state.apply(Delta {
-        system: sys,
-        upserts: vec![(key(3), entry(1, 7))],
-        ..Delta::default()
-    });
+    state.apply(
+        "index/delta-theirs",
+        Delta {
+            system: sys,
+            upserts: vec![(key(3), entry(1, 7))],
+            ..Delta::default()
+        },
+    );
     let merged = idx.merge(state);
     assert_eq!(merged.vanished, vec![key(1)]);
     assert!(
@@ -75,11 +79,14 @@ fn a_commit_that_another_process_won_settles_our_upsert() {
     idx.insert(key(1), entry(1, 10)); // ours, not persisted
                                       // Another process wrote the same entry later; its version wins.
     let mut state = State::empty(sys);
-    state.apply(Delta {
-        system: sys,
-        upserts: vec![(key(1), entry(1, 10))],
-        ..Delta::default()
-    });
+    state.apply(
+        "index/delta-theirs",
+        Delta {
+            system: sys,
+            upserts: vec![(key(1), entry(1, 10))],
+            ..Delta::default()
+        },
+    );
     idx.merge(state);
     let (snap, increments) = idx.snapshot(sys, Vec::new());
     idx.snapshot_written(&snap, &increments);

@@ -41,15 +41,24 @@ pub fn absent_keys(store: &dyn ObjStore) {
 /// `open` reads a value's parts, refuses reads past its end, and keeps
 /// reading the value it opened after a `put` replaces it.
 pub fn opened_values_read_in_parts(store: &dyn ObjStore) {
-    assert!(store.open("t/absent").unwrap().is_none(), "open of an absent key is None");
+    assert!(
+        store.open("t/absent").unwrap().is_none(),
+        "open of an absent key is None"
+    );
     store.put("t/parts", b"0123456789").unwrap();
     let reader = store.open("t/parts").unwrap().expect("an opened value");
     assert_eq!(reader.size(), 10);
     let mut part = [0u8; 3];
     reader.read_at(7, &mut part).unwrap();
     assert_eq!(&part, b"789", "read_at reads from the offset");
-    assert!(reader.read_at(8, &mut part).is_err(), "a read past the end fails");
-    assert!(reader.read_at(u64::MAX, &mut part).is_err(), "a huge offset fails");
+    assert!(
+        reader.read_at(8, &mut part).is_err(),
+        "a read past the end fails"
+    );
+    assert!(
+        reader.read_at(u64::MAX, &mut part).is_err(),
+        "a huge offset fails"
+    );
     store.put("t/parts", b"replaced").unwrap();
     reader.read_at(0, &mut part).unwrap();
     assert_eq!(&part, b"012", "an open reader keeps the value it opened");

@@ -1,0 +1,332 @@
+//! The persisted index being assembled from a snapshot and delta records,
+//! by rules that make the result the same in whatever order the records
+//! are applied, and however often:
+//!
+//! - **Entries.** Of all the versions of an entry, the one with the latest
+//!   stamp (then the greatest object key) is the entry, unless a removal
+//!   of that same object, stamped no earlier, removed it. A removal names
+//!   the object it removed, so it never removes a newer version another
+//!   process wrote meanwhile; and a removed version still supersedes the
+//!   older ones (they were replaced before it was removed).
+//! - **Function states.** The latest stamp wins (then the greatest state).
+//! - **Usage counters** are increments, added once per record: a record is
+//!   applied once by name, and the snapshot names those it folded.
+//! - **Hits** are appended in the order records are applied; they only
+//!   steer the policy (which entry to evict first), never the entries.
+//!
+//! Objects of the versions that lost are garbage once the state is
+//! written (`replaced`).
+
+use super::format::{Delta, PolicyState, Snapshot};
+use crate::entry::{FunctionRecord, FunctionStats};
+use crate::{BuildDigestHasher, Entry, EntryKey};
+use charm_freeze::Digest;
+use std::collections::{HashMap, HashSet};
+
+/// The persisted index being assembled from a snapshot and deltas.
+///
+/// Entries stay the list the snapshot decoded to until a delta needs them
+/// keyed (a cold start with no deltas never builds a map).
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub(crate) system: Digest,
+    pub(crate) functions: HashMap<Digest, FunctionRecord, BuildDigestHasher>,
+    /// The latest version of each entry (removed or not: see `removals`).
+    entries: Entries,
+    /// The latest removal of each (entry, object).
+    removals: HashMap<(EntryKey, Digest), u64, BuildDigestHasher>,
+    pub(crate) policy: Option<PolicyState>,
+    pub(crate) folded: Vec<String>,
+    /// The records applied, by name (the snapshot's folded ones included).
+    applied: HashSet<String>,
+    /// The deltas' accesses, in order, for the policy.
+    pub(crate) accesses: Vec<EntryKey>,
+    /// Versions that lost to a later one with another object (another
+    /// argument version): their objects are garbage once this state is
+    /// written.
+    pub(crate) replaced: Vec<Entry>,
+}
+
+#[derive(Debug, Clone)]
+enum Entries {
+    List(Vec<(EntryKey, Entry)>),
+    Map(HashMap<EntryKey, Entry, BuildDigestHasher>),
+}
+
+/// Whether version `a` of an entry is later than `b`.
+fn later(a: &Entry, b: &Entry) -> bool {
+    (a.stamp, a.obj_key.as_bytes()) > (b.stamp, b.obj_key.as_bytes())
+}
+
+impl State {
+    pub(crate) fn empty(system: Digest) -> Self {
+        State {
+            system,
+            functions: HashMap::default(),
+            entries: Entries::List(Vec::new()),
+            removals: HashMap::default(),
+            policy: None,
+            folded: Vec::new(),
+            applied: HashSet::new(),
+            accesses: Vec::new(),
+            replaced: Vec::new(),
+        }
+    }
+
+    pub(crate) fn from_snapshot(s: Snapshot) -> Self {
+        State {
+            system: s.system,
+            functions: s
+                .functions
+                .into_iter()
+                .map(|f| (charm_freeze::hash(&f.name), f))
+                .collect(),
+            entries: Entries::List(s.entries),
+            applied: s.folded.iter().cloned().collect(),
+            folded: s.folded,
+            policy: s.policy,
+            ..State::empty(s.system)
+        }
+    }
+
+    fn map(&mut self) -> &mut HashMap<EntryKey, Entry, BuildDigestHasher> {
+        if let Entries::List(list) = &mut self.entries {
+            let map = std::mem::take(list).into_iter().collect();
+            self.entries = Entries::Map(map);
+        }
+        match &mut self.entries {
+            Entries::Map(m) => m,
+            Entries::List(_) => unreachable!("converted just above"),
+        }
+    }
+
+    /// Whether this version was removed (by a removal of its object
+    /// stamped no earlier).
+    fn removed(&self, k: &EntryKey, e: &Entry) -> bool {
+        self.removals
+            .get(&(*k, e.obj_key))
+            .is_some_and(|at| *at >= e.stamp)
+    }
+
+    fn live(&self) -> impl Iterator<Item = (&EntryKey, &Entry)> {
+        let all: Box<dyn Iterator<Item = (&EntryKey, &Entry)>> = match &self.entries {
+            Entries::List(l) => Box::new(l.iter().map(|(k, e)| (k, e))),
+            Entries::Map(m) => Box::new(m.iter()),
+        };
+        all.filter(|(k, e)| !self.removed(k, e))
+    }
+
+    /// The number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.live().count()
+    }
+
+    /// The entry keys, for membership tests.
+    pub(crate) fn keys(&self) -> HashSet<EntryKey, BuildDigestHasher> {
+        self.live().map(|(k, _)| *k).collect()
+    }
+
+    /// Takes the entries out.
+    pub(crate) fn take_entries(&mut self) -> Vec<(EntryKey, Entry)> {
+        let all = match std::mem::replace(&mut self.entries, Entries::List(Vec::new())) {
+            Entries::List(l) => l,
+            Entries::Map(m) => m.into_iter().collect(),
+        };
+        all.into_iter()
+            .filter(|(k, e)| !self.removed(k, e))
+            .collect()
+    }
+
+    /// Applies the delta record `name` (once: a name applied before is
+    /// skipped), by the rules of the module doc.
+    pub(crate) fn apply(&mut self, name: &str, d: Delta) {
+        if !self.applied.insert(name.to_owned()) {
+            return;
+        }
+        for f in d.functions {
+            let key = charm_freeze::hash(&f.name);
+            let rec = self.functions.entry(key).or_insert_with(|| FunctionRecord {
+                name: f.name.clone(),
+                func_state: f.func_state,
+                stamp: 0,
+                stats: FunctionStats::default(),
+            });
+            rec.stats.add(&f.stats);
+            if (f.stamp, f.func_state.as_bytes()) > (rec.stamp, rec.func_state.as_bytes()) {
+                rec.func_state = f.func_state;
+                rec.stamp = f.stamp;
+            }
+        }
+        for r in d.removals {
+            let at = self.removals.entry((r.key, r.obj)).or_insert(r.stamp);
+            *at = (*at).max(r.stamp);
+        }
+        let mut replaced = Vec::new();
+        let entries = self.map();
+        for (k, e) in d.upserts {
+            let loser = match entries.get(&k) {
+                Some(cur) if !later(&e, cur) => Some(e),
+                _ => entries.insert(k, e),
+            };
+            let winner = &entries[&k];
+            if let Some(loser) = loser.filter(|l| l.obj_key != winner.obj_key) {
+                replaced.push(loser);
+            }
+        }
+        self.replaced.extend(replaced);
+        self.accesses.extend(d.accesses);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::format::Removal;
+    use super::*;
+    use charm_freeze::hash;
+    use proptest::prelude::*;
+
+    fn key(n: u8) -> EntryKey {
+        EntryKey {
+            name: hash(&"f"),
+            args: hash(&n),
+        }
+    }
+
+    /// Version `v` of entry `n`, stamped `stamp`.
+    fn entry(v: u8, stamp: u64) -> Entry {
+        Entry {
+            obj_key: hash(&v),
+            func_state: hash(&0u8),
+            args_ver: hash(&v),
+            size: 10,
+            compute_ns: 1,
+            serialize_ns: 1,
+            stamp,
+            inline: None,
+        }
+    }
+
+    #[test]
+    fn later_stamps_win_and_removals_spare_newer_versions() {
+        let mut s = State::empty(hash(&1u8));
+        let (old, new) = (entry(1, 5), entry(2, 9));
+        let upsert = |e: &Entry| Delta {
+            upserts: vec![(key(1), e.clone())],
+            ..Delta::default()
+        };
+        let removal = |e: &Entry, stamp| Delta {
+            removals: vec![Removal {
+                key: key(1),
+                obj: e.obj_key,
+                stamp,
+            }],
+            ..Delta::default()
+        };
+        s.apply("a", upsert(&new));
+        s.apply("b", upsert(&old));
+        s.apply("c", removal(&old, 6));
+        assert_eq!(s.keys().len(), 1);
+        assert_eq!(
+            s.clone().take_entries(),
+            [(key(1), new.clone())],
+            "older ones lose"
+        );
+        assert_eq!(s.replaced, [old.clone()], "and their objects are garbage");
+        s.apply("d", removal(&new, 9));
+        assert_eq!(
+            s.len(),
+            0,
+            "a removal of the latest version removes the entry"
+        );
+        s.apply("e", upsert(&old));
+        assert_eq!(s.len(), 0, "an older version does not come back");
+    }
+
+    #[test]
+    fn a_record_is_applied_once() {
+        let mut s = State::empty(hash(&1u8));
+        let stats = FunctionStats {
+            hits: 2,
+            ..FunctionStats::default()
+        };
+        let d = Delta {
+            functions: vec![FunctionRecord {
+                name: "f".into(),
+                func_state: hash(&0u8),
+                stamp: 0,
+                stats,
+            }],
+            ..Delta::default()
+        };
+        s.apply("index/hits-1", d.clone());
+        s.apply("index/hits-1", d);
+        assert_eq!(s.functions[&hash(&"f")].stats.hits, 2);
+    }
+
+    /// One record's worth of changes to entries 0..4 in versions 0..3 and
+    /// stamps 0..8, and a function state.
+    fn arb_delta() -> impl Strategy<Value = Delta> {
+        let upsert = (0u8..4, 0u8..3, 0u64..8).prop_map(|(n, v, t)| (key(n), entry(v, t)));
+        let removal = (0u8..4, 0u8..3, 0u64..8).prop_map(|(n, v, t)| Removal {
+            key: key(n),
+            obj: hash(&v),
+            stamp: t,
+        });
+        let function = (0u8..3, 0u64..8, 0u64..5).prop_map(|(state, t, hits)| FunctionRecord {
+            name: "f".into(),
+            func_state: hash(&state),
+            stamp: t,
+            stats: FunctionStats {
+                hits,
+                ..FunctionStats::default()
+            },
+        });
+        (
+            prop::collection::vec(upsert, 0..4),
+            prop::collection::vec(removal, 0..3),
+            prop::collection::vec(function, 0..2),
+        )
+            .prop_map(|(upserts, removals, functions)| Delta {
+                upserts,
+                removals,
+                functions,
+                ..Delta::default()
+            })
+    }
+
+    /// What a state settles to: its entries and function records, sorted.
+    fn settled(mut s: State) -> (Vec<(EntryKey, Entry)>, Vec<FunctionRecord>) {
+        let mut entries = s.take_entries();
+        entries.sort_by_key(|(k, _)| *k.args.as_bytes());
+        let mut functions: Vec<FunctionRecord> = s.functions.into_values().collect();
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        (entries, functions)
+    }
+
+    /// Records, named, in the order written and in another order.
+    fn arb_orders() -> impl Strategy<Value = (Vec<(String, Delta)>, Vec<(String, Delta)>)> {
+        prop::collection::vec(arb_delta(), 1..6).prop_flat_map(|deltas| {
+            let named: Vec<(String, Delta)> = deltas
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| (format!("index/delta-{i}"), d))
+                .collect();
+            (Just(named.clone()), Just(named).prop_shuffle())
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_order_and_any_repetition_settle_the_same((written, shuffled) in arb_orders()) {
+            let mut forward = State::empty(hash(&1u8));
+            for (name, d) in &written {
+                forward.apply(name, d.clone());
+            }
+            let mut other = State::empty(hash(&1u8));
+            for (name, d) in shuffled.iter().chain(shuffled.iter()) {
+                other.apply(name, d.clone()); // each record twice
+            }
+            prop_assert_eq!(settled(forward), settled(other));
+        }
+    }
+}
