@@ -231,7 +231,11 @@ mod tests {
             [(key(1), new.clone())],
             "older ones lose"
         );
-        assert_eq!(s.replaced, [old.clone()], "and their objects are garbage");
+        assert_eq!(
+            s.replaced,
+            std::slice::from_ref(&old),
+            "and their objects are garbage"
+        );
         s.apply("d", removal(&new, 9));
         assert_eq!(
             s.len(),
@@ -303,8 +307,11 @@ mod tests {
         (entries, functions)
     }
 
+    /// Delta records and their names.
+    type Named = Vec<(String, Delta)>;
+
     /// Records, named, in the order written and in another order.
-    fn arb_orders() -> impl Strategy<Value = (Vec<(String, Delta)>, Vec<(String, Delta)>)> {
+    fn arb_orders() -> impl Strategy<Value = (Named, Named)> {
         prop::collection::vec(arb_delta(), 1..6).prop_flat_map(|deltas| {
             let named: Vec<(String, Delta)> = deltas
                 .into_iter()

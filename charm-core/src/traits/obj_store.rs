@@ -190,7 +190,7 @@ impl StoredReader for WholeValue {
 pub(crate) fn past_the_end(offset: u64, len: usize, size: u64) -> crate::Error {
     crate::Error::corrupt(
         "stored value",
-        &format!("a read of {len} bytes at {offset} passes its end ({size} bytes)"),
+        format!("a read of {len} bytes at {offset} passes its end ({size} bytes)"),
     )
 }
 
