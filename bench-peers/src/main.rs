@@ -5,9 +5,10 @@
 //!
 //! `./scripts/bench-peers.sh` builds and runs it; `BENCH_PEERS_SCALE=0.1`
 //! shortens it, `BENCH_PEERS_ONLY=charm,redb-nofsync` leaves the other
-//! peers out, and `BENCH_PEERS_OPEN=1000,1000000` sets the cache sizes of
-//! the open + 1 hit + exit rows (filling a million entries takes charm and
-//! a durable redb many minutes).
+//! peers out, and `BENCH_PEERS_HITS=1000,1000000` and
+//! `BENCH_PEERS_OPEN=1000,1000000` set the cache sizes of the tiny-hit and
+//! the open + 1 hit + exit rows (filling a million entries takes a durable
+//! redb and cacache many minutes).
 
 use cached::stores::RedbCache;
 use cached::ConcurrentCached;
@@ -29,14 +30,15 @@ fn peers() -> Vec<&'static str> {
         .collect()
 }
 
-/// The cache sizes of the open + 1 hit + exit rows.
-fn open_sizes() -> Vec<usize> {
-    match std::env::var("BENCH_PEERS_OPEN") {
+/// Cache sizes from the variable `var` (a comma-separated list), or else
+/// `default`.
+fn sizes(var: &str, default: Vec<usize>) -> Vec<usize> {
+    match std::env::var(var) {
         Ok(list) => list
             .split(',')
             .filter_map(|n| n.trim().parse().ok())
             .collect(),
-        Err(_) => vec![1_000, scale(10_000), scale(100_000)],
+        Err(_) => default,
     }
 }
 
@@ -193,9 +195,11 @@ fn per_op(start: Instant, ops: usize) -> Duration {
     start.elapsed() / ops as u32
 }
 
-/// Hits of random small entries among `n`.
+/// Hits of random small entries among `n`, in the cache reopened (a rerun).
 fn tiny_hits(peer: &str, n: usize) -> Duration {
     let (dir, cache) = filled(peer, &format!("hit{n}"), n);
+    drop(cache);
+    let cache = open(peer, &dir);
     let ops = scale(20_000);
     let mut k = 1u64;
     let start = Instant::now();
@@ -337,13 +341,16 @@ fn main() {
     let peers = peers();
     println!("| workload | {} | best peer ÷ charm |", peers.join(" | "));
     println!("|---|{}---|", "---|".repeat(peers.len()));
-    for n in [1_000, scale(100_000)] {
+    for n in sizes("BENCH_PEERS_HITS", vec![1_000, scale(100_000)]) {
         row(&format!("tiny hit, {n} entries"), |p| tiny_hits(p, n));
     }
     row("tiny miss + store", tiny_misses);
     row("1 MiB store", |p| big(p).0);
     row("1 MiB hit", |p| big(p).1);
-    for n in open_sizes() {
+    for n in sizes(
+        "BENCH_PEERS_OPEN",
+        vec![1_000, scale(10_000), scale(100_000)],
+    ) {
         let runs: Vec<(Duration, u64)> = peers.iter().map(|p| open_hit_exit(p, n)).collect();
         let label = format!("open + 1 hit + exit, {n} entries");
         print_row(&label, &runs, |r| r.0.as_secs_f64(), |r| fmt(r.0));

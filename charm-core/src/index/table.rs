@@ -42,8 +42,9 @@ const NO_INLINE: u32 = u32::MAX;
 const MAX_ENTRY_SIZE: u64 = 1 << 50;
 /// Records read at once by a lookup (a block of about 4 KiB).
 const BLOCK: u64 = 20;
-/// Blocks a reader keeps (about 8 MiB), so repeated lookups read nothing.
-const CACHED_BLOCKS: usize = 2048;
+/// Blocks a reader keeps (about 64 MiB at most, filled only by lookups),
+/// so repeated lookups read nothing; past it, one block goes per block read.
+const CACHED_BLOCKS: usize = 16_384;
 /// Interpolation steps before a lookup falls back to bisection (a table
 /// whose keys are not spread evenly: a crafted one).
 const INTERPOLATIONS: usize = 6;
@@ -295,7 +296,7 @@ impl Block {
 pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
-    /// Blocks read so far (cleared when it holds too many).
+    /// Blocks read so far (at most [`CACHED_BLOCKS`]).
     blocks: DashMap<u64, Arc<Block>>,
 }
 
@@ -343,7 +344,10 @@ impl Table {
             heap,
         });
         if self.blocks.len() >= CACHED_BLOCKS {
-            self.blocks.clear();
+            let some = self.blocks.iter().next().map(|b| *b.key());
+            if let Some(some) = some {
+                self.blocks.remove(&some);
+            }
         }
         self.blocks.insert(b, block.clone());
         Ok(block)
