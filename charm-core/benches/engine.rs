@@ -38,6 +38,34 @@ fn memo<R>(g: &Arc<MemoizedGroup>, inline: bool) -> Memoized<R> {
         .build()
 }
 
+/// A function whose values are placed by size (the default: small ones
+/// in the index).
+fn by_size<R>(g: &Arc<MemoizedGroup>) -> Memoized<R> {
+    Memoized::builder("bench::f").group(g.clone()).build()
+}
+
+/// Hits of 10k small values kept in the snapshot, found in place by a
+/// reopened group (a rerun's hits).
+fn snapshot_hits(c: &mut Criterion) {
+    let (d, g) = group("hit-snapshot", "1 GiB", false);
+    let f: Memoized<u64> = by_size(&g);
+    for k in 0..10_000u64 {
+        f.call(&k, || k);
+    }
+    drop((f, g));
+    let g = reopen(&d, false);
+    let f: Memoized<u64> = by_size(&g);
+    let next = AtomicU64::new(0);
+    c.bench_function("hit/snapshot_10k", |b| {
+        b.iter(|| {
+            let k = next.fetch_add(7919, Ordering::Relaxed) % 10_000;
+            f.call(black_box(&k), || unreachable!())
+        })
+    });
+    drop((f, g));
+    let _ = std::fs::remove_dir_all(d);
+}
+
 fn hits(c: &mut Criterion) {
     for (label, inline) in [("hit/obj_store", false), ("hit/inline", true)] {
         let (d, g) = group(label.replace('/', "-").as_str(), "1 GiB", false);
@@ -52,17 +80,19 @@ fn hits(c: &mut Criterion) {
 }
 
 fn misses(c: &mut Criterion) {
-    let (d, g) = group("miss", "1 GiB", false);
-    let f: Memoized<u64> = memo(&g, false);
-    let next = AtomicU64::new(0);
-    c.bench_function("miss/obj_store", |b| {
-        b.iter(|| {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            f.call(&k, || k * 2)
-        })
-    });
-    drop((f, g));
-    let _ = std::fs::remove_dir_all(d);
+    for (label, placed) in [("miss/obj_store", false), ("miss/by_size", true)] {
+        let (d, g) = group(label.replace('/', "-").as_str(), "1 GiB", false);
+        let f: Memoized<u64> = if placed { by_size(&g) } else { memo(&g, false) };
+        let next = AtomicU64::new(0);
+        c.bench_function(label, |b| {
+            b.iter(|| {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                f.call(&k, || k * 2)
+            })
+        });
+        drop((f, g));
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 /// A group in `name` holding `n` entries, committed.
@@ -225,5 +255,15 @@ fn big_value(c: &mut Criterion) {
     one_value(c, "value/1MiB-vec-u8-raw", vec![3u8; 1 << 20], raw);
 }
 
-criterion_group!(benches, hits, misses, cold_start, rerun, fine_grain, evict, big_value);
+criterion_group!(
+    benches,
+    hits,
+    snapshot_hits,
+    misses,
+    cold_start,
+    rerun,
+    fine_grain,
+    evict,
+    big_value
+);
 criterion_main!(benches);
