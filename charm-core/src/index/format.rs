@@ -15,7 +15,7 @@ use xxhash_rust::xxh3::xxh3_64;
 const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
 const HEAD_MAGIC: &[u8; 8] = b"CHARMHD1";
 /// Bumped on any change of the persisted structures (part of the system state).
-pub(crate) const FORMAT: u32 = 4;
+pub(crate) const FORMAT: u32 = 5;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// A policy's persisted state, decoded only by a process that uses it.
@@ -151,33 +151,15 @@ pub(crate) fn decode_head(bytes: &[u8]) -> Result<Head> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{entry, key};
     use super::*;
     use charm_freeze::hash;
-
-    fn entry(n: u8, stamp: u64) -> (EntryKey, Entry) {
-        (
-            EntryKey {
-                name: hash(&"f"),
-                args: hash(&n),
-            },
-            Entry {
-                obj_key: hash(&(n, stamp)),
-                func_state: hash(&0u8),
-                args_ver: hash(&()),
-                size: 10,
-                compute_ns: 1,
-                serialize_ns: 1,
-                stamp,
-                inline: None,
-            },
-        )
-    }
 
     #[test]
     fn records_round_trip_and_damage_is_corrupt() {
         let d = Delta {
             system: hash(&1u8),
-            upserts: vec![entry(1, 5)],
+            upserts: vec![(key(1), entry(1, 5))],
             ..Delta::default()
         };
         let bytes = encode_delta(&d).unwrap();

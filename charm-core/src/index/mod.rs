@@ -382,6 +382,8 @@ impl Index {
 }
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod table_tests;
 #[cfg(test)]
 mod tests;

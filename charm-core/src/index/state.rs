@@ -180,31 +180,11 @@ impl State {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{entry, key};
     use super::super::format::Removal;
     use super::*;
     use charm_freeze::hash;
     use proptest::prelude::*;
-
-    fn key(n: u8) -> EntryKey {
-        EntryKey {
-            name: hash(&"f"),
-            args: hash(&n),
-        }
-    }
-
-    /// Version `v` of entry `n`, stamped `stamp`.
-    fn entry(v: u8, stamp: u64) -> Entry {
-        Entry {
-            obj_key: hash(&v),
-            func_state: hash(&0u8),
-            args_ver: hash(&v),
-            size: 10,
-            compute_ns: 1,
-            serialize_ns: 1,
-            stamp,
-            inline: None,
-        }
-    }
 
     #[test]
     fn later_stamps_win_and_removals_spare_newer_versions() {

@@ -1,27 +1,28 @@
 //! The snapshot `index/base` as a table searched in place: a process finds
-//! one entry with a read or two of a few KiB, however many the index holds,
-//! and never loads the rest.
+//! one entry with one read of a few KiB (after the first lookups, none),
+//! however many the index holds, and never loads the rest.
 //!
 //! ```text
-//! header (96 B): magic [8] | format u32 | 0 u32 | records u64 | heap bytes u64
+//! header (96 B): magic [8] | format u32 | 0 u32 | records u64 | block bytes u64
 //!                | meta bytes u64 | xxh3-64(meta) u64 | system state [32] | 0 u64
 //!                | xxh3-64(the 88 bytes before) u64
-//! records:       fixed-width, sorted by (argument key, function name)
+//! directory:     where each block starts in the blocks, then where the last ends (u64 each)
+//! blocks:        20 records each (the last fewer), sorted by (argument key,
+//!                function name), then the inline values of those records:
 //!                args [32] name [32] obj [32] func_state [32] args_ver [32]
 //!                size u64 compute_ns u64 serialize_ns u64 stamp u64
-//!                inline offset u64 | inline length u32 (u32::MAX: none)
+//!                inline offset in the block's values u64 | inline length u32 (u32::MAX: none)
 //!                | low 32 bits of xxh3-64(the record's first 204 bytes, then its inline bytes)
-//! heap:          the inline values, where the records say
 //! meta:          postcard: system state, function records, policy state, folded deltas
 //! ```
 //!
 //! Argument keys are digests, spread evenly over their range, so where a
 //! key sits in the sorted table is well estimated from its value
-//! (interpolation search): a lookup reads the block of records around
-//! the estimate, and almost always finds the key's place there. Every
-//! record carries its own check, so a damaged record is one lost entry;
-//! nothing in the file decides how much is read beyond the file's own
-//! length.
+//! (interpolation search): a lookup reads the block around the estimate,
+//! its records and their small values in one read, and almost always
+//! finds the key's place there. Every record carries its own check, so a
+//! damaged record is one lost entry; nothing in the file decides how much
+//! is read beyond the file's own length.
 
 use super::format::{PolicyState, Snapshot, FORMAT};
 use crate::entry::FunctionRecord;
@@ -32,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-const MAGIC: &[u8; 8] = b"CHARMIX2";
+const MAGIC: &[u8; 8] = b"CHARMIX3";
 const HEADER: usize = 96;
 const RECORD: usize = 208;
 /// Bytes a record's check covers (all but the check).
@@ -40,8 +41,14 @@ const CHECKED: usize = RECORD - 4;
 const NO_INLINE: u32 = u32::MAX;
 /// Sizes above this (1 PiB) are refused as crafted.
 const MAX_ENTRY_SIZE: u64 = 1 << 50;
-/// Records read at once by a lookup (a block of about 4 KiB).
+/// Records per block (about 4 KiB of them).
 const BLOCK: u64 = 20;
+/// The longest block a lookup reads whole (its records and their small
+/// values); a longer one holds large values kept in the index, which are
+/// read one by one.
+const BLOCK_READ: u64 = 64 << 10;
+/// Directory entries read at once (4 KiB, and the next block's start).
+const DIRECTORY_CHUNK: u64 = 512;
 /// Blocks a reader keeps (about 64 MiB at most, filled only by lookups),
 /// so repeated lookups read nothing; past it, one block goes per block read.
 const CACHED_BLOCKS: usize = 16_384;
@@ -62,19 +69,37 @@ struct Meta {
 #[derive(Debug, Clone, Copy)]
 struct Layout {
     records: u64,
-    heap: u64,
+    block_bytes: u64,
     meta: u64,
     meta_check: u64,
     system: Digest,
 }
 
 impl Layout {
-    fn heap_at(&self) -> u64 {
-        HEADER as u64 + self.records * RECORD as u64
+    fn blocks(&self) -> u64 {
+        self.records.div_ceil(BLOCK)
+    }
+
+    /// Where the blocks start (after the directory).
+    fn blocks_at(&self) -> u64 {
+        HEADER as u64 + (self.blocks() + 1) * 8
     }
 
     fn meta_at(&self) -> u64 {
-        self.heap_at() + self.heap
+        self.blocks_at() + self.block_bytes
+    }
+
+    /// The records in block `b`.
+    fn records_in(&self, b: u64) -> u64 {
+        BLOCK.min(self.records - b * BLOCK)
+    }
+
+    /// Block `b`'s place in the blocks, from the directory's `start` and
+    /// `end`, if they are sane: in order, within the blocks, and room for
+    /// its records.
+    fn block_span(&self, b: u64, start: u64, end: u64) -> Option<(u64, u64)> {
+        let records = self.records_in(b) * RECORD as u64;
+        (start <= end && end <= self.block_bytes && end - start >= records).then_some((start, end))
     }
 
     /// Reads and checks a header against the file's length.
@@ -94,19 +119,28 @@ impl Layout {
         }
         let layout = Layout {
             records: word(header, 16),
-            heap: word(header, 24),
+            block_bytes: word(header, 24),
             meta: word(header, 32),
             meta_check: word(header, 40),
             system: digest(header, 48),
         };
         let total = layout
             .records
-            .checked_mul(RECORD as u64)
+            .div_ceil(BLOCK)
+            .checked_add(1)
+            .and_then(|d| d.checked_mul(8))
             .and_then(|t| t.checked_add(HEADER as u64))
-            .and_then(|t| t.checked_add(layout.heap))
+            .and_then(|t| t.checked_add(layout.block_bytes))
             .and_then(|t| t.checked_add(layout.meta));
         if total != Some(file_len) {
             return Err(bad("its sections do not add up to its length (truncated?)"));
+        }
+        if layout
+            .records
+            .checked_mul(RECORD as u64)
+            .is_none_or(|r| r > layout.block_bytes)
+        {
+            return Err(bad("fewer bytes of blocks than its records take"));
         }
         Ok(layout)
     }
@@ -139,40 +173,45 @@ fn record_check(record: &[u8], inline: &[u8]) -> u32 {
     h.digest() as u32
 }
 
+/// Appends one record, its inline value at `inline_at` of its block's values.
+fn write_record(out: &mut Vec<u8>, k: &EntryKey, e: &Entry, inline_at: u64) -> Result<()> {
+    let start = out.len();
+    out.extend_from_slice(&sort_key(k));
+    for d in [&e.obj_key, &e.func_state, &e.args_ver] {
+        out.extend_from_slice(d.as_bytes());
+    }
+    for n in [e.size, e.compute_ns, e.serialize_ns, e.stamp, inline_at] {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    let len = match &e.inline {
+        None => NO_INLINE,
+        Some(v) => u32::try_from(v.len())
+            .ok()
+            .filter(|l| *l != NO_INLINE)
+            .ok_or_else(|| Error::plugin("index encoding", "an inline value over 4 GiB"))?,
+    };
+    out.extend_from_slice(&len.to_le_bytes());
+    let check = record_check(&out[start..], e.inline.as_deref().unwrap_or_default());
+    out.extend_from_slice(&check.to_le_bytes());
+    Ok(())
+}
+
 /// Encodes a snapshot (its entries in any order).
 pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
     let mut order: Vec<&(EntryKey, Entry)> = snap.entries.iter().collect();
     order.sort_by_key(|(k, _)| sort_key(k));
-    let heap_len: usize = order
-        .iter()
-        .filter_map(|(_, e)| e.inline.as_ref())
-        .map(Vec::len)
-        .sum();
-    let mut records = Vec::with_capacity(order.len() * RECORD);
-    let mut heap = Vec::with_capacity(heap_len);
-    for (k, e) in order {
-        let start = records.len();
-        records.extend_from_slice(&sort_key(k));
-        for d in [&e.obj_key, &e.func_state, &e.args_ver] {
-            records.extend_from_slice(d.as_bytes());
+    let mut directory = Vec::with_capacity(order.len().div_ceil(BLOCK as usize) + 1);
+    let mut blocks = Vec::with_capacity(order.len() * RECORD);
+    for block in order.chunks(BLOCK as usize) {
+        directory.push(blocks.len() as u64);
+        let mut values = Vec::new();
+        for (k, e) in block {
+            write_record(&mut blocks, k, e, values.len() as u64)?;
+            values.extend_from_slice(e.inline.as_deref().unwrap_or_default());
         }
-        for n in [e.size, e.compute_ns, e.serialize_ns, e.stamp] {
-            records.extend_from_slice(&n.to_le_bytes());
-        }
-        let inline: &[u8] = e.inline.as_deref().unwrap_or_default();
-        let len = match &e.inline {
-            None => NO_INLINE,
-            Some(v) => u32::try_from(v.len())
-                .ok()
-                .filter(|l| *l != NO_INLINE)
-                .ok_or_else(|| Error::plugin("index encoding", "an inline value over 4 GiB"))?,
-        };
-        records.extend_from_slice(&(heap.len() as u64).to_le_bytes());
-        records.extend_from_slice(&len.to_le_bytes());
-        heap.extend_from_slice(inline);
-        let check = record_check(&records[start..], inline);
-        records.extend_from_slice(&check.to_le_bytes());
+        blocks.extend_from_slice(&values);
     }
+    directory.push(blocks.len() as u64);
     let meta = Meta {
         system: snap.system,
         functions: snap.functions.clone(),
@@ -180,13 +219,13 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
         folded: snap.folded.clone(),
     };
     let meta = postcard::to_stdvec(&meta).map_err(|e| Error::plugin("index encoding", e))?;
-    let mut out = Vec::with_capacity(HEADER + records.len() + heap.len() + meta.len());
+    let mut out = Vec::with_capacity(HEADER + directory.len() * 8 + blocks.len() + meta.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     for n in [
         snap.entries.len() as u64,
-        heap.len() as u64,
+        blocks.len() as u64,
         meta.len() as u64,
         xxh3_64(&meta),
     ] {
@@ -196,35 +235,46 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
     out.extend_from_slice(&[0u8; 8]);
     let header_check = xxh3_64(&out[..88]);
     out.extend_from_slice(&header_check.to_le_bytes());
-    out.extend_from_slice(&records);
-    out.extend_from_slice(&heap);
+    for at in directory {
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    out.extend_from_slice(&blocks);
     out.extend_from_slice(&meta);
     Ok(out)
 }
 
-/// Decodes a whole snapshot. Records that fail their check are left out
-/// and counted (their values are recomputed); a damaged header or meta
-/// section makes the whole snapshot corrupt.
+/// Decodes a whole snapshot. Records that fail their check, or whose
+/// block the directory misplaces, are left out and counted (their values
+/// are recomputed); a damaged header or meta section makes the whole
+/// snapshot corrupt.
 pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
     let layout = Layout::parse(bytes, bytes.len() as u64)?;
     let bad = |why: &str| Error::corrupt("index snapshot", why);
     // The header's sum matched the length, so every section is in bounds.
-    let heap = &bytes[layout.heap_at() as usize..layout.meta_at() as usize];
     let meta = &bytes[layout.meta_at() as usize..];
     if xxh3_64(meta) != layout.meta_check {
         return Err(bad("checksum mismatch"));
     }
     let meta: Meta = postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
-    let table = &bytes[HEADER..layout.heap_at() as usize];
+    let blocks = &bytes[layout.blocks_at() as usize..layout.meta_at() as usize];
+    let at = |i: u64| word(bytes, HEADER + i as usize * 8);
     let mut entries = Vec::with_capacity(layout.records as usize);
     let mut damaged = 0;
-    for record in table.chunks_exact(RECORD) {
-        match parse_record(record, |at, len| {
-            let at = usize::try_from(at).ok()?;
-            heap.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
-        }) {
-            Some(kv) => entries.push(kv),
-            None => damaged += 1,
+    for b in 0..layout.blocks() {
+        let Some((start, end)) = layout.block_span(b, at(b), at(b + 1)) else {
+            damaged += layout.records_in(b) as usize;
+            continue;
+        };
+        let block = &blocks[start as usize..end as usize];
+        let (records, values) = block.split_at(layout.records_in(b) as usize * RECORD);
+        for record in records.chunks_exact(RECORD) {
+            match parse_record(record, |at, len| {
+                let at = usize::try_from(at).ok()?;
+                values.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
+            }) {
+                Some(kv) => entries.push(kv),
+                None => damaged += 1,
+            }
         }
     }
     let snap = Snapshot {
@@ -269,26 +319,15 @@ fn parse_record(
     (entry.size <= MAX_ENTRY_SIZE).then_some((key, entry))
 }
 
-/// Inline bytes a block's lookups read with the block, at most: the small
-/// values of its records sit side by side in the heap (anything wider is
-/// crafted, and read record by record).
-const BLOCK_HEAP: u64 = BLOCK * 1024;
-
-/// A block of records as read: the records, and the part of the heap
-/// that holds their inline values.
+/// A block as read: its records, and their inline values when the block
+/// was short enough to read whole.
 #[derive(Debug)]
 struct Block {
     records: Vec<u8>,
-    heap_at: u64,
-    heap: Vec<u8>,
-}
-
-impl Block {
-    /// The inline bytes at `at..at + len` of the heap, if this block read them.
-    fn inline(&self, at: u64, len: usize) -> Option<&[u8]> {
-        let start = usize::try_from(at.checked_sub(self.heap_at)?).ok()?;
-        self.heap.get(start..start.checked_add(len)?)
-    }
+    /// Where the block's values start in the file, and how many bytes.
+    values_at: u64,
+    values_len: u64,
+    values: Option<Vec<u8>>,
 }
 
 /// A snapshot opened for lookups in place.
@@ -296,6 +335,8 @@ impl Block {
 pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
+    /// Chunks of the directory read so far.
+    directory: DashMap<u64, Arc<[u64]>>,
     /// Blocks read so far (at most [`CACHED_BLOCKS`]).
     blocks: DashMap<u64, Arc<Block>>,
 }
@@ -312,6 +353,7 @@ impl Table {
         Ok(Table {
             reader,
             layout,
+            directory: DashMap::new(),
             blocks: DashMap::new(),
         })
     }
@@ -327,21 +369,56 @@ impl Table {
         self.layout.system
     }
 
-    /// The block `b` of records and their inline values, read once.
+    /// Where block `b` starts and ends in the blocks, from the directory
+    /// (read a chunk at a time, once).
+    fn span(&self, b: u64) -> Result<Option<(u64, u64)>> {
+        let chunk = b / DIRECTORY_CHUNK;
+        let entries = match self.directory.get(&chunk) {
+            Some(e) => e.clone(),
+            None => {
+                let first = chunk * DIRECTORY_CHUNK;
+                let n = (DIRECTORY_CHUNK + 1).min(self.layout.blocks() + 1 - first);
+                let mut raw = vec![0u8; n as usize * 8];
+                self.reader.read_at(HEADER as u64 + first * 8, &mut raw)?;
+                let e: Arc<[u64]> = raw.chunks_exact(8).map(|w| word(w, 0)).collect();
+                self.directory.insert(chunk, e.clone());
+                e
+            }
+        };
+        let i = (b % DIRECTORY_CHUNK) as usize;
+        Ok(match (entries.get(i), entries.get(i + 1)) {
+            (Some(start), Some(end)) => self.layout.block_span(b, *start, *end),
+            _ => None,
+        })
+    }
+
+    /// Block `b`: its records and (if it is short) their values, in one
+    /// read, once.
     fn block(&self, b: u64) -> Result<Arc<Block>> {
         if let Some(block) = self.blocks.get(&b) {
             return Ok(block.clone());
         }
-        let first = b * BLOCK;
-        let n = BLOCK.min(self.layout.records - first);
-        let mut records = vec![0u8; n as usize * RECORD];
-        self.reader
-            .read_at(HEADER as u64 + first * RECORD as u64, &mut records)?;
-        let (heap_at, heap) = self.heap_of(&records)?;
+        let Some((start, end)) = self.span(b)? else {
+            return Err(Error::corrupt("index snapshot", "a misplaced block"));
+        };
+        let at = self.layout.blocks_at() + start;
+        let records_len = self.layout.records_in(b) as usize * RECORD;
+        let whole = end - start <= BLOCK_READ;
+        let mut bytes = vec![
+            0u8;
+            if whole {
+                (end - start) as usize
+            } else {
+                records_len
+            }
+        ];
+        self.reader.read_at(at, &mut bytes)?;
+        let values = whole.then(|| bytes.split_off(records_len));
         let block = Arc::new(Block {
-            records,
-            heap_at,
-            heap,
+            records: bytes,
+            values_at: at + records_len as u64,
+            values_len: end - start - records_len as u64,
+            values,
         });
         if self.blocks.len() >= CACHED_BLOCKS {
             let some = self.blocks.iter().next().map(|b| *b.key());
@@ -353,29 +430,11 @@ impl Table {
         Ok(block)
     }
 
-    /// The span of the heap that holds the inline values of `records`, if
-    /// it is as narrow as small values make it (and within the heap).
-    fn heap_of(&self, records: &[u8]) -> Result<(u64, Vec<u8>)> {
-        let spans = records.chunks_exact(RECORD).filter_map(|r| {
-            let len = u32::from_le_bytes([r[200], r[201], r[202], r[203]]);
-            let at = word(r, 192);
-            (len != NO_INLINE).then(|| (at, at.saturating_add(u64::from(len))))
-        });
-        let (start, end) = spans.fold((u64::MAX, 0), |(s, e), (a, b)| (s.min(a), e.max(b)));
-        if start >= end || end - start > BLOCK_HEAP || end > self.layout.heap {
-            return Ok((0, Vec::new()));
-        }
-        let mut heap = vec![0u8; (end - start) as usize];
-        self.reader
-            .read_at(self.layout.heap_at() + start, &mut heap)?;
-        Ok((start, heap))
-    }
-
     /// The entry under `key`, if the table holds one that passes its check
     /// (a damaged one is `Err`).
     pub(crate) fn find(&self, key: &EntryKey) -> Result<Option<Entry>> {
         let target = sort_key(key);
-        let blocks = self.layout.records.div_ceil(BLOCK);
+        let blocks = self.layout.blocks();
         // The key lies in blocks [lo, hi); lo_v and hi_v bound its value.
         let (mut lo, mut hi) = (0u64, blocks);
         let (mut lo_v, mut hi_v) = (0u64, u64::MAX);
@@ -412,20 +471,19 @@ impl Table {
     }
 
     /// A found record of `block` as an entry, its inline value taken from
-    /// what the block read of the heap, or else read.
+    /// what the block read, or else read.
     fn entry(&self, record: &[u8], block: &Block) -> Result<Entry> {
-        let heap = self.layout.heap;
         let mut failed = None;
         let parsed = parse_record(record, |at, len| {
-            if let Some(value) = block.inline(at, len) {
-                return Some(value.to_vec());
-            }
             let end = at.checked_add(len as u64)?;
-            if end > heap {
+            if end > block.values_len {
                 return None;
             }
+            if let Some(values) = &block.values {
+                return values.get(at as usize..end as usize).map(<[u8]>::to_vec);
+            }
             let mut value = vec![0u8; len];
-            match self.reader.read_at(self.layout.heap_at() + at, &mut value) {
+            match self.reader.read_at(block.values_at + at, &mut value) {
                 Ok(()) => Some(value),
                 Err(e) => {
                     failed = Some(e);

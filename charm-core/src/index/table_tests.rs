@@ -39,6 +39,15 @@ fn snapshot(n: u32) -> Snapshot {
     }
 }
 
+/// Where block `b`'s records start in an encoded snapshot (after the
+/// 96-byte header and the directory, at the block's directory entry).
+fn records_of(bytes: &[u8], b: usize) -> usize {
+    let records = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let blocks_at = 96 + (records.div_ceil(20) + 1) * 8;
+    let entry = 96 + b * 8;
+    blocks_at + u64::from_le_bytes(bytes[entry..entry + 8].try_into().unwrap()) as usize
+}
+
 fn table(bytes: Vec<u8>) -> Table {
     Table::open(Box::new(WholeValue(bytes))).unwrap()
 }
@@ -66,7 +75,8 @@ fn every_entry_is_found_in_place_and_others_are_not() {
 #[test]
 fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encode(&snapshot(50)).unwrap();
-    bytes[96 + 208 * 10 + 100] ^= 1; // inside the 11th record
+    let at = records_of(&bytes, 0) + 208 * 10 + 100; // inside the 11th record
+    bytes[at] ^= 1;
     let (whole, damaged) = decode(&bytes).unwrap();
     assert_eq!((whole.entries.len(), damaged), (49, 1));
     let t = table(bytes);
@@ -76,6 +86,21 @@ fn a_damaged_record_is_one_lost_entry() {
         1,
         "one lookup fails"
     );
+}
+
+#[test]
+fn a_misplaced_block_loses_its_records_only() {
+    let mut bytes = encode(&snapshot(50)).unwrap();
+    bytes[96 + 8..96 + 16].copy_from_slice(&u64::MAX.to_le_bytes()); // block 1's start
+    let (whole, damaged) = decode(&bytes).unwrap();
+    assert_eq!(damaged, 40, "blocks 0 and 1 end and start there");
+    assert_eq!(whole.entries.len(), 10);
+    let t = table(bytes);
+    for (k, e) in entries(50) {
+        if let Ok(Some(found)) = t.find(&k) {
+            assert_eq!(found, e);
+        }
+    }
 }
 
 #[test]
@@ -98,8 +123,8 @@ fn damaged_or_crafted_headers_are_refused() {
 #[test]
 fn an_unsorted_table_misses_and_never_panics() {
     let mut bytes = encode(&snapshot(100)).unwrap();
-    // Swap the first and last blocks of records: still valid records.
-    let (a, b) = (96, 96 + 208 * 80);
+    // Swap the records of the first and last blocks: out of order.
+    let (a, b) = (records_of(&bytes, 0), records_of(&bytes, 4));
     let first: Vec<u8> = bytes[a..a + 208 * 20].to_vec();
     let last: Vec<u8> = bytes[b..b + 208 * 20].to_vec();
     bytes[a..a + 208 * 20].copy_from_slice(&last);
