@@ -6,7 +6,8 @@
 //! header (96 B): magic [8] | format u32 | 0 u32 | records u64 | block bytes u64
 //!                | meta bytes u64 | xxh3-64(meta) u64 | system state [32] | 0 u64
 //!                | xxh3-64(the 88 bytes before) u64
-//! directory:     where each block starts in the blocks, then where the last ends (u64 each)
+//! directory:     per block: where it starts in the blocks u64, its first argument key's
+//!                first 8 bytes (big-endian) u64; then where the last block ends, u64::MAX
 //! blocks:        20 records each (the last fewer), sorted by (argument key,
 //!                function name), then the inline values of those records:
 //!                args [32] name [32] obj [32] func_state [32] args_ver [32]
@@ -47,8 +48,10 @@ const BLOCK: u64 = 20;
 /// values); a longer one holds large values kept in the index, which are
 /// read one by one.
 const BLOCK_READ: u64 = 64 << 10;
-/// Directory entries read at once (4 KiB, and the next block's start).
+/// Directory entries read at once (8 KiB, and the next block's entry).
 const DIRECTORY_CHUNK: u64 = 512;
+/// Bytes of one directory entry.
+const ENTRY: usize = 16;
 /// Blocks a reader keeps (about 64 MiB at most, filled only by lookups),
 /// so repeated lookups read nothing; past it, one block goes per block read.
 const CACHED_BLOCKS: usize = 16_384;
@@ -82,7 +85,7 @@ impl Layout {
 
     /// Where the blocks start (after the directory).
     fn blocks_at(&self) -> u64 {
-        HEADER as u64 + (self.blocks() + 1) * 8
+        HEADER as u64 + (self.blocks() + 1) * ENTRY as u64
     }
 
     fn meta_at(&self) -> u64 {
@@ -128,7 +131,7 @@ impl Layout {
             .records
             .div_ceil(BLOCK)
             .checked_add(1)
-            .and_then(|d| d.checked_mul(8))
+            .and_then(|d| d.checked_mul(ENTRY as u64))
             .and_then(|t| t.checked_add(HEADER as u64))
             .and_then(|t| t.checked_add(layout.block_bytes))
             .and_then(|t| t.checked_add(layout.meta));
@@ -156,6 +159,12 @@ fn digest(b: &[u8], at: usize) -> Digest {
     let mut d = [0u8; 32];
     d.copy_from_slice(&b[at..at + 32]);
     Digest::from_bytes(d)
+}
+
+/// The first 8 bytes of a key's argument key, as a number: where the key
+/// sits in the table, as a fraction of `u64::MAX`.
+fn prefix(k: &EntryKey) -> u64 {
+    u64::from_be_bytes(sort_key(k)[..8].try_into().unwrap_or_default())
 }
 
 /// The bytes a record is sorted and searched by: argument key, then name.
@@ -203,7 +212,7 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
     let mut directory = Vec::with_capacity(order.len().div_ceil(BLOCK as usize) + 1);
     let mut blocks = Vec::with_capacity(order.len() * RECORD);
     for block in order.chunks(BLOCK as usize) {
-        directory.push(blocks.len() as u64);
+        directory.push((blocks.len() as u64, prefix(&block[0].0)));
         let mut values = Vec::new();
         for (k, e) in block {
             write_record(&mut blocks, k, e, values.len() as u64)?;
@@ -211,7 +220,7 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
         }
         blocks.extend_from_slice(&values);
     }
-    directory.push(blocks.len() as u64);
+    directory.push((blocks.len() as u64, u64::MAX));
     let meta = Meta {
         system: snap.system,
         functions: snap.functions.clone(),
@@ -219,7 +228,7 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
         folded: snap.folded.clone(),
     };
     let meta = postcard::to_stdvec(&meta).map_err(|e| Error::plugin("index encoding", e))?;
-    let mut out = Vec::with_capacity(HEADER + directory.len() * 8 + blocks.len() + meta.len());
+    let mut out = Vec::with_capacity(HEADER + directory.len() * ENTRY + blocks.len() + meta.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
@@ -235,8 +244,9 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
     out.extend_from_slice(&[0u8; 8]);
     let header_check = xxh3_64(&out[..88]);
     out.extend_from_slice(&header_check.to_le_bytes());
-    for at in directory {
+    for (at, fence) in directory {
         out.extend_from_slice(&at.to_le_bytes());
+        out.extend_from_slice(&fence.to_le_bytes());
     }
     out.extend_from_slice(&blocks);
     out.extend_from_slice(&meta);
@@ -257,7 +267,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
     }
     let meta: Meta = postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
     let blocks = &bytes[layout.blocks_at() as usize..layout.meta_at() as usize];
-    let at = |i: u64| word(bytes, HEADER + i as usize * 8);
+    let at = |i: u64| word(bytes, HEADER + i as usize * ENTRY);
     let mut entries = Vec::with_capacity(layout.records as usize);
     let mut damaged = 0;
     for b in 0..layout.blocks() {
@@ -335,8 +345,8 @@ struct Block {
 pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
-    /// Chunks of the directory read so far.
-    directory: DashMap<u64, Arc<[u64]>>,
+    /// Chunks of the directory read so far: (start, fence) per block.
+    directory: DashMap<u64, Arc<[(u64, u64)]>>,
     /// Blocks read so far (at most [`CACHED_BLOCKS`]).
     blocks: DashMap<u64, Arc<Block>>,
 }
@@ -369,27 +379,61 @@ impl Table {
         self.layout.system
     }
 
-    /// Where block `b` starts and ends in the blocks, from the directory
-    /// (read a chunk at a time, once).
+    /// Chunk `c` of the directory (read once): each block's start and
+    /// fence, and the next chunk's first.
+    fn chunk(&self, c: u64) -> Result<Arc<[(u64, u64)]>> {
+        if let Some(e) = self.directory.get(&c) {
+            return Ok(e.clone());
+        }
+        let first = c * DIRECTORY_CHUNK;
+        let n = (DIRECTORY_CHUNK + 1).min((self.layout.blocks() + 1).saturating_sub(first));
+        let mut raw = vec![0u8; n as usize * ENTRY];
+        self.reader
+            .read_at(HEADER as u64 + first * ENTRY as u64, &mut raw)?;
+        let e: Arc<[(u64, u64)]> = raw
+            .chunks_exact(ENTRY)
+            .map(|w| (word(w, 0), word(w, 8)))
+            .collect();
+        self.directory.insert(c, e.clone());
+        Ok(e)
+    }
+
+    /// Where block `b` starts and ends in the blocks, from the directory.
     fn span(&self, b: u64) -> Result<Option<(u64, u64)>> {
-        let chunk = b / DIRECTORY_CHUNK;
-        let entries = match self.directory.get(&chunk) {
-            Some(e) => e.clone(),
-            None => {
-                let first = chunk * DIRECTORY_CHUNK;
-                let n = (DIRECTORY_CHUNK + 1).min(self.layout.blocks() + 1 - first);
-                let mut raw = vec![0u8; n as usize * 8];
-                self.reader.read_at(HEADER as u64 + first * 8, &mut raw)?;
-                let e: Arc<[u64]> = raw.chunks_exact(8).map(|w| word(w, 0)).collect();
-                self.directory.insert(chunk, e.clone());
-                e
-            }
-        };
+        let entries = self.chunk(b / DIRECTORY_CHUNK)?;
         let i = (b % DIRECTORY_CHUNK) as usize;
         Ok(match (entries.get(i), entries.get(i + 1)) {
-            (Some(start), Some(end)) => self.layout.block_span(b, *start, *end),
+            (Some(start), Some(end)) => self.layout.block_span(b, start.0, end.0),
             _ => None,
         })
+    }
+
+    /// The block whose fences hold `value`, from the directory: the chunk
+    /// estimated from the value (then its neighbours), then the fence by
+    /// bisection. `None` when the fences do not say (crafted ones).
+    fn seek(&self, value: u64) -> Result<Option<u64>> {
+        let chunks = self.layout.blocks().div_ceil(DIRECTORY_CHUNK);
+        if chunks == 0 {
+            return Ok(None);
+        }
+        let guess = (value as f64 / u64::MAX as f64 * chunks as f64) as u64;
+        let mut c = guess.min(chunks - 1);
+        for _ in 0..INTERPOLATIONS {
+            let entries = self.chunk(c)?;
+            let (Some(first), Some(after)) = (entries.first(), entries.last()) else {
+                return Ok(None);
+            };
+            if value < first.1 && c > 0 {
+                c -= 1;
+            } else if value >= after.1 && c + 1 < chunks {
+                c += 1;
+            } else {
+                let fences = &entries[..entries.len() - 1];
+                let i = fences.partition_point(|e| e.1 <= value).saturating_sub(1);
+                return Ok(Some(c * DIRECTORY_CHUNK + i as u64));
+            }
+        }
+        Ok(None)
     }
 
     /// Block `b`: its records and (if it is short) their values, in one
@@ -438,7 +482,26 @@ impl Table {
         // The key lies in blocks [lo, hi); lo_v and hi_v bound its value.
         let (mut lo, mut hi) = (0u64, blocks);
         let (mut lo_v, mut hi_v) = (0u64, u64::MAX);
-        let value = u64::from_be_bytes(target[..8].try_into().unwrap_or_default());
+        let value = prefix(key);
+        if let Some(b) = self.seek(value)? {
+            let block = self.block(b)?;
+            let mut records = block.records.chunks_exact(RECORD);
+            let within = |r: Option<&[u8]>, below: bool| {
+                r.is_some_and(|r| {
+                    if below {
+                        r[..64] <= target[..]
+                    } else {
+                        r[..64] >= target[..]
+                    }
+                })
+            };
+            if within(records.clone().next(), true) && within(records.clone().last(), false) {
+                return match records.find(|r| r[..64] == target[..]) {
+                    None => Ok(None),
+                    Some(record) => self.entry(record, &block).map(Some),
+                };
+            }
+        }
         let mut step = 0;
         while lo < hi {
             step += 1;

@@ -40,11 +40,12 @@ fn snapshot(n: u32) -> Snapshot {
 }
 
 /// Where block `b`'s records start in an encoded snapshot (after the
-/// 96-byte header and the directory, at the block's directory entry).
+/// 96-byte header and the directory of 16-byte entries, at the block's
+/// directory entry).
 fn records_of(bytes: &[u8], b: usize) -> usize {
     let records = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
-    let blocks_at = 96 + (records.div_ceil(20) + 1) * 8;
-    let entry = 96 + b * 8;
+    let blocks_at = 96 + (records.div_ceil(20) + 1) * 16;
+    let entry = 96 + b * 16;
     blocks_at + u64::from_le_bytes(bytes[entry..entry + 8].try_into().unwrap()) as usize
 }
 
@@ -54,7 +55,7 @@ fn table(bytes: Vec<u8>) -> Table {
 
 #[test]
 fn every_entry_is_found_in_place_and_others_are_not() {
-    for n in [0, 1, 19, 20, 21, 999] {
+    for n in [0, 1, 19, 20, 21, 999, 12_000] {
         let bytes = encode(&snapshot(n)).unwrap();
         let (whole, damaged) = decode(&bytes).unwrap();
         assert_eq!((whole.entries.len(), damaged), (n as usize, 0));
@@ -91,7 +92,7 @@ fn a_damaged_record_is_one_lost_entry() {
 #[test]
 fn a_misplaced_block_loses_its_records_only() {
     let mut bytes = encode(&snapshot(50)).unwrap();
-    bytes[96 + 8..96 + 16].copy_from_slice(&u64::MAX.to_le_bytes()); // block 1's start
+    bytes[96 + 16..96 + 24].copy_from_slice(&u64::MAX.to_le_bytes()); // block 1's start
     let (whole, damaged) = decode(&bytes).unwrap();
     assert_eq!(damaged, 40, "blocks 0 and 1 end and start there");
     assert_eq!(whole.entries.len(), 10);
