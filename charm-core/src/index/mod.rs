@@ -384,6 +384,4 @@ impl Index {
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
-mod table_tests;
-#[cfg(test)]
 mod tests;

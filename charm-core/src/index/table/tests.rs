@@ -1,8 +1,8 @@
 //! The snapshot table: lookups in place agree with a whole decode, and
 //! damage is a lost entry or an error, never a panic or a wrong entry.
 
-use super::format::Snapshot;
-use super::table::{decode, encode, Table};
+use super::{decode, encode, Table};
+use crate::index::format::Snapshot;
 use crate::traits::obj_store::WholeValue;
 use crate::{Entry, EntryKey};
 use charm_freeze::hash;

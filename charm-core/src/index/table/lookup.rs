@@ -1,0 +1,243 @@
+//! The snapshot searched in place (by every process).
+
+use super::{
+    parse_record, prefix, sort_key, word, Layout, BLOCK_READ, CACHED_BLOCKS, DIRECTORY_CHUNK,
+    ENTRY, HEADER, INTERPOLATIONS, RECORD,
+};
+use crate::{Entry, EntryKey, Error, Result, StoredReader};
+use charm_freeze::Digest;
+use dashmap::DashMap;
+use std::sync::Arc;
+
+/// A block as read: its records, and their inline values when the block
+/// was short enough to read whole.
+#[derive(Debug)]
+struct Block {
+    records: Vec<u8>,
+    /// Where the block's values start in the file, and how many bytes.
+    values_at: u64,
+    values_len: u64,
+    values: Option<Vec<u8>>,
+}
+
+/// A snapshot opened for lookups in place.
+#[derive(Debug)]
+pub(crate) struct Table {
+    reader: Box<dyn StoredReader>,
+    layout: Layout,
+    /// Chunks of the directory read so far: (start, fence) per block.
+    directory: DashMap<u64, Arc<[(u64, u64)]>>,
+    /// Blocks read so far (at most [`CACHED_BLOCKS`]).
+    blocks: DashMap<u64, Arc<Block>>,
+}
+
+impl Table {
+    /// Opens a snapshot: reads and checks its header only.
+    pub(crate) fn open(reader: Box<dyn StoredReader>) -> Result<Table> {
+        let mut header = [0u8; HEADER];
+        if reader.size() < HEADER as u64 {
+            return Err(Error::corrupt("index snapshot", "shorter than its header"));
+        }
+        reader.read_at(0, &mut header)?;
+        let layout = Layout::parse(&header, reader.size())?;
+        Ok(Table {
+            reader,
+            layout,
+            directory: DashMap::new(),
+            blocks: DashMap::new(),
+        })
+    }
+
+    /// The number of records.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        self.layout.records
+    }
+
+    /// The system state it was written under.
+    pub(crate) fn system(&self) -> Digest {
+        self.layout.system
+    }
+
+    /// Chunk `c` of the directory (read once): each block's start and
+    /// fence, and the next chunk's first.
+    fn chunk(&self, c: u64) -> Result<Arc<[(u64, u64)]>> {
+        if let Some(e) = self.directory.get(&c) {
+            return Ok(e.clone());
+        }
+        let first = c * DIRECTORY_CHUNK;
+        let n = (DIRECTORY_CHUNK + 1).min((self.layout.blocks() + 1).saturating_sub(first));
+        let mut raw = vec![0u8; n as usize * ENTRY];
+        self.reader
+            .read_at(HEADER as u64 + first * ENTRY as u64, &mut raw)?;
+        let e: Arc<[(u64, u64)]> = raw
+            .chunks_exact(ENTRY)
+            .map(|w| (word(w, 0), word(w, 8)))
+            .collect();
+        self.directory.insert(c, e.clone());
+        Ok(e)
+    }
+
+    /// Where block `b` starts and ends in the blocks, from the directory.
+    fn span(&self, b: u64) -> Result<Option<(u64, u64)>> {
+        let entries = self.chunk(b / DIRECTORY_CHUNK)?;
+        let i = (b % DIRECTORY_CHUNK) as usize;
+        Ok(match (entries.get(i), entries.get(i + 1)) {
+            (Some(start), Some(end)) => self.layout.block_span(b, start.0, end.0),
+            _ => None,
+        })
+    }
+
+    /// The block whose fences hold `value`, from the directory: the chunk
+    /// estimated from the value (then its neighbours), then the fence by
+    /// bisection. `None` when the fences do not say (crafted ones).
+    fn seek(&self, value: u64) -> Result<Option<u64>> {
+        let chunks = self.layout.blocks().div_ceil(DIRECTORY_CHUNK);
+        if chunks == 0 {
+            return Ok(None);
+        }
+        let guess = (value as f64 / u64::MAX as f64 * chunks as f64) as u64;
+        let mut c = guess.min(chunks - 1);
+        for _ in 0..INTERPOLATIONS {
+            let entries = self.chunk(c)?;
+            let (Some(first), Some(after)) = (entries.first(), entries.last()) else {
+                return Ok(None);
+            };
+            if value < first.1 && c > 0 {
+                c -= 1;
+            } else if value >= after.1 && c + 1 < chunks {
+                c += 1;
+            } else {
+                let fences = &entries[..entries.len() - 1];
+                let i = fences.partition_point(|e| e.1 <= value).saturating_sub(1);
+                return Ok(Some(c * DIRECTORY_CHUNK + i as u64));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Block `b`: its records and (if it is short) their values, in one
+    /// read, once.
+    fn block(&self, b: u64) -> Result<Arc<Block>> {
+        if let Some(block) = self.blocks.get(&b) {
+            return Ok(block.clone());
+        }
+        let Some((start, end)) = self.span(b)? else {
+            return Err(Error::corrupt("index snapshot", "a misplaced block"));
+        };
+        let at = self.layout.blocks_at() + start;
+        let records_len = self.layout.records_in(b) as usize * RECORD;
+        let whole = end - start <= BLOCK_READ;
+        let mut bytes = vec![
+            0u8;
+            if whole {
+                (end - start) as usize
+            } else {
+                records_len
+            }
+        ];
+        self.reader.read_at(at, &mut bytes)?;
+        let values = whole.then(|| bytes.split_off(records_len));
+        let block = Arc::new(Block {
+            records: bytes,
+            values_at: at + records_len as u64,
+            values_len: end - start - records_len as u64,
+            values,
+        });
+        if self.blocks.len() >= CACHED_BLOCKS {
+            let some = self.blocks.iter().next().map(|b| *b.key());
+            if let Some(some) = some {
+                self.blocks.remove(&some);
+            }
+        }
+        self.blocks.insert(b, block.clone());
+        Ok(block)
+    }
+
+    /// The entry under `key`, if the table holds one that passes its check
+    /// (a damaged one is `Err`).
+    pub(crate) fn find(&self, key: &EntryKey) -> Result<Option<Entry>> {
+        let target = sort_key(key);
+        let blocks = self.layout.blocks();
+        // The key lies in blocks [lo, hi); lo_v and hi_v bound its value.
+        let (mut lo, mut hi) = (0u64, blocks);
+        let (mut lo_v, mut hi_v) = (0u64, u64::MAX);
+        let value = prefix(key);
+        if let Some(b) = self.seek(value)? {
+            let block = self.block(b)?;
+            let mut records = block.records.chunks_exact(RECORD);
+            let within = |r: Option<&[u8]>, below: bool| {
+                r.is_some_and(|r| {
+                    if below {
+                        r[..64] <= target[..]
+                    } else {
+                        r[..64] >= target[..]
+                    }
+                })
+            };
+            if within(records.clone().next(), true) && within(records.clone().last(), false) {
+                return match records.find(|r| r[..64] == target[..]) {
+                    None => Ok(None),
+                    Some(record) => self.entry(record, &block).map(Some),
+                };
+            }
+        }
+        let mut step = 0;
+        while lo < hi {
+            step += 1;
+            let b = if step <= INTERPOLATIONS && hi_v > lo_v {
+                let frac = value.saturating_sub(lo_v) as f64 / (hi_v - lo_v) as f64;
+                let guess = lo as f64 + frac * (hi - lo) as f64;
+                (guess as u64).clamp(lo, hi - 1)
+            } else {
+                lo + (hi - lo) / 2
+            };
+            let block = self.block(b)?;
+            let records = block.records.chunks_exact(RECORD);
+            let (Some(first), Some(last)) = (records.clone().next(), records.clone().last()) else {
+                return Ok(None);
+            };
+            if target[..] < first[..64] {
+                hi = b;
+                hi_v = u64::from_be_bytes(first[..8].try_into().unwrap_or_default());
+            } else if target[..] > last[..64] {
+                lo = b + 1;
+                lo_v = u64::from_be_bytes(last[..8].try_into().unwrap_or_default());
+            } else {
+                return match records.into_iter().find(|r| r[..64] == target[..]) {
+                    None => Ok(None),
+                    Some(record) => self.entry(record, &block).map(Some),
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    /// A found record of `block` as an entry, its inline value taken from
+    /// what the block read, or else read.
+    fn entry(&self, record: &[u8], block: &Block) -> Result<Entry> {
+        let mut failed = None;
+        let parsed = parse_record(record, |at, len| {
+            let end = at.checked_add(len as u64)?;
+            if end > block.values_len {
+                return None;
+            }
+            if let Some(values) = &block.values {
+                return values.get(at as usize..end as usize).map(<[u8]>::to_vec);
+            }
+            let mut value = vec![0u8; len];
+            match self.reader.read_at(block.values_at + at, &mut value) {
+                Ok(()) => Some(value),
+                Err(e) => {
+                    failed = Some(e);
+                    None
+                }
+            }
+        });
+        match (parsed, failed) {
+            (Some((_, entry)), _) => Ok(entry),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(Error::corrupt("index snapshot", "a damaged record")),
+        }
+    }
+}
