@@ -44,7 +44,7 @@ pub(crate) struct Persistence {
     /// evicts the union to the budget.
     wrote_changes: AtomicBool,
     /// Memory holds the whole persisted index (read at open, on demand, or
-    /// by a commit); until then calls find values by their object keys.
+    /// by a commit); until then lookups search the snapshot in place.
     loaded: AtomicBool,
 }
 
@@ -100,7 +100,7 @@ impl Engine {
     }
 
     /// Reads the whole index into memory, unless it already is: for what
-    /// needs every entry (its size, usage, values kept in the index).
+    /// needs every entry (its size, its usage, eviction).
     pub(crate) fn ensure_loaded(&self) -> Result<()> {
         match self.is_loaded() {
             true => Ok(()),
@@ -142,6 +142,9 @@ impl Engine {
     /// process commit at exit, which cascades).
     pub(crate) fn open_unread(&self) -> Result<()> {
         let system = self.update_system_state()?;
+        // A fold between reading the snapshot and the records would hide
+        // the records it folded: read them as one state.
+        let _r = self.lock.reader()?;
         let mut folded = Vec::new();
         if let Some(head) = self.read_head()? {
             if head.system != system {
@@ -162,12 +165,14 @@ impl Engine {
         names.retain(|n| !folded.contains(n));
         names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
         for name in names {
-            let delta = self.store.get(&name)?.map(|b| format::decode_delta(&b));
-            if let Some(Ok(d)) = delta {
+            // An unreadable or damaged record is reported and discarded by
+            // whoever folds it; until then its changes are not seen here.
+            let delta = self.store.get(&name).ok().flatten();
+            if let Some(Ok(d)) = delta.map(|b| format::decode_delta(&b)) {
                 if d.system == system {
                     self.index.absorb(&d);
                 }
-            } // a damaged record is discarded by whoever folds it
+            }
         }
         Ok(())
     }
