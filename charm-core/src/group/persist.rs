@@ -202,8 +202,8 @@ impl Engine {
                 }
             },
         };
-        let mut names = self.store.keys(layout::DELTA)?;
-        names.extend(self.store.keys(layout::HITS)?);
+        let (mut names, hits) = self.delta_records()?;
+        names.extend(hits);
         names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
         let folded: HashSet<&String> = state.folded.iter().collect();
         names.retain(|n| !folded.contains(n));
@@ -454,8 +454,8 @@ impl Engine {
     /// process, not after enough of them. Lists the records; reads the
     /// head only if they add anything.
     fn compaction_due_unread(&self) -> Result<bool> {
-        let changes = self.store.keys(layout::DELTA)?;
-        let hits = self.store.keys(layout::HITS)?.len();
+        let (changes, hits) = self.delta_records()?;
+        let hits = hits.len();
         let adds = changes.iter().fold(0u64, |sum, n| {
             let bytes = n.rsplit('-').next().and_then(|b| b.parse().ok());
             sum.saturating_add(bytes.unwrap_or(0))
@@ -469,6 +469,15 @@ impl Engine {
         let (entries, bytes) = self.read_head()?.map_or((0, 0), |h| (h.entries, h.bytes));
         let too_many = hits > MIN_DELTAS_BEFORE_COMPACTION && hits as u64 > entries / 16;
         Ok(too_many || bytes.saturating_add(adds) > self.settings.budget)
+    }
+
+    /// The delta records of changes and those of hits, from one listing.
+    fn delta_records(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let mut names = self.store.keys(layout::INDEX)?;
+        names.retain(|n| n.starts_with(layout::DELTA) || n.starts_with(layout::HITS));
+        Ok(names
+            .into_iter()
+            .partition(|n| n.starts_with(layout::DELTA)))
     }
 
     /// At drop or exit: persist, or delete a temporary group's data.
