@@ -22,7 +22,9 @@ pub struct Entry {
     pub serialize_ns: u64,
     /// When it was written; of two versions of an entry, the later wins.
     pub stamp: u64,
-    /// The value itself, when the function uses `use_obj_store = false`.
+    /// The value itself, when it lives in the index: a small one by
+    /// default ([`INLINE_LIMIT`](crate::INLINE_LIMIT)), any one with
+    /// `use_obj_store = false`.
     pub inline: Option<Vec<u8>>,
 }
 

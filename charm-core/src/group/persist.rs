@@ -164,16 +164,18 @@ impl Engine {
         let mut names = self.store.keys(layout::DELTA)?;
         names.retain(|n| !folded.contains(n));
         names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
+        let mut records = State::empty(system);
         for name in names {
             // An unreadable or damaged record is reported and discarded by
             // whoever folds it; until then its changes are not seen here.
             let delta = self.store.get(&name).ok().flatten();
             if let Some(Ok(d)) = delta.map(|b| format::decode_delta(&b)) {
                 if d.system == system {
-                    self.index.absorb(&d);
+                    records.apply(&name, d);
                 }
             }
         }
+        self.index.absorb(&records);
         Ok(())
     }
 

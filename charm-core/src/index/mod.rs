@@ -202,19 +202,23 @@ impl Index {
         }
     }
 
-    /// Takes in another process's delta record while the snapshot is
-    /// searched in place: its entries shadow the snapshot's (of two
-    /// versions, the later stamp wins), its removals mask them. Nothing
-    /// is journaled: the record is persisted already.
-    pub(crate) fn absorb(&self, d: &format::Delta) {
-        for r in &d.removals {
-            if self.get(&r.key).is_some_and(|e| e.stamp <= r.stamp) {
-                self.remove_untracked(&r.key, Some(&r.obj));
+    /// Takes in other processes' delta records, settled by the rules of
+    /// [`state`], while the snapshot is searched in place: a later
+    /// version shadows the snapshot's (or masks it, if it was removed),
+    /// and a removal masks the version it names. Nothing is journaled: the
+    /// records are persisted already.
+    pub(crate) fn absorb(&self, records: &State) {
+        for (k, e) in records.versions() {
+            if self.get(k).is_none_or(|cur| state::later(e, &cur)) {
+                match records.removed(k, e) {
+                    true => self.remove_untracked(k, None),
+                    false => self.insert_untracked(*k, e.clone()),
+                };
             }
         }
-        for (k, e) in &d.upserts {
-            if self.get(k).is_none_or(|cur| cur.stamp < e.stamp) {
-                self.insert_untracked(*k, e.clone());
+        for (k, obj) in records.removals() {
+            if self.get(k).is_some_and(|cur| records.removed(k, &cur)) {
+                self.remove_untracked(k, Some(obj));
             }
         }
     }

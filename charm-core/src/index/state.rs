@@ -54,7 +54,7 @@ enum Entries {
 }
 
 /// Whether version `a` of an entry is later than `b`.
-fn later(a: &Entry, b: &Entry) -> bool {
+pub(crate) fn later(a: &Entry, b: &Entry) -> bool {
     (a.stamp, a.obj_key.as_bytes()) > (b.stamp, b.obj_key.as_bytes())
 }
 
@@ -102,18 +102,27 @@ impl State {
 
     /// Whether this version was removed (by a removal of its object
     /// stamped no earlier).
-    fn removed(&self, k: &EntryKey, e: &Entry) -> bool {
+    pub(crate) fn removed(&self, k: &EntryKey, e: &Entry) -> bool {
         self.removals
             .get(&(*k, e.obj_key))
             .is_some_and(|at| *at >= e.stamp)
     }
 
-    fn live(&self) -> impl Iterator<Item = (&EntryKey, &Entry)> {
-        let all: Box<dyn Iterator<Item = (&EntryKey, &Entry)>> = match &self.entries {
+    /// The latest version of each entry, removed or not.
+    pub(crate) fn versions(&self) -> Box<dyn Iterator<Item = (&EntryKey, &Entry)> + '_> {
+        match &self.entries {
             Entries::List(l) => Box::new(l.iter().map(|(k, e)| (k, e))),
             Entries::Map(m) => Box::new(m.iter()),
-        };
-        all.filter(|(k, e)| !self.removed(k, e))
+        }
+    }
+
+    /// The entries removed, with the object each removal named.
+    pub(crate) fn removals(&self) -> impl Iterator<Item = (&EntryKey, &Digest)> {
+        self.removals.keys().map(|(k, obj)| (k, obj))
+    }
+
+    fn live(&self) -> impl Iterator<Item = (&EntryKey, &Entry)> {
+        self.versions().filter(|(k, e)| !self.removed(k, e))
     }
 
     /// The number of entries.

@@ -4,13 +4,15 @@
 //! Memoized::begin
 //!   caching off?                      -> Bypass: compute, cache nothing
 //!   Call::new: the five subkeys, the function state made current
-//!   lookup: index entry -> states match? -> object read and verified
+//!   lookup: index entry (memory, else the snapshot in place) -> states
+//!     match? -> its small value, or its object read and verified
 //!     -> decode -> Hit (recorded: policy access, time saved, event)
 //!   wait for an identical call of this process computing (single flight)
 //!   lookup again, or adopt the object another process stored -> Hit
 //!   -> Miss
 //! Miss::finish(value)
-//!   store: serialize -> seal -> put object -> index entry -> policy add
+//!   store: serialize -> small: kept in the entry | large: seal, put object
+//!     -> index entry -> policy add
 //!     -> evict and persist if fine-grained; the miss's overhead counted
 //! ```
 //!

@@ -187,7 +187,7 @@ impl StoredReader for WholeValue {
 }
 
 /// The error of a read past a value's end.
-pub(crate) fn past_the_end(offset: u64, len: usize, size: u64) -> crate::Error {
+fn past_the_end(offset: u64, len: usize, size: u64) -> crate::Error {
     crate::Error::corrupt(
         "stored value",
         format!("a read of {len} bytes at {offset} passes its end ({size} bytes)"),

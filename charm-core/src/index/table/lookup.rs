@@ -20,6 +20,26 @@ struct Block {
     values: Option<Vec<u8>>,
 }
 
+/// Where a key falls against a block's records.
+enum Place<'b> {
+    /// Before its first record (whose key's prefix this is).
+    Before(u64),
+    /// After its last record (whose key's prefix this is).
+    After(u64),
+    /// Among them: its record, if the block holds one.
+    Within(Option<&'b [u8]>),
+}
+
+fn place<'b>(block: &'b Block, target: &[u8; 64]) -> Place<'b> {
+    let mut records = block.records.chunks_exact(RECORD);
+    let key_prefix = |r: &[u8]| u64::from_be_bytes(r[..8].try_into().unwrap_or_default());
+    match (records.clone().next(), records.clone().last()) {
+        (Some(first), _) if target[..] < first[..64] => Place::Before(key_prefix(first)),
+        (_, Some(last)) if target[..] > last[..64] => Place::After(key_prefix(last)),
+        _ => Place::Within(records.find(|r| r[..64] == target[..])),
+    }
+}
+
 /// A snapshot opened for lookups in place.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -158,30 +178,17 @@ impl Table {
     /// (a damaged one is `Err`).
     pub(crate) fn find(&self, key: &EntryKey) -> Result<Option<Entry>> {
         let target = sort_key(key);
-        let blocks = self.layout.blocks();
-        // The key lies in blocks [lo, hi); lo_v and hi_v bound its value.
-        let (mut lo, mut hi) = (0u64, blocks);
-        let (mut lo_v, mut hi_v) = (0u64, u64::MAX);
         let value = prefix(key);
         if let Some(b) = self.seek(value)? {
             let block = self.block(b)?;
-            let mut records = block.records.chunks_exact(RECORD);
-            let within = |r: Option<&[u8]>, below: bool| {
-                r.is_some_and(|r| {
-                    if below {
-                        r[..64] <= target[..]
-                    } else {
-                        r[..64] >= target[..]
-                    }
-                })
-            };
-            if within(records.clone().next(), true) && within(records.clone().last(), false) {
-                return match records.find(|r| r[..64] == target[..]) {
-                    None => Ok(None),
-                    Some(record) => self.entry(record, &block).map(Some),
-                };
+            if let Place::Within(record) = place(&block, &target) {
+                return self.found(record, &block);
             }
         }
+        // The fences did not say: search the blocks [lo, hi), whose keys'
+        // prefixes lo_v and hi_v bound.
+        let (mut lo, mut hi) = (0u64, self.layout.blocks());
+        let (mut lo_v, mut hi_v) = (0u64, u64::MAX);
         let mut step = 0;
         while lo < hi {
             step += 1;
@@ -193,24 +200,18 @@ impl Table {
                 lo + (hi - lo) / 2
             };
             let block = self.block(b)?;
-            let records = block.records.chunks_exact(RECORD);
-            let (Some(first), Some(last)) = (records.clone().next(), records.clone().last()) else {
-                return Ok(None);
-            };
-            if target[..] < first[..64] {
-                hi = b;
-                hi_v = u64::from_be_bytes(first[..8].try_into().unwrap_or_default());
-            } else if target[..] > last[..64] {
-                lo = b + 1;
-                lo_v = u64::from_be_bytes(last[..8].try_into().unwrap_or_default());
-            } else {
-                return match records.into_iter().find(|r| r[..64] == target[..]) {
-                    None => Ok(None),
-                    Some(record) => self.entry(record, &block).map(Some),
-                };
+            match place(&block, &target) {
+                Place::Before(first) => (hi, hi_v) = (b, first),
+                Place::After(last) => (lo, lo_v) = (b + 1, last),
+                Place::Within(record) => return self.found(record, &block),
             }
         }
         Ok(None)
+    }
+
+    /// The entry of a record found in `block`, if any.
+    fn found(&self, record: Option<&[u8]>, block: &Block) -> Result<Option<Entry>> {
+        record.map(|r| self.entry(r, block)).transpose()
     }
 
     /// A found record of `block` as an entry, its inline value taken from
