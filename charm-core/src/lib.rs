@@ -32,7 +32,9 @@ pub use helpers::{
     KeyedBy, RestoreRoots, Thunk, TtlInterval, TEMP_MARK,
 };
 pub use keys::{layout, EntryKey, SubKeys};
-pub use memoized::{ArgDigests, CallEntry, Memoized, MemoizedBuilder, INLINE_LIMIT};
+pub use memoized::{
+    ArgDigests, CallEntry, Memoized, MemoizedBuilder, INLINE_COMPUTE, INLINE_LIMIT,
+};
 #[doc(hidden)]
 pub use memoized::{CodecProbe, PicklerCodec, Prehashed, RawBytesCodec};
 pub use registry::{

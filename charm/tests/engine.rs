@@ -586,6 +586,15 @@ fn small_values_live_in_the_index_and_large_ones_in_the_object_store() {
     );
     bytes.call(&large, || vec![2; large]);
     assert_eq!(object_files(&dir).len(), 1, "a large one is an object");
+    bytes.call(&0usize, || {
+        std::thread::sleep(charm::INLINE_COMPUTE * 2);
+        vec![3]
+    });
+    assert_eq!(
+        object_files(&dir).len(),
+        2,
+        "a costly one too: running processes find it at once"
+    );
     drop((bytes, g));
 
     let g = group_at(&dir);
@@ -594,6 +603,7 @@ fn small_values_live_in_the_index_and_large_ones_in_the_object_store() {
         .build();
     assert_eq!(bytes.call(&small, || unreachable!()), vec![1; small]);
     assert_eq!(bytes.call(&large, || unreachable!()), vec![2; large]);
+    assert_eq!(bytes.call(&0usize, || unreachable!()), vec![3]);
     drop((bytes, g));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -84,9 +84,11 @@ impl<R> MemoizedBuilder<R> {
 
     /// Whether values go to the object store (`true`) or inline in the
     /// index (`false`). By default a value of at most
-    /// [`INLINE_LIMIT`](crate::INLINE_LIMIT) bytes is kept in the index
-    /// (a hit opens no file, a miss creates none: it is written with the
-    /// process's index record) and a larger one goes to the object store.
+    /// [`INLINE_LIMIT`](crate::INLINE_LIMIT) bytes that took less than
+    /// [`INLINE_COMPUTE`](crate::INLINE_COMPUTE) to compute is kept in the
+    /// index (a hit opens no file, a miss creates none: it is written with
+    /// the process's index record) and any other goes to the object store,
+    /// where other running processes find it at once.
     pub fn use_obj_store(mut self, on: bool) -> Self {
         self.use_obj_store = Some(on);
         self

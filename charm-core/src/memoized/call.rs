@@ -34,14 +34,16 @@ use std::time::Instant;
 /// Bytes an entry's metadata is counted as with `use_metadata_size`.
 pub(crate) const ENTRY_METADATA_BYTES: u64 = 256;
 
-/// Values of at most this many bytes (serialized) are kept in the index by
-/// default: a hit reads them with the index's record, and a miss creates
-/// no file (the value is written with the process's index record, at exit
-/// or commit). Larger ones go to the object store, where a hit reads just
-/// the one file and folding the index does not rewrite them.
+/// Values of at most this many bytes (serialized) that took less than
+/// [`INLINE_COMPUTE`] to compute are kept in the index by default: a hit
+/// reads them with the index's record, and a miss creates no file (the
+/// value is written with the process's index record, at exit or commit),
+/// which for a value this cheap would cost more than computing it.
+/// Larger or costlier ones go to the object store at once, where other
+/// running processes find them by their key (a hit then reads just the
+/// one file, and folding the index does not rewrite them).
 /// `use_obj_store` overrides it per function, and a group with
-/// `fine_grain_persistence` stores every value as an object, which other
-/// processes find at once.
+/// `fine_grain_persistence` stores every value as an object.
 ///
 /// ```
 /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
@@ -53,6 +55,15 @@ pub(crate) const ENTRY_METADATA_BYTES: u64 = 256;
 /// assert!(!dir.join("obj").exists(), "kept in the index: no object file");
 /// ```
 pub const INLINE_LIMIT: usize = 512;
+
+/// Values that took this long or longer to compute go to the object store
+/// whatever their size (see [`INLINE_LIMIT`]): sharing them with other
+/// running processes at once is worth the file.
+///
+/// ```
+/// assert_eq!(charm_core::INLINE_COMPUTE.as_millis(), 1);
+/// ```
+pub const INLINE_COMPUTE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Where a function's values go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,11 +181,14 @@ impl<'a> Call<'a> {
         self.keys.entry_key()
     }
 
-    /// Whether a value of `len` bytes placed by size is kept in the index:
-    /// a small one, unless the group persists every miss at once (its
-    /// values must reach other processes at once, as objects do).
-    fn inline(&self, len: usize) -> bool {
-        len <= INLINE_LIMIT && !self.engine.settings.fine_grain_persistence
+    /// Whether a value of `len` bytes that took `compute_ns` is kept in the
+    /// index, when placed by size: a small, cheap one, unless the group
+    /// persists every miss at once (its values must reach other processes
+    /// at once, as objects do).
+    fn inline(&self, len: usize, compute_ns: u64) -> bool {
+        len <= INLINE_LIMIT
+            && u128::from(compute_ns) < INLINE_COMPUTE.as_nanos()
+            && !self.engine.settings.fine_grain_persistence
     }
 
     /// Stores the value as an object: other processes waiting for this
@@ -357,7 +371,7 @@ impl<'a> Call<'a> {
             serialize_ns: serializing.elapsed().as_nanos() as u64,
         };
         let entry = match self.opts.placement {
-            Placement::BySize if self.inline(payload.len()) => {
+            Placement::BySize if self.inline(payload.len(), compute_ns) => {
                 let counted = payload.len() as u64 + ENTRY_METADATA_BYTES;
                 self.new_entry(counted, meta, Some(payload))
             }

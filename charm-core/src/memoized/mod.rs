@@ -9,7 +9,7 @@ mod raw_bytes;
 
 pub use args::ArgDigests;
 pub use builder::MemoizedBuilder;
-pub use call::INLINE_LIMIT;
+pub use call::{INLINE_COMPUTE, INLINE_LIMIT};
 pub use call_entry::CallEntry;
 pub use prehashed::Prehashed;
 #[doc(hidden)]
