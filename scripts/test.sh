@@ -18,14 +18,18 @@ if ! command -v cargo >/dev/null; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+
 # What the tests need beyond the toolchain: strace, for `charm run --trace`.
 if ! command -v strace >/dev/null; then
   step "installing strace (for the charm run --trace tests)"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq strace
 fi
+
+# The servers the store tests run against (stopped when this script exits).
+source scripts/services.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -58,6 +58,10 @@ pub enum Error {
         /// The names that are registered.
         available: Vec<String>,
     },
+    /// A plugin does not have an optional capability (an object store
+    /// without compare-and-swap).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// A plugin failed.
     #[error("{plugin} failed: {source}")]
     Plugin {

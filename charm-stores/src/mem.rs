@@ -1,6 +1,6 @@
 //! `mem:` — values in this process's memory.
 
-use charm_core::{valid_key, Error, ObjStore, Result};
+use charm_core::{valid_key, Error, ObjStore, Result, StoredVersion};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -86,6 +86,29 @@ impl ObjStore for MemObjStore {
     fn contains(&self, key: &str) -> Result<bool> {
         Self::check(key)?;
         Ok(self.read().contains_key(key))
+    }
+
+    fn has_compare_and_swap(&self) -> bool {
+        true
+    }
+
+    fn get_versioned(&self, key: &str) -> Result<Option<(Vec<u8>, StoredVersion)>> {
+        Self::check(key)?;
+        Ok(self
+            .read()
+            .get(key)
+            .map(|v| (v.to_vec(), StoredVersion::of_content(v))))
+    }
+
+    fn put_if(&self, key: &str, value: &[u8], expected: Option<&StoredVersion>) -> Result<bool> {
+        Self::check(key)?;
+        let mut map = self.write();
+        let current = map.get(key).map(|v| StoredVersion::of_content(v));
+        if current.as_ref() != expected {
+            return Ok(false);
+        }
+        map.insert(key.to_owned(), Arc::from(value));
+        Ok(true)
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>> {

@@ -92,6 +92,17 @@ impl PluginUrl {
         self.options.get(key).map(String::as_str)
     }
 
+    /// Every option, in the order of their keys.
+    ///
+    /// ```
+    /// let url = charm_core::PluginUrl::store("s3://b/p?region=x&endpoint=y").unwrap();
+    /// let options: Vec<_> = url.options().collect();
+    /// assert_eq!(options, [("endpoint", "y"), ("region", "x")]);
+    /// ```
+    pub fn options(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.options.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// An option parsed as `T`.
     ///
     /// # Errors

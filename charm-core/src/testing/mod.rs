@@ -38,3 +38,32 @@ pub fn obj_store(store: &dyn ObjStore) {
         check(store);
     }
 }
+
+/// The address of a server a test needs, from the environment variable
+/// `var` (such as `CHARM_TEST_REDIS`), or `None` when it is not set, and
+/// the test should skip (it says so on stderr). Under
+/// `CHARM_REQUIRE_SERVICES=1` a missing server is a failure instead, so a
+/// CI run cannot pass by skipping.
+///
+/// ```
+/// std::env::remove_var("CHARM_TEST_NOTHING");
+/// if std::env::var_os("CHARM_REQUIRE_SERVICES").is_none() {
+///     assert_eq!(charm_core::testing::service("CHARM_TEST_NOTHING"), None);
+/// }
+/// ```
+///
+/// # Panics
+///
+/// When `var` is not set and `CHARM_REQUIRE_SERVICES=1`.
+pub fn service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CHARM_REQUIRE_SERVICES").as_deref() == Ok("1") => {
+            panic!("{var} is not set, and CHARM_REQUIRE_SERVICES=1: start the servers with scripts/services.sh")
+        }
+        _ => {
+            eprintln!("skipped: {var} is not set (scripts/services.sh starts the servers)");
+            None
+        }
+    }
+}

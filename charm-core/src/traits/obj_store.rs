@@ -16,13 +16,25 @@ use std::time::Duration;
 /// - `put` MUST be atomic: a concurrent or later `get` sees the whole old
 ///   value, the whole new one, or none — never a torn write — also across
 ///   processes.
-/// - `get` of an absent key MUST return `Ok(None)`; `delete` of an absent key
-///   MUST return `Ok(false)`.
+/// - `get` of an absent key MUST return `Ok(None)`. `delete` of an absent
+///   key MUST succeed, and SHOULD return `Ok(false)`; a store that cannot
+///   tell without another request (S3) MAY return `Ok(true)`. `delete` of
+///   a present key MUST return `Ok(true)`.
 /// - `keys(prefix)` MUST return every key that starts with `prefix` (in any
 ///   order) and nothing else.
 /// - `clear` MUST delete every key of this store and SHOULD leave anything
 ///   it did not create in the same location alone.
 /// - Every method MAY be called concurrently from threads and processes.
+/// - Compare-and-swap is optional. A store that has it says so with
+///   [`has_compare_and_swap`](ObjStore::has_compare_and_swap), and then
+///   [`put_if`](ObjStore::put_if) MUST write only when the key's version is
+///   still the one [`get_versioned`](ObjStore::get_versioned) returned (or
+///   the key is still absent), atomically against every other writer on
+///   every machine: of two `put_if`s expecting the same version, at most
+///   one succeeds. The engine then commits the index without the
+///   [`RWLock`](crate::RWLock). A store without it keeps the defaults,
+///   which return [`Error::Unsupported`](crate::Error::Unsupported), and
+///   the index is committed under the lock.
 ///
 /// # Errors
 ///
@@ -108,6 +120,35 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
     /// Deletes every key of this store (and nothing else).
     fn clear(&self) -> Result<()>;
 
+    /// Whether [`get_versioned`](Self::get_versioned) and
+    /// [`put_if`](Self::put_if) work (the default: no).
+    fn has_compare_and_swap(&self) -> bool {
+        false
+    }
+
+    /// The value stored under `key` with its version, which
+    /// [`put_if`](Self::put_if) compares; `Ok(None)` if it is absent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`](crate::Error::Unsupported) by default.
+    fn get_versioned(&self, key: &str) -> Result<Option<(Vec<u8>, StoredVersion)>> {
+        let _ = key;
+        Err(unsupported(self, "get_versioned"))
+    }
+
+    /// Stores `value` under `key` only if the key's version is still
+    /// `expected` (`None`: only if the key is absent); `Ok(false)`, having
+    /// written nothing, if another writer came first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`](crate::Error::Unsupported) by default.
+    fn put_if(&self, key: &str, value: &[u8], expected: Option<&StoredVersion>) -> Result<bool> {
+        let _ = (key, value, expected);
+        Err(unsupported(self, "put_if"))
+    }
+
     /// A URL-like description, such as `dir:/home/me/.cache/charm`.
     fn describe(&self) -> String;
 
@@ -139,6 +180,50 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
         let _ = older_than;
         Ok(0)
     }
+}
+
+/// The version of a stored value, as [`ObjStore::get_versioned`] reports
+/// it: opaque (an S3 ETag, a digest of a Redis value), only compared.
+///
+/// ```
+/// use charm_core::StoredVersion;
+/// assert_ne!(StoredVersion::new("\"a1\""), StoredVersion::new("\"b2\""));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoredVersion(String);
+
+impl StoredVersion {
+    /// Wraps a store's version text.
+    pub fn new(version: impl Into<String>) -> Self {
+        StoredVersion(version.into())
+    }
+
+    /// The version of a store that compares values themselves (memory,
+    /// Redis): a 128-bit digest of `value`. Two equal values have the same
+    /// version, which is sound for a compare-and-swap whose writers only
+    /// care what the value is.
+    ///
+    /// ```
+    /// use charm_core::StoredVersion;
+    /// assert_eq!(StoredVersion::of_content(b"a"), StoredVersion::of_content(b"a"));
+    /// assert_ne!(StoredVersion::of_content(b"a"), StoredVersion::of_content(b"b"));
+    /// ```
+    pub fn of_content(value: &[u8]) -> Self {
+        StoredVersion(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(value)))
+    }
+
+    /// The store's version text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The error of a compare-and-swap method the store does not have.
+fn unsupported<S: ObjStore + ?Sized>(store: &S, method: &str) -> crate::Error {
+    crate::Error::Unsupported(format!(
+        "{method}: the store {} has no compare-and-swap",
+        store.describe()
+    ))
 }
 
 /// A stored value opened by [`ObjStore::open`], read part by part.
