@@ -5,7 +5,11 @@ mod file;
 mod naive;
 mod none;
 mod process;
+#[cfg(feature = "lock-redis")]
+mod redis;
 
+#[cfg(feature = "lock-redis")]
+pub use self::redis::RedisLock;
 pub use file::FileRwLock;
 pub use naive::NaiveRwLock;
 pub use none::NoLock;

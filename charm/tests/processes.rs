@@ -19,8 +19,12 @@ fn env(name: &str) -> String {
 
 /// The group of a child process, in a static (so only the exit hook saves it).
 static GROUP: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
+    let store = match env("CHARM_TEST_STORE") {
+        url if url.is_empty() => format!("dir:{}", env("CHARM_TEST_DIR")),
+        url => url,
+    };
     let mut b = MemoizedGroup::builder()
-        .obj_store_url(format!("dir:{}", env("CHARM_TEST_DIR")))
+        .obj_store_url(store)
         .size(env("CHARM_TEST_SIZE"))
         .fine_grain_persistence(env("CHARM_TEST_FINE") == "1")
         .fine_grain_eviction(env("CHARM_TEST_FINE") == "1");
@@ -59,6 +63,14 @@ fn child() {
     }
     let f = function("proc::f", &env("CHARM_TEST_F_STATE"));
     let g = function("proc::g", "");
+    if env(ROLE) == "commit-keys" {
+        // f of each key, each committed at once (for racing committers).
+        for key in env("CHARM_TEST_KEYS").split(',') {
+            f.call(&key, || format!("f({key})"));
+            GROUP.commit().unwrap();
+        }
+        return;
+    }
     let pause = Duration::from_millis(env("CHARM_TEST_PAUSE_MS").parse().unwrap_or(0));
     for key in env("CHARM_TEST_KEYS").split(',').filter(|k| !k.is_empty()) {
         for (name, m) in [("f", &f), ("g", &g)] {
@@ -79,6 +91,15 @@ fn child() {
     }
     match env(ROLE).as_str() {
         "exit" => std::process::exit(0), // the exit hook must still save
+        "commit-each" => {
+            // Commits over and over, for a parent that kills it meanwhile.
+            for i in 0.. {
+                let key = format!("churn{i}");
+                f.call(&key.as_str(), || format!("f({key})"));
+                GROUP.commit().unwrap();
+                println!("COMMITTED {key}");
+            }
+        }
         "report" => {
             println!("SIZE {} BUDGET {}", GROUP.size(), GROUP.budget());
             GROUP.commit().unwrap();
@@ -95,7 +116,20 @@ struct Run {
 }
 
 fn spawn(dir: &Path, role: &str, keys: &[String], extra: &[(&str, &str)]) -> std::process::Child {
+    spawn_in(&std::env::current_dir().unwrap(), dir, role, keys, extra)
+}
+
+/// A child whose working directory is `cwd` (a "machine" of its own, for
+/// the remote stores' tests).
+fn spawn_in(
+    cwd: &Path,
+    dir: &Path,
+    role: &str,
+    keys: &[String],
+    extra: &[(&str, &str)],
+) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
+        .current_dir(cwd)
         .args(["--exact", "child", "--nocapture", "--test-threads=1"])
         .env(ROLE, role)
         .env("CHARM_TEST_DIR", dir)
@@ -199,8 +233,9 @@ fn extra_func_state_change_drops_one_function_only() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Eight processes with overlapping keys and fine-grain persistence.
-fn eight_processes(name: &str, size: &str) -> (PathBuf, Vec<Run>) {
+/// Eight processes with overlapping keys and fine-grain persistence, on
+/// a folder of their own or on `store`.
+fn eight_processes(name: &str, size: &str, store: &str) -> (PathBuf, Vec<Run>) {
     let dir = fresh_dir(name);
     let children: Vec<_> = (0..8u32)
         .map(|i| {
@@ -215,6 +250,7 @@ fn eight_processes(name: &str, size: &str) -> (PathBuf, Vec<Run>) {
                     ("CHARM_TEST_FINE", "1"),
                     ("CHARM_TEST_PAUSE_MS", "20"),
                     ("CHARM_TEST_SIZE", size),
+                    ("CHARM_TEST_STORE", store),
                 ],
             )
         })
@@ -225,7 +261,14 @@ fn eight_processes(name: &str, size: &str) -> (PathBuf, Vec<Run>) {
 
 #[test]
 fn eight_processes_lose_nothing() {
-    let (dir, runs) = eight_processes("eight", "100 MiB");
+    let dir = eight_processes_share_their_work("eight", "");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Eight processes on `store` (their folder if empty) compute less than
+/// half of what they call, and a ninth hits everything.
+fn eight_processes_share_their_work(name: &str, store: &str) -> PathBuf {
+    let (dir, runs) = eight_processes(name, "100 MiB", store);
     let mut counts: HashMap<(String, String), usize> = HashMap::new();
     for r in &runs {
         for c in &r.computed {
@@ -242,18 +285,18 @@ fn eight_processes_lose_nothing() {
         total < 8 * 48 / 2,
         "the processes shared their work: {total} computations of 48 calls"
     );
-    let fresh = run(&dir, "plain", &all, &[]);
+    let fresh = run(&dir, "plain", &all, &[("CHARM_TEST_STORE", store)]);
     assert!(
         fresh.computed.is_empty(),
         "a fresh process hits every key; it computed {:?}",
         fresh.computed
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir
 }
 
 #[test]
 fn eight_processes_with_a_tiny_budget_hold_it() {
-    let (dir, runs) = eight_processes("tiny", "2 KiB");
+    let (dir, runs) = eight_processes("tiny", "2 KiB", "");
     assert_eq!(runs.len(), 8, "no process crashed");
 
     // With fine-grain eviction the budget holds after every call; without,
@@ -413,4 +456,207 @@ fn a_bad_default_setting_warns_once_not_once_per_function() {
         stderr.contains("\"lots\""),
         "the warning names the bad value: {stderr}"
     );
+}
+
+/// The remote stores, each on a server the test script starts: what the
+/// tests above check of a folder, across "machines" (processes with
+/// working folders and default caches of their own) sharing one bucket or
+/// database.
+mod remote {
+    use super::*;
+
+    /// A store of its own on the server `var` names, or `None` (skip)
+    /// without one, unless `CHARM_REQUIRE_SERVICES=1`, which fails.
+    fn store(var: &str, name: &str) -> Option<String> {
+        let server = match std::env::var(var) {
+            Ok(url) if !url.is_empty() => url,
+            _ if env("CHARM_REQUIRE_SERVICES") == "1" => {
+                panic!("{var} is not set, and CHARM_REQUIRE_SERVICES=1")
+            }
+            _ => return None,
+        };
+        let unique = format!("{name}-{}-{}", std::process::id(), now_nanos());
+        Some(match var {
+            "CHARM_TEST_S3" => format!("{server}/{unique}"),
+            _ => format!("{server}/0?prefix={unique}"),
+        })
+    }
+
+    fn now_nanos() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    }
+
+    /// A "machine": its own working folder and default cache folder.
+    fn machine(name: &str) -> PathBuf {
+        let dir = fresh_dir(&format!("{name}-{}", now_nanos()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn on(machine: &Path, store: &str, role: &str, keys: &[String]) -> Run {
+        let local = machine.join("local-cache");
+        let extra = [
+            ("CHARM_TEST_STORE", store),
+            ("CHARM_CACHE_DIR", local.to_str().unwrap()),
+        ];
+        finish(spawn_in(machine, &local, role, keys, &extra))
+    }
+
+    fn a_second_machine_hits_what_the_first_computed(store: &str) {
+        let (a, b) = (machine("machine-a"), machine("machine-b"));
+        let first = on(&a, store, "plain", &keys(0..3));
+        assert_eq!(first.computed.len(), 6);
+        let second = on(&b, store, "plain", &keys(0..3));
+        assert!(
+            second.computed.is_empty(),
+            "B computed {:?}",
+            second.computed
+        );
+        assert_eq!(second.cached.len(), 6);
+        for dir in [a, b] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    /// A process killed with SIGKILL while it commits over and over loses
+    /// nothing that was committed: the earlier entries, and every entry it
+    /// said it committed, are found; and nothing wrong is read.
+    fn a_kill_during_a_commit_loses_nothing_committed(store: &str) {
+        let m = machine("kill-commit");
+        let before = on(&m, store, "plain", &keys(0..10));
+        assert_eq!(before.computed.len(), 20);
+        let mut committed = Vec::new();
+        for round in 0..3u64 {
+            let local = m.join("local-cache");
+            let extra = [("CHARM_TEST_STORE", store)];
+            let mut child = spawn_in(&m, &local, "commit-each", &[], &extra);
+            std::thread::sleep(Duration::from_millis(300 + 170 * round));
+            child.kill().unwrap(); // SIGKILL, wherever the commit is
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            committed.extend(
+                stdout
+                    .lines()
+                    .filter_map(|l| l.split("COMMITTED ").nth(1))
+                    .map(|k| k.trim().to_owned()),
+            );
+        }
+        assert!(
+            committed.len() >= 3,
+            "the children committed: {committed:?}"
+        );
+        let after = on(&m, store, "plain", &keys(0..10));
+        assert!(after.computed.is_empty(), "lost: {:?}", after.computed);
+        let churned = on(&m, store, "plain", &committed);
+        let lost: Vec<_> = churned.computed.iter().filter(|(n, _)| n == "f").collect();
+        assert!(lost.is_empty(), "committed, then lost: {lost:?}");
+        std::fs::remove_dir_all(m).unwrap();
+    }
+
+    /// Objects overwritten with garbage, with a valid object of another
+    /// key (a foreign one), or truncated, and a damaged head: each is a
+    /// miss, recomputed (the child checks every value it gets).
+    fn corrupt_remote_objects_are_recomputed(store: &str) {
+        let m = machine("corrupt-remote");
+        // Slow enough (5 ms) that the values are objects, not in the index.
+        let slow = [("CHARM_TEST_STORE", store), ("CHARM_TEST_PAUSE_MS", "5")];
+        let local = m.join("local-cache");
+        let first = finish(spawn_in(&m, &local, "plain", &keys(0..4), &slow));
+        assert_eq!(first.computed.len(), 8);
+        let remote = charm::open_store(store).unwrap();
+        let objects = remote.keys("obj/").unwrap();
+        assert_eq!(objects.len(), 8, "the values are objects: {objects:?}");
+        let foreign = remote.get(&objects[0]).unwrap().unwrap();
+        for (i, key) in objects.iter().enumerate() {
+            let bytes = remote.get(key).unwrap().unwrap();
+            let bad = match i % 3 {
+                0 => b"garbage, not an object".to_vec(),
+                1 if key != &objects[0] => foreign.clone(),
+                _ => bytes[..bytes.len() / 2].to_vec(),
+            };
+            remote.put(key, &bad).unwrap();
+        }
+        let second = finish(spawn_in(&m, &local, "plain", &keys(0..4), &slow));
+        assert_eq!(second.computed.len(), 8, "{:?}", second.computed);
+        let third = finish(spawn_in(&m, &local, "plain", &keys(0..4), &slow));
+        assert!(third.computed.is_empty(), "{:?}", third.computed);
+        remote.put("index/head", b"a damaged head").unwrap();
+        let fourth = finish(spawn_in(&m, &local, "plain", &keys(0..4), &slow));
+        assert!(fourth.computed.len() <= 8, "the cache goes on");
+        remote.clear().unwrap();
+        std::fs::remove_dir_all(m).unwrap();
+    }
+
+    /// Eight processes that each commit after every call, at once, on
+    /// keys of their own: no commit overwrites another's (each is a
+    /// compare-and-swap of the head), so a ninth process finds every key.
+    fn racing_committers_lose_nothing(store: &str) {
+        let m = machine("racing");
+        let local = m.join("local-cache");
+        let extra = [("CHARM_TEST_STORE", store)];
+        let children: Vec<_> = (0..8u32)
+            .map(|i| spawn_in(&m, &local, "commit-keys", &keys(i * 4..i * 4 + 4), &extra))
+            .collect();
+        children.into_iter().for_each(|c| drop(finish(c)));
+        let fresh = on(&m, store, "plain", &keys(0..32));
+        let lost: Vec<_> = fresh.computed.iter().filter(|(n, _)| n == "f").collect();
+        assert!(lost.is_empty(), "committed, then lost: {lost:?}");
+        std::fs::remove_dir_all(m).unwrap();
+    }
+
+    macro_rules! on_server {
+        ($feature:literal, $var:literal, $($test:ident),* $(,)?) => {$(
+            #[test]
+            #[cfg(feature = $feature)]
+            fn $test() {
+                if let Some(store) = store($var, stringify!($test)) {
+                    super::$test(&store);
+                    let _ = charm::open_store(&store).map(|s| s.clear());
+                }
+            }
+        )*};
+    }
+
+    mod s3 {
+        use super::store;
+        on_server!(
+            "store-s3",
+            "CHARM_TEST_S3",
+            a_second_machine_hits_what_the_first_computed,
+            a_kill_during_a_commit_loses_nothing_committed,
+            corrupt_remote_objects_are_recomputed,
+            racing_committers_lose_nothing,
+        );
+
+        #[test]
+        #[cfg(feature = "store-s3")]
+        fn eight_processes_lose_nothing() {
+            if let Some(store) = store("CHARM_TEST_S3", "eight") {
+                super::eight_processes_share_their_work("eight-s3", &store);
+            }
+        }
+    }
+
+    mod redis {
+        use super::store;
+        on_server!(
+            "store-redis",
+            "CHARM_TEST_REDIS",
+            a_second_machine_hits_what_the_first_computed,
+            a_kill_during_a_commit_loses_nothing_committed,
+            corrupt_remote_objects_are_recomputed,
+            racing_committers_lose_nothing,
+        );
+
+        #[test]
+        #[cfg(feature = "store-redis")]
+        fn eight_processes_lose_nothing() {
+            if let Some(store) = store("CHARM_TEST_REDIS", "eight") {
+                super::eight_processes_share_their_work("eight-redis", &store);
+            }
+        }
+    }
 }

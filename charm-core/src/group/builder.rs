@@ -2,9 +2,9 @@
 
 use super::engine::{Plugins, Settings};
 use super::{Engine, MemoizedGroup};
-use crate::registry::{new_pickler, new_policy, open_lock, open_store};
+use crate::registry::{make_plugin, new_pickler, new_policy, open_lock, open_store};
 use crate::size::SizeArg;
-use crate::{Error, ObjStore, RWLock, ReplacementPolicy, RestoreRoots, Result};
+use crate::{Error, ObjStore, PluginUrl, RWLock, ReplacementPolicy, RestoreRoots, Result};
 use charm_freeze::{try_hash, Digest, Freeze};
 use std::fmt;
 use std::path::PathBuf;
@@ -335,20 +335,10 @@ impl MemoizedGroupBuilder {
         let lock = match self.lock {
             Some(Choice::Given(l)) => l,
             Some(Choice::Named(name)) => open_lock(&name, store.local_dir())?,
-            None => {
-                let dir = store.local_dir();
-                if dir.is_some() {
-                    open_lock("file", dir)?
-                } else {
-                    open_lock("process", None).map_err(|_| {
-                        Error::Config(format!(
-                            "store {} has no local directory for the default file lock; \
-                             pass one with .lock(..)",
-                            store.describe()
-                        ))
-                    })?
-                }
-            }
+            None => match store.local_dir() {
+                Some(dir) => open_lock("file", Some(dir))?,
+                None => lock_for(&*store)?,
+            },
         };
         let mut restore_roots = self
             .restore_roots
@@ -382,6 +372,26 @@ impl MemoizedGroupBuilder {
         super::exit::register(&group);
         Ok(group)
     }
+}
+
+/// The default lock of a store without a local folder: the lock registered
+/// under the store's scheme, opened with its URL (a `redis://` store gets
+/// the `redis` lock), else one for the threads of this process — enough
+/// for a store with compare-and-swap, which commits without a lock.
+fn lock_for(store: &dyn ObjStore) -> Result<Box<dyn RWLock>> {
+    let url = PluginUrl::store(&store.describe())?;
+    match make_plugin::<dyn RWLock>(&url) {
+        // None registered (or its feature is off).
+        Err(Error::UnknownPlugin { .. }) | Err(Error::Config(_)) => {}
+        derived => return derived,
+    }
+    open_lock("process", None).map_err(|_| {
+        Error::Config(format!(
+            "store {} has no local directory for the default file lock; \
+             pass one with .lock(..)",
+            store.describe()
+        ))
+    })
 }
 
 fn temporary_dir() -> PathBuf {

@@ -2,13 +2,13 @@
 
 use super::policy_book::{merge_stored, reconcile};
 use super::Engine;
-use crate::entry::stamp;
+use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, warn_failure, warn_once, Op};
 use crate::index::format::{self, Delta};
 use crate::index::state::State;
 use crate::index::table::Table;
 use crate::keys::layout;
-use crate::{BuildDigestHasher, Error, Result};
+use crate::{BuildDigestHasher, Error, Result, StoredVersion};
 use charm_freeze::Digest;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,16 @@ const MIN_DELTAS_BEFORE_COMPACTION: usize = 64;
 /// record at exit; with more it folds them into the snapshot instead,
 /// since every process reads the records of changes at open.
 const MAX_DELTA_ENTRIES: usize = 4096;
+
+/// Commits a store with compare-and-swap tries before it gives up: each
+/// failed one means another process committed meanwhile, whose work the
+/// next try merges.
+const MAX_COMMIT_ATTEMPTS: u32 = 32;
+
+/// Times a process opening a store with compare-and-swap reads the head,
+/// the snapshot it names and the delta records again when a commit moved
+/// the head meanwhile.
+const MAX_OPEN_ATTEMPTS: u32 = 4;
 
 /// What persisting keeps track of besides the index's journal.
 #[derive(Debug, Default)]
@@ -55,6 +65,25 @@ pub(crate) struct Progress {
     /// it found at its last refresh plus those it wrote since.
     deltas: usize,
     seq: u64,
+}
+
+/// What a compare-and-swap commit replaces: the head's version (`None`:
+/// no head yet) and the snapshot it named.
+#[derive(Debug)]
+struct Swap {
+    version: Option<StoredVersion>,
+    base: String,
+}
+
+/// A head's contents, or `None` (reported) if it is damaged.
+fn decode_head_or_report(bytes: &[u8]) -> Option<format::Head> {
+    match format::decode_head(bytes) {
+        Ok(head) => Some(head),
+        Err(err) => {
+            emit(Op::Corrupt, None, None, None, &format!("{err}; ignored"));
+            None
+        }
+    }
 }
 
 /// The part of a delta record's key that orders records as written
@@ -121,16 +150,19 @@ impl Engine {
     /// The index's head, if there is a readable one (a damaged one is
     /// reported and taken as absent: it is rewritten at the next commit).
     fn read_head(&self) -> Result<Option<format::Head>> {
-        let Some(bytes) = self.store.get(layout::HEAD)? else {
-            return Ok(None);
-        };
-        match format::decode_head(&bytes) {
-            Ok(head) => Ok(Some(head)),
-            Err(err) => {
-                emit(Op::Corrupt, None, None, None, &format!("{err}; ignored"));
-                Ok(None)
-            }
-        }
+        Ok(self
+            .store
+            .get(layout::HEAD)?
+            .and_then(|bytes| decode_head_or_report(&bytes)))
+    }
+
+    /// The head and the version a compare-and-swap commit replaces (that
+    /// of a damaged head too, which the commit then rewrites).
+    fn read_head_versioned(&self) -> Result<(Option<format::Head>, Option<StoredVersion>)> {
+        Ok(match self.store.get_versioned(layout::HEAD)? {
+            None => (None, None),
+            Some((bytes, version)) => (decode_head_or_report(&bytes), Some(version)),
+        })
     }
 
     /// At open, instead of reading the whole index: its head, the snapshot
@@ -140,26 +172,53 @@ impl Engine {
     /// this process's means what is persisted must go, and the persisted
     /// function states let a changed one be noticed (both make this
     /// process commit at exit, which cascades).
+    ///
+    /// A fold between reading the snapshot and the records would hide the
+    /// records it folded, so they are read as one state: under the reader
+    /// lock, or, for a store with compare-and-swap, which commits without
+    /// it, again if the head moved meanwhile.
     pub(crate) fn open_unread(&self) -> Result<()> {
+        if !self.store.has_compare_and_swap() {
+            let _r = self.lock.reader()?;
+            return self.read_unread(self.read_head()?).map(|_| ());
+        }
+        let mut head = self.store.get(layout::HEAD)?;
+        for _ in 0..MAX_OPEN_ATTEMPTS {
+            let decoded = head.as_deref().and_then(decode_head_or_report);
+            let complete = self.read_unread(decoded)?;
+            let now = self.store.get(layout::HEAD)?;
+            if complete && now == head {
+                return Ok(());
+            }
+            self.index.drop_base();
+            head = now;
+        }
+        Ok(()) // what was read is all that is seen until the next refresh
+    }
+
+    /// Reads the state `head` describes for [`open_unread`]; `false` if the
+    /// snapshot it names is gone (a commit replaced it meanwhile).
+    fn read_unread(&self, head: Option<format::Head>) -> Result<bool> {
         let system = self.update_system_state()?;
-        // A fold between reading the snapshot and the records would hide
-        // the records it folded: read them as one state.
-        let _r = self.lock.reader()?;
         let mut folded = Vec::new();
-        if let Some(head) = self.read_head()? {
+        let mut base = layout::BASE.to_owned();
+        if let Some(head) = head {
             if head.system != system {
                 self.persist.system_changed.store(true, Ordering::Relaxed);
-                return Ok(());
+                return Ok(true);
             }
             self.index.learn_functions(head.functions);
             folded = head.folded;
+            base = head.base;
         }
-        if let Some(reader) = self.store.open(layout::BASE)? {
-            match Table::open(reader) {
+        match self.store.open(&base)? {
+            Some(reader) => match Table::open(reader) {
                 Ok(table) if table.system() == system => self.index.set_base(table),
                 Ok(_) => {} // another system state's: nothing of ours
                 Err(err) => emit(Op::Corrupt, None, None, None, &err.to_string()),
-            }
+            },
+            None if base != layout::BASE => return Ok(false),
+            None => {}
         }
         let mut names = self.store.keys(layout::DELTA)?;
         names.retain(|n| !folded.contains(n));
@@ -176,7 +235,7 @@ impl Engine {
             }
         }
         self.index.absorb(&records);
-        Ok(())
+        Ok(true)
     }
 
     /// Marks the index as loaded: a temporary group's starts empty.
@@ -186,9 +245,9 @@ impl Engine {
 
     /// Reads the snapshot and every delta record not folded into it.
     /// Returns the state and the delta keys it applied.
-    fn read_state(&self) -> Result<(State, Vec<String>)> {
+    fn read_state(&self, base: &str) -> Result<(State, Vec<String>)> {
         let system = self.update_system_state()?;
-        let mut state = match self.store.get(layout::BASE)? {
+        let mut state = match self.store.get(base)? {
             None => State::empty(system),
             Some(bytes) => match format::decode_snapshot(&bytes) {
                 Ok((s, damaged)) => {
@@ -199,7 +258,7 @@ impl Engine {
                     State::from_snapshot(s)
                 }
                 Err(err) => {
-                    self.set_aside(&bytes, &err);
+                    self.set_aside(base, &bytes, &err);
                     State::empty(system)
                 }
             },
@@ -251,12 +310,12 @@ impl Engine {
     }
 
     /// Moves a corrupt snapshot aside (reported) so the cache goes on empty.
-    fn set_aside(&self, bytes: &[u8], err: &Error) {
+    fn set_aside(&self, base: &str, bytes: &[u8], err: &Error) {
         let aside = format!("{}{}", layout::CORRUPT, stamp());
         let moved = self
             .store
             .put(&aside, bytes)
-            .and_then(|_| self.store.delete(layout::BASE));
+            .and_then(|_| self.store.delete(base));
         let detail = match moved {
             Ok(_) => format!("{err}; set aside as {aside}, continuing with an empty index"),
             Err(e) => {
@@ -275,9 +334,14 @@ impl Engine {
 
     pub(crate) fn refresh(&self) -> Result<()> {
         let mut p = self.persist.lock();
-        let (state, applied) = {
-            let _r = self.lock.reader()?;
-            self.read_state()?
+        let (state, applied) = match self.store.has_compare_and_swap() {
+            // A commit that replaced the snapshot meanwhile leaves it
+            // unread: read the one the head names then.
+            true => self.read_state_cas()?.0,
+            false => {
+                let _r = self.lock.reader()?;
+                self.read_state(layout::BASE)?
+            }
         };
         p.deltas = applied.len();
         self.mark_loaded();
@@ -300,10 +364,57 @@ impl Engine {
         Ok(())
     }
 
+    /// Folds every delta record into a new snapshot, merged with memory
+    /// and evicted to the budget: under the writer lock, or, for a store
+    /// with compare-and-swap, by swapping the head that names the new
+    /// snapshot over the one read (again from the start if another
+    /// process committed meanwhile; merging is idempotent).
     pub(crate) fn commit(&self) -> Result<()> {
         let mut p = self.persist.lock();
-        let _w = self.lock.writer()?;
-        let (mut state, applied) = self.read_state()?;
+        if !self.store.has_compare_and_swap() {
+            let _w = self.lock.writer()?;
+            let read = self.read_state(layout::BASE)?;
+            return self.fold(&mut p, read, None).map(|_| ());
+        }
+        for attempt in 0..MAX_COMMIT_ATTEMPTS {
+            let (read, swap) = self.read_state_cas()?;
+            if self.fold(&mut p, read, Some(swap))? {
+                return Ok(());
+            }
+            // Another process committed first: its snapshot has what was
+            // read, and more. Wait a little, longer each time, then merge
+            // with it.
+            let wait = (1u64 << attempt.min(6)) + u64::from(std::process::id() % 7);
+            std::thread::sleep(std::time::Duration::from_millis(wait));
+        }
+        Err(Error::plugin(
+            self.store.describe(),
+            format!(
+                "the index changed under {MAX_COMMIT_ATTEMPTS} commits in a row (too many \
+                 processes committing at once); this process's changes stay in its delta records"
+            ),
+        ))
+    }
+
+    /// Reads the head with its version, then the snapshot it names and the
+    /// delta records: what a compare-and-swap commit folds.
+    fn read_state_cas(&self) -> Result<((State, Vec<String>), Swap)> {
+        let (head, version) = self.read_head_versioned()?;
+        let base = head.map_or_else(|| layout::BASE.to_owned(), |h| h.base);
+        let read = self.read_state(&base)?;
+        Ok((read, Swap { version, base }))
+    }
+
+    /// Merges what was read into memory, evicts, and writes the snapshot
+    /// and head: under the lock, or (`swap`) as a new snapshot named by a
+    /// head swapped over the version read; `false` if another head came
+    /// first, and nothing was committed.
+    fn fold(
+        &self,
+        p: &mut Progress,
+        (mut state, applied): (State, Vec<String>),
+        swap: Option<Swap>,
+    ) -> Result<bool> {
         let system = self.update_system_state()?;
         let mut doomed: Vec<crate::Entry> = Vec::new();
         if state.system != system {
@@ -358,17 +469,43 @@ impl Engine {
         self.evict_to_budget();
         let (mut snap, increments) = self.index.snapshot(system, applied.clone());
         snap.policy = Some(self.policy.state()?);
-        self.store
-            .put(layout::BASE, &format::encode_snapshot(&snap)?)?;
+        let base = match swap {
+            None => layout::BASE.to_owned(),
+            Some(_) => format!("{}-{:020}-{}", layout::BASE, stamp(), process_nonce()),
+        };
+        self.store.put(&base, &format::encode_snapshot(&snap)?)?;
         // What processes that do not read the index whole read instead.
         let head = format::Head {
+            base: base.clone(),
             system,
             functions: snap.functions.clone(),
             folded: snap.folded.clone(),
             entries: snap.entries.len() as u64,
             bytes: self.index.total_size(),
         };
-        let _ = format::encode_head(&head).and_then(|h| self.store.put(layout::HEAD, &h));
+        let head = format::encode_head(&head)?;
+        match &swap {
+            None => {
+                let _ = self.store.put(layout::HEAD, &head);
+            }
+            Some(swap) => {
+                if !self
+                    .store
+                    .put_if(layout::HEAD, &head, swap.version.as_ref())?
+                {
+                    let _ = self.store.delete(&base);
+                    // Their hits are in our policy now: not again at the
+                    // next try.
+                    lock(&self.persist.own_deltas).extend(applied);
+                    return Ok(false);
+                }
+                if swap.base != base {
+                    // Replaced: a process that read the old head opens the
+                    // new one when this snapshot is gone.
+                    let _ = self.store.delete(&swap.base);
+                }
+            }
+        }
         let mut own = lock(&self.persist.own_deltas);
         for name in &applied {
             let _ = self.store.delete(name);
@@ -387,7 +524,7 @@ impl Engine {
             None,
             &format!("{} entries", snap.entries.len()),
         );
-        Ok(())
+        Ok(true)
     }
 
     /// Persists this process's changes as one small delta record; compacts
@@ -415,11 +552,13 @@ impl Engine {
         let changes = !(delta.upserts.is_empty()
             && delta.removals.is_empty()
             && delta.functions.iter().all(|f| f.stamp == 0));
+        // Unique across machines sharing the store: the process's nonce.
         let name = format!(
-            "{}{:020}-{}-{}-{adds}",
+            "{}{:020}-{}.{}-{}-{adds}",
             if changes { layout::DELTA } else { layout::HITS },
             stamp(),
             std::process::id(),
+            process_nonce(),
             p.seq
         );
         let written = format::encode_delta(&delta).and_then(|d| self.store.put(&name, &d));

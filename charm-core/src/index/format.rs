@@ -6,6 +6,7 @@
 //! ```
 
 use crate::entry::{FunctionRecord, FunctionStats};
+use crate::keys::layout;
 use crate::{Entry, EntryKey, Error, Result};
 use charm_freeze::Digest;
 use serde::de::DeserializeOwned;
@@ -13,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
-const HEAD_MAGIC: &[u8; 8] = b"CHARMHD1";
+const HEAD_MAGIC: &[u8; 8] = b"CHARMHD2";
 /// Bumped on any change of the persisted structures (part of the system state).
-pub(crate) const FORMAT: u32 = 5;
+pub(crate) const FORMAT: u32 = 6;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// A policy's persisted state, decoded only by a process that uses it.
@@ -44,6 +45,12 @@ pub(crate) struct Snapshot {
 /// the cache past its budget.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Head {
+    /// The key of the snapshot this head describes: [`layout::BASE`] for a
+    /// store committed under the lock; a name of its own per commit for a
+    /// store with compare-and-swap, whose commit is the head's swap.
+    ///
+    /// [`layout::BASE`]: crate::keys::layout::BASE
+    pub(crate) base: String,
     pub(crate) system: Digest,
     pub(crate) functions: Vec<FunctionRecord>,
     /// The delta records the snapshot folded (not to be read again).
@@ -145,8 +152,22 @@ pub(crate) fn encode_head(h: &Head) -> Result<Vec<u8>> {
     encode(HEAD_MAGIC, h)
 }
 
+/// Decodes a head, whose snapshot key must be one the engine writes (a
+/// forged head must not name an object for a commit to delete).
 pub(crate) fn decode_head(bytes: &[u8]) -> Result<Head> {
-    decode(HEAD_MAGIC, "index head", bytes)
+    let head: Head = decode(HEAD_MAGIC, "index head", bytes)?;
+    let base = head.base.as_str();
+    let own = base == layout::BASE
+        || base
+            .strip_prefix(layout::BASE)
+            .is_some_and(|rest| rest.starts_with('-') && crate::valid_key(base));
+    match own {
+        true => Ok(head),
+        false => Err(Error::corrupt(
+            "index head",
+            format!("it names {base:?}, which is not a snapshot's key"),
+        )),
+    }
 }
 
 #[cfg(test)]

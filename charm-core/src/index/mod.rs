@@ -112,7 +112,7 @@ impl Index {
 
     /// Stops searching the snapshot: memory holds the whole index (or
     /// none of what the snapshot holds is valid any more).
-    fn drop_base(&self) {
+    pub(crate) fn drop_base(&self) {
         *self.base.write().unwrap_or_else(|e| e.into_inner()) = None;
         self.masked.clear();
     }

@@ -79,17 +79,30 @@ where
     let name = url.name();
     match registered::<P>().find(|r| r.name == name) {
         Some(r) => (r.make)(url),
-        None => Err(Error::UnknownPlugin {
-            kind: P::KIND,
-            name: name.to_owned(),
-            available: plugins()
-                .into_iter()
-                .filter(|p| p.kind == P::KIND)
-                .map(|p| p.name.to_owned())
-                .collect(),
-        }),
+        None => match OPTIONAL.iter().find(|o| o.0 == P::KIND && o.1 == name) {
+            Some((kind, _, feature)) => Err(Error::Config(format!(
+                "the {kind} {name:?} is not built in: enable the feature \
+                 \"{feature}\" of charm (or of charm-stores / charm-locks) in Cargo.toml"
+            ))),
+            None => Err(Error::UnknownPlugin {
+                kind: P::KIND,
+                name: name.to_owned(),
+                available: plugins()
+                    .into_iter()
+                    .filter(|p| p.kind == P::KIND)
+                    .map(|p| p.name.to_owned())
+                    .collect(),
+            }),
+        },
     }
 }
+
+/// The built-in plugins behind a cargo feature: kind, name, feature.
+const OPTIONAL: [(PluginKind, &str, &str); 3] = [
+    (PluginKind::Store, "s3", "store-s3"),
+    (PluginKind::Store, "redis", "store-redis"),
+    (PluginKind::Lock, "redis", "lock-redis"),
+];
 
 /// One registered plugin, as listed by [`plugins`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
