@@ -2,6 +2,7 @@
 
 mod dir;
 mod json;
+mod layered;
 mod mem;
 mod msgpack;
 mod postcard;
@@ -17,6 +18,7 @@ mod pickler_tests;
 pub use self::redis::RedisObjStore;
 pub use dir::DirObjStore;
 pub use json::JsonPickler;
+pub use layered::LayeredObjStore;
 pub use mem::MemObjStore;
 pub use msgpack::MsgpackPickler;
 pub use postcard::PostcardPickler;

@@ -607,6 +607,52 @@ mod remote {
         std::fs::remove_dir_all(m).unwrap();
     }
 
+    /// Through a local layer: a second machine hits, and then reads the
+    /// values from its own copies; once a third machine evicts them, the
+    /// second misses (the index decides, not the copies).
+    fn a_local_layer_serves_repeated_hits_and_follows_evictions(store: &str) {
+        let (a, b, c) = (machine("layer-a"), machine("layer-b"), machine("layer-c"));
+        let layered = |m: &Path| {
+            let joint = if store.contains('?') { '&' } else { '?' };
+            format!("layered:{store}{joint}local={}", m.join("layer").display())
+        };
+        let run_on = |m: &Path, role: &str, size: &str| {
+            let url = layered(m);
+            let extra = [
+                ("CHARM_TEST_STORE", url.as_str()),
+                ("CHARM_TEST_PAUSE_MS", "5"), // values are objects
+                ("CHARM_TEST_SIZE", size),
+            ];
+            finish(spawn_in(
+                m,
+                &m.join("local-cache"),
+                role,
+                &keys(0..3),
+                &extra,
+            ))
+        };
+        assert_eq!(run_on(&a, "plain", "100 MiB").computed.len(), 6);
+        let hit = run_on(&b, "plain", "100 MiB");
+        assert!(hit.computed.is_empty(), "{:?}", hit.computed);
+        let copies = charm::open_store(&format!("dir:{}", b.join("layer").display()))
+            .unwrap()
+            .keys("obj/")
+            .unwrap();
+        assert_eq!(copies.len(), 6, "B keeps copies of what it read");
+        // C commits under a budget of nothing: every entry is evicted.
+        let evicting = run_on(&c, "report", "1 B");
+        assert!(
+            evicting.stdout.contains("COMMITTED 0"),
+            "{}",
+            evicting.stdout
+        );
+        let after = run_on(&b, "plain", "100 MiB");
+        assert_eq!(after.computed.len(), 6, "evicted elsewhere, so a miss here");
+        for m in [a, b, c] {
+            std::fs::remove_dir_all(m).unwrap();
+        }
+    }
+
     macro_rules! on_server {
         ($feature:literal, $var:literal, $($test:ident),* $(,)?) => {$(
             #[test]
@@ -629,6 +675,7 @@ mod remote {
             a_kill_during_a_commit_loses_nothing_committed,
             corrupt_remote_objects_are_recomputed,
             racing_committers_lose_nothing,
+            a_local_layer_serves_repeated_hits_and_follows_evictions,
         );
 
         #[test]
@@ -649,6 +696,7 @@ mod remote {
             a_kill_during_a_commit_loses_nothing_committed,
             corrupt_remote_objects_are_recomputed,
             racing_committers_lose_nothing,
+            a_local_layer_serves_repeated_hits_and_follows_evictions,
         );
 
         #[test]

@@ -9,6 +9,14 @@ use crate::object::{self, ObjectMeta};
 use crate::{Entry, EntryKey, EntryMeta, Error, Result, SubKeys};
 use charm_freeze::{hash, Digest};
 
+/// Whether an index entry names the object being read (else it is read
+/// past any local copy: [`ObjStore::get_authoritative`](crate::ObjStore::get_authoritative)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Indexed {
+    Yes,
+    No,
+}
+
 /// An object as read from the store.
 pub(crate) enum ObjectRead {
     /// Whole and written for the key asked for: its payload and trailer.
@@ -109,8 +117,13 @@ impl Engine {
     }
 
     /// Reads and verifies the object stored under `obj`.
-    pub(crate) fn read_object(&self, obj: &Digest) -> ObjectRead {
-        match self.store.get(&layout::object(obj)) {
+    pub(crate) fn read_object(&self, obj: &Digest, indexed: Indexed) -> ObjectRead {
+        let key = layout::object(obj);
+        let read = match indexed {
+            Indexed::Yes => self.store.get(&key),
+            Indexed::No => self.store.get_authoritative(&key),
+        };
+        match read {
             Ok(Some(mut bytes)) => match object::open(&bytes, obj) {
                 Ok((payload, meta)) => {
                     let len = payload.len();

@@ -17,7 +17,7 @@ pub use default::{default_cache_size, default_group, default_store_url};
 pub use usage::{FunctionUsage, GroupUsage, Usage};
 
 pub(crate) use engine::Engine;
-pub(crate) use entries::ObjectRead;
+pub(crate) use entries::{Indexed, ObjectRead};
 pub(crate) use flights::FlightGuard;
 
 use crate::{Error, Result};

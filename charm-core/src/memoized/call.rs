@@ -23,7 +23,7 @@
 
 use super::raw_bytes::RawBytes;
 use crate::events::{emit, warn_failure, Op};
-use crate::group::{Engine, FlightGuard, ObjectRead};
+use crate::group::{Engine, FlightGuard, Indexed, ObjectRead};
 use crate::object::{self, ObjectMeta};
 use crate::{Entry, EntryKey, EntryMeta, Error, Pickler, Result, SubKeys};
 use charm_freeze::Digest;
@@ -225,7 +225,7 @@ impl<'a> Call<'a> {
         if let Some(bytes) = inline {
             return Look::Found(Found { bytes, at });
         }
-        match self.engine.read_object(&at.obj_key) {
+        match self.engine.read_object(&at.obj_key, Indexed::Yes) {
             ObjectRead::Valid(bytes, _) => Look::Found(Found { bytes, at }),
             // Evicted by another process: forget it, silently.
             ObjectRead::Absent => Look::Stale { at, report: None },
@@ -243,7 +243,10 @@ impl<'a> Call<'a> {
         match self.look() {
             Look::Found(found) => Some(found),
             _ if self.opts.placement != Placement::Index => {
-                match self.engine.read_object(&self.keys.object_key()) {
+                match self
+                    .engine
+                    .read_object(&self.keys.object_key(), Indexed::No)
+                {
                     ObjectRead::Valid(bytes, meta) => Some(Found {
                         bytes,
                         at: Located::unindexed(&meta),
@@ -275,7 +278,7 @@ impl<'a> Call<'a> {
             return None;
         }
         let obj = self.keys.object_key();
-        let (bytes, meta) = match self.engine.read_object(&obj) {
+        let (bytes, meta) = match self.engine.read_object(&obj, Indexed::No) {
             ObjectRead::Valid(bytes, meta) => (bytes, meta),
             ObjectRead::Corrupt(e) => {
                 self.engine.delete_object(&obj);

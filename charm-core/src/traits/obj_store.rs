@@ -98,6 +98,16 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
     /// The value stored under `key`, if any.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
 
+    /// The value stored under `key`, read from where the store is
+    /// authoritative, past any local copy. The engine reads a value this
+    /// way when no index entry names it (a call taking over what another
+    /// process stored), so that a copy of a value evicted elsewhere is not
+    /// brought back. The default is [`get`](Self::get); a store that keeps
+    /// copies overrides it.
+    fn get_authoritative(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.get(key)
+    }
+
     /// Stores `value` under `key`, atomically replacing any old value.
     fn put(&self, key: &str, value: &[u8]) -> Result<()>;
 
