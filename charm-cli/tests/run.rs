@@ -202,7 +202,7 @@ fn errors_say_what_is_wrong_with_documented_codes() {
     assert_eq!(store.status.code(), Some(2));
     let err = text(&store.stderr);
     assert!(
-        err.contains("\"s4\"") && err.contains("known schemes: dir, mem"),
+        err.contains("\"s4\"") && err.contains("known schemes: dir, layered, mem"),
         "{err}"
     );
     let usage = s.charm(&["run", "--ttl", "soon", "--", "true"]);
