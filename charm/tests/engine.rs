@@ -607,3 +607,27 @@ fn small_values_live_in_the_index_and_large_ones_in_the_object_store() {
     drop((bytes, g));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn gc_removes_snapshots_no_head_names_once_they_are_an_hour_old() {
+    use charm::ObjStore;
+    let store = charm::stores::MemObjStore::new();
+    let g = MemoizedGroup::builder()
+        .obj_store(store.clone())
+        .build()
+        .unwrap();
+    let f: Memoized<u8> = memo("engine::f", &g);
+    f.call(&1u8, || 1);
+    g.commit().unwrap(); // a fold by compare-and-swap: a named snapshot
+    let old_stray = "index/base-00000000000000000001-0123456789abcdef";
+    let young = format!("index/base-{:020}-0123456789abcdef", u64::MAX / 2);
+    store.put(old_stray, b"a killed fold's").unwrap();
+    store.put(&young, b"a fold about to swap").unwrap();
+    g.remove_orphans().unwrap();
+    let left = store.keys("index/base-").unwrap();
+    assert!(!left.contains(&old_stray.to_owned()), "{left:?}");
+    assert!(left.contains(&young), "a young one may be about to swap");
+    assert_eq!(left.len(), 2, "the head's and the young one: {left:?}");
+    assert!(f.would_hit(&1u8));
+    drop((f, g));
+}

@@ -68,12 +68,36 @@ impl Engine {
             }
         }
         progress(total, total);
+        removed += self.remove_unnamed_snapshots()?;
         let temporaries = self.store.remove_stale_temporaries(STALE_TEMPORARY_AGE)?;
         if temporaries > 0 {
             let detail = format!("{temporaries} temporary files of interrupted writes");
             emit(Op::RemoveOrphan, None, None, None, &detail);
         }
         Ok(removed + temporaries)
+    }
+
+    /// Deletes the snapshots of folds by compare-and-swap that no head
+    /// names (a fold killed before its swap, or one that lost it and could
+    /// not delete its own) once they are older than an hour: a younger one
+    /// may be a fold's that is about to swap.
+    fn remove_unnamed_snapshots(&self) -> Result<usize> {
+        let named = self.read_head()?.map(|h| h.base);
+        let now = crate::entry::stamp();
+        let mut removed = 0;
+        for key in self.store.keys(&format!("{}-", layout::BASE))? {
+            let written = key
+                .strip_prefix(layout::BASE)
+                .and_then(|rest| rest.get(1..21))
+                .and_then(|stamp| stamp.parse::<u64>().ok());
+            let stale = written
+                .is_some_and(|w| now.saturating_sub(w) > STALE_TEMPORARY_AGE.as_nanos() as u64);
+            if stale && named.as_deref() != Some(key.as_str()) && self.store.delete(&key)? {
+                removed += 1;
+                emit(Op::RemoveOrphan, None, None, None, &key);
+            }
+        }
+        Ok(removed)
     }
 
     /// Forgets every entry and deletes everything the store holds for the

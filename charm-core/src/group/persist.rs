@@ -149,7 +149,7 @@ impl Engine {
 
     /// The index's head, if there is a readable one (a damaged one is
     /// reported and taken as absent: it is rewritten at the next commit).
-    fn read_head(&self) -> Result<Option<format::Head>> {
+    pub(crate) fn read_head(&self) -> Result<Option<format::Head>> {
         Ok(self
             .store
             .get(layout::HEAD)?

@@ -49,7 +49,7 @@ use std::time::Duration;
 /// deletes everything the store holds, so give it a store of its own.
 ///
 /// ```
-/// use charm_core::{valid_key, Error, ObjStore, Result};
+/// use charm_core::{valid_key, Error, ObjStore, Result, StoredVersion};
 /// use std::collections::BTreeMap;
 /// use std::sync::Mutex;
 ///
@@ -85,9 +85,30 @@ use std::time::Duration;
 ///     fn describe(&self) -> String {
 ///         "map:".into()
 ///     }
+///     // Optional: compare-and-swap, so the index commits without a lock.
+///     fn has_compare_and_swap(&self) -> bool {
+///         true
+///     }
+///     fn get_versioned(&self, key: &str) -> Result<Option<(Vec<u8>, StoredVersion)>> {
+///         let map = self.0.lock().unwrap();
+///         Ok(map.get(checked(key)?).map(|v| (v.clone(), StoredVersion::of_content(v))))
+///     }
+///     fn put_if(&self, key: &str, value: &[u8], expected: Option<&StoredVersion>) -> Result<bool> {
+///         let mut map = self.0.lock().unwrap();
+///         let current = map.get(checked(key)?).map(|v| StoredVersion::of_content(v));
+///         if current.as_ref() != expected {
+///             return Ok(false); // another writer came first
+///         }
+///         map.insert(key.to_owned(), value.to_vec());
+///         Ok(true)
+///     }
 /// }
 ///
 /// let store = MapStore::default();
+/// assert!(store.put_if("index/head", b"h1", None).unwrap());
+/// let (_, v1) = store.get_versioned("index/head").unwrap().unwrap();
+/// assert!(store.put_if("index/head", b"h2", Some(&v1)).unwrap());
+/// assert!(!store.put_if("index/head", b"h3", Some(&v1)).unwrap(), "v1 was replaced");
 /// assert!(store.put("../escape", b"v").is_err());
 /// store.put("obj/ab/cd", b"v").unwrap();
 /// assert_eq!(store.get("obj/ab/cd").unwrap().as_deref(), Some(&b"v"[..]));
