@@ -257,6 +257,35 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// The contract through a layer over a remote store, if its server runs.
+    #[cfg(any(feature = "store-s3", feature = "store-redis"))]
+    fn layered_over(var: &str, name: &str) {
+        let Some(server) = charm_core::testing::service(var) else {
+            return;
+        };
+        let unique = format!("layered-{name}-{}", std::process::id());
+        let remote = match var {
+            "CHARM_TEST_S3" => format!("{server}/{unique}"),
+            _ => format!("{server}/0?prefix={unique}"),
+        };
+        let dir = std::env::temp_dir().join(format!("charm-{unique}"));
+        let store = LayeredObjStore::new(charm_core::open_store(&remote).unwrap(), &dir).unwrap();
+        charm_core::testing::obj_store(&store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    #[cfg(feature = "store-s3")]
+    fn over_s3_meets_the_store_contract() {
+        layered_over("CHARM_TEST_S3", "s3");
+    }
+
+    #[test]
+    #[cfg(feature = "store-redis")]
+    fn over_redis_meets_the_store_contract() {
+        layered_over("CHARM_TEST_REDIS", "redis");
+    }
+
     #[test]
     fn a_local_folder_is_refused_as_the_remote() {
         let dir = std::env::temp_dir().join(format!("charm-layer-refused-{}", std::process::id()));

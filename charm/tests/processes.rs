@@ -653,12 +653,32 @@ mod remote {
         }
     }
 
+    /// [`eight_processes_share_their_work`] on a remote store.
+    fn eight_processes_lose_nothing(store: &str) {
+        let dir = eight_processes_share_their_work(&format!("eight-{}", now_nanos()), store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Each scenario above as a test of `$module`, on the server `$var`
+    /// names, built with `$feature`.
     macro_rules! on_server {
-        ($feature:literal, $var:literal, $($test:ident),* $(,)?) => {$(
+        ($module:ident, $feature:literal, $var:literal) => {
+            mod $module {
+                on_server!(@tests $feature, $var,
+                    a_second_machine_hits_what_the_first_computed,
+                    eight_processes_lose_nothing,
+                    racing_committers_lose_nothing,
+                    a_kill_during_a_commit_loses_nothing_committed,
+                    corrupt_remote_objects_are_recomputed,
+                    a_local_layer_serves_repeated_hits_and_follows_evictions,
+                );
+            }
+        };
+        (@tests $feature:literal, $var:literal, $($test:ident),* $(,)?) => {$(
             #[test]
             #[cfg(feature = $feature)]
             fn $test() {
-                if let Some(store) = store($var, stringify!($test)) {
+                if let Some(store) = super::store($var, stringify!($test)) {
                     super::$test(&store);
                     let _ = charm::open_store(&store).map(|s| s.clear());
                 }
@@ -666,45 +686,6 @@ mod remote {
         )*};
     }
 
-    mod s3 {
-        use super::store;
-        on_server!(
-            "store-s3",
-            "CHARM_TEST_S3",
-            a_second_machine_hits_what_the_first_computed,
-            a_kill_during_a_commit_loses_nothing_committed,
-            corrupt_remote_objects_are_recomputed,
-            racing_committers_lose_nothing,
-            a_local_layer_serves_repeated_hits_and_follows_evictions,
-        );
-
-        #[test]
-        #[cfg(feature = "store-s3")]
-        fn eight_processes_lose_nothing() {
-            if let Some(store) = store("CHARM_TEST_S3", "eight") {
-                super::eight_processes_share_their_work("eight-s3", &store);
-            }
-        }
-    }
-
-    mod redis {
-        use super::store;
-        on_server!(
-            "store-redis",
-            "CHARM_TEST_REDIS",
-            a_second_machine_hits_what_the_first_computed,
-            a_kill_during_a_commit_loses_nothing_committed,
-            corrupt_remote_objects_are_recomputed,
-            racing_committers_lose_nothing,
-            a_local_layer_serves_repeated_hits_and_follows_evictions,
-        );
-
-        #[test]
-        #[cfg(feature = "store-redis")]
-        fn eight_processes_lose_nothing() {
-            if let Some(store) = store("CHARM_TEST_REDIS", "eight") {
-                super::eight_processes_share_their_work("eight-redis", &store);
-            }
-        }
-    }
+    on_server!(s3, "store-s3", "CHARM_TEST_S3");
+    on_server!(redis, "store-redis", "CHARM_TEST_REDIS");
 }

@@ -29,9 +29,9 @@ const MAX_DELTA_ENTRIES: usize = 4096;
 /// next try merges.
 const MAX_COMMIT_ATTEMPTS: u32 = 32;
 
-/// Times a process opening a store with compare-and-swap reads the head,
-/// the snapshot it names and the delta records again when a commit moved
-/// the head meanwhile.
+/// Times a process reading the index of a store with compare-and-swap
+/// reads the head, the snapshot it names and the delta records again when
+/// a commit moved the head meanwhile.
 const MAX_OPEN_ATTEMPTS: u32 = 4;
 
 /// What persisting keeps track of besides the index's journal.
@@ -243,11 +243,12 @@ impl Engine {
         self.persist.loaded.store(true, Ordering::Release);
     }
 
-    /// Reads the snapshot and every delta record not folded into it.
-    /// Returns the state and the delta keys it applied.
-    fn read_state(&self, base: &str) -> Result<(State, Vec<String>)> {
+    /// The snapshot (stored under `base`, read as `snapshot`) and every
+    /// delta record not folded into it. Returns the state and the delta
+    /// keys it applied.
+    fn read_state(&self, base: &str, snapshot: Option<Vec<u8>>) -> Result<(State, Vec<String>)> {
         let system = self.update_system_state()?;
-        let mut state = match self.store.get(base)? {
+        let mut state = match snapshot {
             None => State::empty(system),
             Some(bytes) => match format::decode_snapshot(&bytes) {
                 Ok((s, damaged)) => {
@@ -340,7 +341,7 @@ impl Engine {
             true => self.read_state_cas()?.0,
             false => {
                 let _r = self.lock.reader()?;
-                self.read_state(layout::BASE)?
+                self.read_state(layout::BASE, self.store.get(layout::BASE)?)?
             }
         };
         p.deltas = applied.len();
@@ -373,7 +374,7 @@ impl Engine {
         let mut p = self.persist.lock();
         if !self.store.has_compare_and_swap() {
             let _w = self.lock.writer()?;
-            let read = self.read_state(layout::BASE)?;
+            let read = self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
             return self.fold(&mut p, read, None).map(|_| ());
         }
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
@@ -397,12 +398,22 @@ impl Engine {
     }
 
     /// Reads the head with its version, then the snapshot it names and the
-    /// delta records: what a compare-and-swap commit folds.
+    /// delta records: what a compare-and-swap commit folds. A snapshot
+    /// that is gone was replaced by a commit after the head was read: the
+    /// newer head is read then (a few times; after that the snapshot is
+    /// taken as lost, and the fold rebuilds it from memory and records).
     fn read_state_cas(&self) -> Result<((State, Vec<String>), Swap)> {
-        let (head, version) = self.read_head_versioned()?;
-        let base = head.map_or_else(|| layout::BASE.to_owned(), |h| h.base);
-        let read = self.read_state(&base)?;
-        Ok((read, Swap { version, base }))
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (head, version) = self.read_head_versioned()?;
+            let base = head.map_or_else(|| layout::BASE.to_owned(), |h| h.base);
+            let snapshot = self.store.get(&base)?;
+            if snapshot.is_some() || base == layout::BASE || attempts == MAX_OPEN_ATTEMPTS {
+                let read = self.read_state(&base, snapshot)?;
+                return Ok((read, Swap { version, base }));
+            }
+        }
     }
 
     /// Merges what was read into memory, evicts, and writes the snapshot

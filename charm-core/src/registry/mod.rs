@@ -234,3 +234,24 @@ macro_rules! register_plugin {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // charm-core's own tests link no store: s3 and redis are not built in.
+    #[test]
+    fn a_scheme_whose_feature_is_off_names_the_feature() {
+        for (url, feature) in [
+            ("s3://bucket/p", "store-s3"),
+            ("redis://h:1/0", "store-redis"),
+        ] {
+            let err = open_store(url).unwrap_err().to_string();
+            assert!(err.contains(&format!("\"{feature}\"")), "{err}");
+        }
+        let lock = make_plugin::<dyn RWLock>(&PluginUrl::store("redis://h:1/0").unwrap());
+        assert!(lock.unwrap_err().to_string().contains("\"lock-redis\""));
+        let unknown = open_store("s4://bucket").unwrap_err();
+        assert!(matches!(unknown, Error::UnknownPlugin { .. }), "{unknown}");
+    }
+}
