@@ -13,9 +13,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The prefix of a store whose URL names none.
+const DEFAULT_PREFIX: &str = "charm";
+
 /// Values and the index as objects of an S3 bucket, under a prefix.
 ///
-/// `s3://BUCKET/PREFIX?OPTION=VALUE&...` is configured from the standard
+/// `s3://BUCKET/PREFIX?OPTION=VALUE&...` (`s3://BUCKET` is
+/// `s3://BUCKET/charm`: `clear` deletes only what is under the prefix)
+/// is configured from the standard
 /// `AWS_*` environment (`AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_ALLOW_HTTP`…), and
 /// options in the URL override it: any configuration key of
@@ -40,7 +45,7 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct S3ObjStore {
     client: Arc<dyn ObjectStore>,
-    /// The objects' common prefix (no leading or trailing `/`; may be empty).
+    /// The objects' common prefix (no leading or trailing `/`, not empty).
     prefix: String,
     url: String,
     runtime: Option<tokio::runtime::Runtime>,
@@ -60,8 +65,12 @@ impl S3ObjStore {
             .strip_prefix("//")
             .ok_or_else(|| config(&"write s3://BUCKET/PREFIX (the bucket after two slashes)"))?;
         let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
-        let prefix = prefix.trim_end_matches('/');
-        if bucket.is_empty() || !(prefix.is_empty() || valid_key(prefix)) {
+        // The bucket's root would make `clear` delete everything in it.
+        let prefix = match prefix.trim_end_matches('/') {
+            "" => DEFAULT_PREFIX,
+            given => given,
+        };
+        if bucket.is_empty() || !valid_key(prefix) {
             return Err(config(
                 &"the bucket is missing, or the prefix is not /-separated letters, digits, . _ -",
             ));
@@ -125,31 +134,24 @@ impl S3ObjStore {
                 "invalid store key {key:?}: use /-separated segments of letters, digits, . _ -"
             )));
         }
-        Ok(match self.prefix.is_empty() {
-            true => S3Path::from(key),
-            false => S3Path::from(format!("{}/{key}", self.prefix)),
-        })
+        Ok(S3Path::from(format!("{}/{key}", self.prefix)))
     }
 
     /// The store key of an object's path, if it is one of this store's.
     fn key_of(&self, path: &S3Path) -> Option<String> {
-        let path = path.as_ref();
-        let key = match self.prefix.is_empty() {
-            true => path,
-            false => path.strip_prefix(&self.prefix)?.strip_prefix('/')?,
-        };
+        let key = path
+            .as_ref()
+            .strip_prefix(&self.prefix)?
+            .strip_prefix('/')?;
         valid_key(key).then(|| key.to_owned())
     }
 
     /// Every object under the folder that holds keys starting with `prefix`.
-    fn listing(&self, prefix: &str) -> Option<S3Path> {
-        let folder = prefix.rsplit_once('/').map_or("", |(folder, _)| folder);
-        let full = [self.prefix.as_str(), folder]
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join("/");
-        (!full.is_empty()).then(|| S3Path::from(full))
+    fn listing(&self, prefix: &str) -> S3Path {
+        match prefix.rsplit_once('/') {
+            Some((folder, _)) => S3Path::from(format!("{}/{folder}", self.prefix)),
+            None => S3Path::from(self.prefix.as_str()),
+        }
     }
 }
 
@@ -201,7 +203,7 @@ impl ObjStore for S3ObjStore {
         let listing = self.listing(prefix);
         let paths = self.run(move |c| {
             Box::pin(async move {
-                let found: Vec<_> = c.list(listing.as_ref()).try_collect().await?;
+                let found: Vec<_> = c.list(Some(&listing)).try_collect().await?;
                 Ok(found.into_iter().map(|m| m.location).collect::<Vec<_>>())
             })
         })?;
@@ -334,11 +336,18 @@ mod tests {
         for (url, says) in [
             ("s3:bucket", "two slashes"),
             ("s3:///prefix", "bucket is missing"),
+            ("s3://b/a//b", "prefix"),
             ("s3://b/p?colour=red", "not an S3 option"),
             ("s3://b/../p", "prefix"),
         ] {
             let err = charm_core::open_store(url).expect_err(url).to_string();
             assert!(err.contains(says), "{url}: {err}");
         }
+        let root = charm_core::open_store("s3://bucket").unwrap();
+        assert_eq!(
+            root.describe(),
+            "s3://bucket/charm",
+            "never the bucket's root"
+        );
     }
 }
