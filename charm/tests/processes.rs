@@ -55,8 +55,11 @@ fn child() {
         let f: Memoized<String> = Memoized::builder("proc::default_f").build();
         let g: Memoized<String> = Memoized::builder("proc::default_g").build();
         for _ in 0..2 {
-            for m in [&f, &g] {
-                m.call(&1u8, || "v".to_owned());
+            for (name, m) in [("default_f", &f), ("default_g", &g)] {
+                m.call(&1u8, || {
+                    println!("COMPUTED {name} 1");
+                    "v".to_owned()
+                });
             }
         }
         return;
@@ -653,6 +656,27 @@ mod remote {
         }
     }
 
+    /// `CHARM_STORE` alone (with the `AWS_*` variables) makes the default
+    /// group of every machine share the remote store.
+    fn charm_store_alone_shares_the_default_group(store: &str) {
+        let (a, b) = (machine("default-a"), machine("default-b"));
+        let on_default = |m: &Path| {
+            let extra = [("CHARM_STORE", store)];
+            finish(spawn_in(m, &m.join("unused"), "defaults", &[], &extra))
+        };
+        assert_eq!(on_default(&a).computed.len(), 2);
+        let second = on_default(&b);
+        assert!(
+            second.computed.is_empty(),
+            "B computed {:?}",
+            second.computed
+        );
+        assert!(!b.join(".cache").exists(), "nothing was cached locally");
+        for m in [a, b] {
+            std::fs::remove_dir_all(m).unwrap();
+        }
+    }
+
     /// [`eight_processes_share_their_work`] on a remote store.
     fn eight_processes_lose_nothing(store: &str) {
         let dir = eight_processes_share_their_work(&format!("eight-{}", now_nanos()), store);
@@ -666,6 +690,7 @@ mod remote {
             mod $module {
                 on_server!(@tests $feature, $var,
                     a_second_machine_hits_what_the_first_computed,
+                    charm_store_alone_shares_the_default_group,
                     eight_processes_lose_nothing,
                     racing_committers_lose_nothing,
                     a_kill_during_a_commit_loses_nothing_committed,
