@@ -383,9 +383,11 @@ impl Engine {
                 return Ok(());
             }
             // Another process committed first: its snapshot has what was
-            // read, and more. Wait a little, longer each time, then merge
-            // with it.
-            let wait = (1u64 << attempt.min(6)) + u64::from(std::process::id() % 7);
+            // read, and more. Wait a little, longer each time and by a
+            // random part (so racing processes fall out of step), then
+            // merge with it.
+            let ceiling = 1u64 << attempt.min(6);
+            let wait = ceiling + stamp() % (ceiling + 1);
             std::thread::sleep(std::time::Duration::from_millis(wait));
         }
         Err(Error::plugin(
