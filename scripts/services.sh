@@ -1,14 +1,15 @@
-# Starts the servers the store tests run against, and exports where they
-# are; sourced by test.sh (`source scripts/services.sh` in a shell of your
-# own does the same for `cargo test`; they stop when that shell exits).
-# Expects $sudo and step() from test.sh, or defines them.
+# Starts the servers the store tests run against, on 127.0.0.1, and
+# stops them when the shell that sourced it exits: redis-server (Debian's)
+# and moto's S3 server (PyPI, in a venv under the build directory), which
+# serves one request at a time (its threaded mode loses concurrent
+# conditional writes). The tests find them through CHARM_TEST_REDIS,
+# CHARM_TEST_S3 and the AWS_* variables this exports.
+#
+# test.sh sources it; `source scripts/services.sh` in a shell of your own
+# does the same for `cargo test`.
 [ -n "${sudo+set}" ] || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; }
 declare -F step >/dev/null || step() { printf '\n==> %s\n' "$*"; }
 
-# The servers the store tests run against, on 127.0.0.1, stopped on exit:
-# redis-server (Debian's), and moto's S3 server (PyPI, in a venv under the
-# build directory) serving one request at a time. The tests find them
-# through CHARM_TEST_REDIS, CHARM_TEST_S3 and the AWS_* variables.
 services="$PWD/target/services"
 mkdir -p "$services"
 pids=()

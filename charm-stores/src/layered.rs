@@ -17,11 +17,15 @@ use std::time::Duration;
 /// - A write goes to the remote store, then to the folder; a delete
 ///   (eviction, a corrupt value) to both.
 /// - Another machine's eviction removes the entry from the index, so it
-///   is a miss before any value is read. Its copy here is removed by the
-///   next `gc` ([`remove_stale_temporaries`](ObjStore::remove_stale_temporaries)
-///   removes every copy whose key the remote store no longer holds), so
-///   the folder stays within what the remote store holds, which the
-///   budget bounds.
+///   is a miss before any value is read. Its copy here goes when this
+///   machine learns of the eviction: at a merge of the index
+///   ([`forget_copy`](ObjStore::forget_copy)), or when a call asks for
+///   that value again (read past the copy:
+///   [`get_authoritative`](ObjStore::get_authoritative)). `gc`
+///   ([`remove_stale_temporaries`](ObjStore::remove_stale_temporaries))
+///   removes every copy whose key the remote store no longer holds. So
+///   the folder follows what the remote store holds, which the budget
+///   bounds.
 /// - A damaged copy is found by the object's checks like any corrupt
 ///   value: a miss, recomputed, and the fresh value replaces the copy.
 ///
@@ -132,6 +136,10 @@ impl ObjStore for LayeredObjStore {
             };
         }
         Ok(value)
+    }
+
+    fn forget_copy(&self, key: &str) -> Result<()> {
+        self.local.delete(key).map(|_| ())
     }
 
     fn put(&self, key: &str, value: &[u8]) -> Result<()> {

@@ -631,3 +631,34 @@ fn gc_removes_snapshots_no_head_names_once_they_are_an_hour_old() {
     assert!(f.would_hit(&1u8));
     drop((f, g));
 }
+
+#[test]
+fn a_local_layer_drops_copies_of_values_another_process_evicted_at_a_merge() {
+    let layer = fresh_dir("layer-forget");
+    let remote = format!("mem:layer-forget-{}", std::process::id());
+    // Two machines: each its own folder of copies.
+    let open = |machine: &str, size: &str| {
+        let local = layer.join(machine);
+        MemoizedGroup::builder()
+            .obj_store_url(format!("layered:{remote}?local={}", local.display()))
+            .size(size)
+            .read_index(true)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (open("a", "100 MiB"), open("b", "1 B"));
+    let f: Memoized<Vec<u8>> = memo("engine::layered", &a);
+    f.call(&1u8, || vec![7; 4096]); // an object, copied locally
+    a.commit().unwrap();
+    let copies = || charm::open_store(&format!("dir:{}", layer.join("a").display())).unwrap();
+    assert_eq!(copies().keys("obj/").unwrap().len(), 1);
+    b.commit().unwrap(); // under a budget of 1 byte: evicts it
+    a.commit().unwrap(); // merges: the entry vanished
+    assert!(
+        copies().keys("obj/").unwrap().is_empty(),
+        "the copy followed"
+    );
+    assert!(!f.would_hit(&1u8));
+    drop((f, a, b));
+    std::fs::remove_dir_all(&layer).unwrap();
+}

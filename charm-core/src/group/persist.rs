@@ -310,6 +310,15 @@ impl Engine {
         Ok((state, applied))
     }
 
+    /// Tells the store that other processes deleted these objects, so a
+    /// store with local copies drops them (its folder follows evictions
+    /// made elsewhere).
+    fn forget_copies(&self, objects: &[Digest]) {
+        for obj in objects {
+            let _ = self.store.forget_copy(&layout::object(obj));
+        }
+    }
+
     /// Moves a corrupt snapshot aside (reported) so the cache goes on empty.
     fn set_aside(&self, base: &str, bytes: &[u8], err: &Error) {
         let aside = format!("{}{}", layout::CORRUPT, stamp());
@@ -352,6 +361,7 @@ impl Engine {
         let mut state = state;
         let stored = state.policy.take();
         let merged = self.index.merge(state);
+        self.forget_copies(&merged.vanished_objects);
         for k in merged
             .vanished
             .iter()
@@ -449,6 +459,7 @@ impl Engine {
         let accesses = std::mem::take(&mut state.accesses);
         let replaced = std::mem::take(&mut state.replaced);
         let merged = self.index.merge(state);
+        self.forget_copies(&merged.vanished_objects);
         self.mark_loaded();
         {
             let mut p = self.policy.current();

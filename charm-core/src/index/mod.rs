@@ -65,6 +65,8 @@ pub(crate) struct Merged {
     pub(crate) cascaded: Vec<(EntryKey, Entry)>,
     /// Entries another process removed (their objects are already gone).
     pub(crate) vanished: Vec<EntryKey>,
+    /// The objects those entries held (not the values kept in the index).
+    pub(crate) vanished_objects: Vec<Digest>,
     /// Entries learned from the persisted index.
     pub(crate) learned: usize,
 }
@@ -332,7 +334,10 @@ impl Index {
             let in_memory: Vec<EntryKey> = self.entries.iter().map(|e| *e.key()).collect();
             for k in in_memory {
                 if !on_disk.contains(&k) && !j.upserts.contains_key(&k) {
-                    self.remove_untracked(&k, None);
+                    let gone = self.remove_untracked(&k, None);
+                    if let Some(e) = gone.filter(|e| e.inline.is_none()) {
+                        out.vanished_objects.push(e.obj_key);
+                    }
                     out.vanished.push(k);
                 }
             }

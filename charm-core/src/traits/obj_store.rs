@@ -129,6 +129,18 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
         self.get(key)
     }
 
+    /// `key`'s value was deleted by another process (an eviction elsewhere):
+    /// a store that keeps local copies drops its copy. The engine calls it
+    /// when a merge finds an entry gone; the default does nothing.
+    ///
+    /// # Errors
+    ///
+    /// When the copy cannot be removed (the engine ignores it).
+    fn forget_copy(&self, key: &str) -> Result<()> {
+        let _ = key;
+        Ok(())
+    }
+
     /// Stores `value` under `key`, atomically replacing any old value.
     fn put(&self, key: &str, value: &[u8]) -> Result<()>;
 
