@@ -379,11 +379,13 @@ impl MemoizedGroupBuilder {
 /// the `redis` lock), else one for the threads of this process — enough
 /// for a store with compare-and-swap, which commits without a lock.
 fn lock_for(store: &dyn ObjStore) -> Result<Box<dyn RWLock>> {
-    let url = PluginUrl::store(&store.describe())?;
-    match make_plugin::<dyn RWLock>(&url) {
-        // None registered (or its feature is off).
-        Err(Error::UnknownPlugin { .. }) | Err(Error::Config(_)) => {}
-        derived => return derived,
+    // A description is free text: one that is no URL names no lock.
+    if let Ok(url) = PluginUrl::store(&store.describe()) {
+        match make_plugin::<dyn RWLock>(&url) {
+            // None registered (or its feature is off).
+            Err(Error::UnknownPlugin { .. }) | Err(Error::Config(_)) => {}
+            derived => return derived,
+        }
     }
     open_lock("process", None).map_err(|_| {
         Error::Config(format!(
