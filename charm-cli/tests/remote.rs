@@ -11,18 +11,7 @@ use common::{text, Scratch};
 /// A store of its own on the server `var` names, or `None` (skip) without
 /// one, unless `CHARM_REQUIRE_SERVICES=1`, which fails.
 fn store(var: &str, name: &str) -> Option<String> {
-    let server = match std::env::var(var) {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("CHARM_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("{var} is not set, and CHARM_REQUIRE_SERVICES=1")
-        }
-        _ => return None,
-    };
-    let unique = format!("cli-{name}-{}", std::process::id());
-    Some(match var {
-        "CHARM_TEST_S3" => format!("{server}/{unique}"),
-        _ => format!("{server}/0?prefix={unique}"),
-    })
+    charm_core::testing::service_store(var, &format!("cli-{name}"))
 }
 
 /// A command whose output differs at every run (its process id and the

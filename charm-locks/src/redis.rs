@@ -234,8 +234,7 @@ mod tests {
     use super::*;
 
     fn test_lock(name: &str) -> Option<RedisLock> {
-        let server = charm_core::testing::service("CHARM_TEST_REDIS")?;
-        let url = format!("{server}/0?prefix={name}-{}", std::process::id());
+        let url = charm_core::testing::service_store("CHARM_TEST_REDIS", name)?;
         Some(RedisLock::open(&PluginUrl::store(&url).unwrap()).unwrap())
     }
 

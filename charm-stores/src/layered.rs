@@ -268,15 +268,10 @@ mod tests {
     /// The contract through a layer over a remote store, if its server runs.
     #[cfg(any(feature = "store-s3", feature = "store-redis"))]
     fn layered_over(var: &str, name: &str) {
-        let Some(server) = charm_core::testing::service(var) else {
+        let Some(remote) = charm_core::testing::service_store(var, "layered") else {
             return;
         };
-        let unique = format!("layered-{name}-{}", std::process::id());
-        let remote = match var {
-            "CHARM_TEST_S3" => format!("{server}/{unique}"),
-            _ => format!("{server}/0?prefix={unique}"),
-        };
-        let dir = std::env::temp_dir().join(format!("charm-{unique}"));
+        let dir = std::env::temp_dir().join(format!("charm-layered-{name}-{}", std::process::id()));
         let store = LayeredObjStore::new(charm_core::open_store(&remote).unwrap(), &dir).unwrap();
         charm_core::testing::obj_store(&store);
         std::fs::remove_dir_all(dir).unwrap();

@@ -230,8 +230,7 @@ mod tests {
 
     /// A store of its own in the test server, if it runs.
     fn test_store(name: &str) -> Option<Box<dyn ObjStore>> {
-        let server = charm_core::testing::service("CHARM_TEST_REDIS")?;
-        let url = format!("{server}/0?prefix={name}-{}", std::process::id());
+        let url = charm_core::testing::service_store("CHARM_TEST_REDIS", name)?;
         Some(charm_core::open_store(&url).expect("the test server answers"))
     }
 

@@ -304,8 +304,7 @@ mod tests {
 
     /// A store of its own under the test bucket, if the S3 server runs.
     fn test_store(name: &str) -> Option<Box<dyn ObjStore>> {
-        let bucket = charm_core::testing::service("CHARM_TEST_S3")?;
-        let url = format!("{bucket}/{name}-{}", std::process::id());
+        let url = charm_core::testing::service_store("CHARM_TEST_S3", name)?;
         Some(charm_core::open_store(&url).expect("the test bucket opens"))
     }
 

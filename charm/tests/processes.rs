@@ -468,23 +468,6 @@ fn a_bad_default_setting_warns_once_not_once_per_function() {
 mod remote {
     use super::*;
 
-    /// A store of its own on the server `var` names, or `None` (skip)
-    /// without one, unless `CHARM_REQUIRE_SERVICES=1`, which fails.
-    fn store(var: &str, name: &str) -> Option<String> {
-        let server = match std::env::var(var) {
-            Ok(url) if !url.is_empty() => url,
-            _ if env("CHARM_REQUIRE_SERVICES") == "1" => {
-                panic!("{var} is not set, and CHARM_REQUIRE_SERVICES=1")
-            }
-            _ => return None,
-        };
-        let unique = format!("{name}-{}-{}", std::process::id(), now_nanos());
-        Some(match var {
-            "CHARM_TEST_S3" => format!("{server}/{unique}"),
-            _ => format!("{server}/0?prefix={unique}"),
-        })
-    }
-
     fn now_nanos() -> u128 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -703,7 +686,8 @@ mod remote {
             #[test]
             #[cfg(feature = $feature)]
             fn $test() {
-                if let Some(store) = super::store($var, stringify!($test)) {
+                // Skipped without the server, unless CHARM_REQUIRE_SERVICES=1.
+                if let Some(store) = charm_core::testing::service_store($var, stringify!($test)) {
                     super::$test(&store);
                     let _ = charm::open_store(&store).map(|s| s.clear());
                 }

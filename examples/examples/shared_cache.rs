@@ -14,14 +14,10 @@ use charm::{Memoized, MemoizedGroup};
 use std::error::Error;
 use std::time::Instant;
 
-/// A remote store of its own on the server `var` names, if it runs.
+/// A remote store of its own on the server `var` names, if it runs (the
+/// test suites' helper: a fresh prefix per call).
 fn remote(var: &str) -> Option<String> {
-    let server = std::env::var(var).ok().filter(|s| !s.is_empty())?;
-    let unique = format!("example-{}-{}", std::process::id(), stamp());
-    Some(match var {
-        "CHARM_TEST_S3" => format!("{server}/{unique}"),
-        _ => format!("{server}/0?prefix={unique}"),
-    })
+    charm_core::testing::service_store(var, "example")
 }
 
 fn stamp() -> u128 {

@@ -67,3 +67,27 @@ pub fn service(var: &str) -> Option<String> {
         }
     }
 }
+
+/// A store URL of its own on the test server `var` names (see
+/// [`service`]): a fresh prefix, from `name`, the process id and the time,
+/// so concurrent tests and runs never share data. `s3://bucket` becomes
+/// `s3://bucket/NAME-…`; `redis://host:port` becomes
+/// `redis://host:port/0?prefix=NAME-…`.
+///
+/// ```
+/// std::env::set_var("CHARM_TEST_DOC_REDIS", "redis://127.0.0.1:6379");
+/// let url = charm_core::testing::service_store("CHARM_TEST_DOC_REDIS", "doc").unwrap();
+/// assert!(url.starts_with("redis://127.0.0.1:6379/0?prefix=doc-"), "{url}");
+/// ```
+///
+/// # Panics
+///
+/// As [`service`].
+pub fn service_store(var: &str, name: &str) -> Option<String> {
+    let server = service(var)?;
+    let unique = format!("{name}-{}-{}", std::process::id(), crate::entry::stamp());
+    Some(match server.starts_with("redis") {
+        true => format!("{server}/0?prefix={unique}"),
+        false => format!("{server}/{unique}"),
+    })
+}
