@@ -51,8 +51,9 @@ fn merge_learns_forgets_and_keeps_unpersisted_work() {
     // Persist entry 1.
     let d = idx.pending(sys);
     idx.persisted(&d);
-    idx.insert(key(2), entry(1, 10)); // not persisted yet
-                                      // Another process removed entry 1 and added entry 3.
+    // Not persisted yet.
+    idx.insert(key(2), entry(1, 10));
+    // Another process removed entry 1 and added entry 3.
     let mut state = State::empty(sys);
     state.apply(
         "index/delta-theirs",
@@ -76,8 +77,9 @@ fn merge_learns_forgets_and_keeps_unpersisted_work() {
 fn a_commit_that_another_process_won_settles_our_upsert() {
     let idx = Index::default();
     let sys = hash(&0u8);
-    idx.insert(key(1), entry(1, 10)); // ours, not persisted
-                                      // Another process wrote the same entry later; its version wins.
+    // Ours, not persisted.
+    idx.insert(key(1), entry(1, 10));
+    // Another process wrote the same entry later; its version wins.
     let mut state = State::empty(sys);
     state.apply(
         "index/delta-theirs",
