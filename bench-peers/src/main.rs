@@ -334,9 +334,26 @@ fn print_row<T: Copy>(label: &str, of: &[T], value: impl Fn(T) -> f64, show: imp
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("child") {
-        child(&args[2], &args[3]);
-        return;
+    match args.get(1).map(String::as_str) {
+        Some("child") => return child(&args[2], &args[3]),
+        // For profiling one peer's process: `fill PEER DIR N`, then
+        // `child PEER DIR` or `hits PEER DIR N OPS` under strace or perf.
+        Some("fill") => {
+            let cache = open(&args[2], Path::new(&args[3]));
+            for k in 0..args[4].parse().expect("a count") {
+                cache.put_small(k, k);
+            }
+            return;
+        }
+        Some("hits") => {
+            let n: u64 = args[4].parse().expect("a count");
+            let cache = open(&args[2], Path::new(&args[3]));
+            for k in 0..args[5].parse::<u64>().expect("a count") {
+                assert_eq!(cache.get_small(k % n), Some(k % n));
+            }
+            return;
+        }
+        _ => {}
     }
     let peers = peers();
     println!("| workload | {} | best peer ÷ charm |", peers.join(" | "));

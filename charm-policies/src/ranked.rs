@@ -27,8 +27,14 @@ impl<P: Ord + Copy> Ranked<P> {
     }
 
     pub(crate) fn set(&mut self, key: EntryKey, p: P) {
-        if let Some(old) = self.rank.insert(key, p) {
-            self.queue.remove(&(old, key));
+        match self.rank.insert(key, p) {
+            // The common hit of a policy whose rank did not move (GDS
+            // between evictions): the queue is already right.
+            Some(old) if old == p => return,
+            Some(old) => {
+                self.queue.remove(&(old, key));
+            }
+            None => {}
         }
         self.queue.insert((p, key));
     }
