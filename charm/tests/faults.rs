@@ -348,7 +348,8 @@ fn forge(object: &Path, payload: &[u8]) {
     let bytes = std::fs::read(object).unwrap();
     let trailer = &bytes[bytes.len() - TRAILER..];
     let mut out = payload.to_vec();
-    out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(payload).to_le_bytes());
+    let check = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, payload);
+    out.extend_from_slice(&check.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&trailer[16..]);
     std::fs::write(object, out).unwrap();
