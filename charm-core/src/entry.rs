@@ -147,21 +147,20 @@ pub(crate) fn stamp() -> u64 {
 
 /// A name for this process that no other process, on this machine or any
 /// other sharing the store, has: 64 bits hashed from the time, the process
-/// id, the host's name and an address. It makes the names of records
-/// written to a shared store unique.
+/// id, an address and the operating system's randomness (the keys of the
+/// standard library's `RandomState`, read once per process). It makes the
+/// names of records written to a shared store unique.
 pub(crate) fn process_nonce() -> &'static str {
     static NONCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NONCE.get_or_init(|| {
-        let host = std::fs::read("/proc/sys/kernel/hostname")
-            .or_else(|_| std::fs::read("/etc/hostname"))
-            .unwrap_or_default();
+        use std::hash::BuildHasher;
         let local = 0u8;
-        let mut seed = Vec::with_capacity(64 + host.len());
-        seed.extend_from_slice(&stamp().to_le_bytes());
-        seed.extend_from_slice(&std::process::id().to_le_bytes());
-        seed.extend_from_slice(&(std::ptr::addr_of!(local) as usize).to_le_bytes());
-        seed.extend_from_slice(format!("{:?}", std::thread::current().id()).as_bytes());
-        seed.extend_from_slice(&host);
-        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&seed))
+        let random = std::collections::hash_map::RandomState::new();
+        let seed = (
+            stamp(),
+            std::process::id(),
+            std::ptr::addr_of!(local) as usize,
+        );
+        format!("{:016x}", random.hash_one(seed))
     })
 }

@@ -11,6 +11,7 @@ mod keys;
 mod memoized;
 mod object;
 mod registry;
+mod sharded;
 mod size;
 mod switches;
 mod traits;

@@ -65,6 +65,12 @@ pub(crate) struct Progress {
     /// it found at its last refresh plus those it wrote since.
     deltas: usize,
     seq: u64,
+    /// For a group that has not read the index whole: the records of hits
+    /// found at open plus those written since, and the entries the head
+    /// counted then, from which a process that only hit tells whether the
+    /// hits are due for compaction without listing the records again.
+    hits_records: usize,
+    head_entries: u64,
 }
 
 /// What a compare-and-swap commit replaces: the head's version (`None`:
@@ -90,6 +96,12 @@ fn decode_head_or_report(bytes: &[u8]) -> Option<format::Head> {
 /// (after `index/delta-` or `index/hits-`: the time, pid and number).
 fn written_order(name: &str) -> &str {
     name.split_once('-').map_or(name, |(_, rest)| rest)
+}
+
+/// Whether `hits` records of hits are more than every process should list
+/// in an index of `entries`.
+fn hits_due(hits: usize, entries: u64) -> bool {
+    hits > MIN_DELTAS_BEFORE_COMPACTION && hits as u64 > entries / 16
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -208,6 +220,7 @@ impl Engine {
                 return Ok(true);
             }
             self.index.learn_functions(head.functions);
+            self.persist.lock().head_entries = head.entries;
             folded = head.folded;
             base = head.base;
         }
@@ -220,7 +233,9 @@ impl Engine {
             None if base != layout::BASE => return Ok(false),
             None => {}
         }
-        let mut names = self.store.keys(layout::DELTA)?;
+        let (mut names, hits) = self.delta_records()?;
+        let unfolded_hits = hits.iter().filter(|n| !folded.contains(n)).count();
+        self.persist.lock().hits_records = unfolded_hits;
         names.retain(|n| !folded.contains(n));
         names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
         let mut records = State::empty(system);
@@ -541,6 +556,8 @@ impl Engine {
         self.persist
             .indexed(snap.entries.iter().map(|(_, e)| &e.obj_key));
         p.deltas = 0;
+        p.hits_records = 0;
+        p.head_entries = snap.entries.len() as u64;
         emit(
             Op::IndexWrite,
             None,
@@ -601,6 +618,12 @@ impl Engine {
         emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
         let due = if self.is_loaded() {
             p.deltas > MIN_DELTAS_BEFORE_COMPACTION.max(self.index.len() / 16)
+        } else if !changes {
+            // Only hits: they change no entry and add no bytes, so what
+            // open found tells whether they are due (another process's
+            // changes are its own to compact).
+            p.hits_records += 1;
+            hits_due(p.hits_records, p.head_entries)
         } else {
             self.compaction_due_unread()?
         };
@@ -632,8 +655,7 @@ impl Engine {
             return Ok(false);
         }
         let (entries, bytes) = self.read_head()?.map_or((0, 0), |h| (h.entries, h.bytes));
-        let too_many = hits > MIN_DELTAS_BEFORE_COMPACTION && hits as u64 > entries / 16;
-        Ok(too_many || bytes.saturating_add(adds) > self.settings.budget)
+        Ok(hits_due(hits, entries) || bytes.saturating_add(adds) > self.settings.budget)
     }
 
     /// The delta records of changes and those of hits, from one listing.

@@ -21,9 +21,9 @@ pub(crate) mod state;
 pub(crate) mod table;
 
 use crate::entry::{stamp, FunctionRecord, FunctionStats, LiveStats};
+use crate::sharded::ShardedMap;
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
-use dashmap::DashMap;
 use state::State;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,15 +47,15 @@ struct Journal {
 
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    pub(crate) entries: DashMap<EntryKey, Entry, BuildDigestHasher>,
-    pub(crate) functions: DashMap<Digest, FunctionEntry, BuildDigestHasher>,
+    pub(crate) entries: ShardedMap<EntryKey, Entry, BuildDigestHasher>,
+    pub(crate) functions: ShardedMap<Digest, FunctionEntry, BuildDigestHasher>,
     total: AtomicU64,
     journal: Mutex<Journal>,
     /// The persisted snapshot, searched in place until the index is read
     /// whole.
     base: RwLock<Option<Arc<Table>>>,
     /// Entries of `base` this process removed or replaced.
-    masked: DashMap<EntryKey, (), BuildDigestHasher>,
+    masked: ShardedMap<EntryKey, (), BuildDigestHasher>,
 }
 
 /// What a merge with the persisted index dropped.

@@ -4,9 +4,9 @@ use super::{
     parse_record, prefix, sort_key, word, Layout, BLOCK_READ, CACHED_BLOCKS, DIRECTORY_CHUNK,
     ENTRY, HEADER, INTERPOLATIONS, RECORD,
 };
+use crate::sharded::ShardedMap;
 use crate::{Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
-use dashmap::DashMap;
 use std::sync::Arc;
 
 /// A block as read: its records, and their inline values when the block
@@ -46,9 +46,9 @@ pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
     /// Chunks of the directory read so far: (start, fence) per block.
-    directory: DashMap<u64, Arc<[(u64, u64)]>>,
+    directory: ShardedMap<u64, Arc<[(u64, u64)]>>,
     /// Blocks read so far (at most [`CACHED_BLOCKS`]).
-    blocks: DashMap<u64, Arc<Block>>,
+    blocks: ShardedMap<u64, Arc<Block>>,
 }
 
 impl Table {
@@ -63,8 +63,8 @@ impl Table {
         Ok(Table {
             reader,
             layout,
-            directory: DashMap::new(),
-            blocks: DashMap::new(),
+            directory: ShardedMap::default(),
+            blocks: ShardedMap::default(),
         })
     }
 

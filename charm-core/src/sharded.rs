@@ -1,0 +1,42 @@
+//! Concurrent maps with a fixed number of shards.
+//!
+//! `DashMap`'s default shard count comes from the number of CPUs, which the
+//! standard library finds by reading the process's cgroup files: a dozen
+//! system calls and 30 to 60 µs at the first map of every process, a tenth
+//! of what opening a cache, hitting once and exiting costs. A fixed count
+//! spares them; 64 shards keep contention low up to dozens of threads.
+
+use dashmap::DashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash};
+use std::ops::Deref;
+
+const SHARDS: usize = 64;
+
+/// A `DashMap` of [`SHARDS`] shards (it derefs to one).
+pub(crate) struct ShardedMap<K, V, S = RandomState>(DashMap<K, V, S>);
+
+impl<K, V, S> std::fmt::Debug for ShardedMap<K, V, S>
+where
+    K: Eq + Hash + std::fmt::Debug,
+    V: std::fmt::Debug,
+    S: BuildHasher + Clone,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<K: Eq + Hash, V, S: BuildHasher + Clone + Default> Default for ShardedMap<K, V, S> {
+    fn default() -> Self {
+        ShardedMap(DashMap::with_hasher_and_shard_amount(S::default(), SHARDS))
+    }
+}
+
+impl<K, V, S> Deref for ShardedMap<K, V, S> {
+    type Target = DashMap<K, V, S>;
+
+    fn deref(&self) -> &DashMap<K, V, S> {
+        &self.0
+    }
+}
