@@ -9,10 +9,17 @@
 //! `BENCH_PEERS_OPEN=1000,1000000` set the cache sizes of the tiny-hit and
 //! the open + 1 hit + exit rows (filling a million entries takes a durable
 //! redb and cacache many minutes).
+//!
+//! `./scripts/bench-python-peers.sh` runs `vs-python`: charm against
+//! Python's diskcache and joblib (`python_peers.py`, run as children), on
+//! the same workloads plus four processes persisting at once and eviction
+//! under a small budget.
+
+mod python;
 
 use cached::stores::RedbCache;
 use cached::ConcurrentCached;
-use charm::{Memoized, MemoizedGroup};
+use charm::{Memoized, MemoizedGroup, MemoizedGroupBuilder};
 use serde_bytes::ByteBuf;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,18 +73,25 @@ trait Cache {
 }
 
 struct Charm {
-    _group: Arc<MemoizedGroup>,
+    group: Arc<MemoizedGroup>,
     small: Memoized<u64>,
     big: Memoized<Vec<u8>>,
 }
 
 impl Charm {
     fn open(dir: &Path) -> Self {
-        let group = MemoizedGroup::builder()
+        Charm::open_with(dir, |b| b)
+    }
+
+    /// A cache in `dir` of 100 GiB, with the options `configure` sets.
+    fn open_with(
+        dir: &Path,
+        configure: impl FnOnce(MemoizedGroupBuilder) -> MemoizedGroupBuilder,
+    ) -> Self {
+        let builder = MemoizedGroup::builder()
             .obj_store_url(format!("dir:{}", dir.display()))
-            .size("100 GiB")
-            .build()
-            .expect("a charm group");
+            .size("100 GiB");
+        let group = configure(builder).build().expect("a charm group");
         let small = Memoized::builder("peers::small")
             .group(group.clone())
             .build();
@@ -86,11 +100,7 @@ impl Charm {
             .raw_bytes()
             .group(group.clone())
             .build();
-        Charm {
-            _group: group,
-            small,
-            big,
-        }
+        Charm { group, small, big }
     }
 }
 
@@ -195,20 +205,25 @@ fn per_op(start: Instant, ops: usize) -> Duration {
     start.elapsed() / ops as u32
 }
 
+/// `ops` hits of pseudo-random small entries among `n`.
+fn hit_randomly(cache: &dyn Cache, n: u64, ops: usize) {
+    let mut k = 1u64;
+    for _ in 0..ops {
+        k = k
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        assert_eq!(cache.get_small(k % n), Some(k % n));
+    }
+}
+
 /// Hits of random small entries among `n`, in the cache reopened (a rerun).
 fn tiny_hits(peer: &str, n: usize) -> Duration {
     let (dir, cache) = filled(peer, &format!("hit{n}"), n);
     drop(cache);
     let cache = open(peer, &dir);
     let ops = scale(20_000);
-    let mut k = 1u64;
     let start = Instant::now();
-    for _ in 0..ops {
-        k = k
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        assert_eq!(cache.get_small(k % n as u64), Some(k % n as u64));
-    }
+    hit_randomly(&*cache, n as u64, ops);
     let t = per_op(start, ops);
     drop(cache);
     let _ = std::fs::remove_dir_all(dir);
@@ -230,19 +245,20 @@ fn tiny_misses(peer: &str) -> Duration {
     t
 }
 
-/// 1 MiB values: a store, then hits.
-fn big(peer: &str) -> (Duration, Duration) {
+/// Values of `mib` MiB: a store, then hits.
+fn big(peer: &str, mib: usize) -> (Duration, Duration) {
     let (dir, cache) = filled(peer, "big", 0);
-    let ops = scale(200);
-    let value = vec![3u8; 1 << 20];
+    let ops = scale(200 / mib);
+    let value = vec![3u8; mib << 20];
     let start = Instant::now();
     for k in 0..ops as u64 {
         cache.put_big(k, value.clone());
     }
     let miss = per_op(start, ops);
+    settle(); // the hits do not wait on the stores' writeback
     let start = Instant::now();
     for k in 0..ops as u64 {
-        assert_eq!(cache.get_big(k).map(|v| v.len()), Some(1 << 20));
+        assert_eq!(cache.get_big(k).map(|v| v.len()), Some(mib << 20));
     }
     let hit = per_op(start, ops);
     drop(cache);
@@ -337,7 +353,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("child") => return child(&args[2], &args[3]),
         // For profiling one peer's process: `fill PEER DIR N`, then
-        // `child PEER DIR` or `hits PEER DIR N OPS` under strace or perf.
+        // `child PEER DIR`, `hits PEER DIR N OPS` or `big PEER DIR OPS MIB` under strace or perf.
         Some("fill") => {
             let cache = open(&args[2], Path::new(&args[3]));
             for k in 0..args[4].parse().expect("a count") {
@@ -345,13 +361,29 @@ fn main() {
             }
             return;
         }
-        Some("hits") => {
-            let n: u64 = args[4].parse().expect("a count");
+        Some("vs-python") => return python::compare(args[2].clone()),
+        Some("eviction") => return println!("{:?}", python::charm_eviction()),
+        Some("fine-grain-worker") => {
+            let count = |a: &str| a.parse().expect("a count");
+            let dir = Path::new(&args[2]);
+            return python::fine_grain_worker(dir, count(&args[3]), count(&args[4]));
+        }
+        Some("big") => {
             let cache = open(&args[2], Path::new(&args[3]));
-            for k in 0..args[5].parse::<u64>().expect("a count") {
-                assert_eq!(cache.get_small(k % n), Some(k % n));
+            let count = |a: &str| a.parse::<usize>().expect("a count");
+            let (ops, len) = (count(&args[4]) as u64, count(&args[5]) << 20);
+            for k in 0..ops {
+                cache.put_big(k, vec![3u8; len]);
+            }
+            for k in 0..ops * 20 {
+                assert_eq!(cache.get_big(k % ops).map(|v| v.len()), Some(len));
             }
             return;
+        }
+        Some("hits") => {
+            let cache = open(&args[2], Path::new(&args[3]));
+            let count = |a: &str| a.parse().expect("a count");
+            return hit_randomly(&*cache, count(&args[4]), count(&args[5]) as usize);
         }
         _ => {}
     }
@@ -362,8 +394,8 @@ fn main() {
         row(&format!("tiny hit, {n} entries"), |p| tiny_hits(p, n));
     }
     row("tiny miss + store", tiny_misses);
-    row("1 MiB store", |p| big(p).0);
-    row("1 MiB hit", |p| big(p).1);
+    row("1 MiB store", |p| big(p, 1).0);
+    row("1 MiB hit", |p| big(p, 1).1);
     for n in sizes(
         "BENCH_PEERS_OPEN",
         vec![1_000, scale(10_000), scale(100_000)],
