@@ -220,7 +220,7 @@ impl<'a> Call<'a> {
                 let report = Some((Op::CascadingDelete, why));
                 return Look::Stale { at, report };
             }
-            (at, e.inline.clone())
+            (at, e.inline)
         };
         if let Some(bytes) = inline {
             return Look::Found(Found { bytes, at });

@@ -7,6 +7,7 @@ use super::{
 use crate::sharded::ShardedMap;
 use crate::{Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A block as read: its records, and their inline values when the block
@@ -49,6 +50,8 @@ pub(crate) struct Table {
     directory: ShardedMap<u64, Arc<[(u64, u64)]>>,
     /// Blocks read so far (at most [`CACHED_BLOCKS`]).
     blocks: ShardedMap<u64, Arc<Block>>,
+    /// How many: `blocks.len()` would lock every shard.
+    cached: AtomicUsize,
 }
 
 impl Table {
@@ -65,6 +68,7 @@ impl Table {
             layout,
             directory: ShardedMap::default(),
             blocks: ShardedMap::default(),
+            cached: AtomicUsize::new(0),
         })
     }
 
@@ -164,13 +168,15 @@ impl Table {
             values_len: end - start - records_len as u64,
             values,
         });
-        if self.blocks.len() >= CACHED_BLOCKS {
+        if self.cached.load(Ordering::Relaxed) >= CACHED_BLOCKS {
             let some = self.blocks.iter().next().map(|b| *b.key());
-            if let Some(some) = some {
-                self.blocks.remove(&some);
+            if some.and_then(|some| self.blocks.remove(&some)).is_some() {
+                self.cached.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        self.blocks.insert(b, block.clone());
+        if self.blocks.insert(b, block.clone()).is_none() {
+            self.cached.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(block)
     }
 
