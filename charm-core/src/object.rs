@@ -134,14 +134,19 @@ mod tests {
     use super::*;
     use charm_freeze::hash;
 
-    #[test]
-    fn round_trip_and_every_kind_of_damage_is_detected() {
+    fn sample() -> (Digest, ObjectMeta) {
         let key = hash(&1u8);
         let meta = ObjectMeta {
             key,
             compute_ns: 5,
             serialize_ns: 6,
         };
+        (key, meta)
+    }
+
+    #[test]
+    fn round_trip_and_every_kind_of_damage_is_detected() {
+        let (key, meta) = sample();
         let sealed = seal(b"payload".to_vec(), &meta);
         let (payload, m) = open(&sealed, &key).unwrap();
         assert_eq!(payload, b"payload");
@@ -162,12 +167,7 @@ mod tests {
 
     #[test]
     fn objects_of_the_previous_format_are_read_and_checked() {
-        let key = hash(&1u8);
-        let meta = ObjectMeta {
-            key,
-            compute_ns: 5,
-            serialize_ns: 6,
-        };
+        let (key, meta) = sample();
         // Format 1: the same trailer, its check xxh3-64.
         let mut old = seal(b"payload".to_vec(), &meta);
         old[7..15].copy_from_slice(&xxh3_64(b"payload").to_le_bytes());
@@ -183,12 +183,7 @@ mod tests {
 
     #[test]
     fn the_check_catches_every_short_burst() {
-        let key = hash(&1u8);
-        let meta = ObjectMeta {
-            key,
-            compute_ns: 0,
-            serialize_ns: 0,
-        };
+        let (key, meta) = sample();
         let sealed = seal(vec![0x5a; 4096], &meta);
         for at in (0..4096 - 8).step_by(61) {
             for burst in [1u64, 3, 0x8000_0001, u64::MAX] {
