@@ -268,11 +268,11 @@ mod tests {
     /// The contract through a layer over a remote store, if its server runs.
     #[cfg(any(feature = "store-s3", feature = "store-redis"))]
     fn layered_over(var: &str, name: &str) {
-        let Some(remote) = charm_core::testing::service_store(var, "layered") else {
+        let Some(remote) = charm_core::testing::open_service_store(var, "layered") else {
             return;
         };
         let dir = std::env::temp_dir().join(format!("charm-layered-{name}-{}", std::process::id()));
-        let store = LayeredObjStore::new(charm_core::open_store(&remote).unwrap(), &dir).unwrap();
+        let store = LayeredObjStore::new(remote, &dir).unwrap();
         charm_core::testing::obj_store(&store);
         std::fs::remove_dir_all(dir).unwrap();
     }

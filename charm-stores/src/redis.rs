@@ -230,8 +230,7 @@ mod tests {
 
     /// A store of its own in the test server, if it runs.
     fn test_store(name: &str) -> Option<Box<dyn ObjStore>> {
-        let url = charm_core::testing::service_store("CHARM_TEST_REDIS", name)?;
-        Some(charm_core::open_store(&url).expect("the test server answers"))
+        charm_core::testing::open_service_store("CHARM_TEST_REDIS", name)
     }
 
     #[test]

@@ -304,8 +304,7 @@ mod tests {
 
     /// A store of its own under the test bucket, if the S3 server runs.
     fn test_store(name: &str) -> Option<Box<dyn ObjStore>> {
-        let url = charm_core::testing::service_store("CHARM_TEST_S3", name)?;
-        Some(charm_core::open_store(&url).expect("the test bucket opens"))
+        charm_core::testing::open_service_store("CHARM_TEST_S3", name)
     }
 
     #[test]

@@ -214,13 +214,14 @@ impl Engine {
         let system = self.update_system_state()?;
         let mut folded = Vec::new();
         let mut base = layout::BASE.to_owned();
+        let mut head_entries = 0;
         if let Some(head) = head {
             if head.system != system {
                 self.persist.system_changed.store(true, Ordering::Relaxed);
                 return Ok(true);
             }
             self.index.learn_functions(head.functions);
-            self.persist.lock().head_entries = head.entries;
+            head_entries = head.entries;
             folded = head.folded;
             base = head.base;
         }
@@ -234,8 +235,10 @@ impl Engine {
             None => {}
         }
         let (mut names, hits) = self.delta_records()?;
-        let unfolded_hits = hits.iter().filter(|n| !folded.contains(n)).count();
-        self.persist.lock().hits_records = unfolded_hits;
+        let mut p = self.persist.lock();
+        p.hits_records = hits.iter().filter(|n| !folded.contains(n)).count();
+        p.head_entries = head_entries;
+        drop(p);
         names.retain(|n| !folded.contains(n));
         names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
         let mut records = State::empty(system);

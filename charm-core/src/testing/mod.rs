@@ -91,3 +91,21 @@ pub fn service_store(var: &str, name: &str) -> Option<String> {
         false => format!("{server}/{unique}"),
     })
 }
+
+/// The store of [`service_store`], opened through the registry (the
+/// plugin of its scheme must be linked).
+///
+/// ```
+/// std::env::remove_var("CHARM_TEST_DOC_NONE");
+/// if std::env::var("CHARM_REQUIRE_SERVICES").as_deref() != Ok("1") {
+///     assert!(charm_core::testing::open_service_store("CHARM_TEST_DOC_NONE", "doc").is_none());
+/// }
+/// ```
+///
+/// # Panics
+///
+/// As [`service`], and if the server does not answer.
+pub fn open_service_store(var: &str, name: &str) -> Option<Box<dyn ObjStore>> {
+    let url = service_store(var, name)?;
+    Some(crate::open_store(&url).unwrap_or_else(|e| panic!("{url}: the test server answers: {e}")))
+}
