@@ -93,7 +93,8 @@ fn child() {
         }
     }
     match env(ROLE).as_str() {
-        "exit" => std::process::exit(0), // the exit hook must still save
+        "exit" => std::process::exit(0),  // the exit hook must still save
+        "crash" => std::process::abort(), // no exit hook: what was written stays
         "commit-each" => {
             // Commits over and over, for a parent that kills it meanwhile.
             for i in 0.. {
@@ -200,6 +201,27 @@ fn a_second_process_hits() {
     assert_eq!(third.computed.len(), 4);
     let fourth = run(&dir, "plain", &keys(0..5), &[]);
     assert!(fourth.computed.is_empty(), "{}", fourth.stdout);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_fine_grained_process_that_crashes_keeps_its_small_values_without_objects() {
+    let dir = fresh_dir("fine-crash");
+    let fine = [("CHARM_TEST_FINE", "1")];
+    let crashed = spawn(&dir, "crash", &keys(0..4), &fine)
+        .wait_with_output()
+        .unwrap();
+    assert!(!crashed.status.success(), "the child aborted");
+    let computed = String::from_utf8_lossy(&crashed.stdout)
+        .matches("COMPUTED ")
+        .count();
+    assert_eq!(computed, 8);
+    assert!(
+        !dir.join("obj").exists(),
+        "small, cheap values went in the delta records, not object files"
+    );
+    let after = run(&dir, "plain", &keys(0..4), &[]);
+    assert!(after.computed.is_empty(), "lost: {:?}", after.computed);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -171,7 +171,9 @@ impl MemoizedGroupBuilder {
     }
 
     /// Persists after every miss (as a small delta record, so the cost does
-    /// not grow with the index) instead of only at `commit`/exit.
+    /// not grow with the index) instead of only at `commit`/exit. A small,
+    /// cheap value ([`INLINE_LIMIT`](crate::INLINE_LIMIT)) is in that
+    /// record, so the miss creates one file.
     pub fn fine_grain_persistence(mut self, on: bool) -> Self {
         self.fine_grain_persistence = on;
         self

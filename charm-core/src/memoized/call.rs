@@ -42,8 +42,10 @@ pub(crate) const ENTRY_METADATA_BYTES: u64 = 256;
 /// Larger or costlier ones go to the object store at once, where other
 /// running processes find them by their key (a hit then reads just the
 /// one file, and folding the index does not rewrite them).
-/// `use_obj_store` overrides it per function, and a group with
-/// `fine_grain_persistence` stores every value as an object.
+/// `use_obj_store` overrides it per function. A group with
+/// `fine_grain_persistence` writes such a value in the index record each
+/// miss writes at once: it is as durable as an object, and costs one file
+/// instead of two.
 ///
 /// ```
 /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
@@ -182,13 +184,10 @@ impl<'a> Call<'a> {
     }
 
     /// Whether a value of `len` bytes that took `compute_ns` is kept in the
-    /// index, when placed by size: a small, cheap one, unless the group
-    /// persists every miss at once (its values must reach other processes
-    /// at once, as objects do).
+    /// index, when placed by size: a small, cheap one. Under fine-grain
+    /// persistence it is in the delta record the miss writes at once.
     fn inline(&self, len: usize, compute_ns: u64) -> bool {
-        len <= INLINE_LIMIT
-            && u128::from(compute_ns) < INLINE_COMPUTE.as_nanos()
-            && !self.engine.settings.fine_grain_persistence
+        len <= INLINE_LIMIT && u128::from(compute_ns) < INLINE_COMPUTE.as_nanos()
     }
 
     /// Stores the value as an object: other processes waiting for this
