@@ -1,8 +1,8 @@
 //! The snapshot searched in place (by every process).
 
 use super::{
-    parse_record, prefix, sort_key, word, Layout, BLOCK_READ, CACHED_BLOCKS, DIRECTORY_CHUNK,
-    ENTRY, HEADER, INTERPOLATIONS, RECORD,
+    parse_record, prefix, sort_key, word, Layout, BLOCK_READ, CACHED_BYTES, DIRECTORY_CHUNK, ENTRY,
+    HEADER, INTERPOLATIONS, RECORD,
 };
 use crate::sharded::ShardedMap;
 use crate::{Entry, EntryKey, Error, Result, StoredReader};
@@ -19,6 +19,13 @@ struct Block {
     values_at: u64,
     values_len: u64,
     values: Option<Vec<u8>>,
+}
+
+impl Block {
+    /// The memory it holds.
+    fn bytes(&self) -> usize {
+        self.records.len() + self.values.as_ref().map_or(0, Vec::len)
+    }
 }
 
 /// Where a key falls against a block's records.
@@ -48,10 +55,12 @@ pub(crate) struct Table {
     layout: Layout,
     /// Chunks of the directory read so far: (start, fence) per block.
     directory: ShardedMap<u64, Arc<[(u64, u64)]>>,
-    /// Blocks read so far (at most [`CACHED_BLOCKS`]).
+    /// Blocks read so far (at most [`CACHED_BYTES`] of them).
     blocks: ShardedMap<u64, Arc<Block>>,
-    /// How many: `blocks.len()` would lock every shard.
+    /// Their bytes (counted here: `blocks.len()` would lock every shard).
     cached: AtomicUsize,
+    /// The most they may hold: [`CACHED_BYTES`].
+    cache_limit: usize,
 }
 
 impl Table {
@@ -69,7 +78,23 @@ impl Table {
             directory: ShardedMap::default(),
             blocks: ShardedMap::default(),
             cached: AtomicUsize::new(0),
+            cache_limit: CACHED_BYTES,
         })
+    }
+
+    /// The same table, keeping at most `bytes` of blocks.
+    #[cfg(test)]
+    pub(crate) fn with_cache_limit(self, bytes: usize) -> Table {
+        Table {
+            cache_limit: bytes,
+            ..self
+        }
+    }
+
+    /// The bytes of blocks kept.
+    #[cfg(test)]
+    pub(crate) fn cached_bytes(&self) -> usize {
+        self.cached.load(Ordering::Relaxed)
     }
 
     /// The number of records.
@@ -168,15 +193,18 @@ impl Table {
             values_len: end - start - records_len as u64,
             values,
         });
-        if self.cached.load(Ordering::Relaxed) >= CACHED_BLOCKS {
+        let bytes = block.bytes();
+        while self.cached.load(Ordering::Relaxed) + bytes > self.cache_limit {
             let some = self.blocks.iter().next().map(|b| *b.key());
-            if some.and_then(|some| self.blocks.remove(&some)).is_some() {
-                self.cached.fetch_sub(1, Ordering::Relaxed);
-            }
+            match some.and_then(|some| self.blocks.remove(&some)) {
+                Some((_, gone)) => self.cached.fetch_sub(gone.bytes(), Ordering::Relaxed),
+                None => break,
+            };
         }
-        if self.blocks.insert(b, block.clone()).is_none() {
-            self.cached.fetch_add(1, Ordering::Relaxed);
+        if let Some(old) = self.blocks.insert(b, block.clone()) {
+            self.cached.fetch_sub(old.bytes(), Ordering::Relaxed);
         }
+        self.cached.fetch_add(bytes, Ordering::Relaxed);
         Ok(block)
     }
 

@@ -58,9 +58,10 @@ const BLOCK_READ: u64 = 64 << 10;
 const DIRECTORY_CHUNK: u64 = 512;
 /// Bytes of one directory entry.
 const ENTRY: usize = 16;
-/// Blocks a reader keeps (about 64 MiB at most, filled only by lookups),
-/// so repeated lookups read nothing; past it, one block goes per block read.
-const CACHED_BLOCKS: usize = 16_384;
+/// Bytes of blocks a reader keeps (records and the small values read with
+/// them), filled only by lookups, so repeated lookups read nothing; past
+/// it, blocks go to make room for each one read.
+const CACHED_BYTES: usize = 64 << 20;
 /// Interpolation steps before a lookup falls back to bisection (a table
 /// whose keys are not spread evenly: a crafted one).
 const INTERPOLATIONS: usize = 6;

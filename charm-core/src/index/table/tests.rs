@@ -74,6 +74,20 @@ fn every_entry_is_found_in_place_and_others_are_not() {
 }
 
 #[test]
+fn the_blocks_kept_stay_within_their_bound() {
+    let n = 12_000;
+    let limit = 64 << 10;
+    let t = table(encode(&snapshot(n)).unwrap()).with_cache_limit(limit);
+    for _ in 0..2 {
+        for (k, e) in entries(n) {
+            assert_eq!(t.find(&k).unwrap().as_ref(), Some(&e));
+            assert!(t.cached_bytes() <= limit, "{}", t.cached_bytes());
+        }
+    }
+    assert!(t.cached_bytes() > limit / 2, "and they are kept");
+}
+
+#[test]
 fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encode(&snapshot(50)).unwrap();
     let at = records_of(&bytes, 0) + 208 * 10 + 100; // inside the 11th record
