@@ -15,6 +15,7 @@
 //! the same workloads plus four processes persisting at once and eviction
 //! under a small budget.
 
+mod placement;
 mod python;
 
 use cached::stores::RedbCache;
@@ -362,6 +363,12 @@ fn main() {
             return;
         }
         Some("vs-python") => return python::compare(args[2].clone()),
+        Some("placement") => return placement::compare(),
+        Some("placement-hits") => {
+            let in_objects = args[3] == "true";
+            let len = args[4].parse().expect("a size");
+            return placement::hits(Path::new(&args[2]), in_objects, len);
+        }
         Some("eviction") => return println!("{:?}", python::charm_eviction()),
         Some("fine-grain-worker") => {
             let count = |a: &str| a.parse().expect("a count");
