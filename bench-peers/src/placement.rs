@@ -67,7 +67,9 @@ fn measure(len: usize, in_objects: bool) -> (Duration, Duration) {
 
 /// Prints the table.
 pub(crate) fn compare() {
-    println!("| value | miss, in the index | miss, an object | hit, in the index | hit, an object |");
+    println!(
+        "| value | miss, in the index | miss, an object | hit, in the index | hit, an object |"
+    );
     println!("|---|---|---|---|---|");
     for len in SIZES {
         let (index_miss, index_hit) = measure(len, false);

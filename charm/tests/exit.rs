@@ -130,3 +130,29 @@ fn a_fine_grained_process_that_missed_folds_its_deltas_at_exit() {
     assert!(!snapshot(&dir).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn records_of_changes_heavier_than_an_open_should_read_are_folded() {
+    // Each process adds 6 MiB of small values, in its delta record; every
+    // open reads those records, so past 16 MiB the next exit folds them.
+    let dir = fresh_dir("heavy");
+    let (each, len) = (1500u64, 4000);
+    // The first process folds: its function is new to the index.
+    for round in 0..4 {
+        let g = group(&dir, 1 << 30);
+        let values: Memoized<Vec<u8>> = Memoized::builder("exit::values").group(g.clone()).build();
+        for k in round * each..(round + 1) * each {
+            values.call(&k, || vec![1; len]);
+        }
+        drop((values, g));
+        if round == 1 || round == 2 {
+            assert_eq!(deltas(&dir), round as usize, "left as records");
+        }
+    }
+    assert_eq!(deltas(&dir), 0, "folded by the fourth exit");
+    assert!(!dir.join("obj").exists(), "small values, no objects");
+    let g = group(&dir, 1 << 30);
+    assert_eq!(g.len(), 4 * each as usize);
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -27,9 +27,16 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_default()
 }
 
-/// The value `fault::value` must return for `k`: a few KiB, different per key.
+/// The value `fault::value` must return for `k`: a few KiB, different per
+/// key; two in five are small enough to be kept in the index, the others
+/// are objects, and all are objects with `CHARM_FAULT_LARGE` set.
 fn true_value(k: u32) -> Vec<u8> {
-    let len = 1000 + (k % 5) as usize * 700;
+    let large = if env("CHARM_FAULT_LARGE").is_empty() {
+        0
+    } else {
+        5000
+    };
+    let len = 1000 + (k % 5) as usize * 1700 + large;
     (0..len)
         .map(|i| (i as u32).wrapping_mul(31).wrapping_add(k) as u8)
         .collect()
@@ -564,6 +571,7 @@ fn a_full_disk_leaves_no_object_outside_the_index() {
         Spawn::new("values", &cache)
             .keys(keys)
             .env("CHARM_FAULT_SIZE", "160 KiB")
+            .env("CHARM_FAULT_LARGE", "1")
             .run();
         let (objects, entries) = objects_and_entries(&cache);
         assert_eq!(

@@ -135,7 +135,10 @@ fn many_unread_processes_compact_and_keep_the_budget() {
     let dir = fresh_dir("compact");
     for x in 0..80u32 {
         let g = group(&dir, false, "40 KiB", "gdsize");
-        let big: Memoized<Vec<u8>> = Memoized::builder("unread::big").group(g.clone()).build();
+        let big: Memoized<Vec<u8>> = Memoized::builder("unread::big")
+            .use_obj_store(true)
+            .group(g.clone())
+            .build();
         big.call(&x, || vec![x as u8; 1024]);
     }
     let deltas = std::fs::read_dir(dir.join("index"))
@@ -155,7 +158,8 @@ fn many_unread_processes_compact_and_keep_the_budget() {
 #[test]
 fn hits_of_unread_groups_reach_the_policy() {
     let dir = fresh_dir("policy");
-    let sized = |read| group(&dir, read, "2500 B", "lru");
+    // Two values of 1000 B fit (with their records), three do not.
+    let sized = |read| group(&dir, read, "2600 B", "lru");
     let big = |g: &Arc<MemoizedGroup>, name: &str| {
         let m: Memoized<Vec<u8>> = Memoized::builder("unread::lru").group(g.clone()).build();
         let mut ran = false;

@@ -24,6 +24,10 @@ const MIN_DELTAS_BEFORE_COMPACTION: usize = 64;
 /// since every process reads the records of changes at open.
 const MAX_DELTA_ENTRIES: usize = 4096;
 
+/// Bytes of change records an open may read (their small values
+/// included) before they are due for folding, whatever their number.
+const MAX_UNFOLDED_BYTES: u64 = 16 << 20;
+
 /// Commits a store with compare-and-swap tries before it gives up: each
 /// failed one means another process committed meanwhile, whose work the
 /// next try merges.
@@ -71,6 +75,9 @@ pub(crate) struct Progress {
     /// hits are due for compaction without listing the records again.
     hits_records: usize,
     head_entries: u64,
+    /// The bytes of the records of changes read at open, plus those of
+    /// the records this process wrote since.
+    unfolded_bytes: u64,
 }
 
 /// What a compare-and-swap commit replaces: the head's version (`None`:
@@ -242,16 +249,19 @@ impl Engine {
         names.retain(|n| !folded.contains(n));
         names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
         let mut records = State::empty(system);
+        let mut bytes = 0u64;
         for name in names {
             // An unreadable or damaged record is reported and discarded by
             // whoever folds it; until then its changes are not seen here.
             let delta = self.store.get(&name).ok().flatten();
+            bytes += delta.as_ref().map_or(0, |d| d.len() as u64);
             if let Some(Ok(d)) = delta.map(|b| format::decode_delta(&b)) {
                 if d.system == system {
                     records.apply(&name, d);
                 }
             }
         }
+        self.persist.lock().unfolded_bytes = bytes;
         self.index.absorb(&records);
         Ok(true)
     }
@@ -561,6 +571,7 @@ impl Engine {
         p.deltas = 0;
         p.hits_records = 0;
         p.head_entries = snap.entries.len() as u64;
+        p.unfolded_bytes = 0;
         emit(
             Op::IndexWrite,
             None,
@@ -605,11 +616,15 @@ impl Engine {
             process_nonce(),
             p.seq
         );
-        let written = format::encode_delta(&delta).and_then(|d| self.store.put(&name, &d));
-        if let Err(e) = written {
-            self.policy.give_back(delta.accesses);
-            return Err(e);
-        }
+        let written = format::encode_delta(&delta)
+            .and_then(|d| self.store.put(&name, &d).map(|()| d.len() as u64));
+        let bytes = match written {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.policy.give_back(delta.accesses);
+                return Err(e);
+            }
+        };
         lock(&self.persist.own_deltas).insert(name.clone());
         if changes {
             self.persist.wrote_changes.store(true, Ordering::Relaxed);
@@ -618,8 +633,13 @@ impl Engine {
         self.persist
             .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
         p.deltas += 1;
+        if changes {
+            p.unfolded_bytes += bytes;
+        }
         emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
-        let due = if self.is_loaded() {
+        let due = if p.unfolded_bytes > MAX_UNFOLDED_BYTES {
+            true // every open reads them all
+        } else if self.is_loaded() {
             p.deltas > MIN_DELTAS_BEFORE_COMPACTION.max(self.index.len() / 16)
         } else if !changes {
             // Only hits: they change no entry and add no bytes, so what
