@@ -133,19 +133,29 @@ impl PolicyBook {
     }
 
     fn apply_events(&self, policy: &mut Box<dyn ReplacementPolicy>) {
-        let mut events: Vec<(u64, Event)> = Vec::new();
-        for shard in &self.log {
-            events.append(&mut lock(shard).events);
-        }
-        // Across shards, restore the order in which the events happened
+        let shards: Vec<Vec<(u64, Event)>> = self
+            .log
+            .iter()
+            .map(|shard| std::mem::take(&mut lock(shard).events))
+            .collect();
+        // Across shards, restore the order in which the events happened,
+        // sorting where each one is rather than the events themselves
         // (each shard is nearly in order already: a stable sort merges
         // such runs in about linear time).
-        events.sort_by_key(|(seq, _)| *seq);
-        for (_, e) in events {
-            match e {
-                Event::Add(k, m) => policy.add(k, &m),
-                Event::Access(k, m) => policy.access(k, &m),
-                Event::Invalidate(k) => policy.invalidate(&k),
+        let mut order: Vec<(u64, u32, u32)> = Vec::new();
+        for (s, events) in shards.iter().enumerate() {
+            order.extend(
+                (0u32..)
+                    .zip(events)
+                    .map(|(i, (seq, _))| (*seq, s as u32, i)),
+            );
+        }
+        order.sort_by_key(|(seq, ..)| *seq);
+        for (_, s, i) in order {
+            match &shards[s as usize][i as usize].1 {
+                Event::Add(k, m) => policy.add(*k, m),
+                Event::Access(k, m) => policy.access(*k, m),
+                Event::Invalidate(k) => policy.invalidate(k),
             }
         }
     }

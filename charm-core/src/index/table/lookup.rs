@@ -5,7 +5,7 @@ use super::{
     HEADER, INTERPOLATIONS, RECORD,
 };
 use crate::sharded::ShardedMap;
-use crate::{Entry, EntryKey, Error, Result, StoredReader};
+use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -41,10 +41,17 @@ enum Place<'b> {
 fn place<'b>(block: &'b Block, target: &[u8; 64]) -> Place<'b> {
     let mut records = block.records.chunks_exact(RECORD);
     let key_prefix = |r: &[u8]| u64::from_be_bytes(r[..8].try_into().unwrap_or_default());
+    // The first 8 bytes, compared as one integer, settle almost every
+    // comparison of these digests without a call to memcmp.
+    let t = key_prefix(target);
+    let order = |r: &[u8]| {
+        t.cmp(&key_prefix(r))
+            .then_with(|| target[8..].cmp(&r[8..64]))
+    };
     match (records.clone().next(), records.clone().last()) {
-        (Some(first), _) if target[..] < first[..64] => Place::Before(key_prefix(first)),
-        (_, Some(last)) if target[..] > last[..64] => Place::After(key_prefix(last)),
-        _ => Place::Within(records.find(|r| r[..64] == target[..])),
+        (Some(first), _) if order(first).is_lt() => Place::Before(key_prefix(first)),
+        (_, Some(last)) if order(last).is_gt() => Place::After(key_prefix(last)),
+        _ => Place::Within(records.find(|r| key_prefix(r) == t && r[8..64] == target[8..])),
     }
 }
 
@@ -54,9 +61,9 @@ pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
     /// Chunks of the directory read so far: (start, fence) per block.
-    directory: ShardedMap<u64, Arc<[(u64, u64)]>>,
+    directory: ShardedMap<u64, Arc<[(u64, u64)]>, BuildDigestHasher>,
     /// Blocks read so far (at most [`CACHED_BYTES`] of them).
-    blocks: ShardedMap<u64, Arc<Block>>,
+    blocks: ShardedMap<u64, Arc<Block>, BuildDigestHasher>,
     /// Their bytes (counted here: `blocks.len()` would lock every shard).
     cached: AtomicUsize,
     /// The most they may hold: [`CACHED_BYTES`].
