@@ -75,14 +75,8 @@ impl FileRwLock {
     /// be writing.
     fn open(&self, shared: bool) -> Result<Option<File>> {
         let cannot = |e| Error::io(format!("cannot open lock file {}", self.path.display()), e);
-        if let Some(parent) = self.path.parent() {
-            if let Err(e) = std::fs::create_dir_all(parent) {
-                if !(shared && parent.is_dir()) {
-                    return Err(Error::io(format!("cannot create {}", parent.display()), e));
-                }
-            }
-        }
         let mut replaced = false;
+        let mut made_parent = false;
         loop {
             let opened = OpenOptions::new()
                 .create(true)
@@ -91,6 +85,23 @@ impl FileRwLock {
                 .write(true)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
                 .open(&self.path);
+            // Its folder is made when missing, not looked for every time.
+            if !made_parent
+                && opened
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == ErrorKind::NotFound)
+            {
+                made_parent = true;
+                if let Some(parent) = self.path.parent() {
+                    if let Err(e) = std::fs::create_dir_all(parent) {
+                        if !(shared && parent.is_dir()) {
+                            let what = format!("cannot create {}", parent.display());
+                            return Err(Error::io(what, e));
+                        }
+                    }
+                }
+                continue;
+            }
             let not_a_file = match &opened {
                 Ok(f) => !f.metadata().map_err(cannot)?.is_file(),
                 Err(e) => matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EISDIR)),

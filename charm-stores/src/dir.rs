@@ -97,15 +97,23 @@ impl DirObjStore {
     /// Reads a key's file without following a link or blocking on a fifo;
     /// `None` if there is no regular file (anything else is removed).
     fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
-        let Some((mut file, len)) = self.open_file(path)? else {
+        let Some((file, len)) = self.open_file(path)? else {
             return Ok(None);
         };
-        let len = usize::try_from(len).map_err(io::Error::other)?;
         let mut bytes = Vec::new();
         bytes
-            .try_reserve_exact(len)
+            .try_reserve_exact(usize::try_from(len).map_err(io::Error::other)?)
             .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, format!("{len} bytes: {e}")))?;
-        file.read_to_end(&mut bytes)?;
+        // The length the open file has, read into the buffer as it is (no
+        // zeroing, no second look at the size); a put renames a new file
+        // into place, so it does not change under us.
+        file.take(len).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 != len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "cut short while read",
+            ));
+        }
         Ok(Some(bytes))
     }
 
