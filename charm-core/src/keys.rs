@@ -91,6 +91,10 @@ pub mod layout {
     /// The prefix of delta records of hits and usage only (read by whoever
     /// folds them into the snapshot).
     pub const HITS: &str = "index/hits-";
+    /// The log processes that only hit append their hits to, on a store
+    /// that keeps logs ([`ObjStore::append`](crate::ObjStore::append)); a
+    /// fold takes it as one more record of hits.
+    pub const HIT_LOG: &str = "index/hitlog";
 
     /// What a process reads at open instead of the whole index: the
     /// system and function states, entries and bytes of the last snapshot.

@@ -142,6 +142,44 @@ impl DirObjStore {
         Ok(Some((file, meta.len())))
     }
 
+    /// The log at `path` opened to append, held shared (so that it is not
+    /// taken meanwhile); `None` if it was taken or replaced between the
+    /// open and the lock. Creates it, and its folder, if missing.
+    fn open_log(&self, path: &Path) -> io::Result<Option<fs::File>> {
+        let open = || {
+            fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path)
+        };
+        let log = match open() {
+            Err(e) if absent(&e) => {
+                if let Some(parent) = path.parent() {
+                    create_dirs(&self.root, parent)?;
+                }
+                open()?
+            }
+            // A link, a folder, or a fifo (which no reader holds open).
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ELOOP | libc::EISDIR | libc::ENXIO)
+                ) =>
+            {
+                self.discard_non_file(path, "not a regular file");
+                return Ok(None);
+            }
+            other => other?,
+        };
+        if !log.metadata()?.is_file() {
+            self.discard_non_file(path, "not a regular file");
+            return Ok(None);
+        }
+        log.lock_shared()?;
+        Ok(same_file(&log, path).then_some(log))
+    }
+
     /// Removes what stands where a key's file belongs, and reports it.
     fn discard_non_file(&self, path: &Path, what: &str) {
         if remove_non_file(path) {
@@ -229,6 +267,19 @@ impl StoredReader for OpenFile {
         self.file
             .read_exact_at(buf, offset)
             .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))
+    }
+}
+
+/// Tries an append makes when its log is taken between its open and its
+/// lock (each time by a fold, which takes it once).
+const APPEND_ATTEMPTS: usize = 8;
+
+/// Whether `path` still names the open `file` (not moved or replaced).
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -332,6 +383,41 @@ impl ObjStore for DirObjStore {
     fn clear(&self) -> Result<()> {
         self.clear_dir(&self.root)
             .map_err(|e| Error::io(format!("cannot clear {}", self.root.display()), e))
+    }
+
+    fn append(&self, key: &str, record: &[u8]) -> Result<Option<u64>> {
+        let path = self.path(key)?;
+        let cannot = |e| Error::io(format!("cannot append to {}", path.display()), e);
+        for _ in 0..APPEND_ATTEMPTS {
+            let Some(log) = self.open_log(&path).map_err(cannot)? else {
+                continue; // taken or replaced meanwhile: the next log
+            };
+            // One write: the kernel appends it whole with respect to other
+            // appenders (a full disk may cut it short; its reader skips a
+            // torn record).
+            (&log).write_all(record).map_err(cannot)?;
+            return Ok(Some(log.metadata().map_err(cannot)?.len()));
+        }
+        Err(cannot(io::Error::other(
+            "the log was taken over and over; try again",
+        )))
+    }
+
+    fn take_log(&self, key: &str, to: &str) -> Result<bool> {
+        let (path, to) = (self.path(key)?, self.path(to)?);
+        let cannot = |e| Error::io(format!("cannot take the log {}", path.display()), e);
+        let log = match self.open_file(&path).map_err(cannot)? {
+            Some((log, _)) => log,
+            None => return Ok(false),
+        };
+        // Appends in progress hold the log shared: wait for them; later
+        // ones find the path moved and start a new log.
+        log.lock().map_err(cannot)?;
+        if !same_file(&log, &path) {
+            return Ok(false); // taken by someone else meanwhile
+        }
+        fs::rename(&path, &to).map_err(cannot)?;
+        Ok(true)
     }
 
     fn remove_stale_temporaries(&self, older_than: Duration) -> Result<usize> {

@@ -104,6 +104,10 @@ fn child() {
                 println!("COMMITTED {key}");
             }
         }
+        "usage" => {
+            let hits = f.usage().hits + g.usage().hits;
+            println!("HITS {hits}");
+        }
         "report" => {
             println!("SIZE {} BUDGET {}", GROUP.size(), GROUP.budget());
             GROUP.commit().unwrap();
@@ -222,6 +226,39 @@ fn a_fine_grained_process_that_crashes_keeps_its_small_values_without_objects() 
     );
     let after = run(&dir, "plain", &keys(0..4), &[]);
     assert!(after.computed.is_empty(), "lost: {:?}", after.computed);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hits_appended_by_many_processes_while_others_fold_are_all_counted_once() {
+    let dir = fresh_dir("hit-log");
+    run(&dir, "plain", &keys(0..4), &[]);
+    // Eight processes hit 8 entries each, appending to the hit log, while
+    // two others store and fold (taking the log) again and again.
+    let hitters: Vec<_> = (0..8)
+        .map(|_| spawn(&dir, "plain", &keys(0..4), &[]))
+        .collect();
+    let folders: Vec<_> = (0..2)
+        .map(|i| {
+            let churn: Vec<String> = (0..6).map(|k| format!("fold{i}-{k}")).collect();
+            let extra = [("CHARM_TEST_KEYS", churn.join(","))];
+            let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            spawn(&dir, "commit-keys", &[], &extra)
+        })
+        .collect();
+    for child in hitters {
+        let hits = finish(child);
+        assert!(hits.computed.is_empty(), "{}", hits.stdout);
+    }
+    for child in folders {
+        finish(child);
+    }
+    let usage = run(&dir, "usage", &[], &[]);
+    assert!(
+        usage.stdout.contains("HITS 64\n"),
+        "every hit counted once: {}",
+        usage.stdout
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -28,6 +28,11 @@ const MAX_DELTA_ENTRIES: usize = 4096;
 /// included) before they are due for folding, whatever their number.
 const MAX_UNFOLDED_BYTES: u64 = 16 << 20;
 
+/// Bytes a record of one process's hits takes in the hit log, about: a
+/// process that only hit tells from the log's length whether the hits
+/// are due for folding.
+const LOG_RECORD_ESTIMATE: u64 = 256;
+
 /// Commits a store with compare-and-swap tries before it gives up: each
 /// failed one means another process committed meanwhile, whose work the
 /// next try merges.
@@ -50,6 +55,9 @@ pub(crate) struct Persistence {
     /// The delta records this process wrote and no snapshot folded yet:
     /// their hits are already in its policy.
     own_deltas: Mutex<HashSet<String>>,
+    /// The checks of the records of hits this process appended to the log
+    /// and no snapshot folded yet: their hits are already in its policy.
+    own_appends: Mutex<HashSet<u64>>,
     /// The system state changed while this process ran: what was
     /// persisted under the old one must go, which only a commit does.
     pub(crate) system_changed: AtomicBool,
@@ -302,31 +310,8 @@ impl Engine {
             let Some(bytes) = self.store.get(&name)? else {
                 continue; // compacted by another process meanwhile
             };
-            match format::decode_delta(&bytes) {
-                Ok(mut d) => {
-                    if lock(&self.persist.own_deltas).contains(&name) {
-                        d.accesses.clear(); // already told to our policy
-                    }
-                    if d.system == state.system {
-                        state.apply(&name, d);
-                    } else {
-                        // Stored under another system state: garbage
-                        // once this state is written.
-                        state.replaced.extend(d.upserts.into_iter().map(|(_, e)| e));
-                    }
-                    applied.push(name);
-                }
-                Err(err) => {
-                    emit(
-                        Op::Corrupt,
-                        None,
-                        None,
-                        None,
-                        &format!("{name}: {err}; discarded"),
-                    );
-                    applied.push(name);
-                }
-            }
+            self.apply_record(&mut state, &name, &bytes);
+            applied.push(name);
         }
         emit(
             Op::IndexRead,
@@ -336,6 +321,35 @@ impl Engine {
             &format!("{} entries", state.len()),
         );
         Ok((state, applied))
+    }
+
+    /// Applies the delta record `name` (`bytes`: a record, or a log of
+    /// them, whose torn end is skipped) to `state`.
+    fn apply_record(&self, state: &mut State, name: &str, bytes: &[u8]) {
+        let (records, damaged) = format::decode_delta_log(bytes);
+        if damaged {
+            let why = format!("{name}: damaged; what was whole is kept");
+            emit(Op::Corrupt, None, None, None, &why);
+        }
+        let own = lock(&self.persist.own_deltas).contains(name);
+        let mut merged: Option<Delta> = None;
+        for (check, mut d) in records {
+            if own || lock(&self.persist.own_appends).contains(&check) {
+                d.accesses.clear(); // already told to our policy
+            }
+            if d.system != state.system {
+                // Stored under another system state: garbage once this
+                // state is written.
+                state.replaced.extend(d.upserts.into_iter().map(|(_, e)| e));
+            } else if let Some(m) = &mut merged {
+                m.extend(d);
+            } else {
+                merged = Some(d);
+            }
+        }
+        if let Some(d) = merged {
+            state.apply(name, d);
+        }
     }
 
     /// Tells the store that other processes deleted these objects, so a
@@ -378,7 +392,14 @@ impl Engine {
             true => self.read_state_cas()?.0,
             false => {
                 let _r = self.lock.reader()?;
-                self.read_state(layout::BASE, self.store.get(layout::BASE)?)?
+                let (mut state, applied) =
+                    self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
+                // The hits appended since the last fold (which the next
+                // fold takes and deletes; not among `applied`).
+                if let Some(log) = self.store.get(layout::HIT_LOG)? {
+                    self.apply_record(&mut state, layout::HIT_LOG, &log);
+                }
+                (state, applied)
             }
         };
         p.deltas = applied.len();
@@ -412,6 +433,7 @@ impl Engine {
         let mut p = self.persist.lock();
         if !self.store.has_compare_and_swap() {
             let _w = self.lock.writer()?;
+            self.take_hit_log()?;
             let read = self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
             return self.fold(&mut p, read, None).map(|_| ());
         }
@@ -564,6 +586,8 @@ impl Engine {
             own.remove(name);
         }
         drop(own);
+        // Every append of this process was in the log this fold took.
+        lock(&self.persist.own_appends).clear();
         self.index.snapshot_written(&snap, &increments);
         self.persist.wrote_changes.store(false, Ordering::Relaxed);
         self.persist
@@ -616,16 +640,17 @@ impl Engine {
             process_nonce(),
             p.seq
         );
-        let written = format::encode_delta(&delta)
-            .and_then(|d| self.store.put(&name, &d).map(|()| d.len() as u64));
-        let bytes = match written {
-            Ok(bytes) => bytes,
+        let written = format::encode_delta(&delta).and_then(|d| self.write_record(&name, &d));
+        let (bytes, log_len) = match written {
+            Ok(written) => written,
             Err(e) => {
                 self.policy.give_back(delta.accesses);
                 return Err(e);
             }
         };
-        lock(&self.persist.own_deltas).insert(name.clone());
+        if log_len.is_none() {
+            lock(&self.persist.own_deltas).insert(name.clone());
+        }
         if changes {
             self.persist.wrote_changes.store(true, Ordering::Relaxed);
         }
@@ -636,7 +661,12 @@ impl Engine {
         if changes {
             p.unfolded_bytes += bytes;
         }
-        emit(Op::IndexWrite, None, None, None, &format!("delta {name}"));
+        let to = if log_len.is_some() {
+            layout::HIT_LOG
+        } else {
+            &name
+        };
+        emit(Op::IndexWrite, None, None, None, &format!("delta {to}"));
         let due = if p.unfolded_bytes > MAX_UNFOLDED_BYTES {
             true // every open reads them all
         } else if self.is_loaded() {
@@ -645,8 +675,14 @@ impl Engine {
             // Only hits: they change no entry and add no bytes, so what
             // open found tells whether they are due (another process's
             // changes are its own to compact).
-            p.hits_records += 1;
-            hits_due(p.hits_records, p.head_entries)
+            let in_log = match log_len {
+                Some(len) => (len / LOG_RECORD_ESTIMATE) as usize,
+                None => {
+                    p.hits_records += 1;
+                    0
+                }
+            };
+            hits_due(p.hits_records + in_log, p.head_entries)
         } else {
             self.compaction_due_unread()?
         };
@@ -655,6 +691,35 @@ impl Engine {
             self.commit()?;
         }
         Ok(())
+    }
+
+    /// Stores an encoded delta record under `name`, or, if it holds hits
+    /// only and the store keeps logs, appends it to the hit log. Returns
+    /// its length and, if appended, the log's.
+    fn write_record(&self, name: &str, encoded: &[u8]) -> Result<(u64, Option<u64>)> {
+        let len = encoded.len() as u64;
+        if name.starts_with(layout::HITS) {
+            if let Some(log_len) = self.store.append(layout::HIT_LOG, encoded)? {
+                lock(&self.persist.own_appends).insert(format::record_check(encoded));
+                return Ok((len, Some(log_len)));
+            }
+        }
+        self.store.put(name, encoded)?;
+        Ok((len, None))
+    }
+
+    /// Under the writer lock: makes the hit log one more record of hits,
+    /// which this fold then reads (and deletes) like the others; later
+    /// appends start a new log.
+    fn take_hit_log(&self) -> Result<()> {
+        let name = format!(
+            "{}{:020}-{}.{}-log-0",
+            layout::HITS,
+            stamp(),
+            std::process::id(),
+            process_nonce()
+        );
+        self.store.take_log(layout::HIT_LOG, &name).map(|_| ())
     }
 
     /// For a group that has not read the index whole: whether the delta

@@ -83,6 +83,14 @@ pub(crate) struct Delta {
 }
 
 impl Delta {
+    /// Adds another record's changes and hits after this one's.
+    pub(crate) fn extend(&mut self, other: Delta) {
+        self.upserts.extend(other.upserts);
+        self.removals.extend(other.removals);
+        self.functions.extend(other.functions);
+        self.accesses.extend(other.accesses);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.upserts.is_empty()
             && self.removals.is_empty()
@@ -148,6 +156,50 @@ pub(crate) fn decode_delta(bytes: &[u8]) -> Result<Delta> {
     decode(DELTA_MAGIC, "index delta", bytes)
 }
 
+/// Damaged places a log's reader skips before it gives up on the rest (each
+/// costs a search and a check: a crafted log must not cost more).
+const MAX_LOG_DAMAGE: usize = 16;
+
+/// The records of a log of delta records appended one after another (a
+/// record alone is a log of one), each with its check, which tells records
+/// apart; and whether damage was skipped (a torn append, or worse).
+pub(crate) fn decode_delta_log(bytes: &[u8]) -> (Vec<(u64, Delta)>, bool) {
+    let mut records = Vec::new();
+    let (mut at, mut damage) = (0, 0);
+    while at < bytes.len() && damage <= MAX_LOG_DAMAGE {
+        let rest = &bytes[at..];
+        let len = (rest.len() >= HEADER)
+            .then(|| u64::from_le_bytes(rest[12..20].try_into().unwrap_or_default()))
+            .and_then(|body| usize::try_from(body).ok()?.checked_add(HEADER))
+            .filter(|len| *len <= rest.len());
+        if let Some(len) = len {
+            if let Ok(d) = decode_delta(&rest[..len]) {
+                let check = u64::from_le_bytes(rest[20..28].try_into().unwrap_or_default());
+                records.push((check, d));
+                at += len;
+                continue;
+            }
+        }
+        damage += 1;
+        match rest[1..]
+            .windows(DELTA_MAGIC.len())
+            .position(|w| w == DELTA_MAGIC)
+        {
+            Some(next) => at += 1 + next,
+            None => break,
+        }
+    }
+    (records, damage > 0)
+}
+
+/// The check of an encoded record (what [`decode_delta_log`] pairs it with).
+pub(crate) fn record_check(encoded: &[u8]) -> u64 {
+    encoded
+        .get(20..28)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
 pub(crate) fn encode_head(h: &Head) -> Result<Vec<u8>> {
     encode(HEAD_MAGIC, h)
 }
@@ -194,5 +246,67 @@ mod tests {
             decode_snapshot(&bytes).is_err(),
             "a delta is not a snapshot"
         );
+    }
+
+    fn hits_record(k: u8) -> Vec<u8> {
+        let d = Delta {
+            system: hash(&1u8),
+            accesses: vec![key(k)],
+            ..Delta::default()
+        };
+        encode_delta(&d).unwrap()
+    }
+
+    fn accessed(log: &[u8]) -> (Vec<EntryKey>, bool) {
+        let (records, damaged) = decode_delta_log(log);
+        let keys = records.into_iter().flat_map(|(_, d)| d.accesses).collect();
+        (keys, damaged)
+    }
+
+    #[test]
+    fn a_log_of_records_reads_back_whole_records_and_skips_damage() {
+        let records: Vec<Vec<u8>> = (0..3).map(hits_record).collect();
+        let log = records.concat();
+        let (found, damaged) = decode_delta_log(&log);
+        assert!(!damaged);
+        let checks: Vec<u64> = found.iter().map(|(c, _)| *c).collect();
+        let expected: Vec<u64> = records.iter().map(|r| record_check(r)).collect();
+        assert_eq!(checks, expected, "each record with its check");
+        assert_eq!(accessed(&records[0]).0, [key(0)], "a record alone");
+
+        // A torn append at the end: the whole records before it stay.
+        let torn = &log[..log.len() - 5];
+        assert_eq!(accessed(torn), (vec![key(0), key(1)], true));
+        // A record cut short in the middle (a full disk), then more.
+        let mut cut = records[0].clone();
+        cut.extend_from_slice(&records[1][..10]);
+        cut.extend_from_slice(&records[2]);
+        assert_eq!(accessed(&cut), (vec![key(0), key(2)], true));
+        // Garbage, and a flipped bit, between whole records.
+        let mut noisy = b"garbage".to_vec();
+        noisy.extend_from_slice(&records[0]);
+        let mut flipped = records[1].clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        noisy.extend_from_slice(&flipped);
+        noisy.extend_from_slice(&records[2]);
+        assert_eq!(accessed(&noisy), (vec![key(0), key(2)], true));
+    }
+
+    #[test]
+    fn a_crafted_log_costs_a_bounded_search() {
+        // Headers that claim the whole rest of the file, over and over:
+        // each is checked once, and the reader gives up after a few.
+        let mut crafted = Vec::new();
+        for _ in 0..10_000 {
+            crafted.extend_from_slice(DELTA_MAGIC);
+            crafted.extend_from_slice(&FORMAT.to_le_bytes());
+            crafted.extend_from_slice(&u64::MAX.to_le_bytes());
+            crafted.extend_from_slice(&[0; 8]);
+        }
+        crafted.extend_from_slice(&hits_record(1));
+        let (keys, damaged) = accessed(&crafted);
+        assert!(damaged);
+        assert!(keys.is_empty(), "past the damage it stops: {keys:?}");
     }
 }

@@ -9,7 +9,7 @@ use crate::ObjStore;
 pub type Check = fn(&dyn ObjStore);
 
 /// Every check, by name.
-pub const ALL: [(&str, Check); 10] = [
+pub const ALL: [(&str, Check); 11] = [
     ("absent_keys", absent_keys),
     ("opened_values_read_in_parts", opened_values_read_in_parts),
     ("put_replaces", put_replaces),
@@ -23,6 +23,10 @@ pub const ALL: [(&str, Check); 10] = [
     ),
     ("clear_deletes_every_key", clear_deletes_every_key),
     ("compare_and_swap", compare_and_swap),
+    (
+        "logs_lose_no_append_when_taken",
+        logs_lose_no_append_when_taken,
+    ),
 ];
 
 /// `get` of an absent key is `Ok(None)`; `delete` of one succeeds (what
@@ -155,6 +159,57 @@ pub fn whole_values_under_concurrent_writers(store: &dyn ObjStore) {
             }
         });
     });
+}
+
+/// A store without logs has none to take; with them, four threads append
+/// records while another takes the log again and again, reading and
+/// deleting each one taken as a fold does: every record is in exactly one
+/// taken log (or the last one), whole.
+pub fn logs_lose_no_append_when_taken(store: &dyn ObjStore) {
+    if store.append("t/log", b"first;").unwrap().is_none() {
+        assert!(
+            !store.take_log("t/log", "t/taken").unwrap(),
+            "no logs, none to take"
+        );
+        return;
+    }
+    let taken = |key: &str| -> String {
+        let bytes = store.get(key).unwrap().unwrap_or_default();
+        store.delete(key).unwrap();
+        String::from_utf8(bytes).expect("whole records")
+    };
+    assert!(store.take_log("t/log", "t/taken").unwrap());
+    let mut all = taken("t/taken");
+    assert!(
+        !store.take_log("t/log", "t/none").unwrap(),
+        "taken: no log left"
+    );
+    let (writers, each) = (4u32, 200u32);
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            s.spawn(move || {
+                for i in 0..each {
+                    let record = format!("{w}.{i};");
+                    assert!(store.append("t/log", record.as_bytes()).unwrap().is_some());
+                }
+            });
+        }
+        for _ in 0..50 {
+            if store.take_log("t/log", "t/taken").unwrap() {
+                all.push_str(&taken("t/taken"));
+            }
+            std::thread::yield_now();
+        }
+    });
+    all.push_str(&taken("t/log"));
+    let mut records: Vec<&str> = all.split_terminator(';').collect();
+    records.sort_unstable();
+    let mut expected: Vec<String> = (0..writers)
+        .flat_map(|w| (0..each).map(move |i| format!("{w}.{i}")))
+        .collect();
+    expected.push("first".to_owned());
+    expected.sort_unstable();
+    assert_eq!(records, expected, "each append in exactly one log");
 }
 
 /// `clear` deletes every key.

@@ -192,6 +192,41 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
         Err(unsupported(self, "put_if"))
     }
 
+    /// Appends `record` to the log under `key` (created if missing), in one
+    /// piece with respect to other appenders, and returns the log's length
+    /// after it; `Ok(None)` (the default) if this store keeps no logs, and
+    /// the caller stores the record under a key of its own instead.
+    ///
+    /// A process that only hit appends its hits this way: no file is
+    /// created. A crash may leave a torn record at the log's end, which
+    /// its reader skips.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::ObjStore;
+    /// let dir = std::env::temp_dir().join(format!("charm-doc-append-{}", std::process::id()));
+    /// let store = charm_stores::DirObjStore::open(&dir).unwrap();
+    /// assert_eq!(store.append("index/log", b"one").unwrap(), Some(3));
+    /// assert_eq!(store.append("index/log", b"two").unwrap(), Some(6));
+    /// assert!(store.take_log("index/log", "index/taken").unwrap());
+    /// assert_eq!(store.get("index/taken").unwrap().unwrap(), b"onetwo");
+    /// assert_eq!(store.get("index/log").unwrap(), None, "the next append starts a new log");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    fn append(&self, key: &str, record: &[u8]) -> Result<Option<u64>> {
+        let _ = (key, record);
+        Ok(None)
+    }
+
+    /// Moves the log under `key` to the new key `to`, where it is a value
+    /// like any other: every append that returned before is in it, and
+    /// every later one goes to a new log. `Ok(false)` if there is no log.
+    /// Stores that keep no logs keep the default, which has none.
+    fn take_log(&self, key: &str, to: &str) -> Result<bool> {
+        let _ = (key, to);
+        Ok(false)
+    }
+
     /// A URL-like description, such as `dir:/home/me/.cache/charm`.
     fn describe(&self) -> String;
 
