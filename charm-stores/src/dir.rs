@@ -23,6 +23,10 @@ const SUFFIX: &str = ".charm";
 /// as a miss, never a wrong value. Files not made by the store (anything
 /// not ending in `.charm`) are never listed or deleted.
 ///
+/// It keeps logs ([`ObjStore::append`]): a file opened to append, held by
+/// a shared `flock` for the write; [`ObjStore::take_log`] holds it
+/// exclusively (waiting for the appends under way) and renames it.
+///
 /// The folder's contents are untrusted: something other than a regular
 /// file where a key's file belongs (a folder, a fifo, a link) reads as
 /// absent and is removed, so that a `put` can replace it; a read never
@@ -143,9 +147,10 @@ impl DirObjStore {
     }
 
     /// The log at `path` opened to append, held shared (so that it is not
-    /// taken meanwhile); `None` if it was taken or replaced between the
-    /// open and the lock. Creates it, and its folder, if missing.
-    fn open_log(&self, path: &Path) -> io::Result<Option<fs::File>> {
+    /// taken meanwhile), and its length then; `None` if it was taken or
+    /// replaced between the open and the lock. Creates it, and its folder,
+    /// if missing.
+    fn open_log(&self, path: &Path) -> io::Result<Option<(fs::File, u64)>> {
         let open = || {
             fs::OpenOptions::new()
                 .append(true)
@@ -172,12 +177,16 @@ impl DirObjStore {
             }
             other => other?,
         };
-        if !log.metadata()?.is_file() {
+        let opened = log.metadata()?;
+        if !opened.is_file() {
             self.discard_non_file(path, "not a regular file");
             return Ok(None);
         }
         log.lock_shared()?;
-        Ok(same_file(&log, path).then_some(log))
+        Ok(match fs::symlink_metadata(path) {
+            Ok(now) if same_file(&opened, &now) => Some((log, now.len())),
+            _ => None,
+        })
     }
 
     /// Removes what stands where a key's file belongs, and reports it.
@@ -274,13 +283,11 @@ impl StoredReader for OpenFile {
 /// lock (each time by a fold, which takes it once).
 const APPEND_ATTEMPTS: usize = 8;
 
-/// Whether `path` still names the open `file` (not moved or replaced).
-fn same_file(file: &fs::File, path: &Path) -> bool {
+/// Whether two looks are at the same file: a path still names what was
+/// opened (not moved or replaced).
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), fs::symlink_metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
+    a.dev() == b.dev() && a.ino() == b.ino()
 }
 
 /// Whether an error means the path is not there: missing, or a file
@@ -389,14 +396,14 @@ impl ObjStore for DirObjStore {
         let path = self.path(key)?;
         let cannot = |e| Error::io(format!("cannot append to {}", path.display()), e);
         for _ in 0..APPEND_ATTEMPTS {
-            let Some(log) = self.open_log(&path).map_err(cannot)? else {
+            let Some((log, len)) = self.open_log(&path).map_err(cannot)? else {
                 continue; // taken or replaced meanwhile: the next log
             };
             // One write: the kernel appends it whole with respect to other
             // appenders (a full disk may cut it short; its reader skips a
             // torn record).
             (&log).write_all(record).map_err(cannot)?;
-            return Ok(Some(log.metadata().map_err(cannot)?.len()));
+            return Ok(Some(len + record.len() as u64));
         }
         Err(cannot(io::Error::other(
             "the log was taken over and over; try again",
@@ -413,7 +420,11 @@ impl ObjStore for DirObjStore {
         // Appends in progress hold the log shared: wait for them; later
         // ones find the path moved and start a new log.
         log.lock().map_err(cannot)?;
-        if !same_file(&log, &path) {
+        let still = match (log.metadata(), fs::symlink_metadata(&path)) {
+            (Ok(opened), Ok(now)) => same_file(&opened, &now),
+            _ => false,
+        };
+        if !still {
             return Ok(false); // taken by someone else meanwhile
         }
         fs::rename(&path, &to).map_err(cannot)?;
