@@ -54,12 +54,17 @@ pub fn snapshot(bytes: &[u8]) -> bool {
     true
 }
 
-/// Decodes a delta record and applies it, under two names, to an empty
+/// Decodes a delta record, or a log of them as the hit log is read (a
+/// damaged part skipped), and applies it, under two names, to an empty
 /// state.
 pub fn delta(bytes: &[u8]) -> bool {
-    let Ok(d) = format::decode_delta(bytes) else {
+    let mut records = format::decode_delta_log(bytes).0.into_iter();
+    let Some((_, mut d)) = records.next() else {
         return false;
     };
+    for (_, more) in records {
+        d.extend(more);
+    }
     let mut state = State::empty(d.system);
     state.apply("index/delta-1", d.clone());
     state.apply("index/delta-2", d);

@@ -68,7 +68,7 @@ fn peak_during(f: impl FnOnce()) -> usize {
 
 type Decoder = fn(&[u8]) -> bool;
 
-fn decoders() -> [(&'static str, Decoder, Vec<u8>); 4] {
+fn decoders() -> [(&'static str, Decoder, Vec<u8>); 5] {
     [
         (
             "snapshot",
@@ -76,6 +76,12 @@ fn decoders() -> [(&'static str, Decoder, Vec<u8>); 4] {
             untrusted::sample_snapshot(),
         ),
         ("delta", untrusted::delta, untrusted::sample_delta()),
+        // The hit log: records appended one after another.
+        (
+            "delta log",
+            untrusted::delta,
+            untrusted::sample_delta().repeat(3),
+        ),
         ("object", untrusted::object, untrusted::sample_object()),
         ("policy state", untrusted::policy_state, policy_sample()),
     ]
@@ -203,7 +209,7 @@ proptest! {
 
     #[test]
     fn mutated_files_never_panic_or_balloon(
-        which in 0..4usize,
+        which in 0..5usize,
         mutations in proptest::collection::vec(mutation(), 1..6),
         resealed in any::<bool>(),
     ) {
