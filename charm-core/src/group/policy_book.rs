@@ -45,6 +45,9 @@ pub(crate) struct PolicyBook {
 #[derive(Default)]
 struct Shard {
     events: Vec<(u64, Event)>,
+    /// The events' previous buffer, emptied: the two take turns, so that
+    /// neither is freed and grown again at every application.
+    spare: Vec<(u64, Event)>,
     accesses: Vec<(u64, EntryKey)>,
 }
 
@@ -136,7 +139,11 @@ impl PolicyBook {
         let shards: Vec<Vec<(u64, Event)>> = self
             .log
             .iter()
-            .map(|shard| std::mem::take(&mut lock(shard).events))
+            .map(|shard| {
+                let mut shard = lock(shard);
+                let spare = std::mem::take(&mut shard.spare);
+                std::mem::replace(&mut shard.events, spare)
+            })
             .collect();
         // Across shards, restore the order in which the events happened,
         // sorting where each one is rather than the events themselves
@@ -157,6 +164,10 @@ impl PolicyBook {
                 Event::Access(k, m) => policy.access(*k, m),
                 Event::Invalidate(k) => policy.invalidate(k),
             }
+        }
+        for (shard, mut applied) in self.log.iter().zip(shards) {
+            applied.clear();
+            lock(shard).spare = applied;
         }
     }
 
