@@ -74,6 +74,18 @@ fn every_entry_is_found_in_place_and_others_are_not() {
 }
 
 #[test]
+fn a_record_check_is_xxh3_of_the_record_and_its_value_whatever_their_length() {
+    let record: Vec<u8> = (0..super::RECORD as u32).map(|i| (i * 7) as u8).collect();
+    for len in [0, 1, 100, 308, 309, 4096] {
+        let inline: Vec<u8> = (0..len as u32).map(|i| (i * 13) as u8).collect();
+        let mut whole = record[..super::CHECKED].to_vec();
+        whole.extend_from_slice(&inline);
+        let expected = xxhash_rust::xxh3::xxh3_64(&whole) as u32;
+        assert_eq!(super::record_check(&record, &inline), expected, "{len} bytes");
+    }
+}
+
+#[test]
 fn the_blocks_kept_stay_within_their_bound() {
     let n = 12_000;
     let limit = 64 << 10;
