@@ -37,10 +37,10 @@ impl Engine {
     ///
     /// When `extra_system_state` returns a value that cannot be frozen.
     pub(crate) fn update_system_state(&self) -> Result<Digest> {
-        let current = *self.system.read().unwrap_or_else(|e| e.into_inner());
         let Some(extra) = &self.extra_system_state else {
-            return Ok(current);
+            return Ok(self.base_system); // it never changes: no lock to take
         };
+        let current = *self.system.read().unwrap_or_else(|e| e.into_inner());
         let now = hash(&(self.base_system, extra()?));
         if now != current {
             let mut w = self.system.write().unwrap_or_else(|e| e.into_inner());

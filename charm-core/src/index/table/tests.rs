@@ -81,7 +81,11 @@ fn a_record_check_is_xxh3_of_the_record_and_its_value_whatever_their_length() {
         let mut whole = record[..super::CHECKED].to_vec();
         whole.extend_from_slice(&inline);
         let expected = xxhash_rust::xxh3::xxh3_64(&whole) as u32;
-        assert_eq!(super::record_check(&record, &inline), expected, "{len} bytes");
+        assert_eq!(
+            super::record_check(&record, &inline),
+            expected,
+            "{len} bytes"
+        );
     }
 }
 
