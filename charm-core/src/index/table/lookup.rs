@@ -8,7 +8,7 @@ use crate::sharded::ShardedMap;
 use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A block as read: its records, and their inline values when the block
 /// was short enough to read whole.
@@ -60,8 +60,10 @@ fn place<'b>(block: &'b Block, target: &[u8; 64]) -> Place<'b> {
 pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
-    /// Chunks of the directory read so far: (start, fence) per block.
-    directory: ShardedMap<u64, Arc<[(u64, u64)]>, BuildDigestHasher>,
+    /// Chunks of the directory, each read once: (start, fence) per block.
+    /// A slot per chunk (one per 8 KiB of the directory, so bounded by
+    /// the file's size), found without a hash or a lock.
+    directory: Vec<OnceLock<Box<[(u64, u64)]>>>,
     /// Blocks read so far (at most [`CACHED_BYTES`] of them).
     blocks: ShardedMap<u64, Arc<Block>, BuildDigestHasher>,
     /// Their bytes (counted here: `blocks.len()` would lock every shard).
@@ -82,7 +84,9 @@ impl Table {
         Ok(Table {
             reader,
             layout,
-            directory: ShardedMap::default(),
+            directory: (0..layout.blocks().div_ceil(DIRECTORY_CHUNK))
+                .map(|_| OnceLock::new())
+                .collect(),
             blocks: ShardedMap::default(),
             cached: AtomicUsize::new(0),
             cache_limit: CACHED_BYTES,
@@ -117,21 +121,23 @@ impl Table {
 
     /// Chunk `c` of the directory (read once): each block's start and
     /// fence, and the next chunk's first.
-    fn chunk(&self, c: u64) -> Result<Arc<[(u64, u64)]>> {
-        if let Some(e) = self.directory.get(&c) {
-            return Ok(e.clone());
+    fn chunk(&self, c: u64) -> Result<&[(u64, u64)]> {
+        let Some(slot) = self.directory.get(c as usize) else {
+            return Ok(&[]); // past the directory
+        };
+        if let Some(e) = slot.get() {
+            return Ok(e);
         }
         let first = c * DIRECTORY_CHUNK;
         let n = (DIRECTORY_CHUNK + 1).min((self.layout.blocks() + 1).saturating_sub(first));
         let mut raw = vec![0u8; n as usize * ENTRY];
         self.reader
             .read_at(HEADER as u64 + first * ENTRY as u64, &mut raw)?;
-        let e: Arc<[(u64, u64)]> = raw
+        let e: Box<[(u64, u64)]> = raw
             .chunks_exact(ENTRY)
             .map(|w| (word(w, 0), word(w, 8)))
             .collect();
-        self.directory.insert(c, e.clone());
-        Ok(e)
+        Ok(slot.get_or_init(|| e))
     }
 
     /// Where block `b` starts and ends in the blocks, from the directory.
