@@ -10,6 +10,10 @@ use charm_freeze::Digest;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+/// A directory entry: where a block starts in the blocks, and its fence
+/// (its first key's first 8 bytes).
+type Fence = (u64, u64);
+
 /// A block as read: its records, and their inline values when the block
 /// was short enough to read whole.
 #[derive(Debug)]
@@ -63,7 +67,7 @@ pub(crate) struct Table {
     /// Chunks of the directory, each read once: (start, fence) per block.
     /// A slot per chunk (one per 8 KiB of the directory, so bounded by
     /// the file's size), found without a hash or a lock.
-    directory: Vec<OnceLock<Box<[(u64, u64)]>>>,
+    directory: Vec<OnceLock<Box<[Fence]>>>,
     /// Blocks read so far (at most [`CACHED_BYTES`] of them).
     blocks: ShardedMap<u64, Arc<Block>, BuildDigestHasher>,
     /// Their bytes (counted here: `blocks.len()` would lock every shard).
@@ -121,7 +125,7 @@ impl Table {
 
     /// Chunk `c` of the directory (read once): each block's start and
     /// fence, and the next chunk's first.
-    fn chunk(&self, c: u64) -> Result<&[(u64, u64)]> {
+    fn chunk(&self, c: u64) -> Result<&[Fence]> {
         let Some(slot) = self.directory.get(c as usize) else {
             return Ok(&[]); // past the directory
         };
@@ -133,7 +137,7 @@ impl Table {
         let mut raw = vec![0u8; n as usize * ENTRY];
         self.reader
             .read_at(HEADER as u64 + first * ENTRY as u64, &mut raw)?;
-        let e: Box<[(u64, u64)]> = raw
+        let e: Box<[Fence]> = raw
             .chunks_exact(ENTRY)
             .map(|w| (word(w, 0), word(w, 8)))
             .collect();
