@@ -211,17 +211,19 @@ impl Table {
             values,
         });
         let bytes = block.bytes();
-        while self.cached.load(Ordering::Relaxed) + bytes > self.cache_limit {
+        while self.cached.load(Ordering::Relaxed).saturating_add(bytes) > self.cache_limit {
             let some = self.blocks.iter().next().map(|b| *b.key());
             match some.and_then(|some| self.blocks.remove(&some)) {
                 Some((_, gone)) => self.cached.fetch_sub(gone.bytes(), Ordering::Relaxed),
                 None => break,
             };
         }
+        // Counted before it can be found (and so removed by another
+        // thread), so that the count never drops below what is held.
+        self.cached.fetch_add(bytes, Ordering::Relaxed);
         if let Some(old) = self.blocks.insert(b, block.clone()) {
             self.cached.fetch_sub(old.bytes(), Ordering::Relaxed);
         }
-        self.cached.fetch_add(bytes, Ordering::Relaxed);
         Ok(block)
     }
 
