@@ -152,12 +152,18 @@ fn spawn_in(
 
 fn finish(child: std::process::Child) -> Run {
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "child failed:\n{stdout}\n{}",
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    parse(&out)
+}
+
+/// What a child printed: what it computed and what `would_hit` said.
+fn parse(out: &std::process::Output) -> Run {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let pairs = |tag: &str| -> Vec<(String, String)> {
         stdout
             .lines()
@@ -216,10 +222,7 @@ fn a_fine_grained_process_that_crashes_keeps_its_small_values_without_objects() 
         .wait_with_output()
         .unwrap();
     assert!(!crashed.status.success(), "the child aborted");
-    let computed = String::from_utf8_lossy(&crashed.stdout)
-        .matches("COMPUTED ")
-        .count();
-    assert_eq!(computed, 8);
+    assert_eq!(parse(&crashed).computed.len(), 8);
     assert!(
         !dir.join("obj").exists(),
         "small, cheap values went in the delta records, not object files"

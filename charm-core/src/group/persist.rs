@@ -640,7 +640,8 @@ impl Engine {
             process_nonce(),
             p.seq
         );
-        let written = format::encode_delta(&delta).and_then(|d| self.write_record(&name, &d));
+        let written =
+            format::encode_delta(&delta).and_then(|d| self.write_record(&name, &d, !changes));
         let (bytes, log_len) = match written {
             Ok(written) => written,
             Err(e) => {
@@ -696,9 +697,14 @@ impl Engine {
     /// Stores an encoded delta record under `name`, or, if it holds hits
     /// only and the store keeps logs, appends it to the hit log. Returns
     /// its length and, if appended, the log's.
-    fn write_record(&self, name: &str, encoded: &[u8]) -> Result<(u64, Option<u64>)> {
+    fn write_record(
+        &self,
+        name: &str,
+        encoded: &[u8],
+        hits_only: bool,
+    ) -> Result<(u64, Option<u64>)> {
         let len = encoded.len() as u64;
-        if name.starts_with(layout::HITS) {
+        if hits_only {
             if let Some(log_len) = self.store.append(layout::HIT_LOG, encoded)? {
                 lock(&self.persist.own_appends).insert(format::record_check(encoded));
                 return Ok((len, Some(log_len)));
