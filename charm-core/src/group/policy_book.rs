@@ -22,6 +22,9 @@ const UNPERSISTED_ACCESSES: usize = 4096;
 
 enum Event {
     Add(EntryKey, EntryMeta),
+    /// A hit queued here only when the shard's `accesses` are full (most
+    /// hits wait in `accesses`, which both the policy and the next index
+    /// record read).
     Access(EntryKey, EntryMeta),
     Invalidate(EntryKey),
 }
@@ -48,7 +51,26 @@ struct Shard {
     /// The events' previous buffer, emptied: the two take turns, so that
     /// neither is freed and grown again at every application.
     spare: Vec<(u64, Event)>,
-    accesses: Vec<(u64, EntryKey)>,
+    /// Hits not yet in any index record. One entry per hit serves both
+    /// readers: the policy reads those from `applied` on (a hit is the
+    /// commonest call, so it queues nothing else), the next index record
+    /// reads them all.
+    accesses: Vec<(u64, EntryKey, EntryMeta)>,
+    /// How many of `accesses` the policy was told of (their metadata is no
+    /// longer read).
+    applied: usize,
+}
+
+impl Shard {
+    /// Queues the hits the policy was not told of as events, so that
+    /// `accesses` can be emptied without the policy missing any.
+    fn queue_unapplied(&mut self) {
+        let unapplied = self.accesses[self.applied..]
+            .iter()
+            .map(|(seq, k, m)| (*seq, Event::Access(*k, *m)));
+        self.events.extend(unapplied);
+        self.applied = self.accesses.len();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -81,15 +103,17 @@ impl PolicyBook {
     fn record(&self, key: EntryKey, event: Event) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut shard = lock(&self.log[key.shard(SHARDS)]);
-        if let Event::Access(..) = event {
-            if shard.accesses.len() < UNPERSISTED_ACCESSES {
-                shard.accesses.push((seq, key));
-            } else {
-                self.accesses_overflowed.store(true, Ordering::Relaxed);
+        match event {
+            Event::Access(k, m) if shard.accesses.len() < UNPERSISTED_ACCESSES => {
+                shard.accesses.push((seq, k, m));
             }
+            Event::Access(..) => {
+                self.accesses_overflowed.store(true, Ordering::Relaxed);
+                shard.events.push((seq, event));
+            }
+            _ => shard.events.push((seq, event)),
         }
-        shard.events.push((seq, event));
-        if shard.events.len() > BACKLOG {
+        if shard.events.len() + (shard.accesses.len() - shard.applied) > BACKLOG {
             drop(shard);
             if let Ok(mut p) = self.policy.try_lock() {
                 self.apply_events(&mut p);
@@ -111,18 +135,36 @@ impl PolicyBook {
     pub(crate) fn take_accesses(&self) -> Vec<EntryKey> {
         let mut all: Vec<(u64, EntryKey)> = Vec::new();
         for shard in &self.log {
-            all.append(&mut lock(shard).accesses);
+            let mut shard = lock(shard);
+            shard.queue_unapplied();
+            all.extend(shard.accesses.drain(..).map(|(seq, k, _)| (seq, k)));
+            shard.applied = 0;
         }
         all.sort_unstable_by_key(|(seq, _)| *seq);
         all.into_iter().map(|(_, k)| k).collect()
     }
 
-    /// Keeps hits a delta record could not carry for the next one.
+    /// Keeps hits a delta record could not carry for the next one (the
+    /// policy was told of them when they were taken).
     pub(crate) fn give_back(&self, accesses: Vec<EntryKey>) {
         let mut first = lock(&self.log[0]);
-        let mut kept: Vec<(u64, EntryKey)> = accesses.into_iter().map(|k| (0, k)).collect();
+        let told = accesses.len();
+        let mut kept: Vec<(u64, EntryKey, EntryMeta)> = accesses
+            .into_iter()
+            .map(|k| {
+                (
+                    0,
+                    k,
+                    EntryMeta {
+                        size: 0,
+                        cost_ns: 0,
+                    },
+                )
+            })
+            .collect();
         kept.append(&mut first.accesses);
         first.accesses = kept;
+        first.applied += told;
     }
 
     /// Whether more hits happened than a delta record can carry.
@@ -141,6 +183,7 @@ impl PolicyBook {
             .iter()
             .map(|shard| {
                 let mut shard = lock(shard);
+                shard.queue_unapplied();
                 let spare = std::mem::take(&mut shard.spare);
                 std::mem::replace(&mut shard.events, spare)
             })
@@ -186,7 +229,10 @@ impl PolicyBook {
     /// record are in it, and are dropped.
     pub(crate) fn state(&self) -> Result<PolicyState> {
         for shard in &self.log {
-            lock(shard).accesses.clear();
+            let mut shard = lock(shard);
+            shard.queue_unapplied();
+            shard.accesses.clear();
+            shard.applied = 0;
         }
         self.accesses_overflowed.store(false, Ordering::Relaxed);
         let p = self.current();
@@ -228,5 +274,94 @@ pub(crate) fn reconcile(p: &mut Box<dyn ReplacementPolicy>, index: &Index) {
         if !tracked.contains(e.key()) {
             p.add(*e.key(), &e.meta());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    /// A policy that writes down what it is told.
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    struct Told(Vec<(char, EntryKey)>);
+
+    #[typetag::serde(name = "test_told")]
+    impl ReplacementPolicy for Told {
+        fn add(&mut self, key: EntryKey, _: &EntryMeta) {
+            self.0.push(('+', key));
+        }
+        fn access(&mut self, key: EntryKey, _: &EntryMeta) {
+            self.0.push(('h', key));
+        }
+        fn invalidate(&mut self, key: &EntryKey) {
+            self.0.push(('-', *key));
+        }
+        fn evict(&mut self) -> Option<EntryKey> {
+            None
+        }
+        fn update(&mut self, _: &dyn ReplacementPolicy) {}
+        fn keys(&self) -> Vec<EntryKey> {
+            Vec::new()
+        }
+    }
+
+    fn key(i: u32) -> EntryKey {
+        EntryKey {
+            name: charm_freeze::hash(&i),
+            args: charm_freeze::hash(&()),
+        }
+    }
+
+    const META: EntryMeta = EntryMeta {
+        size: 1,
+        cost_ns: 1,
+    };
+
+    fn told(book: &PolicyBook) -> Vec<(char, EntryKey)> {
+        let p = book.current();
+        let told = (**p)
+            .as_any()
+            .downcast_ref::<Told>()
+            .expect("the test policy");
+        told.0.clone()
+    }
+
+    #[test]
+    fn every_hit_reaches_the_policy_once_and_in_order_whatever_records_take() {
+        let book = PolicyBook::new(Box::new(Told::default()));
+        let (a, b, c) = (key(1), key(2), key(3));
+        assert_ne!(a.shard(SHARDS), b.shard(SHARDS), "keys of two shards");
+        book.accessed(a, META);
+        book.accessed(b, META);
+        book.added(c, META);
+        // A record takes the hits, cannot be written and gives them back.
+        let taken = book.take_accesses();
+        assert_eq!(taken, vec![a, b]);
+        book.give_back(taken);
+        book.accessed(a, META);
+        let expected = vec![('h', a), ('h', b), ('+', c), ('h', a)];
+        assert_eq!(told(&book), expected);
+        // The next record carries all three hits; the policy hears none again.
+        assert_eq!(book.take_accesses(), vec![a, b, a]);
+        book.invalidated(c);
+        book.accessed(b, META);
+        let _ = book.state().expect("a state");
+        assert!(book.take_accesses().is_empty(), "persisted with the state");
+        let mut expected = expected;
+        expected.extend([('-', c), ('h', b)]);
+        assert_eq!(told(&book), expected);
+    }
+
+    #[test]
+    fn hits_past_what_a_record_carries_still_reach_the_policy() {
+        let book = PolicyBook::new(Box::new(Told::default()));
+        let hits = UNPERSISTED_ACCESSES + BACKLOG + 3;
+        for _ in 0..hits {
+            book.accessed(key(7), META);
+        }
+        assert!(book.accesses_overflowed());
+        assert_eq!(book.take_accesses().len(), UNPERSISTED_ACCESSES);
+        assert_eq!(told(&book).len(), hits);
     }
 }
