@@ -390,7 +390,10 @@ fn main() {
         Some("hits") => {
             let cache = open(&args[2], Path::new(&args[3]));
             let count = |a: &str| a.parse().expect("a count");
-            return hit_randomly(&*cache, count(&args[4]), count(&args[5]) as usize);
+            let ops = count(&args[5]) as usize;
+            let start = Instant::now();
+            hit_randomly(&*cache, count(&args[4]), ops);
+            return println!("{} ns per hit", per_op(start, ops).as_nanos());
         }
         _ => {}
     }
