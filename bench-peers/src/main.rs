@@ -217,19 +217,39 @@ fn hit_randomly(cache: &dyn Cache, n: u64, ops: usize) {
     }
 }
 
-/// Hits of random small entries among `n`, in the cache reopened (a rerun).
-fn tiny_hits(peer: &str, n: usize) -> Duration {
-    let (dir, cache) = filled(peer, &format!("hit{n}"), n);
-    drop(cache);
-    let cache = open(peer, &dir);
+/// Hits of random small entries among `n`, in the cache reopened (a
+/// rerun): each peer's median of [`HIT_ROUNDS`] openings, the peers taking
+/// turns so that the machine's drift touches them alike.
+pub(crate) fn tiny_hits(peers: &[&str], n: usize) -> Vec<Duration> {
+    let dirs: Vec<PathBuf> = peers
+        .iter()
+        .map(|p| filled(p, &format!("hit{n}"), n).0)
+        .collect();
+    settle(); // the last cache's closing writes
     let ops = scale(20_000);
-    let start = Instant::now();
-    hit_randomly(&*cache, n as u64, ops);
-    let t = per_op(start, ops);
-    drop(cache);
-    let _ = std::fs::remove_dir_all(dir);
-    t
+    let mut times = vec![Vec::new(); peers.len()];
+    for _ in 0..HIT_ROUNDS {
+        for ((peer, dir), times) in peers.iter().zip(&dirs).zip(&mut times) {
+            let cache = open(peer, dir);
+            let start = Instant::now();
+            hit_randomly(&*cache, n as u64, ops);
+            times.push(per_op(start, ops));
+        }
+    }
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[HIT_ROUNDS / 2]
+        })
+        .collect()
 }
+
+/// The openings [`tiny_hits`] times for each peer.
+const HIT_ROUNDS: usize = 5;
 
 /// Misses that store a small value, and closing the cache (charm writes
 /// values it keeps in its index then).
@@ -269,7 +289,7 @@ fn big(peer: &str, mib: usize) -> (Duration, Duration) {
 
 /// What a process that opens a cache of `n` entries, hits one and exits
 /// costs: its time less a process that does nothing, and its peak
-/// resident memory (each the median of several runs).
+/// resident memory (each the median of many runs).
 fn open_hit_exit(peer: &str, n: usize) -> (Duration, u64) {
     let (dir, cache) = filled(peer, &format!("open{n}"), n);
     drop(cache);
@@ -288,16 +308,23 @@ fn open_hit_exit(peer: &str, n: usize) -> (Duration, u64) {
             .unwrap_or(0u64);
         (start.elapsed(), peak_kib)
     };
-    let median = |what: &str| {
-        let mut runs: Vec<(Duration, u64)> = (0..7).map(|_| run(what)).collect();
-        runs.sort();
-        runs[3]
-    };
-    let (t, peak) = median(peer);
-    let t = t.saturating_sub(median("nothing").0);
+    // Each run is paired with a process that does nothing, run right
+    // after it, so that the machine's drift cancels out of their
+    // difference; the median difference of many pairs is the figure.
+    let (mut extra, mut peaks): (Vec<Duration>, Vec<u64>) = (0..OPEN_PAIRS)
+        .map(|_| {
+            let (t, peak) = run(peer);
+            (t.saturating_sub(run("nothing").0), peak)
+        })
+        .unzip();
+    extra.sort();
+    peaks.sort();
     let _ = std::fs::remove_dir_all(dir);
-    (t, peak)
+    (extra[OPEN_PAIRS / 2], peaks[OPEN_PAIRS / 2])
 }
+
+/// The pairs of processes [`open_hit_exit`] runs.
+const OPEN_PAIRS: usize = 21;
 
 /// The child of [`open_hit_exit`]: prints its peak resident KiB.
 fn child(peer: &str, dir: &str) {
@@ -354,7 +381,8 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("child") => return child(&args[2], &args[3]),
         // For profiling one peer's process: `fill PEER DIR N`, then
-        // `child PEER DIR`, `hits PEER DIR N OPS` or `big PEER DIR OPS MIB` under strace or perf.
+        // `child PEER DIR`, `hits PEER DIR N OPS` or `big PEER DIR OPS MIB` under strace or perf
+        // (`hits` and `big` print their time per hit, to compare two builds).
         Some("fill") => {
             let cache = open(&args[2], Path::new(&args[3]));
             for k in 0..args[4].parse().expect("a count") {
@@ -382,10 +410,12 @@ fn main() {
             for k in 0..ops {
                 cache.put_big(k, vec![3u8; len]);
             }
+            settle();
+            let start = Instant::now();
             for k in 0..ops * 20 {
                 assert_eq!(cache.get_big(k % ops).map(|v| v.len()), Some(len));
             }
-            return;
+            return println!("{} ns per hit", per_op(start, ops as usize * 20).as_nanos());
         }
         Some("hits") => {
             let cache = open(&args[2], Path::new(&args[3]));
@@ -401,7 +431,13 @@ fn main() {
     println!("| workload | {} | best peer ÷ charm |", peers.join(" | "));
     println!("|---|{}---|", "---|".repeat(peers.len()));
     for n in sizes("BENCH_PEERS_HITS", vec![1_000, scale(100_000)]) {
-        row(&format!("tiny hit, {n} entries"), |p| tiny_hits(p, n));
+        let times = tiny_hits(&peers, n);
+        print_row(
+            &format!("tiny hit, {n} entries"),
+            &times,
+            |t| t.as_secs_f64(),
+            fmt,
+        );
     }
     row("tiny miss + store", tiny_misses);
     row("1 MiB store", |p| big(p, 1).0);

@@ -120,7 +120,7 @@ pub(crate) fn compare(python: String) {
     println!("| workload | charm | diskcache | joblib | best peer ÷ charm |");
     println!("|---|---|---|---|---|");
 
-    let charm = secs(tiny_hits("charm", 1000));
+    let charm = secs(tiny_hits(&["charm"], 1000)[0]);
     let disk = secs(py.per_op("diskcache", "tiny-hit", &[1000]));
     let job = secs(py.per_op("joblib", "tiny-hit", &[1000]));
     row(
