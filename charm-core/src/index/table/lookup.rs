@@ -18,25 +18,33 @@ type Fence = (u64, u64);
 /// was short enough to read whole.
 #[derive(Debug)]
 struct Block {
-    records: Vec<u8>,
+    /// Its records, then (if it was read whole) their values: one buffer.
+    bytes: Vec<u8>,
+    records_len: usize,
+    /// Whether `bytes` holds the values.
+    whole: bool,
     /// Each record's key prefix, side by side: a search reads these few
     /// cache lines, and then the one record it compares whole.
     prefixes: Vec<u64>,
     /// Where the block's values start in the file, and how many bytes.
     values_at: u64,
     values_len: u64,
-    values: Option<Vec<u8>>,
 }
 
 impl Block {
     /// The memory it holds.
     fn bytes(&self) -> usize {
-        self.records.len() + self.prefixes.len() * 8 + self.values.as_ref().map_or(0, Vec::len)
+        self.bytes.capacity() + self.prefixes.capacity() * 8
+    }
+
+    /// The values of its records, if they were read with them.
+    fn values(&self) -> Option<&[u8]> {
+        self.whole.then(|| &self.bytes[self.records_len..])
     }
 
     /// Record `i`, of the `prefixes.len()` the block holds.
     fn record(&self, i: usize) -> &[u8] {
-        &self.records[i * RECORD..(i + 1) * RECORD]
+        &self.bytes[i * RECORD..(i + 1) * RECORD]
     }
 }
 
@@ -222,13 +230,16 @@ impl Table {
             }
         ];
         self.reader.read_at(at, &mut bytes)?;
-        let values = whole.then(|| bytes.split_off(records_len));
         let block = Arc::new(Block {
-            prefixes: bytes.chunks_exact(RECORD).map(key_prefix).collect(),
-            records: bytes,
+            prefixes: bytes[..records_len]
+                .chunks_exact(RECORD)
+                .map(key_prefix)
+                .collect(),
+            bytes,
+            records_len,
+            whole,
             values_at: at + records_len as u64,
             values_len: end - start - records_len as u64,
-            values,
         });
         let bytes = block.bytes();
         while self.cached.load(Ordering::Relaxed).saturating_add(bytes) > self.cache_limit {
@@ -296,7 +307,7 @@ impl Table {
             if end > block.values_len {
                 return None;
             }
-            if let Some(values) = &block.values {
+            if let Some(values) = block.values() {
                 return values.get(at as usize..end as usize).map(<[u8]>::to_vec);
             }
             let mut value = vec![0u8; len];
