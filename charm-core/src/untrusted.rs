@@ -74,7 +74,7 @@ pub fn delta(bytes: &[u8]) -> bool {
 
 /// Verifies a stored object as the object of [`sample_key`].
 pub fn object(bytes: &[u8]) -> bool {
-    object::open(bytes, &sample_key()).is_ok()
+    object::open(bytes, &sample_key(), None).is_ok()
 }
 
 /// Decodes a persisted policy state (any registered policy, through

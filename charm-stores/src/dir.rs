@@ -15,6 +15,13 @@ use std::time::{Duration, SystemTime};
 /// Temporary files are `<file>.charm.tmp-<pid>-<n>`, renamed into place.
 const SUFFIX: &str = ".charm";
 
+/// The most of a long file one read brings in: enough that the system
+/// call costs little beside the copy, little enough that the part is
+/// still in the CPU's cache when a reader checks it.
+const READ_PART: u64 = 256 << 10;
+/// Files up to this long fit in the CPU's cache whole: one read.
+const ONE_READ: u64 = 2 << 20;
+
 /// Stores each key as a file under a directory (`a/b` → `DIR/a/b.charm`).
 ///
 /// Writes go to a temporary file that is renamed into place, so readers in
@@ -100,7 +107,13 @@ impl DirObjStore {
 
     /// Reads a key's file without following a link or blocking on a fifo;
     /// `None` if there is no regular file (anything else is removed).
-    fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+    /// A key's file read whole, shown to `observe` as it arrives: at once
+    /// up to [`ONE_READ`] bytes, else in parts of [`READ_PART`].
+    fn read_file(
+        &self,
+        path: &Path,
+        observe: &mut dyn FnMut(&[u8]),
+    ) -> io::Result<Option<Vec<u8>>> {
         let Some((file, len)) = self.open_file(path)? else {
             return Ok(None);
         };
@@ -111,7 +124,15 @@ impl DirObjStore {
         // The length the open file has, read into the buffer as it is (no
         // zeroing, no second look at the size); a put renames a new file
         // into place, so it does not change under us.
-        file.take(len).read_to_end(&mut bytes)?;
+        let part = if len <= ONE_READ { len } else { READ_PART };
+        let mut file = file.take(len);
+        loop {
+            let start = bytes.len();
+            if (&mut file).take(part).read_to_end(&mut bytes)? == 0 {
+                break;
+            }
+            observe(&bytes[start..]);
+        }
         if bytes.len() as u64 != len {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -335,8 +356,12 @@ fn remove_if_present(path: &Path) -> io::Result<bool> {
 
 impl ObjStore for DirObjStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.get_observed(key, &mut |_| {})
+    }
+
+    fn get_observed(&self, key: &str, observe: &mut dyn FnMut(&[u8])) -> Result<Option<Vec<u8>>> {
         let path = self.path(key)?;
-        self.read_file(&path)
+        self.read_file(&path, observe)
             .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
     }
 

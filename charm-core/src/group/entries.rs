@@ -119,12 +119,15 @@ impl Engine {
     /// Reads and verifies the object stored under `obj`.
     pub(crate) fn read_object(&self, obj: &Digest, indexed: Indexed) -> ObjectRead {
         let key = layout::object(obj);
+        let mut check = object::PayloadCheck::new();
         let read = match indexed {
-            Indexed::Yes => self.store.get(&key),
+            Indexed::Yes => self
+                .store
+                .get_observed(&key, &mut |part| check.update(part)),
             Indexed::No => self.store.get_authoritative(&key),
         };
         match read {
-            Ok(Some(mut bytes)) => match object::open(&bytes, obj) {
+            Ok(Some(mut bytes)) => match object::open(&bytes, obj, Some(&check)) {
                 Ok((payload, meta)) => {
                     let len = payload.len();
                     bytes.truncate(len);

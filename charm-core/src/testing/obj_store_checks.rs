@@ -9,9 +9,13 @@ use crate::ObjStore;
 pub type Check = fn(&dyn ObjStore);
 
 /// Every check, by name.
-pub const ALL: [(&str, Check); 11] = [
+pub const ALL: [(&str, Check); 12] = [
     ("absent_keys", absent_keys),
     ("opened_values_read_in_parts", opened_values_read_in_parts),
+    (
+        "observed_parts_join_to_the_value",
+        observed_parts_join_to_the_value,
+    ),
     ("put_replaces", put_replaces),
     ("empty_values", empty_values),
     ("prefix_listing", prefix_listing),
@@ -68,6 +72,29 @@ pub fn opened_values_read_in_parts(store: &dyn ObjStore) {
     store.put("t/parts", b"replaced").unwrap();
     reader.read_at(0, &mut part).unwrap();
     assert_eq!(&part, b"012", "an open reader keeps the value it opened");
+}
+
+/// `get_observed` returns what `get` does, and shows it in parts that,
+/// joined in order, are that value (for a value of several MiB too).
+pub fn observed_parts_join_to_the_value(store: &dyn ObjStore) {
+    let value: Vec<u8> = (0..3_000_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
+    for v in [&value[..], b"", b"short"] {
+        store.put("t/observed", v).unwrap();
+        let mut shown = Vec::new();
+        let got = store
+            .get_observed("t/observed", &mut |part| shown.extend_from_slice(part))
+            .unwrap();
+        assert_eq!(got.as_deref(), Some(v), "get_observed returns the value");
+        assert!(shown == v, "the parts shown join to the value");
+    }
+    let mut shown = 0;
+    assert_eq!(
+        store
+            .get_observed("t/absent", &mut |part| shown += part.len())
+            .unwrap(),
+        None
+    );
+    assert_eq!(shown, 0, "nothing is shown of an absent key");
 }
 
 /// A second `put` replaces the first.
