@@ -105,10 +105,10 @@ impl DirObjStore {
         result
     }
 
-    /// Reads a key's file without following a link or blocking on a fifo;
-    /// `None` if there is no regular file (anything else is removed).
-    /// A key's file read whole, shown to `observe` as it arrives: at once
-    /// up to [`ONE_READ`] bytes, else in parts of [`READ_PART`].
+    /// Reads a key's file whole, without following a link or blocking on a
+    /// fifo, and shows it to `observe` as it arrives: at once up to
+    /// [`ONE_READ`] bytes, else in parts of [`READ_PART`]. `None` if there
+    /// is no regular file (anything else is removed).
     fn read_file(
         &self,
         path: &Path,

@@ -22,9 +22,9 @@ const UNPERSISTED_ACCESSES: usize = 4096;
 
 enum Event {
     Add(EntryKey, EntryMeta),
-    /// A hit queued here only when the shard's `accesses` are full (most
-    /// hits wait in `accesses`, which both the policy and the next index
-    /// record read).
+    /// A hit the shard's `accesses` could not hold, or one they gave up
+    /// before the policy was told of it (most hits wait in `accesses`,
+    /// which both the policy and the next index record read).
     Access(EntryKey, EntryMeta),
     Invalidate(EntryKey),
 }
@@ -148,20 +148,14 @@ impl PolicyBook {
     /// policy was told of them when they were taken).
     pub(crate) fn give_back(&self, accesses: Vec<EntryKey>) {
         let mut first = lock(&self.log[0]);
+        // Metadata the policy, told already, will not read.
+        const TOLD: EntryMeta = EntryMeta {
+            size: 0,
+            cost_ns: 0,
+        };
         let told = accesses.len();
-        let mut kept: Vec<(u64, EntryKey, EntryMeta)> = accesses
-            .into_iter()
-            .map(|k| {
-                (
-                    0,
-                    k,
-                    EntryMeta {
-                        size: 0,
-                        cost_ns: 0,
-                    },
-                )
-            })
-            .collect();
+        let mut kept: Vec<(u64, EntryKey, EntryMeta)> =
+            accesses.into_iter().map(|k| (0, k, TOLD)).collect();
         kept.append(&mut first.accesses);
         first.accesses = kept;
         first.applied += told;
