@@ -107,6 +107,19 @@ fn decode_head_or_report(bytes: &[u8]) -> Option<format::Head> {
     }
 }
 
+/// The name of a delta record: `prefix`, then when it was written (which
+/// [`written_order`] sorts by), the process (its pid and nonce: unique
+/// across machines sharing the store), and `tail` (the last field: the
+/// bytes it adds).
+fn record_name(prefix: &str, tail: &str) -> String {
+    format!(
+        "{prefix}{:020}-{}.{}-{tail}",
+        stamp(),
+        std::process::id(),
+        process_nonce()
+    )
+}
+
 /// The part of a delta record's key that orders records as written
 /// (after `index/delta-` or `index/hits-`: the time, pid and number).
 fn written_order(name: &str) -> &str {
@@ -631,15 +644,8 @@ impl Engine {
         let changes = !(delta.upserts.is_empty()
             && delta.removals.is_empty()
             && delta.functions.iter().all(|f| f.stamp == 0));
-        // Unique across machines sharing the store: the process's nonce.
-        let name = format!(
-            "{}{:020}-{}.{}-{}-{adds}",
-            if changes { layout::DELTA } else { layout::HITS },
-            stamp(),
-            std::process::id(),
-            process_nonce(),
-            p.seq
-        );
+        let prefix = if changes { layout::DELTA } else { layout::HITS };
+        let name = record_name(prefix, &format!("{}-{adds}", p.seq));
         let written =
             format::encode_delta(&delta).and_then(|d| self.write_record(&name, &d, !changes));
         let (bytes, log_len) = match written {
@@ -718,13 +724,7 @@ impl Engine {
     /// which this fold then reads (and deletes) like the others; later
     /// appends start a new log.
     fn take_hit_log(&self) -> Result<()> {
-        let name = format!(
-            "{}{:020}-{}.{}-log-0",
-            layout::HITS,
-            stamp(),
-            std::process::id(),
-            process_nonce()
-        );
+        let name = record_name(layout::HITS, "log-0");
         self.store.take_log(layout::HIT_LOG, &name).map(|_| ())
     }
 

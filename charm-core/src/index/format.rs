@@ -174,8 +174,7 @@ pub(crate) fn decode_delta_log(bytes: &[u8]) -> (Vec<(u64, Delta)>, bool) {
             .filter(|len| *len <= rest.len());
         if let Some(len) = len {
             if let Ok(d) = decode_delta(&rest[..len]) {
-                let check = u64::from_le_bytes(rest[20..28].try_into().unwrap_or_default());
-                records.push((check, d));
+                records.push((record_check(rest), d));
                 at += len;
                 continue;
             }
