@@ -29,24 +29,48 @@ fn workspace_manifest(dir: &Path) -> Option<(PathBuf, toml::Table)> {
     })
 }
 
-/// The dependencies declared in the manifest in `dir` (all kinds, all
-/// targets: a closure may be in a test or an example).
-pub(crate) fn deps(dir: &Path) -> Deps {
+/// The folder of a path dependency written `rel` in a manifest in `base`,
+/// canonical (no `.`, `..` or symbolic link) when it exists, so that a
+/// folder has one name however it is reached: a cycle of path
+/// dependencies (legal through dev-dependencies) is then seen as one.
+fn dependency_folder(base: &Path, rel: &str) -> PathBuf {
+    let joined = base.join(rel);
+    std::fs::canonicalize(&joined).unwrap_or(joined)
+}
+
+/// Which dependency tables of a manifest count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kinds {
+    /// All of them: the scanned package's closures may be in a test or an
+    /// example, which see its dev-dependencies.
+    All,
+    /// Normal and build dependencies: what a dependency's library is built
+    /// from (its dev-dependencies never reach it).
+    Built,
+}
+
+/// The dependencies declared in the manifest in `dir` (of the `kinds`
+/// given, for every target platform).
+pub(crate) fn deps(dir: &Path, kinds: Kinds) -> Deps {
     let mut out = Deps::default();
     let Some(manifest) = read_toml(&dir.join("Cargo.toml")) else {
         return out;
     };
     let workspace = workspace_manifest(dir);
+    let kinds: &[&str] = match kinds {
+        Kinds::All => &["dependencies", "dev-dependencies", "build-dependencies"],
+        Kinds::Built => &["dependencies", "build-dependencies"],
+    };
     let mut tables: Vec<&toml::Table> = Vec::new();
-    for kind in ["dependencies", "dev-dependencies", "build-dependencies"] {
-        if let Some(t) = manifest.get(kind).and_then(toml::Value::as_table) {
+    for kind in kinds {
+        if let Some(t) = manifest.get(*kind).and_then(toml::Value::as_table) {
             tables.push(t);
         }
     }
     if let Some(targets) = manifest.get("target").and_then(toml::Value::as_table) {
         for t in targets.values().filter_map(toml::Value::as_table) {
-            for kind in ["dependencies", "dev-dependencies", "build-dependencies"] {
-                if let Some(t) = t.get(kind).and_then(toml::Value::as_table) {
+            for kind in kinds {
+                if let Some(t) = t.get(*kind).and_then(toml::Value::as_table) {
                     tables.push(t);
                 }
             }
@@ -62,7 +86,7 @@ pub(crate) fn deps(dir: &Path) -> Deps {
                     package = p.to_owned();
                 }
                 if let Some(p) = spec.get("path").and_then(toml::Value::as_str) {
-                    path = Some(dir.join(p));
+                    path = Some(dependency_folder(dir, p));
                 }
                 if spec.get("workspace").and_then(toml::Value::as_bool) == Some(true) {
                     if let Some((root, ws)) = &workspace {
@@ -74,7 +98,7 @@ pub(crate) fn deps(dir: &Path) -> Deps {
                             .and_then(|s| s.get("path"))
                             .and_then(toml::Value::as_str)
                         {
-                            path = Some(root.join(p));
+                            path = Some(dependency_folder(root, p));
                         }
                         if let Some(p) = inherited
                             .and_then(|s| s.get("package"))

@@ -162,7 +162,7 @@ impl Scan {
 
     /// Reads every target and computes each marked function's closure.
     pub fn run(mut self) -> Scan {
-        let deps = cargo::deps(&self.dir);
+        let deps = cargo::deps(&self.dir, cargo::Kinds::All);
         let lock_path = cargo::lock_file(&self.dir);
         let lock = lock_path
             .as_deref()
@@ -206,7 +206,8 @@ impl Scan {
                 let mut own = deps.paths.clone();
                 if !is_lib && !package.is_empty() {
                     // The package's library, used from a test or example.
-                    own.insert(package.clone(), self.dir.clone());
+                    let dir = std::fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
+                    own.insert(package.clone(), dir);
                 }
                 let digest = self.closure_digest(&krate, &closure, &deps, &own, &lock);
                 self.functions.push(Function {
@@ -230,7 +231,7 @@ impl Scan {
         paths: &std::collections::HashMap<String, PathBuf>,
         lock: &cargo::Lock,
     ) -> [u8; 32] {
-        let mut h = blake3::Hasher::new_derive_key("charm-build 2026-11-29 closure v1");
+        let mut h = blake3::Hasher::new_derive_key("charm-build 2026-11-30 closure v2");
         let mut digests: Vec<[u8; 32]> = closure
             .items
             .iter()
@@ -261,13 +262,15 @@ impl Scan {
         }
         for (file, inc) in &closure.includes {
             let path = file.parent().unwrap_or(Path::new(".")).join(inc);
-            self.fold_file(&mut h, &path);
+            self.fold_file(&mut h, &path, inc);
         }
         *h.finalize().as_bytes()
     }
 
     /// The digest of a path dependency's manifest and sources, and of
-    /// its own path dependencies', recursively.
+    /// what its library is built from by path, recursively. Files are named
+    /// relative to `dir`: the digest does not depend on where the project
+    /// is checked out.
     fn folder_digest(&mut self, dir: &Path) -> [u8; 32] {
         if let Some(d) = self.folders.get(dir) {
             return *d;
@@ -275,9 +278,17 @@ impl Scan {
         self.folders.insert(dir.to_owned(), [0; 32]); // a cycle ends here
         let mut h = blake3::Hasher::new();
         for f in cargo::package_files(dir) {
-            self.fold_file(&mut h, &f);
+            let name = f
+                .strip_prefix(dir)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .into_owned();
+            self.fold_file(&mut h, &f, &name);
         }
-        let mut deps: Vec<PathBuf> = cargo::deps(dir).paths.into_values().collect();
+        let mut deps: Vec<PathBuf> = cargo::deps(dir, cargo::Kinds::Built)
+            .paths
+            .into_values()
+            .collect();
         deps.sort();
         for d in deps {
             h.update(&self.folder_digest(&d));
@@ -287,9 +298,9 @@ impl Scan {
         d
     }
 
-    /// Folds a file's name and contents (or its absence) into `h`.
-    fn fold_file(&mut self, h: &mut blake3::Hasher, path: &Path) {
-        let name = path.to_string_lossy();
+    /// Folds the contents of the file at `path` (or its absence) into `h`,
+    /// under `name`, a name that does not depend on where the project is.
+    fn fold_file(&mut self, h: &mut blake3::Hasher, path: &Path, name: &str) {
         h.update(&(name.len() as u64).to_le_bytes());
         h.update(name.as_bytes());
         match std::fs::read(path) {
