@@ -63,7 +63,8 @@ impl Probe {
             dir.join("Cargo.toml"),
             format!(
                 "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-                 [dependencies]\ncharm = {{ path = {:?} }}\n{extra}\n[workspace]\n",
+                 [dependencies]\ncharm = {{ path = {:?} }}\n{extra}\n[workspace]\n\n\
+                 [profile.dev]\ndebug = false\n",
                 charm.display().to_string()
             ),
         )
