@@ -1,8 +1,8 @@
 //! The snapshot searched in place (by every process).
 
 use super::{
-    parse_record, prefix, sort_key, word, Layout, BLOCK_READ, CACHED_BYTES, DIRECTORY_CHUNK, ENTRY,
-    HEADER, INTERPOLATIONS, RECORD,
+    key_prefix, prefix, sort_key, word, Head, Layout, Span, BLOCK_READ, CACHED_BYTES,
+    DIRECTORY_CHUNK, ENTRY, HEADER, INTERPOLATIONS,
 };
 use crate::sharded::ShardedMap;
 use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result, StoredReader};
@@ -10,22 +10,21 @@ use charm_freeze::Digest;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-/// A directory entry: where a block starts in the blocks, and its fence
-/// (its first key's first 8 bytes).
-type Fence = (u64, u64);
+/// A directory entry: where a block starts in the blocks, its fence (its
+/// first key's first 8 bytes), and its head's length.
+type Fence = [u64; 3];
 
-/// A block as read: its records, and their inline values when the block
-/// was short enough to read whole.
+/// A block as read: its head, and its records' inline values when the
+/// block was short enough to read whole.
 #[derive(Debug)]
 struct Block {
-    /// Its records, then (if it was read whole) their values: one buffer.
+    /// Its head, then (if it was read whole) its values: one buffer.
     bytes: Vec<u8>,
-    records_len: usize,
+    head_len: usize,
+    /// How many records the head holds.
+    records: usize,
     /// Whether `bytes` holds the values.
     whole: bool,
-    /// Each record's key prefix, side by side: a search reads these few
-    /// cache lines, and then the one record it compares whole.
-    prefixes: Vec<u64>,
     /// Where the block's values start in the file, and how many bytes.
     values_at: u64,
     values_len: u64,
@@ -34,56 +33,92 @@ struct Block {
 impl Block {
     /// The memory it holds.
     fn bytes(&self) -> usize {
-        self.bytes.capacity() + self.prefixes.capacity() * 8
+        self.bytes.capacity() + std::mem::size_of::<Block>()
+    }
+
+    /// Its head (checked to parse when the block was read).
+    fn head(&self) -> Option<Head<'_>> {
+        Head::parse(&self.bytes[..self.head_len], self.records)
     }
 
     /// The values of its records, if they were read with them.
     fn values(&self) -> Option<&[u8]> {
-        self.whole.then(|| &self.bytes[self.records_len..])
+        self.whole.then(|| &self.bytes[self.head_len..])
     }
-
-    /// Record `i`, of the `prefixes.len()` the block holds.
-    fn record(&self, i: usize) -> &[u8] {
-        &self.bytes[i * RECORD..(i + 1) * RECORD]
-    }
-}
-
-/// A key's first 8 bytes as one integer, which orders keys as those bytes do.
-fn key_prefix(key: &[u8]) -> u64 {
-    u64::from_be_bytes(key[..8].try_into().unwrap_or_default())
 }
 
 /// Where a key falls against a block's records.
-enum Place<'b> {
+enum Place {
     /// Before its first record (whose key's prefix this is).
     Before(u64),
     /// After its last record (whose key's prefix this is).
     After(u64),
-    /// Among them: its record, if the block holds one.
-    Within(Option<&'b [u8]>),
+    /// Among them: its record's index, if the block holds one.
+    Within(Option<usize>),
 }
 
-fn place<'b>(block: &'b Block, target: &[u8; 64]) -> Place<'b> {
+fn place(head: &Head<'_>, target: &[u8; 64]) -> Place {
     // The first 8 bytes, compared as one integer, settle almost every
-    // comparison of these digests without reading the record.
+    // comparison of these digests without reading the record: the records
+    // that can be the key's are found among the prefixes, from where the
+    // key's value puts them.
     let t = key_prefix(target);
-    let order = |i: usize| {
-        t.cmp(&block.prefixes[i])
-            .then_with(|| target[8..].cmp(&block.record(i)[8..64]))
+    let n = head.len();
+    let lo = match n {
+        0 => 0,
+        _ => {
+            let guess = interpolate(t, head.prefix(0), head.prefix(n - 1), n);
+            partition_near(n, guess, |i| head.prefix(i) < t)
+        }
     };
-    let n = block.prefixes.len();
-    if n > 0 && order(0).is_lt() {
-        Place::Before(block.prefixes[0])
-    } else if n > 0 && order(n - 1).is_gt() {
-        Place::After(block.prefixes[n - 1])
-    } else {
-        let same_prefix = (0..n).filter(|&i| block.prefixes[i] == t);
-        Place::Within(
-            same_prefix
-                .map(|i| block.record(i))
-                .find(|r| r[8..64] == target[8..]),
-        )
+    let found = (lo..n).take_while(|&i| head.prefix(i) == t).find(|&i| {
+        head.key_rest(i)
+            .is_some_and(|(args, name)| args == &target[8..32] && name == &target[32..])
+    });
+    if found.is_some() || n == 0 {
+        return Place::Within(found);
     }
+    // Not here: is the key before the block, after it, or missing from
+    // it? A record whose bytes are damaged compares by its prefix alone.
+    let order = |i: usize| {
+        t.cmp(&head.prefix(i)).then_with(|| match head.key_rest(i) {
+            Some((args, name)) => target[8..32].cmp(args).then_with(|| target[32..].cmp(name)),
+            None => std::cmp::Ordering::Equal,
+        })
+    };
+    if order(0).is_lt() {
+        Place::Before(head.prefix(0))
+    } else if order(n - 1).is_gt() {
+        Place::After(head.prefix(n - 1))
+    } else {
+        Place::Within(None)
+    }
+}
+
+/// Where `value` falls among `n` values spread evenly from `first` to
+/// `last`: a guess for [`partition_near`].
+fn interpolate(value: u64, first: u64, last: u64, n: usize) -> usize {
+    if value <= first || last <= first {
+        return 0;
+    }
+    let share = (value - first) as f64 / (last - first) as f64;
+    (share.min(1.0) * n as f64) as usize
+}
+
+/// `(0..n).partition_point(below)`, walked to from `guess`: a few steps,
+/// over neighbouring bytes, when the guess is close (as interpolation
+/// makes it on keys spread evenly), where a bisection reads a cache line
+/// per step. When `below` is not true on a prefix of the range (crafted
+/// data), some index in `0..=n`, after at most `n` steps.
+fn partition_near(n: usize, guess: usize, below: impl Fn(usize) -> bool) -> usize {
+    let mut i = guess.min(n);
+    while i > 0 && !below(i - 1) {
+        i -= 1;
+    }
+    while i < n && below(i) {
+        i += 1;
+    }
+    i
 }
 
 /// A snapshot opened for lookups in place.
@@ -166,17 +201,17 @@ impl Table {
             .read_at(HEADER as u64 + first * ENTRY as u64, &mut raw)?;
         let e: Box<[Fence]> = raw
             .chunks_exact(ENTRY)
-            .map(|w| (word(w, 0), word(w, 8)))
+            .map(|w| [word(w, 0), word(w, 8), word(w, 16)])
             .collect();
         Ok(slot.get_or_init(|| e))
     }
 
-    /// Where block `b` starts and ends in the blocks, from the directory.
-    fn span(&self, b: u64) -> Result<Option<(u64, u64)>> {
+    /// Where block `b` is in the blocks, from the directory.
+    fn span(&self, b: u64) -> Result<Option<Span>> {
         let entries = self.chunk(b / DIRECTORY_CHUNK)?;
         let i = (b % DIRECTORY_CHUNK) as usize;
         Ok(match (entries.get(i), entries.get(i + 1)) {
-            (Some(start), Some(end)) => self.layout.block_span(b, start.0, end.0),
+            (Some(this), Some(next)) => self.layout.block_span(b, this[0], next[0], this[2]),
             _ => None,
         })
     }
@@ -196,50 +231,48 @@ impl Table {
             let (Some(first), Some(after)) = (entries.first(), entries.last()) else {
                 return Ok(None);
             };
-            if value < first.1 && c > 0 {
+            if value < first[1] && c > 0 {
                 c -= 1;
-            } else if value >= after.1 && c + 1 < chunks {
+            } else if value >= after[1] && c + 1 < chunks {
                 c += 1;
             } else {
                 let fences = &entries[..entries.len() - 1];
-                let i = fences.partition_point(|e| e.1 <= value).saturating_sub(1);
+                let (low, high) = (first[1], fences[fences.len() - 1][1]);
+                let guess = interpolate(value, low, high, fences.len());
+                let i = partition_near(fences.len(), guess, |i| fences[i][1] <= value);
+                let i = i.saturating_sub(1);
                 return Ok(Some(c * DIRECTORY_CHUNK + i as u64));
             }
         }
         Ok(None)
     }
 
-    /// Block `b`: its records and (if it is short) their values, in one
-    /// read, once.
+    /// Block `b`: its head and (if it is short) its values, in one read,
+    /// once.
     fn block(&self, b: u64) -> Result<Arc<Block>> {
         if let Some(block) = self.blocks.get(&b) {
             return Ok(block.clone());
         }
-        let Some((start, end)) = self.span(b)? else {
+        let Some(Span { start, end, head }) = self.span(b)? else {
             return Err(Error::corrupt("index snapshot", "a misplaced block"));
         };
         let at = self.layout.blocks_at() + start;
-        let records_len = self.layout.records_in(b) as usize * RECORD;
         let whole = end - start <= BLOCK_READ;
-        let mut bytes = vec![
-            0u8;
-            if whole {
-                (end - start) as usize
-            } else {
-                records_len
-            }
-        ];
+        // The span's bounds hold these to the file's length and MAX_HEAD.
+        let len = if whole { end - start } else { head };
+        let mut bytes = vec![0u8; len as usize];
         self.reader.read_at(at, &mut bytes)?;
+        let records = self.layout.records_in(b) as usize;
+        if Head::parse(&bytes[..head as usize], records).is_none() {
+            return Err(Error::corrupt("index snapshot", "a damaged block head"));
+        }
         let block = Arc::new(Block {
-            prefixes: bytes[..records_len]
-                .chunks_exact(RECORD)
-                .map(key_prefix)
-                .collect(),
             bytes,
-            records_len,
+            head_len: head as usize,
+            records,
             whole,
-            values_at: at + records_len as u64,
-            values_len: end - start - records_len as u64,
+            values_at: at + head,
+            values_len: end - start - head,
         });
         let bytes = block.bytes();
         while self.cached.load(Ordering::Relaxed).saturating_add(bytes) > self.cache_limit {
@@ -265,7 +298,7 @@ impl Table {
         let value = prefix(key);
         if let Some(b) = self.seek(value)? {
             let block = self.block(b)?;
-            if let Place::Within(record) = place(&block, &target) {
+            if let Place::Within(record) = place(&Self::head(&block)?, &target) {
                 return self.found(record, &block);
             }
         }
@@ -284,7 +317,7 @@ impl Table {
                 lo + (hi - lo) / 2
             };
             let block = self.block(b)?;
-            match place(&block, &target) {
+            match place(&Self::head(&block)?, &target) {
                 Place::Before(first) => (hi, hi_v) = (b, first),
                 Place::After(last) => (lo, lo_v) = (b + 1, last),
                 Place::Within(record) => return self.found(record, &block),
@@ -293,16 +326,22 @@ impl Table {
         Ok(None)
     }
 
-    /// The entry of a record found in `block`, if any.
-    fn found(&self, record: Option<&[u8]>, block: &Block) -> Result<Option<Entry>> {
-        record.map(|r| self.entry(r, block)).transpose()
+    fn head(block: &Block) -> Result<Head<'_>> {
+        block
+            .head()
+            .ok_or_else(|| Error::corrupt("index snapshot", "a damaged block head"))
     }
 
-    /// A found record of `block` as an entry, its inline value taken from
-    /// what the block read, or else read.
-    fn entry(&self, record: &[u8], block: &Block) -> Result<Entry> {
+    /// The entry of record `i` found in `block`, if any.
+    fn found(&self, i: Option<usize>, block: &Block) -> Result<Option<Entry>> {
+        i.map(|i| self.entry(i, block)).transpose()
+    }
+
+    /// Record `i` of `block` as an entry, its inline value taken from what
+    /// the block read, or else read.
+    fn entry(&self, i: usize, block: &Block) -> Result<Entry> {
         let mut failed = None;
-        let parsed = parse_record(record, |at, len| {
+        let parsed = Self::head(block)?.entry(i, |at, len| {
             let end = at.checked_add(len as u64)?;
             if end > block.values_len {
                 return None;

@@ -7,15 +7,31 @@
 //!                | meta bytes u64 | xxh3-64(meta) u64 | system state [32] | 0 u64
 //!                | xxh3-64(the 88 bytes before) u64
 //! directory:     per block: where it starts in the blocks u64, its first argument key's
-//!                first 8 bytes (big-endian) u64; then where the last block ends, u64::MAX
-//! blocks:        20 records each (the last fewer), sorted by (argument key,
-//!                function name), then the inline values of those records:
-//!                args [32] name [32] obj [32] func_state [32] args_ver [32]
-//!                size u64 compute_ns u64 serialize_ns u64 stamp u64
-//!                inline offset in the block's values u64 | inline length u32 (u32::MAX: none)
-//!                | low 32 bits of xxh3-64(the record's first 204 bytes, then its inline bytes)
+//!                first 8 bytes (big-endian) u64, the length of its head u64;
+//!                then where the last block ends, u64::MAX, 0
+//! blocks:        64 records each (the last fewer), sorted by (argument key,
+//!                function name); a block is its head, then the inline values
+//!                of its records. The head:
+//!   prefixes     per record, its argument key's first 8 bytes
+//!   ends         per record, where it ends in the records, u32
+//!   digests      [32] each: the names, function states and argument
+//!                versions its records use, each once
+//!   records      the argument key's other 24 bytes | name, function state
+//!                and argument version as indices into the digests, u8 each
+//!                | obj [32] | size, compute_ns, serialize_ns, stamp as
+//!                LEB128 varints | the inline value's length + 1 (0: none),
+//!                then (if any) its offset in the block's values, varints
+//!                | check u32
 //! meta:          postcard: system state, function records, policy state, folded deltas
 //! ```
+//!
+//! A record's check is the low 32 bits of xxh3-64 of its *image* (the
+//! entry spelled out whole: key, digests and numbers at fixed places, see
+//! [`image`]) followed by its inline value: it covers what the record
+//! means, the digests it names by index included, whatever bytes spell it.
+//! A tiny entry takes under 100 bytes besides its value (the fixed-width
+//! records before took 208), so a lookup's read of a block, and a cache of
+//! blocks, holds twice the entries.
 //!
 //! Argument keys are digests, spread evenly over their range, so where a
 //! key sits in the sorted table is well estimated from its value
@@ -23,7 +39,8 @@
 //! its records and their small values in one read, and almost always
 //! finds the key's place there. Every record carries its own check, so a
 //! damaged record is one lost entry; nothing in the file decides how much
-//! is read beyond the file's own length.
+//! is read beyond the file's own length and a block head's bound
+//! ([`MAX_HEAD`]).
 
 mod lookup;
 #[cfg(test)]
@@ -40,24 +57,38 @@ use charm_freeze::Digest;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-const MAGIC: &[u8; 8] = b"CHARMIX3";
+const MAGIC: &[u8; 8] = b"CHARMIX4";
+/// What every layout's magic starts with (an older one is "another
+/// version", not "foreign").
+const MAGIC_FAMILY: &[u8] = b"CHARMIX";
 const HEADER: usize = 96;
-const RECORD: usize = 208;
-/// Bytes a record's check covers (all but the check).
-const CHECKED: usize = RECORD - 4;
+/// Bytes a block's head spends per record besides the record: its key
+/// prefix and where it ends.
+const SLOT: usize = 8 + 4;
+/// The fewest bytes a record takes: the argument key's other 24 bytes,
+/// three indices, the object key, four one-byte numbers, no value, check.
+const MIN_RECORD: usize = 24 + 3 + 32 + 4 + 1 + 4;
+/// The most: every varint ten bytes.
+const MAX_RECORD: usize = 24 + 3 + 32 + 6 * 10 + 4;
+/// Bytes of a record's image (see [`image`]).
+const IMAGE: usize = 64 + 3 * 32 + 4 * 8 + 4;
 const NO_INLINE: u32 = u32::MAX;
 /// Sizes above this (1 PiB) are refused as crafted.
 const MAX_ENTRY_SIZE: u64 = 1 << 50;
-/// Records per block (about 4 KiB of them).
-const BLOCK: u64 = 20;
+/// Records per block (about 6 KiB of heads with tiny values).
+const BLOCK: u64 = 64;
+/// The longest head a block can have: its slots, three digests per
+/// record, and its records at their longest. A longer one is crafted,
+/// and is not read.
+const MAX_HEAD: u64 = BLOCK * (SLOT + 3 * 32 + MAX_RECORD) as u64;
 /// The longest block a lookup reads whole (its records and their small
 /// values); a longer one holds large values kept in the index, which are
 /// read one by one.
 const BLOCK_READ: u64 = 64 << 10;
-/// Directory entries read at once (8 KiB, and the next block's entry).
+/// Directory entries read at once (12 KiB, and the next block's entry).
 const DIRECTORY_CHUNK: u64 = 512;
 /// Bytes of one directory entry.
-const ENTRY: usize = 16;
+const ENTRY: usize = 24;
 /// Bytes of blocks a reader keeps (records and the small values read with
 /// them), filled only by lookups, so repeated lookups read nothing; past
 /// it, blocks go to make room for each one read.
@@ -104,19 +135,30 @@ impl Layout {
         BLOCK.min(self.records - b * BLOCK)
     }
 
-    /// Block `b`'s place in the blocks, from the directory's `start` and
-    /// `end`, if they are sane: in order, within the blocks, and room for
-    /// its records.
-    fn block_span(&self, b: u64, start: u64, end: u64) -> Option<(u64, u64)> {
-        let records = self.records_in(b) * RECORD as u64;
-        (start <= end && end <= self.block_bytes && end - start >= records).then_some((start, end))
+    /// Block `b`'s place in the blocks, from the directory's `start`,
+    /// `end` and `head` length, if they are sane: in order, within the
+    /// blocks, a head within the block with room for its records and no
+    /// longer than any real one.
+    fn block_span(&self, b: u64, start: u64, end: u64, head: u64) -> Option<Span> {
+        let least = self.records_in(b) * (SLOT + MIN_RECORD) as u64;
+        let sane = start <= end
+            && end <= self.block_bytes
+            && (least..=MAX_HEAD.min(end - start)).contains(&head);
+        sane.then_some(Span { start, end, head })
     }
 
     /// Reads and checks a header against the file's length.
     fn parse(header: &[u8], file_len: u64) -> Result<Layout> {
         let bad = |why: &str| Error::corrupt("index snapshot", why);
-        if header.len() < HEADER || &header[..8] != MAGIC {
+        if header.len() < HEADER || !header.starts_with(MAGIC_FAMILY) {
             return Err(bad("not a charm index snapshot (foreign or truncated)"));
+        }
+        if &header[..8] != MAGIC {
+            return Err(bad(&format!(
+                "an index snapshot of another charm version ({}), this charm reads {}",
+                String::from_utf8_lossy(&header[..8]),
+                String::from_utf8_lossy(MAGIC)
+            )));
         }
         let format = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
         if format != FORMAT {
@@ -147,13 +189,21 @@ impl Layout {
         }
         if layout
             .records
-            .checked_mul(RECORD as u64)
+            .checked_mul((SLOT + MIN_RECORD) as u64)
             .is_none_or(|r| r > layout.block_bytes)
         {
             return Err(bad("fewer bytes of blocks than its records take"));
         }
         Ok(layout)
     }
+}
+
+/// Where a block is in the blocks, and how long its head is.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u64,
+    end: u64,
+    head: u64,
 }
 
 fn word(b: &[u8], at: usize) -> u64 {
@@ -171,7 +221,13 @@ fn digest(b: &[u8], at: usize) -> Digest {
 /// The first 8 bytes of a key's argument key, as a number: where the key
 /// sits in the table, as a fraction of `u64::MAX`.
 fn prefix(k: &EntryKey) -> u64 {
-    u64::from_be_bytes(sort_key(k)[..8].try_into().unwrap_or_default())
+    key_prefix(k.args.as_bytes())
+}
+
+/// The first 8 bytes of `key` as one integer, which orders keys as those
+/// bytes do.
+fn key_prefix(key: &[u8]) -> u64 {
+    u64::from_be_bytes(key[..8].try_into().unwrap_or_default())
 }
 
 /// The bytes a record is sorted and searched by: argument key, then name.
@@ -182,75 +238,240 @@ fn sort_key(k: &EntryKey) -> [u8; 64] {
     out
 }
 
-/// The check of a record and its inline value: xxh3 of the two, one
+/// An entry spelled out whole at fixed places, which its record's check
+/// covers: key [64] | obj, function state, argument version [32 each] |
+/// size, compute_ns, serialize_ns, stamp u64 | inline length u32
+/// (`u32::MAX`: none).
+fn image(k: &EntryKey, e: &Entry, inline_len: u32) -> [u8; IMAGE] {
+    let mut out = [0u8; IMAGE];
+    out[..64].copy_from_slice(&sort_key(k));
+    for (i, d) in [&e.obj_key, &e.func_state, &e.args_ver].iter().enumerate() {
+        out[64 + 32 * i..96 + 32 * i].copy_from_slice(d.as_bytes());
+    }
+    for (i, n) in [e.size, e.compute_ns, e.serialize_ns, e.stamp]
+        .iter()
+        .enumerate()
+    {
+        out[160 + 8 * i..168 + 8 * i].copy_from_slice(&n.to_le_bytes());
+    }
+    out[192..].copy_from_slice(&inline_len.to_le_bytes());
+    out
+}
+
+/// The check of a record: xxh3 of its image and its inline value, one
 /// after the other (hashed at once from a copy on the stack when they are
 /// short, as they are on every tiny hit: the streaming hasher costs more
 /// to set up than the copy).
-fn record_check(record: &[u8], inline: &[u8]) -> u32 {
+fn record_check(image: &[u8; IMAGE], inline: &[u8]) -> u32 {
     let mut joined = [0u8; 512];
-    let len = CHECKED + inline.len();
+    let len = IMAGE + inline.len();
     if len <= joined.len() {
-        joined[..CHECKED].copy_from_slice(&record[..CHECKED]);
-        joined[CHECKED..len].copy_from_slice(inline);
+        joined[..IMAGE].copy_from_slice(image);
+        joined[IMAGE..len].copy_from_slice(inline);
         return xxh3_64(&joined[..len]) as u32;
     }
     let mut h = Xxh3::new();
-    h.update(&record[..CHECKED]);
+    h.update(image);
     h.update(inline);
     h.digest() as u32
 }
 
-/// Appends one record, its inline value at `inline_at` of its block's values.
-fn write_record(out: &mut Vec<u8>, k: &EntryKey, e: &Entry, inline_at: u64) -> Result<()> {
-    let start = out.len();
-    out.extend_from_slice(&sort_key(k));
-    for d in [&e.obj_key, &e.func_state, &e.args_ver] {
-        out.extend_from_slice(d.as_bytes());
+/// An inline value's length as its image spells it.
+fn inline_len(inline: Option<&[u8]>) -> Option<u32> {
+    match inline {
+        None => Some(NO_INLINE),
+        Some(v) => u32::try_from(v.len()).ok().filter(|l| *l != NO_INLINE),
     }
-    for n in [e.size, e.compute_ns, e.serialize_ns, e.stamp, inline_at] {
-        out.extend_from_slice(&n.to_le_bytes());
-    }
-    let len = match &e.inline {
-        None => NO_INLINE,
-        Some(v) => u32::try_from(v.len())
-            .ok()
-            .filter(|l| *l != NO_INLINE)
-            .ok_or_else(|| Error::plugin("index encoding", "an inline value over 4 GiB"))?,
-    };
-    out.extend_from_slice(&len.to_le_bytes());
-    let check = record_check(&out[start..], e.inline.as_deref().unwrap_or_default());
-    out.extend_from_slice(&check.to_le_bytes());
-    Ok(())
 }
 
-/// A record and its inline value (fetched by `inline(offset, len)`), if
-/// its check holds and its fields are sane.
-fn parse_record(
-    b: &[u8],
-    inline: impl FnOnce(u64, usize) -> Option<Vec<u8>>,
-) -> Option<(EntryKey, Entry)> {
-    let inline_len = u32::from_le_bytes([b[200], b[201], b[202], b[203]]);
-    let inline = match inline_len {
-        NO_INLINE => None,
-        n => Some(inline(word(b, 192), usize::try_from(n).ok()?)?),
-    };
-    let check = u32::from_le_bytes([b[204], b[205], b[206], b[207]]);
-    if check != record_check(b, inline.as_deref().unwrap_or_default()) {
-        return None;
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
     }
-    let key = EntryKey {
-        args: digest(b, 0),
-        name: digest(b, 32),
+    out.push(n as u8);
+}
+
+/// The varint at the start of `b`, which moves past it (`None` when it
+/// runs off the end or past ten bytes).
+fn take_varint(b: &mut &[u8]) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = b.split_first()?;
+        *b = rest;
+        n |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Appends one block (its entries sorted by [`sort_key`]): its head, then
+/// their inline values. Returns the head's length.
+fn write_block(out: &mut Vec<u8>, block: &[&(EntryKey, Entry)]) -> Result<u64> {
+    let mut digests: Vec<Digest> = Vec::new();
+    let mut index = |d: Digest| -> u8 {
+        let i = digests.iter().position(|x| *x == d).unwrap_or_else(|| {
+            digests.push(d);
+            digests.len() - 1
+        });
+        // At most three digests per record, 64 records: 192 fit a byte.
+        i as u8
     };
-    let entry = Entry {
-        obj_key: digest(b, 64),
-        func_state: digest(b, 96),
-        args_ver: digest(b, 128),
-        size: word(b, 160),
-        compute_ns: word(b, 168),
-        serialize_ns: word(b, 176),
-        stamp: word(b, 184),
-        inline,
-    };
-    (entry.size <= MAX_ENTRY_SIZE).then_some((key, entry))
+    let (mut records, mut values, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, e) in block {
+        let len = inline_len(e.inline.as_deref())
+            .ok_or_else(|| Error::plugin("index encoding", "an inline value over 4 GiB"))?;
+        records.extend_from_slice(&k.args.as_bytes()[8..]);
+        records.extend([index(k.name), index(e.func_state), index(e.args_ver)]);
+        records.extend_from_slice(e.obj_key.as_bytes());
+        for n in [e.size, e.compute_ns, e.serialize_ns, e.stamp] {
+            put_varint(&mut records, n);
+        }
+        let inline = e.inline.as_deref().unwrap_or_default();
+        match &e.inline {
+            None => put_varint(&mut records, 0),
+            Some(v) => {
+                put_varint(&mut records, v.len() as u64 + 1);
+                put_varint(&mut records, values.len() as u64);
+            }
+        }
+        let check = record_check(&image(k, e, len), inline);
+        records.extend_from_slice(&check.to_le_bytes());
+        values.extend_from_slice(inline);
+        ends.push(records.len() as u32);
+    }
+    let start = out.len();
+    for (k, _) in block {
+        out.extend_from_slice(&k.args.as_bytes()[..8]);
+    }
+    for end in ends {
+        out.extend_from_slice(&end.to_le_bytes());
+    }
+    for d in &digests {
+        out.extend_from_slice(d.as_bytes());
+    }
+    out.extend_from_slice(&records);
+    let head = (out.len() - start) as u64;
+    out.extend_from_slice(&values);
+    Ok(head)
+}
+
+/// A block's head, its sections told apart (see the module's layout).
+#[derive(Debug, Clone, Copy)]
+struct Head<'a> {
+    prefixes: &'a [u8],
+    ends: &'a [u8],
+    digests: &'a [u8],
+    records: &'a [u8],
+}
+
+impl<'a> Head<'a> {
+    /// The head of a block of `n` records, if its sections add up.
+    fn parse(head: &'a [u8], n: usize) -> Option<Head<'a>> {
+        let (prefixes, rest) = head.split_at_checked(8 * n)?;
+        let (ends, rest) = rest.split_at_checked(4 * n)?;
+        let records_len = match n {
+            0 => 0,
+            _ => u32::from_le_bytes(ends[4 * n - 4..].try_into().ok()?) as usize,
+        };
+        let digests_len = rest.len().checked_sub(records_len)?;
+        if digests_len % 32 != 0 {
+            return None;
+        }
+        let (digests, records) = rest.split_at(digests_len);
+        Some(Head {
+            prefixes,
+            ends,
+            digests,
+            records,
+        })
+    }
+
+    /// How many records it holds.
+    fn len(&self) -> usize {
+        self.prefixes.len() / 8
+    }
+
+    /// Record `i`'s argument key's first 8 bytes, as a number.
+    fn prefix(&self, i: usize) -> u64 {
+        key_prefix(&self.prefixes[8 * i..])
+    }
+
+    fn end(&self, i: usize) -> usize {
+        u32::from_le_bytes(self.ends[4 * i..4 * i + 4].try_into().unwrap_or_default()) as usize
+    }
+
+    /// Record `i`'s bytes (`None` when the ends are damaged).
+    fn record(&self, i: usize) -> Option<&'a [u8]> {
+        let start = if i == 0 { 0 } else { self.end(i - 1) };
+        self.records.get(start..self.end(i))
+    }
+
+    fn digest(&self, index: u8) -> Option<&'a [u8]> {
+        let at = 32 * usize::from(index);
+        self.digests.get(at..at + 32)
+    }
+
+    /// What a search compares of record `i` past its prefix: the argument
+    /// key's other 24 bytes, and the name.
+    fn key_rest(&self, i: usize) -> Option<(&'a [u8], &'a [u8])> {
+        let r = self.record(i)?;
+        Some((r.get(..24)?, self.digest(*r.get(24)?)?))
+    }
+
+    /// Record `i` and its inline value (fetched by `inline(offset, len)`),
+    /// if its check holds and its fields are sane.
+    fn entry(
+        &self,
+        i: usize,
+        inline: impl FnOnce(u64, usize) -> Option<Vec<u8>>,
+    ) -> Option<(EntryKey, Entry)> {
+        let r = self.record(i)?;
+        let (rest, r) = r.split_at_checked(24)?;
+        let ([name, state, version], r) = r.split_first_chunk::<3>()?;
+        let (obj, mut r) = r.split_first_chunk::<32>()?;
+        let mut numbers = [0u64; 4];
+        for n in &mut numbers {
+            *n = take_varint(&mut r)?;
+        }
+        let inline = match take_varint(&mut r)? {
+            0 => None,
+            len => {
+                let len = usize::try_from(len - 1).ok()?;
+                let at = take_varint(&mut r)?;
+                Some(inline(at, len)?)
+            }
+        };
+        let check: [u8; 4] = r.try_into().ok()?;
+        let mut args = [0u8; 32];
+        args[..8].copy_from_slice(&self.prefixes[8 * i..8 * i + 8]);
+        args[8..].copy_from_slice(rest);
+        let named = |index: u8| -> Option<Digest> {
+            Some(Digest::from_bytes(self.digest(index)?.try_into().ok()?))
+        };
+        let key = EntryKey {
+            args: Digest::from_bytes(args),
+            name: named(*name)?,
+        };
+        let [size, compute_ns, serialize_ns, stamp] = numbers;
+        let mut entry = Entry {
+            obj_key: Digest::from_bytes(*obj),
+            func_state: named(*state)?,
+            args_ver: named(*version)?,
+            size,
+            compute_ns,
+            serialize_ns,
+            stamp,
+            inline: None,
+        };
+        let len = inline_len(inline.as_deref())?;
+        let value = inline.as_deref().unwrap_or_default();
+        if u32::from_le_bytes(check) != record_check(&image(&key, &entry, len), value) {
+            return None;
+        }
+        entry.inline = inline;
+        (entry.size <= MAX_ENTRY_SIZE).then_some((key, entry))
+    }
 }

@@ -39,14 +39,25 @@ fn snapshot(n: u32) -> Snapshot {
     }
 }
 
-/// Where block `b`'s records start in an encoded snapshot (after the
-/// 96-byte header and the directory of 16-byte entries, at the block's
-/// directory entry).
-fn records_of(bytes: &[u8], b: usize) -> usize {
-    let records = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
-    let blocks_at = 96 + (records.div_ceil(20) + 1) * 16;
-    let entry = 96 + b * 16;
-    blocks_at + u64::from_le_bytes(bytes[entry..entry + 8].try_into().unwrap()) as usize
+fn word(bytes: &[u8], at: usize) -> usize {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize
+}
+
+/// Where block `b` starts in an encoded snapshot (after the 96-byte
+/// header and the directory of 24-byte entries, at the block's directory
+/// entry), and its head's length.
+fn block_of(bytes: &[u8], b: usize) -> (usize, usize) {
+    let blocks_at = 96 + (word(bytes, 16).div_ceil(64) + 1) * 24;
+    let entry = 96 + b * 24;
+    (blocks_at + word(bytes, entry), word(bytes, entry + 16))
+}
+
+/// Where record `i` of block `b` starts in an encoded snapshot.
+fn record_of(bytes: &[u8], b: usize, i: usize) -> usize {
+    let (start, head) = block_of(bytes, b);
+    let n = (word(bytes, 16) - 64 * b).min(64);
+    let head = super::Head::parse(&bytes[start..start + head], n).unwrap();
+    head.record(i).unwrap().as_ptr() as usize - bytes.as_ptr() as usize
 }
 
 fn table(bytes: Vec<u8>) -> Table {
@@ -74,19 +85,55 @@ fn every_entry_is_found_in_place_and_others_are_not() {
 }
 
 #[test]
-fn a_record_check_is_xxh3_of_the_record_and_its_value_whatever_their_length() {
-    let record: Vec<u8> = (0..super::RECORD as u32).map(|i| (i * 7) as u8).collect();
-    for len in [0, 1, 100, 308, 309, 4096] {
+fn a_record_check_is_xxh3_of_the_image_and_its_value_whatever_their_length() {
+    let mut image = [0u8; super::IMAGE];
+    for (i, b) in image.iter_mut().enumerate() {
+        *b = (i * 7) as u8;
+    }
+    for len in [0, 1, 100, 316, 317, 4096] {
         let inline: Vec<u8> = (0..len as u32).map(|i| (i * 13) as u8).collect();
-        let mut whole = record[..super::CHECKED].to_vec();
+        let mut whole = image.to_vec();
         whole.extend_from_slice(&inline);
         let expected = xxhash_rust::xxh3::xxh3_64(&whole) as u32;
         assert_eq!(
-            super::record_check(&record, &inline),
+            super::record_check(&image, &inline),
             expected,
             "{len} bytes"
         );
     }
+}
+
+#[test]
+fn a_tiny_entry_takes_under_a_hundred_bytes_besides_its_value() {
+    let n = 10_000;
+    let snap = Snapshot {
+        system: hash(&"system"),
+        functions: Vec::new(),
+        entries: (0..n)
+            .map(|i: u64| {
+                let key = EntryKey {
+                    name: hash(&"f"),
+                    args: hash(&i),
+                };
+                let entry = Entry {
+                    obj_key: hash(&(i, "obj")),
+                    func_state: hash(&"state"),
+                    args_ver: hash(&()),
+                    size: 120,
+                    compute_ns: 20_000,
+                    serialize_ns: 300,
+                    stamp: 1_796_000_000_000_000_000 + i,
+                    inline: Some(i.to_le_bytes().to_vec()),
+                };
+                (key, entry)
+            })
+            .collect(),
+        policy: None,
+        folded: Vec::new(),
+    };
+    let bytes = encode(&snap).unwrap();
+    let per_entry = (bytes.len() as u64 - 8 * n) / n;
+    assert!(per_entry < 100, "{per_entry} bytes per entry");
 }
 
 #[test]
@@ -106,7 +153,7 @@ fn the_blocks_kept_stay_within_their_bound() {
 #[test]
 fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encode(&snapshot(50)).unwrap();
-    let at = records_of(&bytes, 0) + 208 * 10 + 100; // inside the 11th record
+    let at = record_of(&bytes, 0, 10) + 30; // the 11th record's object key
     bytes[at] ^= 1;
     let (whole, damaged) = decode(&bytes).unwrap();
     assert_eq!((whole.entries.len(), damaged), (49, 1));
@@ -121,13 +168,13 @@ fn a_damaged_record_is_one_lost_entry() {
 
 #[test]
 fn a_misplaced_block_loses_its_records_only() {
-    let mut bytes = encode(&snapshot(50)).unwrap();
-    bytes[96 + 16..96 + 24].copy_from_slice(&u64::MAX.to_le_bytes()); // block 1's start
+    let mut bytes = encode(&snapshot(150)).unwrap();
+    bytes[96 + 24..96 + 32].copy_from_slice(&u64::MAX.to_le_bytes()); // block 1's start
     let (whole, damaged) = decode(&bytes).unwrap();
-    assert_eq!(damaged, 40, "blocks 0 and 1 end and start there");
-    assert_eq!(whole.entries.len(), 10);
+    assert_eq!(damaged, 128, "blocks 0 and 1 end and start there");
+    assert_eq!(whole.entries.len(), 22);
     let t = table(bytes);
-    for (k, e) in entries(50) {
+    for (k, e) in entries(150) {
         if let Ok(Some(found)) = t.find(&k) {
             assert_eq!(found, e);
         }
@@ -153,17 +200,73 @@ fn damaged_or_crafted_headers_are_refused() {
 
 #[test]
 fn an_unsorted_table_misses_and_never_panics() {
-    let mut bytes = encode(&snapshot(100)).unwrap();
-    // Swap the records of the first and last blocks: out of order.
-    let (a, b) = (records_of(&bytes, 0), records_of(&bytes, 4));
-    let first: Vec<u8> = bytes[a..a + 208 * 20].to_vec();
-    let last: Vec<u8> = bytes[b..b + 208 * 20].to_vec();
-    bytes[a..a + 208 * 20].copy_from_slice(&last);
-    bytes[b..b + 208 * 20].copy_from_slice(&first);
+    let mut bytes = encode(&snapshot(200)).unwrap();
+    // Block 0's prefixes in reverse order: they no longer match its records.
+    let (start, _) = block_of(&bytes, 0);
+    let prefixes: Vec<u8> = bytes[start..start + 64 * 8]
+        .chunks_exact(8)
+        .rev()
+        .flatten()
+        .copied()
+        .collect();
+    bytes[start..start + 64 * 8].copy_from_slice(&prefixes);
+    // Blocks 1 and 2 swapped in the directory: out of order.
+    let (one, two) = (96 + 24, 96 + 2 * 24);
+    let first: Vec<u8> = bytes[one..one + 24].to_vec();
+    bytes.copy_within(two..two + 24, one);
+    bytes[two..two + 24].copy_from_slice(&first);
     let t = table(bytes);
-    for (k, e) in entries(100) {
+    for (k, e) in entries(200) {
         if let Ok(Some(found)) = t.find(&k) {
             assert_eq!(found, e, "what is found is the key's own record");
+        }
+    }
+}
+
+#[test]
+fn crafted_heads_are_refused_and_never_panic() {
+    let good = encode(&snapshot(150)).unwrap();
+    let (start, head) = block_of(&good, 0);
+    let mut cases = Vec::new();
+    // A head longer than any real one, and one too short for its records.
+    for len in [super::MAX_HEAD + 1, 64] {
+        let mut bytes = good.clone();
+        bytes[96 + 16..96 + 24].copy_from_slice(&len.to_le_bytes());
+        cases.push(bytes);
+    }
+    // Record ends past the records, and out of order.
+    for (i, end) in [(63, u32::MAX), (10, 0), (0, 100_000)] {
+        let mut bytes = good.clone();
+        let at = start + 64 * 8 + 4 * i;
+        bytes[at..at + 4].copy_from_slice(&end.to_le_bytes());
+        cases.push(bytes);
+    }
+    // A record naming a digest the block does not hold.
+    let mut bytes = good.clone();
+    bytes[record_of(&good, 0, 5) + 24] = 255;
+    cases.push(bytes);
+    // Every byte of the head flipped in turn, a few at a time.
+    for at in (start..start + head).step_by(37) {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x5a;
+        cases.push(bytes);
+    }
+    for bytes in cases {
+        if let Ok((whole, _)) = decode(&bytes) {
+            for (k, e) in &whole.entries {
+                let own = entries(150).into_iter().find(|(key, _)| key == k);
+                assert_eq!(
+                    own.map(|(_, e)| e).as_ref(),
+                    Some(e),
+                    "a decoded entry is real"
+                );
+            }
+        }
+        let t = table(bytes);
+        for (k, e) in entries(150) {
+            if let Ok(Some(found)) = t.find(&k) {
+                assert_eq!(found, e, "what is found is the key's own record");
+            }
         }
     }
 }

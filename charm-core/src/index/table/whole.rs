@@ -1,8 +1,7 @@
 //! The snapshot written and read whole (by a fold).
 
 use super::{
-    parse_record, prefix, sort_key, word, write_record, Layout, Meta, BLOCK, ENTRY, HEADER, MAGIC,
-    RECORD,
+    prefix, sort_key, word, write_block, Head, Layout, Meta, BLOCK, ENTRY, HEADER, MAGIC, SLOT,
 };
 use crate::index::format::{Snapshot, FORMAT};
 use crate::{Entry, EntryKey, Error, Result};
@@ -13,17 +12,13 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
     let mut order: Vec<&(EntryKey, Entry)> = snap.entries.iter().collect();
     order.sort_by_key(|(k, _)| sort_key(k));
     let mut directory = Vec::with_capacity(order.len().div_ceil(BLOCK as usize) + 1);
-    let mut blocks = Vec::with_capacity(order.len() * RECORD);
+    let mut blocks = Vec::with_capacity(order.len() * (SLOT + 80));
     for block in order.chunks(BLOCK as usize) {
-        directory.push((blocks.len() as u64, prefix(&block[0].0)));
-        let mut values = Vec::new();
-        for (k, e) in block {
-            write_record(&mut blocks, k, e, values.len() as u64)?;
-            values.extend_from_slice(e.inline.as_deref().unwrap_or_default());
-        }
-        blocks.extend_from_slice(&values);
+        let start = blocks.len() as u64;
+        let head = write_block(&mut blocks, block)?;
+        directory.push([start, prefix(&block[0].0), head]);
     }
-    directory.push((blocks.len() as u64, u64::MAX));
+    directory.push([blocks.len() as u64, u64::MAX, 0]);
     let meta = Meta {
         system: snap.system,
         functions: snap.functions.clone(),
@@ -47,9 +42,10 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
     out.extend_from_slice(&[0u8; 8]);
     let header_check = xxh3_64(&out[..88]);
     out.extend_from_slice(&header_check.to_le_bytes());
-    for (at, fence) in directory {
-        out.extend_from_slice(&at.to_le_bytes());
-        out.extend_from_slice(&fence.to_le_bytes());
+    for entry in directory {
+        for n in entry {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
     }
     out.extend_from_slice(&blocks);
     out.extend_from_slice(&meta);
@@ -70,18 +66,24 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
     }
     let meta: Meta = postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
     let blocks = &bytes[layout.blocks_at() as usize..layout.meta_at() as usize];
-    let at = |i: u64| word(bytes, HEADER + i as usize * ENTRY);
+    let field = |b: u64, f: usize| word(bytes, HEADER + b as usize * ENTRY + 8 * f);
     let mut entries = Vec::with_capacity(layout.records as usize);
     let mut damaged = 0;
     for b in 0..layout.blocks() {
-        let Some((start, end)) = layout.block_span(b, at(b), at(b + 1)) else {
-            damaged += layout.records_in(b) as usize;
+        let n = layout.records_in(b) as usize;
+        let span = layout.block_span(b, field(b, 0), field(b + 1, 0), field(b, 2));
+        let Some(span) = span else {
+            damaged += n;
             continue;
         };
-        let block = &blocks[start as usize..end as usize];
-        let (records, values) = block.split_at(layout.records_in(b) as usize * RECORD);
-        for record in records.chunks_exact(RECORD) {
-            match parse_record(record, |at, len| {
+        let block = &blocks[span.start as usize..span.end as usize];
+        let (head, values) = block.split_at(span.head as usize);
+        let Some(head) = Head::parse(head, n) else {
+            damaged += n;
+            continue;
+        };
+        for i in 0..n {
+            match head.entry(i, |at, len| {
                 let at = usize::try_from(at).ok()?;
                 values.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
             }) {
