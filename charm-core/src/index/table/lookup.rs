@@ -237,7 +237,7 @@ impl Table {
                 c += 1;
             } else {
                 let fences = &entries[..entries.len() - 1];
-                let (low, high) = (first[1], fences[fences.len() - 1][1]);
+                let (low, high) = (first[1], fences.last().map_or(first[1], |f| f[1]));
                 let guess = interpolate(value, low, high, fences.len());
                 let i = partition_near(fences.len(), guess, |i| fences[i][1] <= value);
                 let i = i.saturating_sub(1);
