@@ -85,6 +85,52 @@ fn every_entry_is_found_in_place_and_others_are_not() {
 }
 
 #[test]
+fn every_field_round_trips_at_its_extremes() {
+    // Every name, function state and argument version distinct (a block's
+    // digests at their most, 192), numbers at the varints' edges.
+    let numbers = [0, 1, 127, 128, 16_383, 16_384, 1 << 50, u64::MAX];
+    let entries: Vec<(EntryKey, Entry)> = (0..200u32)
+        .map(|i| {
+            let n = |j: u32| numbers[((i + j) % 8) as usize];
+            let key = EntryKey {
+                name: hash(&(i, "name")),
+                args: hash(&i),
+            };
+            let entry = Entry {
+                obj_key: hash(&(i, "obj")),
+                func_state: hash(&(i, "state")),
+                args_ver: hash(&(i, "version")),
+                size: n(0).min(super::MAX_ENTRY_SIZE),
+                compute_ns: n(1),
+                serialize_ns: n(2),
+                stamp: n(3),
+                inline: (i % 3 != 0).then(|| vec![i as u8; (i * 7 % 300) as usize]),
+            };
+            (key, entry)
+        })
+        .collect();
+    let snap = Snapshot {
+        system: hash(&"system"),
+        functions: Vec::new(),
+        entries: entries.clone(),
+        policy: None,
+        folded: Vec::new(),
+    };
+    let bytes = encode(&snap).unwrap();
+    let (whole, damaged) = decode(&bytes).unwrap();
+    assert_eq!(damaged, 0);
+    let mut decoded = whole.entries;
+    decoded.sort_by_key(|(k, _)| super::sort_key(k));
+    let mut expected = entries.clone();
+    expected.sort_by_key(|(k, _)| super::sort_key(k));
+    assert_eq!(decoded, expected);
+    let t = table(bytes);
+    for (k, e) in entries {
+        assert_eq!(t.find(&k).unwrap(), Some(e));
+    }
+}
+
+#[test]
 fn a_record_check_is_xxh3_of_the_image_and_its_value_whatever_their_length() {
     let mut image = [0u8; super::IMAGE];
     for (i, b) in image.iter_mut().enumerate() {
