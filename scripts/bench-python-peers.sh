@@ -14,5 +14,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install --quiet diskcache==5.6.3 joblib==1.6.0
 fi
 cargo build --release --quiet
+# Writes still in the page cache (a benchmark run just before) would
+# land on the fsyncs of the fine-grain rows: flush them first.
+sync
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 exec ./target/release/charm-bench-peers vs-python "$venv/bin/python"

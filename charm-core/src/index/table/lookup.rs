@@ -126,9 +126,10 @@ fn partition_near(n: usize, guess: usize, below: impl Fn(usize) -> bool) -> usiz
 pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
-    /// Chunks of the directory, each read once: (start, fence) per block.
-    /// A slot per chunk (one per 8 KiB of the directory, so bounded by
-    /// the file's size), found without a hash or a lock.
+    /// Chunks of the directory, each read once: (start, fence, head
+    /// length) per block. A slot per chunk (one per 12 KiB of the
+    /// directory, so bounded by the file's size), found without a hash or
+    /// a lock.
     directory: Vec<OnceLock<Box<[Fence]>>>,
     /// Blocks read so far (at most [`CACHED_BYTES`] of them).
     blocks: ShardedMap<u64, Arc<Block>, BuildDigestHasher>,
