@@ -29,14 +29,18 @@ fn entries(n: u32) -> Vec<(EntryKey, Entry)> {
         .collect()
 }
 
-fn snapshot(n: u32) -> Snapshot {
+fn snapshot_of(entries: Vec<(EntryKey, Entry)>) -> Snapshot {
     Snapshot {
         system: hash(&"system"),
         functions: Vec::new(),
-        entries: entries(n),
+        entries,
         policy: None,
         folded: vec!["index/delta-1".into()],
     }
+}
+
+fn snapshot(n: u32) -> Snapshot {
+    snapshot_of(entries(n))
 }
 
 fn word(bytes: &[u8], at: usize) -> usize {
@@ -109,14 +113,7 @@ fn every_field_round_trips_at_its_extremes() {
             (key, entry)
         })
         .collect();
-    let snap = Snapshot {
-        system: hash(&"system"),
-        functions: Vec::new(),
-        entries: entries.clone(),
-        policy: None,
-        folded: Vec::new(),
-    };
-    let bytes = encode(&snap).unwrap();
+    let bytes = encode(&snapshot_of(entries.clone())).unwrap();
     let (whole, damaged) = decode(&bytes).unwrap();
     assert_eq!(damaged, 0);
     let mut decoded = whole.entries;
@@ -152,10 +149,8 @@ fn a_record_check_is_xxh3_of_the_image_and_its_value_whatever_their_length() {
 #[test]
 fn a_tiny_entry_takes_under_a_hundred_bytes_besides_its_value() {
     let n = 10_000;
-    let snap = Snapshot {
-        system: hash(&"system"),
-        functions: Vec::new(),
-        entries: (0..n)
+    let snap = snapshot_of(
+        (0..n)
             .map(|i: u64| {
                 let key = EntryKey {
                     name: hash(&"f"),
@@ -174,9 +169,7 @@ fn a_tiny_entry_takes_under_a_hundred_bytes_besides_its_value() {
                 (key, entry)
             })
             .collect(),
-        policy: None,
-        folded: Vec::new(),
-    };
+    );
     let bytes = encode(&snap).unwrap();
     let per_entry = (bytes.len() as u64 - 8 * n) / n;
     assert!(per_entry < 100, "{per_entry} bytes per entry");
