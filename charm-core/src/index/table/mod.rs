@@ -77,6 +77,8 @@ const NO_INLINE: u32 = u32::MAX;
 const MAX_ENTRY_SIZE: u64 = 1 << 50;
 /// Records per block (about 6 KiB of heads with tiny values).
 const BLOCK: u64 = 64;
+// A record names up to three digests of its block by a one-byte index.
+const _: () = assert!(3 * BLOCK <= 256);
 /// The longest head a block can have: its slots, three digests per
 /// record, and its records at their longest. A longer one is crafted,
 /// and is not read.
@@ -316,7 +318,7 @@ fn write_block(out: &mut Vec<u8>, block: &[&(EntryKey, Entry)]) -> Result<u64> {
             digests.push(d);
             digests.len() - 1
         });
-        // At most three digests per record, 64 records: 192 fit a byte.
+        // At most three digests per record: `3 * BLOCK` fit a byte.
         i as u8
     };
     let (mut records, mut values, mut ends) = (Vec::new(), Vec::new(), Vec::new());
