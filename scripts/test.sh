@@ -44,11 +44,15 @@ step "cargo doc (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 
 step "examples"
-# Not `-p <crate>`: the features then unify as in the test build above,
-# which built every example already, and nothing is compiled again.
+# Not `-p <crate>`: the features then unify over the whole workspace, as
+# in the test build above, so only charm-build, charm-macros and the
+# examples' crate (built for the host with other features under the
+# tests' dev-dependencies) are compiled again; with `-p`, much of the
+# workspace was.
 for example in */examples/*.rs; do
-  echo "--- ${example%%/*}: $(basename "$example" .rs)"
-  cargo run --quiet --all-features --example "$(basename "$example" .rs)"
+  name=$(basename "$example" .rs)
+  echo "--- ${example%%/*}: $name"
+  cargo run --quiet --all-features --example "$name"
 done
 
 step "all checks passed"

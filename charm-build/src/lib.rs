@@ -190,6 +190,8 @@ impl Scan {
                 self.inputs.insert(f); // a new file reruns the scan
             }
         }
+        // The package's own folder, as a path dependency names it.
+        let own_dir = std::fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
         for root in self.roots() {
             let is_lib = root == self.dir.join("src/lib.rs");
             let krate = items::Crate::read(&root);
@@ -206,8 +208,7 @@ impl Scan {
                 let mut own = deps.paths.clone();
                 if !is_lib && !package.is_empty() {
                     // The package's library, used from a test or example.
-                    let dir = std::fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
-                    own.insert(package.clone(), dir);
+                    own.insert(package.clone(), own_dir.clone());
                 }
                 let digest = self.closure_digest(&krate, &closure, &deps, &own, &lock);
                 self.functions.push(Function {

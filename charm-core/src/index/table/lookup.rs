@@ -299,8 +299,9 @@ impl Table {
         let value = prefix(key);
         if let Some(b) = self.seek(value)? {
             let block = self.block(b)?;
-            if let Place::Within(record) = place(&Self::head(&block)?, &target) {
-                return self.found(record, &block);
+            let head = Self::head(&block)?;
+            if let Place::Within(record) = place(&head, &target) {
+                return self.found(record, &head, &block);
             }
         }
         // The fences did not say: search the blocks [lo, hi), whose keys'
@@ -318,10 +319,11 @@ impl Table {
                 lo + (hi - lo) / 2
             };
             let block = self.block(b)?;
-            match place(&Self::head(&block)?, &target) {
+            let head = Self::head(&block)?;
+            match place(&head, &target) {
                 Place::Before(first) => (hi, hi_v) = (b, first),
                 Place::After(last) => (lo, lo_v) = (b + 1, last),
-                Place::Within(record) => return self.found(record, &block),
+                Place::Within(record) => return self.found(record, &head, &block),
             }
         }
         Ok(None)
@@ -334,15 +336,15 @@ impl Table {
     }
 
     /// The entry of record `i` found in `block`, if any.
-    fn found(&self, i: Option<usize>, block: &Block) -> Result<Option<Entry>> {
-        i.map(|i| self.entry(i, block)).transpose()
+    fn found(&self, i: Option<usize>, head: &Head<'_>, block: &Block) -> Result<Option<Entry>> {
+        i.map(|i| self.entry(i, head, block)).transpose()
     }
 
     /// Record `i` of `block` as an entry, its inline value taken from what
     /// the block read, or else read.
-    fn entry(&self, i: usize, block: &Block) -> Result<Entry> {
+    fn entry(&self, i: usize, head: &Head<'_>, block: &Block) -> Result<Entry> {
         let mut failed = None;
-        let parsed = Self::head(block)?.entry(i, |at, len| {
+        let parsed = head.entry(i, |at, len| {
             let end = at.checked_add(len as u64)?;
             if end > block.values_len {
                 return None;
