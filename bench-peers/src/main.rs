@@ -326,11 +326,17 @@ fn open_hit_exit(peer: &str, n: usize) -> (Duration, u64) {
 /// The pairs of processes [`open_hit_exit`] runs.
 const OPEN_PAIRS: usize = 21;
 
-/// The child of [`open_hit_exit`]: prints its peak resident KiB.
+/// The child of [`open_hit_exit`]: prints its peak resident KiB. With
+/// `BENCH_PHASES` set it also tells how long opening, the hit and closing
+/// took, then the same again in the now warm process (the difference is
+/// what a new process pays for first touches: code pages, CPU probes).
 fn child(peer: &str, dir: &str) {
     if peer != "nothing" {
-        let cache = open(peer, Path::new(dir));
-        assert_eq!(cache.get_small(7), Some(7));
+        let phases = open_hit_close(peer, Path::new(dir));
+        if std::env::var_os("BENCH_PHASES").is_some() {
+            let again = open_hit_close(peer, Path::new(dir));
+            eprintln!("open, hit, close: {phases:?}; again: {again:?}");
+        }
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let peak = status
@@ -339,6 +345,17 @@ fn child(peer: &str, dir: &str) {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .unwrap_or(0);
     println!("{peak}");
+}
+
+/// The time `peer` takes to open the cache in `dir`, hit once and close.
+fn open_hit_close(peer: &str, dir: &Path) -> [Duration; 3] {
+    let start = Instant::now();
+    let cache = open(peer, dir);
+    let opened = Instant::now();
+    assert_eq!(cache.get_small(7), Some(7));
+    let hit = Instant::now();
+    drop(cache);
+    [opened - start, hit - opened, hit.elapsed()]
 }
 
 fn fmt(d: Duration) -> String {

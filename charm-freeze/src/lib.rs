@@ -11,6 +11,7 @@ mod error;
 mod freezer;
 mod frozen;
 mod impls;
+mod one_chunk;
 mod sink;
 mod tree;
 mod writers;

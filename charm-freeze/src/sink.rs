@@ -1,5 +1,6 @@
 //! The hashing sink: a buffered, keyed blake3 hasher.
 
+use crate::one_chunk;
 use crate::Digest;
 use std::sync::OnceLock;
 
@@ -19,18 +20,50 @@ fn template() -> &'static blake3::Hasher {
     TEMPLATE.get_or_init(|| blake3::Hasher::new_derive_key(CONTEXT))
 }
 
+/// The derive-key mode's key for [`CONTEXT`], for [`one_chunk`].
+fn context_key() -> &'static [u32; 8] {
+    static KEY: OnceLock<[u32; 8]> = OnceLock::new();
+    KEY.get_or_init(|| one_chunk::context_key(CONTEXT))
+}
+
+/// How many values a thread hashes with [`one_chunk`] before it leaves
+/// short values to the `blake3` crate too: its SIMD code saves about 20 ns
+/// a hash, so its CPU probe (60 µs in a virtual machine) pays for itself
+/// only after a few thousand hashes, which short-lived processes never
+/// reach. Either way gives the same digest.
+const PLAIN_HASHES: u32 = 4096;
+
+thread_local! {
+    static PLAIN_LEFT: std::cell::Cell<u32> = const { std::cell::Cell::new(PLAIN_HASHES) };
+}
+
+/// Whether this hash may be a [`one_chunk`] one (counting it if so).
+fn take_plain_hash() -> bool {
+    PLAIN_LEFT
+        .try_with(|left| {
+            let n = left.get();
+            left.set(n.saturating_sub(1));
+            n > 0
+        })
+        .unwrap_or(false)
+}
+
 /// `hash(&())`, computed once.
 pub(crate) fn unit_digest() -> Digest {
     static UNIT: OnceLock<Digest> = OnceLock::new();
-    *UNIT.get_or_init(|| {
-        let mut h = template().clone();
-        h.update(&[UNIT_TAG]);
-        h.finalize().into()
-    })
+    *UNIT.get_or_init(|| Digest::from_bytes(one_chunk::derive_key(context_key(), &[UNIT_TAG])))
 }
 
+/// The `blake3` hasher in `slot`, made at its first use.
+fn hasher(slot: &mut Option<blake3::Hasher>) -> &mut blake3::Hasher {
+    slot.get_or_insert_with(|| template().clone())
+}
+
+/// Hashes what is written to it; a value that fits one chunk is hashed by
+/// [`one_chunk`], a longer one by the `blake3` crate, made at its first
+/// chunk.
 pub(crate) struct HashSink {
-    hasher: blake3::Hasher,
+    hasher: Option<blake3::Hasher>,
     buf: Vec<u8>,
     written: u64,
 }
@@ -38,7 +71,7 @@ pub(crate) struct HashSink {
 impl HashSink {
     pub(crate) fn new() -> Self {
         HashSink {
-            hasher: template().clone(),
+            hasher: None,
             buf: Vec::with_capacity(BUFFER),
             written: 0,
         }
@@ -50,7 +83,7 @@ impl HashSink {
         if self.buf.len() + bytes.len() > BUFFER {
             self.flush();
             if bytes.len() >= BUFFER {
-                self.hasher.update(bytes);
+                hasher(&mut self.hasher).update(bytes);
                 return;
             }
         }
@@ -59,7 +92,7 @@ impl HashSink {
 
     fn flush(&mut self) {
         if !self.buf.is_empty() {
-            self.hasher.update(&self.buf);
+            hasher(&mut self.hasher).update(&self.buf);
             self.buf.clear();
         }
     }
@@ -73,11 +106,16 @@ impl HashSink {
     pub(crate) fn finish_and_reset(&mut self) -> Digest {
         let digest = if self.is_unit() {
             unit_digest()
+        } else if self.written <= one_chunk::CHUNK_LEN as u64 && take_plain_hash() {
+            // All of it is still in the buffer.
+            Digest::from_bytes(one_chunk::derive_key(context_key(), &self.buf))
         } else {
             self.flush();
-            self.hasher.finalize().into()
+            hasher(&mut self.hasher).finalize().into()
         };
-        self.hasher.reset();
+        if let Some(h) = &mut self.hasher {
+            h.reset();
+        }
         self.buf.clear();
         self.written = 0;
         digest
@@ -151,5 +189,27 @@ impl HashStack {
             }
         });
         digest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PLAIN_HASHES;
+
+    #[test]
+    fn short_values_hash_the_same_before_and_after_the_crate_takes_over() {
+        std::thread::spawn(|| {
+            let values: Vec<(u64, String)> = (0..100u64)
+                .map(|k| (k, "x".repeat(k as usize * 9)))
+                .collect();
+            let plain: Vec<_> = values.iter().map(crate::hash).collect();
+            for k in 0..PLAIN_HASHES {
+                crate::hash(&k);
+            }
+            let by_crate: Vec<_> = values.iter().map(crate::hash).collect();
+            assert_eq!(plain, by_crate);
+        })
+        .join()
+        .unwrap();
     }
 }
