@@ -68,7 +68,10 @@ impl DirObjStore {
                 "the dir store needs a path, as in dir:.cache/charm".into(),
             ));
         }
-        fs::create_dir_all(root).map_err(|e| {
+        // One system call when the folder is there, as it is but the first
+        // time (creating it would be a failing mkdir and a stat).
+        let present = fs::metadata(root).is_ok_and(|m| m.is_dir());
+        (if present { Ok(()) } else { fs::create_dir_all(root) }).map_err(|e| {
             Error::io(
                 format!("cannot create cache directory {}", root.display()),
                 e,

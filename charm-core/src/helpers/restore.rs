@@ -37,10 +37,39 @@ pub struct RestoreRoots {
     folders: Arc<Folders>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The roots as given (made absolute at once, against the working
+/// directory of that moment), and with their links resolved, at the first
+/// restore: most processes never restore a file, and resolving is a
+/// system call per folder of each path.
+#[derive(Debug, Clone)]
 struct Folders {
     allowed: Vec<PathBuf>,
     forbidden: Vec<PathBuf>,
+    resolved: OnceLock<Resolved>,
+}
+
+#[derive(Debug, Clone)]
+struct Resolved {
+    allowed: Vec<PathBuf>,
+    forbidden: Vec<PathBuf>,
+}
+
+impl PartialEq for Folders {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.allowed, &self.forbidden) == (&other.allowed, &other.forbidden)
+    }
+}
+
+impl Eq for Folders {}
+
+impl Folders {
+    fn resolved(&self) -> &Resolved {
+        let resolve = |roots: &[PathBuf]| roots.iter().map(|r| resolve_existing(r)).collect();
+        self.resolved.get_or_init(|| Resolved {
+            allowed: resolve(&self.allowed),
+            forbidden: resolve(&self.forbidden),
+        })
+    }
 }
 
 thread_local! {
@@ -64,6 +93,7 @@ impl RestoreRoots {
             folders: Arc::new(Folders {
                 allowed: Vec::new(),
                 forbidden: Vec::new(),
+                resolved: OnceLock::new(),
             }),
         }
     }
@@ -71,8 +101,9 @@ impl RestoreRoots {
     /// Also allows writing under `root` (a folder, or a single file).
     #[must_use]
     pub fn allow(mut self, root: impl AsRef<Path>) -> Self {
-        let root = resolve_existing(root.as_ref());
-        Arc::make_mut(&mut self.folders).allowed.push(root);
+        let folders = Arc::make_mut(&mut self.folders);
+        folders.allowed.push(absolute(root.as_ref()));
+        folders.resolved = OnceLock::new();
         self
     }
 
@@ -80,8 +111,9 @@ impl RestoreRoots {
     /// forbids its own store's folder).
     #[must_use]
     pub fn forbid(mut self, dir: impl AsRef<Path>) -> Self {
-        let dir = resolve_existing(dir.as_ref());
-        Arc::make_mut(&mut self.folders).forbidden.push(dir);
+        let folders = Arc::make_mut(&mut self.folders);
+        folders.forbidden.push(absolute(dir.as_ref()));
+        folders.resolved = OnceLock::new();
         self
     }
 
@@ -123,16 +155,16 @@ impl RestoreRoots {
             .ok_or_else(|| format!("{} names no file", abs.display()))?;
         let parent = abs.parent().unwrap_or(Path::new("/"));
         let target = resolve_parent(parent)?.join(name);
+        let roots = self.folders.resolved();
         let inside = |roots: &[PathBuf]| roots.iter().any(|r| target.starts_with(r));
-        if inside(&self.folders.forbidden) {
+        if inside(&roots.forbidden) {
             return Err(format!(
                 "{} is inside the cache's own folder",
                 target.display()
             ));
         }
-        if !inside(&self.folders.allowed) {
-            let roots: Vec<String> = self
-                .folders
+        if !inside(&roots.allowed) {
+            let roots: Vec<String> = roots
                 .allowed
                 .iter()
                 .map(|r| r.display().to_string())
@@ -163,11 +195,16 @@ impl RestoreRoots {
     }
 }
 
-/// `path` absolute, with the links of its existing part resolved (roots are
-/// compared in the same form as targets).
+/// `path` absolute (against the working directory), or as it is if that
+/// cannot be known.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The absolute `path` with the links of its existing part resolved (roots
+/// are compared in the same form as targets).
 fn resolve_existing(path: &Path) -> PathBuf {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    resolve_parent(&abs).unwrap_or(abs)
+    resolve_parent(path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// Resolves the links of the deepest existing ancestor of `dir` and appends
