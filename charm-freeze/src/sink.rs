@@ -11,6 +11,10 @@ pub(crate) const CONTEXT: &str = "charm-freeze 2025-06-01 frozen-value v1";
 /// blake3 is fastest fed in large pieces; tiny `update` calls are slow.
 const BUFFER: usize = 8 * 1024;
 
+/// A new sink's buffer: most keys are short, and a buffer's fresh pages
+/// cost a page fault each in a new process; it grows up to [`BUFFER`].
+const FIRST_BUFFER: usize = 256;
+
 /// The tag of `()`; an element whose version encoding is exactly this one
 /// byte carries no version information.
 pub(crate) const UNIT_TAG: u8 = 0x01;
@@ -72,7 +76,7 @@ impl HashSink {
     pub(crate) fn new() -> Self {
         HashSink {
             hasher: None,
-            buf: Vec::with_capacity(BUFFER),
+            buf: Vec::with_capacity(FIRST_BUFFER),
             written: 0,
         }
     }
