@@ -28,10 +28,18 @@ impl MemoizedBuilder<Vec<u8>> {
     /// ```
     pub fn raw_bytes(self) -> Self {
         self.with_raw(RawBytes {
-            encode: Vec::clone,
+            encode: copy_with_room,
             decode: std::convert::identity,
         })
     }
+}
+
+/// A copy of `bytes` with room for the trailer a stored object ends with,
+/// so that sealing it does not copy the bytes once more to grow.
+fn copy_with_room(bytes: &Vec<u8>) -> Vec<u8> {
+    let mut copy = Vec::with_capacity(bytes.len() + crate::object::TRAILER);
+    copy.extend_from_slice(bytes);
+    copy
 }
 
 /// Picks how `#[memoize]` stores a return type `R`: its raw bytes for
@@ -85,5 +93,20 @@ mod tests {
         assert!(raw.raw.is_some());
         let other = (&&CodecProbe::<Vec<u16>>::new()).choose_codec(crate::Memoized::builder("t"));
         assert!(other.raw.is_none());
+    }
+
+    #[test]
+    fn sealing_raw_bytes_copies_them_once() {
+        let value = vec![5u8; 100_000];
+        let encoded = copy_with_room(&value);
+        // Room for the trailer: `seal` never grows (and so copies) it.
+        assert!(encoded.capacity() >= value.len() + crate::object::TRAILER);
+        let meta = crate::object::ObjectMeta {
+            key: charm_freeze::Digest::default(),
+            compute_ns: 0,
+            serialize_ns: 0,
+        };
+        let sealed = crate::object::seal(encoded, &meta);
+        assert_eq!(&sealed[..value.len()], &value[..]);
     }
 }
