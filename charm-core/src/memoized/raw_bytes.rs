@@ -28,7 +28,7 @@ impl MemoizedBuilder<Vec<u8>> {
     /// ```
     pub fn raw_bytes(self) -> Self {
         self.with_raw(RawBytes {
-            encode: copy_with_room,
+            encode: |bytes| copy_with_room(bytes),
             decode: std::convert::identity,
         })
     }
@@ -36,7 +36,7 @@ impl MemoizedBuilder<Vec<u8>> {
 
 /// A copy of `bytes` with room for the trailer a stored object ends with,
 /// so that sealing it does not copy the bytes once more to grow.
-fn copy_with_room(bytes: &Vec<u8>) -> Vec<u8> {
+fn copy_with_room(bytes: &[u8]) -> Vec<u8> {
     let mut copy = Vec::with_capacity(bytes.len() + crate::object::TRAILER);
     copy.extend_from_slice(bytes);
     copy
