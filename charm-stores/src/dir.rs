@@ -6,7 +6,7 @@ use charm_core::{
     TEMP_MARK,
 };
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -120,23 +120,23 @@ impl DirObjStore {
         let Some((file, len)) = self.open_file(path)? else {
             return Ok(None);
         };
+        let len = usize::try_from(len).map_err(io::Error::other)?;
         let mut bytes = Vec::new();
         bytes
-            .try_reserve_exact(usize::try_from(len).map_err(io::Error::other)?)
+            .try_reserve_exact(len)
             .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, format!("{len} bytes: {e}")))?;
         // The length the open file has, read into the buffer as it is (no
         // zeroing, no second look at the size); a put renames a new file
         // into place, so it does not change under us.
-        let part = if len <= ONE_READ { len } else { READ_PART };
-        let mut file = file.take(len);
-        loop {
+        let part = if len as u64 <= ONE_READ { len } else { READ_PART as usize };
+        while bytes.len() < len {
             let start = bytes.len();
-            if (&mut file).take(part).read_to_end(&mut bytes)? == 0 {
+            if read_into_spare(&file, &mut bytes, part.min(len - start))? == 0 {
                 break;
             }
             observe(&bytes[start..]);
         }
-        if bytes.len() as u64 != len {
+        if bytes.len() != len {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "cut short while read",
@@ -331,6 +331,33 @@ fn read_dir_if_present(dir: &Path) -> io::Result<impl Iterator<Item = io::Result
 
 /// Creates `dir` under `root`, first removing anything but a folder that
 /// stands where one of its folders belongs.
+/// Appends to `buf` what one `read(2)` of at most `want` bytes (no more
+/// than its spare capacity) brings from `file`, and returns how many.
+/// `std`'s `read_to_end` on a part grows its reads from 8 KiB, doubling:
+/// six system calls for each 256 KiB, 240 for a 10 MiB hit.
+#[allow(unsafe_code)]
+fn read_into_spare(file: &fs::File, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let spare = buf.spare_capacity_mut();
+    let want = want.min(spare.len());
+    loop {
+        // SAFETY: read(2) writes at most `want` bytes, all within the
+        // vector's spare capacity, and they are initialized once written.
+        let got = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
+        if got < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        let got = got as usize; // at most `want`, as read(2) promises
+        // SAFETY: the `got` bytes past the length were just written.
+        unsafe { buf.set_len(buf.len() + got) };
+        return Ok(got);
+    }
+}
+
 fn create_dirs(root: &Path, dir: &Path) -> io::Result<()> {
     if fs::create_dir_all(dir).is_ok() {
         return Ok(());
