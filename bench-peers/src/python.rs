@@ -141,6 +141,10 @@ pub(crate) fn compare(python: String) {
         row(&format!("{mib} MiB hit"), charm, &[Some(disk), None], time);
     }
 
+    // The rows that fsync start after the writes of the rows before have
+    // reached the disk, for each peer alike (the big rows leave hundreds
+    // of MiB to write back, whose flushing the first fsyncs would wait on).
+    settle();
     let exe = std::env::current_exe().expect("this program");
     let dir = scratch("charm-fine");
     let charm = together(&dir, |dir, first| {
@@ -165,7 +169,9 @@ pub(crate) fn compare(python: String) {
     let label = format!("{PROCESSES} processes × {KEYS_EACH} keys, fine-grain persistence");
     row(&label, secs(charm), &[Some(secs(disk)), None], time);
 
+    settle();
     let (charm_t, charm_kept) = charm_eviction();
+    settle();
     let disk = py.run(
         "diskcache",
         "eviction",

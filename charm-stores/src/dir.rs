@@ -71,7 +71,12 @@ impl DirObjStore {
         // One system call when the folder is there, as it is but the first
         // time (creating it would be a failing mkdir and a stat).
         let present = fs::metadata(root).is_ok_and(|m| m.is_dir());
-        (if present { Ok(()) } else { fs::create_dir_all(root) }).map_err(|e| {
+        (if present {
+            Ok(())
+        } else {
+            fs::create_dir_all(root)
+        })
+        .map_err(|e| {
             Error::io(
                 format!("cannot create cache directory {}", root.display()),
                 e,
@@ -128,7 +133,11 @@ impl DirObjStore {
         // The length the open file has, read into the buffer as it is (no
         // zeroing, no second look at the size); a put renames a new file
         // into place, so it does not change under us.
-        let part = if len as u64 <= ONE_READ { len } else { READ_PART as usize };
+        let part = if len as u64 <= ONE_READ {
+            len
+        } else {
+            READ_PART as usize
+        };
         while bytes.len() < len {
             let start = bytes.len();
             if read_into_spare(&file, &mut bytes, part.min(len - start))? == 0 {
@@ -329,8 +338,6 @@ fn read_dir_if_present(dir: &Path) -> io::Result<impl Iterator<Item = io::Result
     }
 }
 
-/// Creates `dir` under `root`, first removing anything but a folder that
-/// stands where one of its folders belongs.
 /// Appends to `buf` what one `read(2)` of at most `want` bytes (no more
 /// than its spare capacity) brings from `file`, and returns how many.
 /// `std`'s `read_to_end` on a part grows its reads from 8 KiB, doubling:
@@ -352,12 +359,14 @@ fn read_into_spare(file: &fs::File, buf: &mut Vec<u8>, want: usize) -> io::Resul
             return Err(err);
         }
         let got = got as usize; // at most `want`, as read(2) promises
-        // SAFETY: the `got` bytes past the length were just written.
+                                // SAFETY: the `got` bytes past the length were just written.
         unsafe { buf.set_len(buf.len() + got) };
         return Ok(got);
     }
 }
 
+/// Creates `dir` under `root`, first removing anything but a folder that
+/// stands where one of its folders belongs.
 fn create_dirs(root: &Path, dir: &Path) -> io::Result<()> {
     if fs::create_dir_all(dir).is_ok() {
         return Ok(());
