@@ -70,18 +70,14 @@ impl DirObjStore {
         }
         // One system call when the folder is there, as it is but the first
         // time (creating it would be a failing mkdir and a stat).
-        let present = fs::metadata(root).is_ok_and(|m| m.is_dir());
-        (if present {
-            Ok(())
-        } else {
-            fs::create_dir_all(root)
-        })
-        .map_err(|e| {
-            Error::io(
-                format!("cannot create cache directory {}", root.display()),
-                e,
-            )
-        })?;
+        if !fs::metadata(root).is_ok_and(|m| m.is_dir()) {
+            fs::create_dir_all(root).map_err(|e| {
+                Error::io(
+                    format!("cannot create cache directory {}", root.display()),
+                    e,
+                )
+            })?;
+        }
         let root = std::path::absolute(root)
             .map_err(|e| Error::io(format!("cannot resolve {}", root.display()), e))?;
         Ok(DirObjStore { root })
