@@ -15,8 +15,17 @@ pub(crate) struct Flights {
 
 #[derive(Debug, Default)]
 struct Slot {
-    busy: Mutex<bool>,
+    state: Mutex<SlotState>,
     free: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    busy: bool,
+    /// Callers waiting for the slot: leaving it wakes one only if there is
+    /// one (a condvar's notify is a system call even when nobody waits,
+    /// and almost every miss has nobody waiting).
+    waiting: usize,
 }
 
 /// Holds one call: no other caller of this process enters it until the
@@ -33,12 +42,14 @@ impl Flights {
     /// Waits until no other caller of this process holds `key`, then holds it.
     pub(crate) fn enter(&self, key: EntryKey) -> FlightGuard<'_> {
         let slot = self.slots.entry(key).or_default().clone();
-        let mut busy = slot.busy.lock().unwrap_or_else(|e| e.into_inner());
-        while *busy {
-            busy = slot.free.wait(busy).unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&slot);
+        while state.busy {
+            state.waiting += 1;
+            state = slot.free.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting -= 1;
         }
-        *busy = true;
-        drop(busy);
+        state.busy = true;
+        drop(state);
         FlightGuard {
             flights: self,
             key,
@@ -49,13 +60,23 @@ impl Flights {
 
 impl Drop for FlightGuard<'_> {
     fn drop(&mut self) {
-        *self.slot.busy.lock().unwrap_or_else(|e| e.into_inner()) = false;
-        self.slot.free.notify_one();
+        let waiting = {
+            let mut state = lock(&self.slot);
+            state.busy = false;
+            state.waiting
+        };
+        if waiting > 0 {
+            self.slot.free.notify_one();
+        }
         // Held by the map and this guard only: nobody is waiting.
         self.flights.slots.remove_if(&self.key, |_, s| {
             Arc::ptr_eq(s, &self.slot) && Arc::strong_count(s) <= 2
         });
     }
+}
+
+fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, SlotState> {
+    slot.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
