@@ -5,26 +5,33 @@ use super::{decode, encode, Table};
 use crate::index::format::Snapshot;
 use crate::traits::obj_store::WholeValue;
 use crate::{Entry, EntryKey};
-use charm_freeze::hash;
+use charm_freeze::{hash, Digest};
+
+/// Entry `i` of function `name`: its argument is `i`, its object key
+/// derived from `i`, its numbers small; tests change the fields they vary.
+fn numbered(i: u64, name: Digest, inline: Option<Vec<u8>>) -> (EntryKey, Entry) {
+    let key = EntryKey {
+        name,
+        args: hash(&i),
+    };
+    let entry = Entry {
+        obj_key: hash(&(i, "obj")),
+        func_state: hash(&"state"),
+        args_ver: hash(&()),
+        size: i,
+        compute_ns: 7,
+        serialize_ns: 8,
+        stamp: i + 1,
+        inline,
+    };
+    (key, entry)
+}
 
 fn entries(n: u32) -> Vec<(EntryKey, Entry)> {
     (0..n)
         .map(|i| {
-            let key = EntryKey {
-                name: hash(&(i % 3)),
-                args: hash(&i),
-            };
-            let entry = Entry {
-                obj_key: hash(&(i, "obj")),
-                func_state: hash(&"state"),
-                args_ver: hash(&()),
-                size: u64::from(i),
-                compute_ns: 7,
-                serialize_ns: 8,
-                stamp: u64::from(i) + 1,
-                inline: (i % 4 == 0).then(|| vec![i as u8; (i % 50) as usize]),
-            };
-            (key, entry)
+            let inline = (i % 4 == 0).then(|| vec![i as u8; (i % 50) as usize]);
+            numbered(u64::from(i), hash(&(i % 3)), inline)
         })
         .collect()
 }
@@ -96,19 +103,16 @@ fn every_field_round_trips_at_its_extremes() {
     let entries: Vec<(EntryKey, Entry)> = (0..200u32)
         .map(|i| {
             let n = |j: u32| numbers[((i + j) % 8) as usize];
-            let key = EntryKey {
-                name: hash(&(i, "name")),
-                args: hash(&i),
-            };
+            let inline = (i % 3 != 0).then(|| vec![i as u8; (i * 7 % 300) as usize]);
+            let (key, entry) = numbered(u64::from(i), hash(&(i, "name")), inline);
             let entry = Entry {
-                obj_key: hash(&(i, "obj")),
                 func_state: hash(&(i, "state")),
                 args_ver: hash(&(i, "version")),
                 size: n(0).min(super::MAX_ENTRY_SIZE),
                 compute_ns: n(1),
                 serialize_ns: n(2),
                 stamp: n(3),
-                inline: (i % 3 != 0).then(|| vec![i as u8; (i * 7 % 300) as usize]),
+                ..entry
             };
             (key, entry)
         })
@@ -152,19 +156,14 @@ fn a_tiny_entry_takes_under_a_hundred_bytes_besides_its_value() {
     let snap = snapshot_of(
         (0..n)
             .map(|i: u64| {
-                let key = EntryKey {
-                    name: hash(&"f"),
-                    args: hash(&i),
-                };
+                let (key, entry) = numbered(i, hash(&"f"), Some(i.to_le_bytes().to_vec()));
+                // What a tiny call records: its numbers as wide as real ones.
                 let entry = Entry {
-                    obj_key: hash(&(i, "obj")),
-                    func_state: hash(&"state"),
-                    args_ver: hash(&()),
                     size: 120,
                     compute_ns: 20_000,
                     serialize_ns: 300,
                     stamp: 1_796_000_000_000_000_000 + i,
-                    inline: Some(i.to_le_bytes().to_vec()),
+                    ..entry
                 };
                 (key, entry)
             })
