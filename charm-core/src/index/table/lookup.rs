@@ -225,7 +225,7 @@ impl Table {
         if chunks == 0 {
             return Ok(None);
         }
-        let guess = (value as f64 / u64::MAX as f64 * chunks as f64) as u64;
+        let guess = interpolate(value, 0, u64::MAX, chunks as usize) as u64;
         let mut c = guess.min(chunks - 1);
         for _ in 0..INTERPOLATIONS {
             let entries = self.chunk(c)?;
@@ -312,9 +312,8 @@ impl Table {
         while lo < hi {
             step += 1;
             let b = if step <= INTERPOLATIONS && hi_v > lo_v {
-                let frac = value.saturating_sub(lo_v) as f64 / (hi_v - lo_v) as f64;
-                let guess = lo as f64 + frac * (hi - lo) as f64;
-                (guess as u64).clamp(lo, hi - 1)
+                let guess = lo + interpolate(value, lo_v, hi_v, (hi - lo) as usize) as u64;
+                guess.min(hi - 1)
             } else {
                 lo + (hi - lo) / 2
             };
