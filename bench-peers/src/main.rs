@@ -398,7 +398,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("child") => return child(&args[2], &args[3]),
         // For profiling one peer's process: `fill PEER DIR N`, then
-        // `child PEER DIR`, `hits PEER DIR N OPS` or `big PEER DIR OPS MIB` under strace or perf
+        // `child PEER DIR`, `reopen PEER DIR OPS`, `hits PEER DIR N OPS` or `big PEER DIR OPS MIB` under strace or perf
         // (`hits` and `big` print their time per hit, to compare two builds).
         Some("fill") => {
             let cache = open(&args[2], Path::new(&args[3]));
@@ -433,6 +433,15 @@ fn main() {
                 assert_eq!(cache.get_big(k % ops).map(|v| v.len()), Some(len));
             }
             return println!("{} ns per hit", per_op(start, ops as usize * 20).as_nanos());
+        }
+        Some("reopen") => {
+            let dir = Path::new(&args[3]);
+            let ops: u32 = args[4].parse().expect("a count");
+            let start = Instant::now();
+            for _ in 0..ops {
+                open_hit_close(&args[2], dir);
+            }
+            return println!("{} ns per open, hit and close", (start.elapsed() / ops).as_nanos());
         }
         Some("hits") => {
             let cache = open(&args[2], Path::new(&args[3]));

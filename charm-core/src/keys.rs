@@ -99,6 +99,16 @@ pub mod layout {
     /// What a process reads at open instead of the whole index: the
     /// system and function states, entries and bytes of the last snapshot.
     pub const HEAD: &str = "index/head";
+    /// On a store committed under the lock: there is a delta record that
+    /// opening must read. A writer of a record makes sure it is there
+    /// after writing it, and a fold deletes it before listing the records,
+    /// so a process that opens finds neither marker only when every
+    /// record is folded, and then lists nothing.
+    pub const PENDING: &str = "index/pending";
+    /// On a store committed under the lock: a fold that deleted
+    /// [`PENDING`] is under way, or was killed before it finished (its
+    /// records are then still to be read at open).
+    pub const FOLDING: &str = "index/folding";
     /// The prefix under which a corrupt index is set aside.
     pub const CORRUPT: &str = "index/corrupt-";
 

@@ -211,19 +211,26 @@ impl charm::freeze::Freeze for TheFile {
     }
 }
 
+/// A function whose values live in the index.
+fn kept(g: &Arc<MemoizedGroup>) -> Memoized<String> {
+    Memoized::builder("unread::kept")
+        .use_obj_store(false)
+        .group(g.clone())
+        .build()
+}
+
+/// Computes `kept`'s values `v0`, `v1`, … for `xs`.
+fn kept_values(g: &Arc<MemoizedGroup>, xs: std::ops::Range<u32>) {
+    for x in xs {
+        kept(g).call(&x, || format!("v{x}"));
+    }
+}
+
 #[test]
 fn values_kept_in_the_index_and_others_invalidations_reach_a_process_that_reads_neither_whole() {
     let dir = fresh_dir("inline");
-    let kept = |g: &Arc<MemoizedGroup>| -> Memoized<String> {
-        Memoized::builder("unread::kept")
-            .use_obj_store(false)
-            .group(g.clone())
-            .build()
-    };
     let g = unread(&dir);
-    for x in 0..3u32 {
-        kept(&g).call(&x, || format!("v{x}"));
-    }
+    kept_values(&g, 0..3);
     drop(g); // a new function: commits, so the values sit in the snapshot
     let g = unread(&dir);
     assert!(kept(&g).invalidate(&2u32, "stale"));
@@ -237,6 +244,53 @@ fn values_kept_in_the_index_and_others_invalidations_reach_a_process_that_reads_
         kept(&g).call(&2u32, || "fresh".into()),
         "fresh",
         "invalidated"
+    );
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The markers a store committed under the lock keeps in `index/`.
+fn marked(dir: &Path, marker: &str) -> bool {
+    dir.join(format!("index/{marker}.charm")).is_file()
+}
+
+#[test]
+fn a_record_is_marked_pending_until_a_fold_takes_it() {
+    let dir = fresh_dir("pending");
+    let g = unread(&dir);
+    kept_values(&g, 0..3);
+    drop(g); // a new function: commits
+    assert!(!marked(&dir, "pending") && !marked(&dir, "folding"));
+    let g = unread(&dir);
+    assert!(kept(&g).invalidate(&2u32, "stale"));
+    drop(g); // one delta record
+    assert!(marked(&dir, "pending"), "opening must list the record");
+    let g = reading(&dir);
+    kept_values(&g, 3..4);
+    drop(g); // reads the index whole and changed it: commits
+    assert!(!marked(&dir, "pending") && !marked(&dir, "folding"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_fold_killed_after_it_took_the_pending_mark_hides_no_record() {
+    let dir = fresh_dir("killed-fold");
+    let g = unread(&dir);
+    kept_values(&g, 0..3);
+    drop(g);
+    let g = unread(&dir);
+    assert!(kept(&g).invalidate(&2u32, "stale"));
+    drop(g);
+    // What a fold killed between taking the mark and deleting the records
+    // it read leaves behind.
+    std::fs::write(dir.join("index/folding.charm"), b"").unwrap();
+    std::fs::remove_file(dir.join("index/pending.charm")).unwrap();
+    let g = unread(&dir);
+    assert_eq!(kept(&g).call(&1u32, || unreachable!()), "v1");
+    assert_eq!(
+        kept(&g).call(&2u32, || "fresh".into()),
+        "fresh",
+        "the invalidation in the record is seen"
     );
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();

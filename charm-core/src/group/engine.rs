@@ -10,6 +10,13 @@ use charm_freeze::{hash, Digest};
 use std::path::PathBuf;
 use std::sync::RwLock;
 
+/// How processes share the index's delta records, part of the system
+/// state: processes that mark records pending for openers
+/// ([`layout::PENDING`](crate::layout::PENDING)) and processes of earlier
+/// versions, which list them at every open and mark nothing, must not
+/// share an index.
+const RECORD_SHARING: &str = "records marked pending";
+
 /// A group's settings, as the builder resolved them.
 pub(crate) struct Settings {
     /// The byte budget.
@@ -67,6 +74,7 @@ impl Engine {
         let base_system = hash(&(
             "charm index",
             crate::index::format::FORMAT,
+            RECORD_SHARING,
             "charm-freeze encoding v1",
             plugins.pickler.name(),
         ));

@@ -262,7 +262,10 @@ impl Engine {
             None if base != layout::BASE => return Ok(false),
             None => {}
         }
-        let (mut names, hits) = self.delta_records()?;
+        let (mut names, hits) = match self.records_may_wait()? {
+            true => self.delta_records()?,
+            false => Default::default(),
+        };
         let mut p = self.persist.lock();
         p.hits_records = hits.iter().filter(|n| !folded.contains(n)).count();
         p.head_entries = head_entries;
@@ -446,9 +449,14 @@ impl Engine {
         let mut p = self.persist.lock();
         if !self.store.has_compare_and_swap() {
             let _w = self.lock.writer()?;
+            // Records written from here on mark themselves pending again;
+            // until this fold is done, or if it is killed, openers list.
+            self.store.put(layout::FOLDING, b"")?;
+            self.store.delete(layout::PENDING)?;
             self.take_hit_log()?;
             let read = self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
-            return self.fold(&mut p, read, None).map(|_| ());
+            self.fold(&mut p, read, None)?;
+            return self.store.delete(layout::FOLDING).map(|_| ());
         }
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
             let (read, swap) = self.read_state_cas()?;
@@ -664,6 +672,9 @@ impl Engine {
         self.index.persisted(&delta);
         self.persist
             .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
+        if log_len.is_none() {
+            self.mark_pending()?;
+        }
         p.deltas += 1;
         if changes {
             p.unfolded_bytes += bytes;
@@ -750,6 +761,28 @@ impl Engine {
         }
         let (entries, bytes) = self.read_head()?.map_or((0, 0), |h| (h.entries, h.bytes));
         Ok(hits_due(hits, entries) || bytes.saturating_add(adds) > self.settings.budget)
+    }
+
+    /// Whether opening must list the delta records: always on a store with
+    /// compare-and-swap (its folds run without the lock, so no marker can
+    /// tell), else if a record was marked pending since the last fold
+    /// began, or a fold did not finish. Two lookups where a listing is
+    /// five system calls and a directory buffer.
+    fn records_may_wait(&self) -> Result<bool> {
+        Ok(self.store.has_compare_and_swap()
+            || self.store.contains(layout::PENDING)?
+            || self.store.contains(layout::FOLDING)?)
+    }
+
+    /// After a delta record is written to a store committed under the
+    /// lock: makes sure [`layout::PENDING`] is there, so that opening
+    /// lists the records. (Written after the record: a fold that deletes
+    /// the marker then lists the record, or the marker is there after.)
+    fn mark_pending(&self) -> Result<()> {
+        if self.store.has_compare_and_swap() || self.store.contains(layout::PENDING)? {
+            return Ok(());
+        }
+        self.store.put(layout::PENDING, b"")
     }
 
     /// The delta records of changes and those of hits, from one listing.
