@@ -324,7 +324,7 @@ fn open_hit_exit(peer: &str, n: usize) -> (Duration, u64) {
 }
 
 /// The pairs of processes [`open_hit_exit`] runs.
-const OPEN_PAIRS: usize = 21;
+const OPEN_PAIRS: usize = 101;
 
 /// The child of [`open_hit_exit`]: prints its peak resident KiB. With
 /// `BENCH_PHASES` set it also tells how long opening, the hit and closing
