@@ -288,14 +288,16 @@ fn big(peer: &str, mib: usize) -> (Duration, Duration) {
 }
 
 /// What a process that opens a cache of `n` entries, hits one and exits
-/// costs: its time less a process that does nothing, and its peak
-/// resident memory (each the median of many runs).
-fn open_hit_exit(peer: &str, n: usize) -> (Duration, u64) {
-    let (dir, cache) = filled(peer, &format!("open{n}"), n);
-    drop(cache);
+/// costs, for each peer: its time less a process that does nothing, and
+/// its peak resident memory (each the median of many runs).
+fn open_hit_exit(peers: &[&str], n: usize) -> Vec<(Duration, u64)> {
+    let dirs: Vec<PathBuf> = peers
+        .iter()
+        .map(|peer| filled(peer, &format!("open{n}"), n).0)
+        .collect();
     settle();
     let exe = std::env::current_exe().expect("this program");
-    let run = |what: &str| {
+    let run = |what: &str, dir: &Path| {
         let start = Instant::now();
         let out = Command::new(&exe)
             .args(["child", what, &dir.display().to_string()])
@@ -310,17 +312,27 @@ fn open_hit_exit(peer: &str, n: usize) -> (Duration, u64) {
     };
     // Each run is paired with a process that does nothing, run right
     // after it, so that the machine's drift cancels out of their
-    // difference; the median difference of many pairs is the figure.
-    let (mut extra, mut peaks): (Vec<Duration>, Vec<u64>) = (0..OPEN_PAIRS)
-        .map(|_| {
-            let (t, peak) = run(peer);
-            (t.saturating_sub(run("nothing").0), peak)
+    // difference; the peers take turns, pair by pair, so that none runs
+    // in a calmer minute than another; the median difference of many
+    // pairs is the figure.
+    let mut runs = vec![(Vec::new(), Vec::new()); peers.len()];
+    for _ in 0..OPEN_PAIRS {
+        for ((peer, dir), (extra, peaks)) in peers.iter().zip(&dirs).zip(&mut runs) {
+            let (t, peak) = run(peer, dir);
+            extra.push(t.saturating_sub(run("nothing", dir).0));
+            peaks.push(peak);
+        }
+    }
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    runs.into_iter()
+        .map(|(mut extra, mut peaks)| {
+            extra.sort();
+            peaks.sort();
+            (extra[OPEN_PAIRS / 2], peaks[OPEN_PAIRS / 2])
         })
-        .unzip();
-    extra.sort();
-    peaks.sort();
-    let _ = std::fs::remove_dir_all(dir);
-    (extra[OPEN_PAIRS / 2], peaks[OPEN_PAIRS / 2])
+        .collect()
 }
 
 /// The pairs of processes [`open_hit_exit`] runs.
@@ -441,7 +453,10 @@ fn main() {
             for _ in 0..ops {
                 open_hit_close(&args[2], dir);
             }
-            return println!("{} ns per open, hit and close", (start.elapsed() / ops).as_nanos());
+            return println!(
+                "{} ns per open, hit and close",
+                (start.elapsed() / ops).as_nanos()
+            );
         }
         Some("hits") => {
             let cache = open(&args[2], Path::new(&args[3]));
@@ -472,7 +487,7 @@ fn main() {
         "BENCH_PEERS_OPEN",
         vec![1_000, scale(10_000), scale(100_000)],
     ) {
-        let runs: Vec<(Duration, u64)> = peers.iter().map(|p| open_hit_exit(p, n)).collect();
+        let runs = open_hit_exit(&peers, n);
         let label = format!("open + 1 hit + exit, {n} entries");
         print_row(&label, &runs, |r| r.0.as_secs_f64(), |r| fmt(r.0));
         let label = format!("… its peak RSS, {n} entries");

@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use charm::{Memoized, MemoizedGroup};
+use charm::locks::FileRwLock;
+use charm::{Memoized, MemoizedGroup, RWLock};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("charm-unread-{name}-{}", std::process::id()));
@@ -292,6 +294,37 @@ fn a_fold_killed_after_it_took_the_pending_mark_hides_no_record() {
         "fresh",
         "the invalidation in the record is seen"
     );
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn opening_waits_for_a_fold_only_when_a_record_waits() {
+    let dir = fresh_dir("lock-free");
+    let g = unread(&dir);
+    kept_values(&g, 0..3);
+    drop(g); // committed: no record waits
+    let lock_file = dir.join(".charm.lock");
+    let impatient = || {
+        MemoizedGroup::builder()
+            .obj_store_url(format!("dir:{}", dir.display()))
+            .read_index(false)
+            .lock(FileRwLock::new(&lock_file).with_timeout(Duration::from_millis(50)))
+            .build()
+    };
+    let fold = FileRwLock::new(&lock_file);
+    let held = fold.writer().unwrap(); // another process folding, say
+    let g = impatient().expect("nothing to read under the lock");
+    assert_eq!(kept(&g).call(&1u32, || unreachable!()), "v1");
+    drop(g);
+    std::fs::write(dir.join("index/pending.charm"), b"").unwrap();
+    assert!(
+        impatient().is_err(),
+        "a waiting record is read under the lock"
+    );
+    drop(held);
+    let g = impatient().unwrap();
+    assert_eq!(kept(&g).call(&2u32, || unreachable!()), "v2");
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -216,16 +216,25 @@ impl Engine {
     /// A fold between reading the snapshot and the records would hide the
     /// records it folded, so they are read as one state: under the reader
     /// lock, or, for a store with compare-and-swap, which commits without
-    /// it, again if the head moved meanwhile.
+    /// it, again if the head moved meanwhile. Without records to read (no
+    /// marker: none waits and no fold is under way), the head and the
+    /// snapshot read after the markers are at least as new as that moment
+    /// and need no lock: a fold that ends meanwhile replaces the snapshot
+    /// before the head, so at worst an older head comes with a newer
+    /// snapshot, whose records the older head's function states and
+    /// counts only make this process commit or fold sooner.
     pub(crate) fn open_unread(&self) -> Result<()> {
         if !self.store.has_compare_and_swap() {
+            if !self.records_may_wait()? {
+                return self.read_unread(self.read_head()?, false).map(|_| ());
+            }
             let _r = self.lock.reader()?;
-            return self.read_unread(self.read_head()?).map(|_| ());
+            return self.read_unread(self.read_head()?, true).map(|_| ());
         }
         let mut head = self.store.get(layout::HEAD)?;
         for _ in 0..MAX_OPEN_ATTEMPTS {
             let decoded = head.as_deref().and_then(decode_head_or_report);
-            let complete = self.read_unread(decoded)?;
+            let complete = self.read_unread(decoded, true)?;
             let now = self.store.get(layout::HEAD)?;
             if complete && now == head {
                 return Ok(());
@@ -236,9 +245,10 @@ impl Engine {
         Ok(()) // what was read is all that is seen until the next refresh
     }
 
-    /// Reads the state `head` describes for [`open_unread`]; `false` if the
-    /// snapshot it names is gone (a commit replaced it meanwhile).
-    fn read_unread(&self, head: Option<format::Head>) -> Result<bool> {
+    /// Reads the state `head` describes for [`open_unread`], and the delta
+    /// records if `records`; `false` if the snapshot it names is gone (a
+    /// commit replaced it meanwhile).
+    fn read_unread(&self, head: Option<format::Head>, records: bool) -> Result<bool> {
         let system = self.update_system_state()?;
         let mut folded = Vec::new();
         let mut base = layout::BASE.to_owned();
@@ -262,7 +272,7 @@ impl Engine {
             None if base != layout::BASE => return Ok(false),
             None => {}
         }
-        let (mut names, hits) = match self.records_may_wait()? {
+        let (mut names, hits) = match records {
             true => self.delta_records()?,
             false => Default::default(),
         };
@@ -763,15 +773,13 @@ impl Engine {
         Ok(hits_due(hits, entries) || bytes.saturating_add(adds) > self.settings.budget)
     }
 
-    /// Whether opening must list the delta records: always on a store with
-    /// compare-and-swap (its folds run without the lock, so no marker can
-    /// tell), else if a record was marked pending since the last fold
-    /// began, or a fold did not finish. Two lookups where a listing is
-    /// five system calls and a directory buffer.
+    /// On a store committed under the lock: whether opening must list the
+    /// delta records (and read them under the lock), because a record was
+    /// marked pending since the last fold began, or a fold is under way or
+    /// did not finish. Two lookups, where the lock and a listing are ten
+    /// system calls and a directory buffer.
     fn records_may_wait(&self) -> Result<bool> {
-        Ok(self.store.has_compare_and_swap()
-            || self.store.contains(layout::PENDING)?
-            || self.store.contains(layout::FOLDING)?)
+        Ok(self.store.contains(layout::PENDING)? || self.store.contains(layout::FOLDING)?)
     }
 
     /// After a delta record is written to a store committed under the
