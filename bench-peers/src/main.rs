@@ -14,6 +14,9 @@
 //! Python's diskcache and joblib (`python_peers.py`, run as children), on
 //! the same workloads plus four processes persisting at once and eviction
 //! under a small budget.
+//!
+//! `open_ab.py` compares the open + 1 hit + exit of two builds (or peers)
+//! in alternating pairs of processes, by CPU time.
 
 mod placement;
 mod python;
