@@ -97,7 +97,9 @@ pub mod layout {
     pub const HIT_LOG: &str = "index/hitlog";
 
     /// What a process reads at open instead of the whole index: the
-    /// system and function states, entries and bytes of the last snapshot.
+    /// system and function states, entries and bytes of the last snapshot
+    /// (which holds a copy, read instead on a store committed under the
+    /// lock: one file to open).
     pub const HEAD: &str = "index/head";
     /// On a store committed under the lock: there is a delta record that
     /// opening must read. A writer of a record makes sure it is there

@@ -163,7 +163,16 @@ pub fn sample_snapshot() -> Vec<u8> {
         policy,
         folded: vec!["index/delta-1".into()],
     };
-    format::encode_snapshot(&snap).expect("a snapshot encodes")
+    let head = format::Head {
+        base: crate::layout::BASE.into(),
+        system: snap.system,
+        functions: snap.functions.clone(),
+        folded: snap.folded.clone(),
+        entries: snap.entries.len() as u64,
+        bytes: 0,
+    };
+    let head = format::encode_head(&head).expect("a head encodes");
+    format::encode_snapshot(&snap, &head).expect("a snapshot encodes")
 }
 
 /// A valid delta record with upserts, a removal, a function and accesses.

@@ -88,6 +88,16 @@ pub(crate) struct Progress {
     unfolded_bytes: u64,
 }
 
+/// Where opening takes the index's head from.
+enum HeadFrom {
+    /// The head read (none, or a damaged one: `None`), on a store with
+    /// compare-and-swap, whose commit swaps it.
+    Read(Option<format::Head>),
+    /// The snapshot, which holds its head, on a store committed under the
+    /// lock: one file to read.
+    Snapshot,
+}
+
 /// What a compare-and-swap commit replaces: the head's version (`None`:
 /// no head yet) and the snapshot it named.
 #[derive(Debug)]
@@ -213,28 +223,29 @@ impl Engine {
     /// function states let a changed one be noticed (both make this
     /// process commit at exit, which cascades).
     ///
-    /// A fold between reading the snapshot and the records would hide the
-    /// records it folded, so they are read as one state: under the reader
-    /// lock, or, for a store with compare-and-swap, which commits without
-    /// it, again if the head moved meanwhile. Without records to read (no
-    /// marker: none waits and no fold is under way), the head and the
-    /// snapshot read after the markers are at least as new as that moment
-    /// and need no lock: a fold that ends meanwhile replaces the snapshot
-    /// before the head, so at worst an older head comes with a newer
-    /// snapshot, whose records the older head's function states and
-    /// counts only make this process commit or fold sooner.
+    /// On a store committed under the lock, the head is the one the
+    /// snapshot holds (one file to read). A fold between reading the
+    /// snapshot and the records would hide the records it folded, so with
+    /// records to read (a marker says one waits, or a fold is under way)
+    /// they are read with the snapshot under the reader lock. Without
+    /// them, the snapshot read after the markers is at least as new as
+    /// that moment, with its own head, and needs no lock. A store with
+    /// compare-and-swap commits without the lock: its head is read, then
+    /// the snapshot it names and the records, and all again if the head
+    /// moved meanwhile.
     pub(crate) fn open_unread(&self) -> Result<()> {
         if !self.store.has_compare_and_swap() {
-            if !self.records_may_wait()? {
-                return self.read_unread(self.read_head()?, false).map(|_| ());
-            }
-            let _r = self.lock.reader()?;
-            return self.read_unread(self.read_head()?, true).map(|_| ());
+            let records = self.records_may_wait()?;
+            let _r = match records {
+                true => Some(self.lock.reader()?),
+                false => None,
+            };
+            return self.read_unread(HeadFrom::Snapshot, records).map(|_| ());
         }
         let mut head = self.store.get(layout::HEAD)?;
         for _ in 0..MAX_OPEN_ATTEMPTS {
             let decoded = head.as_deref().and_then(decode_head_or_report);
-            let complete = self.read_unread(decoded, true)?;
+            let complete = self.read_unread(HeadFrom::Read(decoded), true)?;
             let now = self.store.get(layout::HEAD)?;
             if complete && now == head {
                 return Ok(());
@@ -245,13 +256,31 @@ impl Engine {
         Ok(()) // what was read is all that is seen until the next refresh
     }
 
-    /// Reads the state `head` describes for [`open_unread`], and the delta
+    /// Reads the state a head describes for [`open_unread`], and the delta
     /// records if `records`; `false` if the snapshot it names is gone (a
     /// commit replaced it meanwhile).
-    fn read_unread(&self, head: Option<format::Head>, records: bool) -> Result<bool> {
+    fn read_unread(&self, head: HeadFrom, records: bool) -> Result<bool> {
         let system = self.update_system_state()?;
+        let base = match &head {
+            HeadFrom::Read(Some(head)) => head.base.clone(),
+            _ => layout::BASE.to_owned(),
+        };
+        let table = match self.store.open(&base)? {
+            Some(reader) => match Table::open(reader) {
+                Ok(table) => Some(table),
+                Err(err) => {
+                    emit(Op::Corrupt, None, None, None, &err.to_string());
+                    None
+                }
+            },
+            None if base != layout::BASE => return Ok(false),
+            None => None,
+        };
+        let head = match head {
+            HeadFrom::Read(head) => head,
+            HeadFrom::Snapshot => table.as_ref().and_then(|t| t.index_head()).cloned(),
+        };
         let mut folded = Vec::new();
-        let mut base = layout::BASE.to_owned();
         let mut head_entries = 0;
         if let Some(head) = head {
             if head.system != system {
@@ -261,16 +290,10 @@ impl Engine {
             self.index.learn_functions(head.functions);
             head_entries = head.entries;
             folded = head.folded;
-            base = head.base;
         }
-        match self.store.open(&base)? {
-            Some(reader) => match Table::open(reader) {
-                Ok(table) if table.system() == system => self.index.set_base(table),
-                Ok(_) => {} // another system state's: nothing of ours
-                Err(err) => emit(Op::Corrupt, None, None, None, &err.to_string()),
-            },
-            None if base != layout::BASE => return Ok(false),
-            None => {}
+        match table {
+            Some(table) if table.system() == system => self.index.set_base(table),
+            _ => {} // none, or another system state's: nothing of ours
         }
         let (mut names, hits) = match records {
             true => self.delta_records()?,
@@ -578,8 +601,10 @@ impl Engine {
             None => layout::BASE.to_owned(),
             Some(_) => format!("{}-{:020}-{}", layout::BASE, stamp(), process_nonce()),
         };
-        self.store.put(&base, &format::encode_snapshot(&snap)?)?;
-        // What processes that do not read the index whole read instead.
+        // What processes that do not read the index whole read instead:
+        // in the snapshot, on a store committed under the lock (one file
+        // to read at open), and as the head, which a store with
+        // compare-and-swap swaps to commit.
         let head = format::Head {
             base: base.clone(),
             system,
@@ -589,6 +614,8 @@ impl Engine {
             bytes: self.index.total_size(),
         };
         let head = format::encode_head(&head)?;
+        self.store
+            .put(&base, &format::encode_snapshot(&snap, &head)?)?;
         match &swap {
             None => {
                 let _ = self.store.put(layout::HEAD, &head);

@@ -139,8 +139,10 @@ fn decode<T: DeserializeOwned>(magic: &[u8; 8], what: &str, bytes: &[u8]) -> Res
     postcard::from_bytes(body).map_err(|e| bad(&format!("undecodable: {e}")))
 }
 
-pub(crate) fn encode_snapshot(s: &Snapshot) -> Result<Vec<u8>> {
-    super::table::encode(s)
+/// The snapshot `s` as stored, with the encoded index head `head` (or
+/// nothing) after its header, where opening reads it.
+pub(crate) fn encode_snapshot(s: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
+    super::table::encode(s, head)
 }
 
 /// A snapshot, and how many of its records were damaged (left out).

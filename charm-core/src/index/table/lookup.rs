@@ -2,8 +2,9 @@
 
 use super::{
     key_prefix, prefix, sort_key, word, Head, Layout, Span, BLOCK_READ, CACHED_BYTES,
-    DIRECTORY_CHUNK, ENTRY, HEADER, INTERPOLATIONS,
+    DIRECTORY_CHUNK, ENTRY, FIRST_READ, HEADER, INTERPOLATIONS,
 };
+use crate::index::format;
 use crate::sharded::ShardedMap;
 use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
@@ -121,11 +122,20 @@ fn partition_near(n: usize, guess: usize, below: impl Fn(usize) -> bool) -> usiz
     i
 }
 
+/// Directory entries as (start, fence, head length).
+fn fences(raw: &[u8]) -> Box<[Fence]> {
+    raw.chunks_exact(ENTRY)
+        .map(|w| [word(w, 0), word(w, 8), word(w, 16)])
+        .collect()
+}
+
 /// A snapshot opened for lookups in place.
 #[derive(Debug)]
 pub(crate) struct Table {
     reader: Box<dyn StoredReader>,
     layout: Layout,
+    /// The index's head written with it (`None`: a table written without).
+    head: Option<format::Head>,
     /// Chunks of the directory, each read once: (start, fence, head
     /// length) per block. A slot per chunk (one per 12 KiB of the
     /// directory, so bounded by the file's size), found without a hash or
@@ -140,24 +150,45 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// Opens a snapshot: reads and checks its header only.
+    /// Opens a snapshot: reads and checks its header and head, with the
+    /// directory's first chunk if it is in the same first read.
     pub(crate) fn open(reader: Box<dyn StoredReader>) -> Result<Table> {
-        let mut header = [0u8; HEADER];
         if reader.size() < HEADER as u64 {
             return Err(Error::corrupt("index snapshot", "shorter than its header"));
         }
-        reader.read_at(0, &mut header)?;
-        let layout = Layout::parse(&header, reader.size())?;
-        Ok(Table {
+        let mut first = vec![0u8; reader.size().min(FIRST_READ) as usize];
+        reader.read_at(0, &mut first)?;
+        let layout = Layout::parse(&first, reader.size())?;
+        let head_at = HEADER..HEADER + layout.head as usize; // within the file: parsed
+        let head = match first.get(head_at.clone()) {
+            _ if layout.head == 0 => None,
+            Some(bytes) => Some(format::decode_head(bytes)?),
+            None => {
+                let mut bytes = vec![0u8; head_at.len()];
+                reader.read_at(HEADER as u64, &mut bytes)?;
+                Some(format::decode_head(&bytes)?)
+            }
+        };
+        let table = Table {
             reader,
             layout,
+            head,
             directory: (0..layout.blocks().div_ceil(DIRECTORY_CHUNK))
                 .map(|_| OnceLock::new())
                 .collect(),
             blocks: ShardedMap::default(),
             cached: AtomicUsize::new(0),
             cache_limit: CACHED_BYTES,
-        })
+        };
+        if let (Some(slot), Some(raw)) = (table.directory.first(), table.chunk_bytes(0, &first)) {
+            let _ = slot.set(fences(raw));
+        }
+        Ok(table)
+    }
+
+    /// The index's head written with the table.
+    pub(crate) fn index_head(&self) -> Option<&format::Head> {
+        self.head.as_ref()
     }
 
     /// The same table, keeping at most `bytes` of blocks.
@@ -195,16 +226,25 @@ impl Table {
         if let Some(e) = slot.get() {
             return Ok(e);
         }
+        let (at, len) = self.chunk_span(c);
+        let mut raw = vec![0u8; len];
+        self.reader.read_at(at, &mut raw)?;
+        Ok(slot.get_or_init(|| fences(&raw)))
+    }
+
+    /// Where chunk `c` of the directory is in the file, and its length:
+    /// its entries and the next chunk's first.
+    fn chunk_span(&self, c: u64) -> (u64, usize) {
         let first = c * DIRECTORY_CHUNK;
         let n = (DIRECTORY_CHUNK + 1).min((self.layout.blocks() + 1).saturating_sub(first));
-        let mut raw = vec![0u8; n as usize * ENTRY];
-        self.reader
-            .read_at(HEADER as u64 + first * ENTRY as u64, &mut raw)?;
-        let e: Box<[Fence]> = raw
-            .chunks_exact(ENTRY)
-            .map(|w| [word(w, 0), word(w, 8), word(w, 16)])
-            .collect();
-        Ok(slot.get_or_init(|| e))
+        let at = self.layout.directory_at() + first * ENTRY as u64;
+        (at, n as usize * ENTRY)
+    }
+
+    /// Chunk `c`'s bytes, if `read` (the file's start) holds them whole.
+    fn chunk_bytes<'a>(&self, c: u64, read: &'a [u8]) -> Option<&'a [u8]> {
+        let (at, len) = self.chunk_span(c);
+        read.get(usize::try_from(at).ok()?..)?.get(..len)
     }
 
     /// Where block `b` is in the blocks, from the directory.

@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! header (96 B): magic [8] | format u32 | 0 u32 | records u64 | block bytes u64
-//!                | meta bytes u64 | xxh3-64(meta) u64 | system state [32] | 0 u64
-//!                | xxh3-64(the 88 bytes before) u64
+//!                | meta bytes u64 | xxh3-64(meta) u64 | system state [32]
+//!                | head bytes u64 | xxh3-64(the 88 bytes before) u64
+//! head:          the index's head (`format::encode_head`: its own magic and
+//!                checksum), which a process reads at open with the header
 //! directory:     per block: where it starts in the blocks u64, its first argument key's
 //!                first 8 bytes (big-endian) u64, the length of its head u64;
 //!                then where the last block ends, u64::MAX, 0
@@ -57,7 +59,7 @@ use charm_freeze::Digest;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-const MAGIC: &[u8; 8] = b"CHARMIX4";
+const MAGIC: &[u8; 8] = b"CHARMIX5";
 /// What every layout's magic starts with (an older one is "another
 /// version", not "foreign").
 const MAGIC_FAMILY: &[u8] = b"CHARMIX";
@@ -91,6 +93,11 @@ const BLOCK_READ: u64 = 64 << 10;
 const DIRECTORY_CHUNK: u64 = 512;
 /// Bytes of one directory entry.
 const ENTRY: usize = 24;
+/// Bytes opening reads at once: the header, the head, and, in a table of
+/// up to some 20 000 entries, the whole directory.
+const FIRST_READ: u64 = 8 << 10;
+/// The longest head section read (a longer one is crafted).
+const MAX_HEAD_SECTION: u64 = 64 << 20;
 /// Bytes of blocks a reader keeps (records and the small values read with
 /// them), filled only by lookups, so repeated lookups read nothing; past
 /// it, blocks go to make room for each one read.
@@ -116,6 +123,7 @@ struct Layout {
     meta: u64,
     meta_check: u64,
     system: Digest,
+    head: u64,
 }
 
 impl Layout {
@@ -123,9 +131,14 @@ impl Layout {
         self.records.div_ceil(BLOCK)
     }
 
+    /// Where the directory starts (after the header and the head).
+    fn directory_at(&self) -> u64 {
+        HEADER as u64 + self.head
+    }
+
     /// Where the blocks start (after the directory).
     fn blocks_at(&self) -> u64 {
-        HEADER as u64 + (self.blocks() + 1) * ENTRY as u64
+        self.directory_at() + (self.blocks() + 1) * ENTRY as u64
     }
 
     fn meta_at(&self) -> u64 {
@@ -177,13 +190,18 @@ impl Layout {
             meta: word(header, 32),
             meta_check: word(header, 40),
             system: digest(header, 48),
+            head: word(header, 80),
         };
+        if layout.head > MAX_HEAD_SECTION {
+            return Err(bad("a head section longer than any real one"));
+        }
         let total = layout
             .records
             .div_ceil(BLOCK)
             .checked_add(1)
             .and_then(|d| d.checked_mul(ENTRY as u64))
             .and_then(|t| t.checked_add(HEADER as u64))
+            .and_then(|t| t.checked_add(layout.head))
             .and_then(|t| t.checked_add(layout.block_bytes))
             .and_then(|t| t.checked_add(layout.meta));
         if total != Some(file_len) {

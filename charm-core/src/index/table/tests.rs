@@ -2,8 +2,9 @@
 //! damage is a lost entry or an error, never a panic or a wrong entry.
 
 use super::{decode, encode, Table};
-use crate::index::format::Snapshot;
+use crate::index::format::{self, Head, Snapshot};
 use crate::traits::obj_store::WholeValue;
+use crate::Result;
 use crate::{Entry, EntryKey};
 use charm_freeze::{hash, Digest};
 
@@ -50,16 +51,40 @@ fn snapshot(n: u32) -> Snapshot {
     snapshot_of(entries(n))
 }
 
+/// The head a fold writes for `snap`.
+fn head_of(snap: &Snapshot) -> Head {
+    Head {
+        base: crate::layout::BASE.into(),
+        system: snap.system,
+        functions: snap.functions.clone(),
+        folded: snap.folded.clone(),
+        entries: snap.entries.len() as u64,
+        bytes: 0,
+    }
+}
+
+/// `snap` encoded as a fold writes it, with its head.
+fn encoded(snap: &Snapshot) -> Result<Vec<u8>> {
+    encode(snap, &format::encode_head(&head_of(snap))?)
+}
+
 fn word(bytes: &[u8], at: usize) -> usize {
     u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize
 }
 
+/// Where the directory starts in an encoded snapshot: after the 96-byte
+/// header and the index's head, whose length the header gives.
+fn directory_of(bytes: &[u8]) -> usize {
+    96 + word(bytes, 80)
+}
+
 /// Where block `b` starts in an encoded snapshot (after the 96-byte
-/// header and the directory of 24-byte entries, at the block's directory
-/// entry), and its head's length.
+/// header, the index's head and the directory of 24-byte entries, at the
+/// block's directory entry), and its head's length.
 fn block_of(bytes: &[u8], b: usize) -> (usize, usize) {
-    let blocks_at = 96 + (word(bytes, 16).div_ceil(64) + 1) * 24;
-    let entry = 96 + b * 24;
+    let directory = directory_of(bytes);
+    let blocks_at = directory + (word(bytes, 16).div_ceil(64) + 1) * 24;
+    let entry = directory + b * 24;
     (blocks_at + word(bytes, entry), word(bytes, entry + 16))
 }
 
@@ -78,7 +103,7 @@ fn table(bytes: Vec<u8>) -> Table {
 #[test]
 fn every_entry_is_found_in_place_and_others_are_not() {
     for n in [0, 1, 19, 20, 21, 999, 12_000] {
-        let bytes = encode(&snapshot(n)).unwrap();
+        let bytes = encoded(&snapshot(n)).unwrap();
         let (whole, damaged) = decode(&bytes).unwrap();
         assert_eq!((whole.entries.len(), damaged), (n as usize, 0));
         assert_eq!(whole.folded, ["index/delta-1"]);
@@ -117,7 +142,7 @@ fn every_field_round_trips_at_its_extremes() {
             (key, entry)
         })
         .collect();
-    let bytes = encode(&snapshot_of(entries.clone())).unwrap();
+    let bytes = encoded(&snapshot_of(entries.clone())).unwrap();
     let (whole, damaged) = decode(&bytes).unwrap();
     assert_eq!(damaged, 0);
     let mut decoded = whole.entries;
@@ -169,7 +194,7 @@ fn a_tiny_entry_takes_under_a_hundred_bytes_besides_its_value() {
             })
             .collect(),
     );
-    let bytes = encode(&snap).unwrap();
+    let bytes = encoded(&snap).unwrap();
     let per_entry = (bytes.len() as u64 - 8 * n) / n;
     assert!(per_entry < 100, "{per_entry} bytes per entry");
 }
@@ -178,7 +203,7 @@ fn a_tiny_entry_takes_under_a_hundred_bytes_besides_its_value() {
 fn the_blocks_kept_stay_within_their_bound() {
     let n = 12_000;
     let limit = 64 << 10;
-    let t = table(encode(&snapshot(n)).unwrap()).with_cache_limit(limit);
+    let t = table(encoded(&snapshot(n)).unwrap()).with_cache_limit(limit);
     for _ in 0..2 {
         for (k, e) in entries(n) {
             assert_eq!(t.find(&k).unwrap().as_ref(), Some(&e));
@@ -190,7 +215,7 @@ fn the_blocks_kept_stay_within_their_bound() {
 
 #[test]
 fn a_damaged_record_is_one_lost_entry() {
-    let mut bytes = encode(&snapshot(50)).unwrap();
+    let mut bytes = encoded(&snapshot(50)).unwrap();
     let at = record_of(&bytes, 0, 10) + 30; // the 11th record's object key
     bytes[at] ^= 1;
     let (whole, damaged) = decode(&bytes).unwrap();
@@ -206,8 +231,9 @@ fn a_damaged_record_is_one_lost_entry() {
 
 #[test]
 fn a_misplaced_block_loses_its_records_only() {
-    let mut bytes = encode(&snapshot(150)).unwrap();
-    bytes[96 + 24..96 + 32].copy_from_slice(&u64::MAX.to_le_bytes()); // block 1's start
+    let mut bytes = encoded(&snapshot(150)).unwrap();
+    let at = directory_of(&bytes) + 24; // block 1's start
+    bytes[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
     let (whole, damaged) = decode(&bytes).unwrap();
     assert_eq!(damaged, 128, "blocks 0 and 1 end and start there");
     assert_eq!(whole.entries.len(), 22);
@@ -221,7 +247,7 @@ fn a_misplaced_block_loses_its_records_only() {
 
 #[test]
 fn damaged_or_crafted_headers_are_refused() {
-    let good = encode(&snapshot(5)).unwrap();
+    let good = encoded(&snapshot(5)).unwrap();
     let mut truncated = good.clone();
     truncated.pop();
     let mut flipped = good.clone();
@@ -238,7 +264,7 @@ fn damaged_or_crafted_headers_are_refused() {
 
 #[test]
 fn an_unsorted_table_misses_and_never_panics() {
-    let mut bytes = encode(&snapshot(200)).unwrap();
+    let mut bytes = encoded(&snapshot(200)).unwrap();
     // Block 0's prefixes in reverse order: they no longer match its records.
     let (start, _) = block_of(&bytes, 0);
     let prefixes: Vec<u8> = bytes[start..start + 64 * 8]
@@ -249,7 +275,7 @@ fn an_unsorted_table_misses_and_never_panics() {
         .collect();
     bytes[start..start + 64 * 8].copy_from_slice(&prefixes);
     // Blocks 1 and 2 swapped in the directory: out of order.
-    let (one, two) = (96 + 24, 96 + 2 * 24);
+    let (one, two) = (directory_of(&bytes) + 24, directory_of(&bytes) + 2 * 24);
     let first: Vec<u8> = bytes[one..one + 24].to_vec();
     bytes.copy_within(two..two + 24, one);
     bytes[two..two + 24].copy_from_slice(&first);
@@ -263,13 +289,14 @@ fn an_unsorted_table_misses_and_never_panics() {
 
 #[test]
 fn crafted_heads_are_refused_and_never_panic() {
-    let good = encode(&snapshot(150)).unwrap();
+    let good = encoded(&snapshot(150)).unwrap();
     let (start, head) = block_of(&good, 0);
     let mut cases = Vec::new();
     // A head longer than any real one, and one too short for its records.
     for len in [super::MAX_HEAD + 1, 64] {
         let mut bytes = good.clone();
-        bytes[96 + 16..96 + 24].copy_from_slice(&len.to_le_bytes());
+        let at = directory_of(&bytes) + 16; // block 0's head length
+        bytes[at..at + 8].copy_from_slice(&len.to_le_bytes());
         cases.push(bytes);
     }
     // Record ends past the records, and out of order.
@@ -307,4 +334,63 @@ fn crafted_heads_are_refused_and_never_panic() {
             }
         }
     }
+}
+
+/// A reader that counts its reads.
+#[derive(Debug)]
+struct Counted(WholeValue, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl crate::StoredReader for Counted {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.read_at(offset, buf)
+    }
+}
+
+#[test]
+fn opening_reads_the_head_with_the_header_and_a_small_directory_too() {
+    for (n, reads) in [(0, 1), (1000, 2), (12_000, 2), (40_000, 3)] {
+        let snap = snapshot(n);
+        let count = std::sync::Arc::default();
+        let reader = Counted(
+            WholeValue(encoded(&snap).unwrap()),
+            std::sync::Arc::clone(&count),
+        );
+        let t = Table::open(Box::new(reader)).unwrap();
+        let head = t.index_head().expect("the head written with it");
+        assert_eq!(
+            (head.system, &head.folded, head.entries),
+            (snap.system, &snap.folded, u64::from(n))
+        );
+        if let Some((k, e)) = snap.entries.last() {
+            assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
+        }
+        let done = count.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(done, reads, "{n} entries: open and one lookup");
+    }
+}
+
+#[test]
+fn a_long_head_is_read_on_its_own_and_a_damaged_one_refused() {
+    let mut snap = snapshot(300);
+    snap.folded = (0..1000).map(|i| format!("index/delta-{i:040}")).collect();
+    let bytes = encoded(&snap).unwrap();
+    let t = table(bytes.clone());
+    assert_eq!(t.index_head().unwrap().folded.len(), 1000);
+    for (k, e) in &snap.entries {
+        assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
+    }
+    let mut damaged = bytes.clone();
+    damaged[96 + 40] ^= 1; // inside the head section
+    assert!(Table::open(Box::new(WholeValue(damaged))).is_err());
+    let mut crafted = bytes;
+    crafted[80..88].copy_from_slice(&(u64::MAX / 2).to_le_bytes()); // head bytes
+    let check = xxhash_rust::xxh3::xxh3_64(&crafted[..88]);
+    crafted[88..96].copy_from_slice(&check.to_le_bytes());
+    assert!(Table::open(Box::new(WholeValue(crafted.clone()))).is_err());
+    assert!(decode(&crafted).is_err());
 }

@@ -7,8 +7,9 @@ use crate::index::format::{Snapshot, FORMAT};
 use crate::{Entry, EntryKey, Error, Result};
 use xxhash_rust::xxh3::xxh3_64;
 
-/// Encodes a snapshot (its entries in any order).
-pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
+/// Encodes a snapshot (its entries in any order), with `head` (an encoded
+/// index head, or nothing) after the header.
+pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     let mut order: Vec<&(EntryKey, Entry)> = snap.entries.iter().collect();
     order.sort_by_key(|(k, _)| sort_key(k));
     let mut directory = Vec::with_capacity(order.len().div_ceil(BLOCK as usize) + 1);
@@ -26,7 +27,9 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
         folded: snap.folded.clone(),
     };
     let meta = postcard::to_stdvec(&meta).map_err(|e| Error::plugin("index encoding", e))?;
-    let mut out = Vec::with_capacity(HEADER + directory.len() * ENTRY + blocks.len() + meta.len());
+    let mut out = Vec::with_capacity(
+        HEADER + head.len() + directory.len() * ENTRY + blocks.len() + meta.len(),
+    );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
@@ -39,9 +42,10 @@ pub(crate) fn encode(snap: &Snapshot) -> Result<Vec<u8>> {
         out.extend_from_slice(&n.to_le_bytes());
     }
     out.extend_from_slice(snap.system.as_bytes());
-    out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(&(head.len() as u64).to_le_bytes());
     let header_check = xxh3_64(&out[..88]);
     out.extend_from_slice(&header_check.to_le_bytes());
+    out.extend_from_slice(head);
     for entry in directory {
         for n in entry {
             out.extend_from_slice(&n.to_le_bytes());
@@ -66,7 +70,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
     }
     let meta: Meta = postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
     let blocks = &bytes[layout.blocks_at() as usize..layout.meta_at() as usize];
-    let field = |b: u64, f: usize| word(bytes, HEADER + b as usize * ENTRY + 8 * f);
+    let directory = layout.directory_at() as usize;
+    let field = |b: u64, f: usize| word(bytes, directory + b as usize * ENTRY + 8 * f);
     let mut entries = Vec::with_capacity(layout.records as usize);
     let mut damaged = 0;
     for b in 0..layout.blocks() {
