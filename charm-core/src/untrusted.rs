@@ -163,14 +163,7 @@ pub fn sample_snapshot() -> Vec<u8> {
         policy,
         folded: vec!["index/delta-1".into()],
     };
-    let head = format::Head {
-        base: crate::layout::BASE.into(),
-        system: snap.system,
-        functions: snap.functions.clone(),
-        folded: snap.folded.clone(),
-        entries: snap.entries.len() as u64,
-        bytes: 0,
-    };
+    let head = format::Head::of(&snap, crate::layout::BASE.into(), 0);
     let head = format::encode_head(&head).expect("a head encodes");
     format::encode_snapshot(&snap, &head).expect("a snapshot encodes")
 }

@@ -605,14 +605,7 @@ impl Engine {
         // in the snapshot, on a store committed under the lock (one file
         // to read at open), and as the head, which a store with
         // compare-and-swap swaps to commit.
-        let head = format::Head {
-            base: base.clone(),
-            system,
-            functions: snap.functions.clone(),
-            folded: snap.folded.clone(),
-            entries: snap.entries.len() as u64,
-            bytes: self.index.total_size(),
-        };
+        let head = format::Head::of(&snap, base.clone(), self.index.total_size());
         let head = format::encode_head(&head)?;
         self.store
             .put(&base, &format::encode_snapshot(&snap, &head)?)?;

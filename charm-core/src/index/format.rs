@@ -59,6 +59,21 @@ pub(crate) struct Head {
     pub(crate) bytes: u64,
 }
 
+impl Head {
+    /// The head of `snap`, stored under `base`, whose entries count `bytes`
+    /// against the budget.
+    pub(crate) fn of(snap: &Snapshot, base: String, bytes: u64) -> Head {
+        Head {
+            base,
+            system: snap.system,
+            functions: snap.functions.clone(),
+            folded: snap.folded.clone(),
+            entries: snap.entries.len() as u64,
+            bytes,
+        }
+    }
+}
+
 /// An entry's removal: the object it held, and when it was removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Removal {

@@ -51,21 +51,10 @@ fn snapshot(n: u32) -> Snapshot {
     snapshot_of(entries(n))
 }
 
-/// The head a fold writes for `snap`.
-fn head_of(snap: &Snapshot) -> Head {
-    Head {
-        base: crate::layout::BASE.into(),
-        system: snap.system,
-        functions: snap.functions.clone(),
-        folded: snap.folded.clone(),
-        entries: snap.entries.len() as u64,
-        bytes: 0,
-    }
-}
-
 /// `snap` encoded as a fold writes it, with its head.
 fn encoded(snap: &Snapshot) -> Result<Vec<u8>> {
-    encode(snap, &format::encode_head(&head_of(snap))?)
+    let head = Head::of(snap, crate::layout::BASE.into(), 0);
+    encode(snap, &format::encode_head(&head)?)
 }
 
 fn word(bytes: &[u8], at: usize) -> usize {
