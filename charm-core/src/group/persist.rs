@@ -10,7 +10,7 @@ use crate::index::table::Table;
 use crate::keys::layout;
 use crate::{BuildDigestHasher, Error, Result, StoredVersion};
 use charm_freeze::Digest;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -54,10 +54,10 @@ pub(crate) struct Persistence {
     unindexed: Mutex<HashSet<Digest, BuildDigestHasher>>,
     /// The delta records this process wrote and no snapshot folded yet:
     /// their hits are already in its policy.
-    own_deltas: Mutex<HashSet<String>>,
+    own_deltas: Mutex<BTreeSet<String>>,
     /// The checks of the records of hits this process appended to the log
     /// and no snapshot folded yet: their hits are already in its policy.
-    own_appends: Mutex<HashSet<u64>>,
+    own_appends: Mutex<HashSet<u64, BuildDigestHasher>>,
     /// The system state changed while this process ran: what was
     /// persisted under the old one must go, which only a commit does.
     pub(crate) system_changed: AtomicBool,
@@ -86,6 +86,14 @@ pub(crate) struct Progress {
     /// The bytes of the records of changes read at open, plus those of
     /// the records this process wrote since.
     unfolded_bytes: u64,
+}
+
+/// Where a delta record went.
+enum Written {
+    /// Appended to the hit log, which is now this many bytes long.
+    Appended(u64),
+    /// Stored under this name.
+    Stored(String),
 }
 
 /// Where opening takes the index's head from.
@@ -683,17 +691,18 @@ impl Engine {
             && delta.removals.is_empty()
             && delta.functions.iter().all(|f| f.stamp == 0));
         let prefix = if changes { layout::DELTA } else { layout::HITS };
-        let name = record_name(prefix, &format!("{}-{adds}", p.seq));
-        let written =
-            format::encode_delta(&delta).and_then(|d| self.write_record(&name, &d, !changes));
-        let (bytes, log_len) = match written {
+        let seq = p.seq;
+        let name = || record_name(prefix, &format!("{seq}-{adds}"));
+        let written = format::encode_delta(&delta)
+            .and_then(|d| Ok((d.len() as u64, self.write_record(&d, !changes, name)?)));
+        let (bytes, written) = match written {
             Ok(written) => written,
             Err(e) => {
                 self.policy.give_back(delta.accesses);
                 return Err(e);
             }
         };
-        if log_len.is_none() {
+        if let Written::Stored(name) = &written {
             lock(&self.persist.own_deltas).insert(name.clone());
         }
         if changes {
@@ -702,17 +711,16 @@ impl Engine {
         self.index.persisted(&delta);
         self.persist
             .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
-        if log_len.is_none() {
+        if let Written::Stored(_) = written {
             self.mark_pending()?;
         }
         p.deltas += 1;
         if changes {
             p.unfolded_bytes += bytes;
         }
-        let to = if log_len.is_some() {
-            layout::HIT_LOG
-        } else {
-            &name
+        let to = match &written {
+            Written::Appended(_) => layout::HIT_LOG,
+            Written::Stored(name) => name,
         };
         emit(Op::IndexWrite, None, None, None, &format!("delta {to}"));
         let due = if p.unfolded_bytes > MAX_UNFOLDED_BYTES {
@@ -723,9 +731,9 @@ impl Engine {
             // Only hits: they change no entry and add no bytes, so what
             // open found tells whether they are due (another process's
             // changes are its own to compact).
-            let in_log = match log_len {
-                Some(len) => (len / LOG_RECORD_ESTIMATE) as usize,
-                None => {
+            let in_log = match written {
+                Written::Appended(len) => (len / LOG_RECORD_ESTIMATE) as usize,
+                Written::Stored(_) => {
                     p.hits_records += 1;
                     0
                 }
@@ -741,24 +749,25 @@ impl Engine {
         Ok(())
     }
 
-    /// Stores an encoded delta record under `name`, or, if it holds hits
-    /// only and the store keeps logs, appends it to the hit log. Returns
-    /// its length and, if appended, the log's.
+    /// Appends an encoded delta record to the hit log if it holds hits
+    /// only and the store keeps logs, else stores it under the name `name`
+    /// makes, only then: the time, the pid and the process's nonce, which
+    /// cost a process that only hit three system calls for nothing.
     fn write_record(
         &self,
-        name: &str,
         encoded: &[u8],
         hits_only: bool,
-    ) -> Result<(u64, Option<u64>)> {
-        let len = encoded.len() as u64;
+        name: impl FnOnce() -> String,
+    ) -> Result<Written> {
         if hits_only {
             if let Some(log_len) = self.store.append(layout::HIT_LOG, encoded)? {
                 lock(&self.persist.own_appends).insert(format::record_check(encoded));
-                return Ok((len, Some(log_len)));
+                return Ok(Written::Appended(log_len));
             }
         }
-        self.store.put(name, encoded)?;
-        Ok((len, None))
+        let name = name();
+        self.store.put(&name, encoded)?;
+        Ok(Written::Stored(name))
     }
 
     /// Under the writer lock: makes the hit log one more record of hits,

@@ -21,7 +21,7 @@ use super::format::{Delta, PolicyState, Snapshot};
 use crate::entry::{FunctionRecord, FunctionStats};
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The persisted index being assembled from a snapshot and deltas.
 ///
@@ -37,8 +37,9 @@ pub(crate) struct State {
     removals: HashMap<(EntryKey, Digest), u64, BuildDigestHasher>,
     pub(crate) policy: Option<PolicyState>,
     pub(crate) folded: Vec<String>,
-    /// The records applied, by name (the snapshot's folded ones included).
-    applied: HashSet<String>,
+    /// The records applied, by name (the snapshot's folded ones included;
+    /// ordered, not hashed: an empty state then costs no random keys).
+    applied: BTreeSet<String>,
     /// The deltas' accesses, in order, for the policy.
     pub(crate) accesses: Vec<EntryKey>,
     /// Versions that lost to a later one with another object (another
@@ -67,7 +68,7 @@ impl State {
             removals: HashMap::default(),
             policy: None,
             folded: Vec::new(),
-            applied: HashSet::new(),
+            applied: BTreeSet::new(),
             accesses: Vec::new(),
             replaced: Vec::new(),
         }
