@@ -328,3 +328,24 @@ fn opening_waits_for_a_fold_only_when_a_record_waits() {
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_folder_planted_as_a_marker_stops_no_fold() {
+    let dir = fresh_dir("planted");
+    let g = unread(&dir);
+    kept_values(&g, 0..3);
+    drop(g);
+    for marker in ["pending", "folding"] {
+        std::fs::create_dir_all(dir.join(format!("index/{marker}.charm/inside"))).unwrap();
+    }
+    let g = reading(&dir);
+    kept_values(&g, 3..5);
+    g.commit().unwrap();
+    drop(g);
+    let g = unread(&dir);
+    for x in 0..5u32 {
+        assert_eq!(kept(&g).call(&x, || unreachable!()), format!("v{x}"));
+    }
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
