@@ -221,6 +221,15 @@ fn kept(g: &Arc<MemoizedGroup>) -> Memoized<String> {
         .build()
 }
 
+/// `kept`'s values `v0` to `v2`, computed by a process that has not read
+/// the index; its function is new to the index, so its exit commits them
+/// into the snapshot (no record waits after it).
+fn three_kept_values_committed(dir: &Path) {
+    let g = unread(dir);
+    kept_values(&g, 0..3);
+    drop(g);
+}
+
 /// Computes `kept`'s values `v0`, `v1`, … for `xs`.
 fn kept_values(g: &Arc<MemoizedGroup>, xs: std::ops::Range<u32>) {
     for x in xs {
@@ -231,9 +240,7 @@ fn kept_values(g: &Arc<MemoizedGroup>, xs: std::ops::Range<u32>) {
 #[test]
 fn values_kept_in_the_index_and_others_invalidations_reach_a_process_that_reads_neither_whole() {
     let dir = fresh_dir("inline");
-    let g = unread(&dir);
-    kept_values(&g, 0..3);
-    drop(g); // a new function: commits, so the values sit in the snapshot
+    three_kept_values_committed(&dir);
     let g = unread(&dir);
     assert!(kept(&g).invalidate(&2u32, "stale"));
     drop(g); // one delta record, with the removal
@@ -259,9 +266,7 @@ fn marked(dir: &Path, marker: &str) -> bool {
 #[test]
 fn a_record_is_marked_pending_until_a_fold_takes_it() {
     let dir = fresh_dir("pending");
-    let g = unread(&dir);
-    kept_values(&g, 0..3);
-    drop(g); // a new function: commits
+    three_kept_values_committed(&dir);
     assert!(!marked(&dir, "pending") && !marked(&dir, "folding"));
     let g = unread(&dir);
     assert!(kept(&g).invalidate(&2u32, "stale"));
@@ -277,9 +282,7 @@ fn a_record_is_marked_pending_until_a_fold_takes_it() {
 #[test]
 fn a_fold_killed_after_it_took_the_pending_mark_hides_no_record() {
     let dir = fresh_dir("killed-fold");
-    let g = unread(&dir);
-    kept_values(&g, 0..3);
-    drop(g);
+    three_kept_values_committed(&dir);
     let g = unread(&dir);
     assert!(kept(&g).invalidate(&2u32, "stale"));
     drop(g);
@@ -301,9 +304,7 @@ fn a_fold_killed_after_it_took_the_pending_mark_hides_no_record() {
 #[test]
 fn opening_waits_for_a_fold_only_when_a_record_waits() {
     let dir = fresh_dir("lock-free");
-    let g = unread(&dir);
-    kept_values(&g, 0..3);
-    drop(g); // committed: no record waits
+    three_kept_values_committed(&dir);
     let lock_file = dir.join(".charm.lock");
     let impatient = || {
         MemoizedGroup::builder()
@@ -332,9 +333,7 @@ fn opening_waits_for_a_fold_only_when_a_record_waits() {
 #[test]
 fn a_folder_planted_as_a_marker_stops_no_fold() {
     let dir = fresh_dir("planted");
-    let g = unread(&dir);
-    kept_values(&g, 0..3);
-    drop(g);
+    three_kept_values_committed(&dir);
     for marker in ["pending", "folding"] {
         std::fs::create_dir_all(dir.join(format!("index/{marker}.charm/inside"))).unwrap();
     }
