@@ -72,14 +72,7 @@ fn g(s: &mut [u32; 16], [a, b, c, d]: [usize; 4], x: u32, y: u32) {
 /// eight words of its output, all a one-chunk hash of 32 bytes needs).
 #[inline(always)]
 fn compress(cv: &[u32; 8], block: &[u8; BLOCK_LEN], len: usize, flags: u32) -> [u32; 8] {
-    let m: [u32; 16] = std::array::from_fn(|i| {
-        u32::from_le_bytes([
-            block[4 * i],
-            block[4 * i + 1],
-            block[4 * i + 2],
-            block[4 * i + 3],
-        ])
-    });
+    let m: [u32; 16] = words(block);
     let mut s = [
         cv[0], cv[1], cv[2], cv[3], cv[4], cv[5], cv[6], cv[7], IV[0], IV[1], IV[2], IV[3],
         0, // the chunk counter, low word: one chunk is chunk 0
@@ -140,7 +133,12 @@ fn hash_one_chunk(key: &[u32; 8], input: &[u8], mode: u32) -> [u8; 32] {
 /// The key BLAKE3's `derive_key` mode derives from `context` (at most
 /// [`CHUNK_LEN`] bytes).
 pub(crate) fn context_key(context: &str) -> [u32; 8] {
-    let bytes = hash_one_chunk(&IV, context.as_bytes(), DERIVE_KEY_CONTEXT);
+    words(&hash_one_chunk(&IV, context.as_bytes(), DERIVE_KEY_CONTEXT))
+}
+
+/// The first `N` little-endian words of `bytes` (at least `4 * N` long).
+#[inline(always)]
+fn words<const N: usize>(bytes: &[u8]) -> [u32; N] {
     std::array::from_fn(|i| {
         u32::from_le_bytes([
             bytes[4 * i],

@@ -354,8 +354,9 @@ fn read_into_spare(file: &fs::File, buf: &mut Vec<u8>, want: usize) -> io::Resul
             }
             return Err(err);
         }
-        let got = got as usize; // at most `want`, as read(2) promises
-                                // SAFETY: the `got` bytes past the length were just written.
+        // At most `want`, as read(2) promises.
+        let got = got as usize;
+        // SAFETY: the `got` bytes past the length were just written.
         unsafe { buf.set_len(buf.len() + got) };
         return Ok(got);
     }

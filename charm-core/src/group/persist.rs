@@ -273,7 +273,7 @@ impl Engine {
             HeadFrom::Read(Some(head)) => head.base.clone(),
             _ => layout::BASE.to_owned(),
         };
-        let table = match self.store.open(&base)? {
+        let mut table = match self.store.open(&base)? {
             Some(reader) => match Table::open(reader) {
                 Ok(table) => Some(table),
                 Err(err) => {
@@ -286,7 +286,7 @@ impl Engine {
         };
         let head = match head {
             HeadFrom::Read(head) => head,
-            HeadFrom::Snapshot => table.as_ref().and_then(|t| t.index_head()).cloned(),
+            HeadFrom::Snapshot => table.as_mut().and_then(Table::take_index_head),
         };
         let mut folded = Vec::new();
         let mut head_entries = 0;

@@ -186,9 +186,10 @@ impl Table {
         Ok(table)
     }
 
-    /// The index's head written with the table.
-    pub(crate) fn index_head(&self) -> Option<&format::Head> {
-        self.head.as_ref()
+    /// The index's head written with the table, taken out of it (opening
+    /// reads it once; lookups never do).
+    pub(crate) fn take_index_head(&mut self) -> Option<format::Head> {
+        self.head.take()
     }
 
     /// The same table, keeping at most `bytes` of blocks.

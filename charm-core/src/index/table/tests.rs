@@ -349,8 +349,8 @@ fn opening_reads_the_head_with_the_header_and_a_small_directory_too() {
             WholeValue(encoded(&snap).unwrap()),
             std::sync::Arc::clone(&count),
         );
-        let t = Table::open(Box::new(reader)).unwrap();
-        let head = t.index_head().expect("the head written with it");
+        let mut t = Table::open(Box::new(reader)).unwrap();
+        let head = t.take_index_head().expect("the head written with it");
         assert_eq!(
             (head.system, &head.folded, head.entries),
             (snap.system, &snap.folded, u64::from(n))
@@ -368,8 +368,8 @@ fn a_long_head_is_read_on_its_own_and_a_damaged_one_refused() {
     let mut snap = snapshot(300);
     snap.folded = (0..1000).map(|i| format!("index/delta-{i:040}")).collect();
     let bytes = encoded(&snap).unwrap();
-    let t = table(bytes.clone());
-    assert_eq!(t.index_head().unwrap().folded.len(), 1000);
+    let mut t = table(bytes.clone());
+    assert_eq!(t.take_index_head().unwrap().folded.len(), 1000);
     for (k, e) in &snap.entries {
         assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
     }
