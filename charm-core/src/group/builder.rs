@@ -86,7 +86,7 @@ impl Default for MemoizedGroupBuilder {
         MemoizedGroupBuilder {
             store: None,
             policy: Choice::Named("gdsize".into()),
-            size: SizeArg::Text("1 GiB".into()),
+            size: SizeArg::Bytes(1 << 30),
             pickler: "postcard".into(),
             lock: None,
             fine_grain_persistence: false,
