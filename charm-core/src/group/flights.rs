@@ -3,14 +3,14 @@
 //! The first caller to miss holds the call's [`FlightGuard`] while it
 //! computes; the others wait in [`Flights::enter`], then find the value.
 
-use crate::sharded::ShardedMap;
+use crate::sharded::{ShardedMap, FEW};
 use crate::{BuildDigestHasher, EntryKey};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// The calls being computed in this process.
 #[derive(Debug, Default)]
 pub(crate) struct Flights {
-    slots: ShardedMap<EntryKey, Arc<Slot>, BuildDigestHasher>,
+    slots: ShardedMap<EntryKey, Arc<Slot>, BuildDigestHasher, FEW>,
 }
 
 #[derive(Debug, Default)]

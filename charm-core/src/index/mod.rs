@@ -21,7 +21,7 @@ pub(crate) mod state;
 pub(crate) mod table;
 
 use crate::entry::{stamp, FunctionRecord, FunctionStats, LiveStats};
-use crate::sharded::ShardedMap;
+use crate::sharded::{ShardedMap, FEW};
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
 use state::State;
@@ -48,14 +48,14 @@ struct Journal {
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     pub(crate) entries: ShardedMap<EntryKey, Entry, BuildDigestHasher>,
-    pub(crate) functions: ShardedMap<Digest, FunctionEntry, BuildDigestHasher>,
+    pub(crate) functions: ShardedMap<Digest, FunctionEntry, BuildDigestHasher, FEW>,
     total: AtomicU64,
     journal: Mutex<Journal>,
     /// The persisted snapshot, searched in place until the index is read
     /// whole.
     base: RwLock<Option<Arc<Table>>>,
     /// Entries of `base` this process removed or replaced.
-    masked: ShardedMap<EntryKey, (), BuildDigestHasher>,
+    masked: ShardedMap<EntryKey, (), BuildDigestHasher, FEW>,
 }
 
 /// What a merge with the persisted index dropped.

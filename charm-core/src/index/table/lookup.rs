@@ -122,11 +122,38 @@ fn partition_near(n: usize, guess: usize, below: impl Fn(usize) -> bool) -> usiz
     i
 }
 
-/// Directory entries as (start, fence, head length).
-fn fences(raw: &[u8]) -> Box<[Fence]> {
-    raw.chunks_exact(ENTRY)
-        .map(|w| [word(w, 0), word(w, 8), word(w, 16)])
-        .collect()
+/// A chunk of the directory as read: its entries' bytes, kept as they
+/// are (a copy into `Fence`s was a page more for every process to touch),
+/// in the buffer they were read into from `at` on.
+#[derive(Debug)]
+struct Chunk {
+    bytes: Vec<u8>,
+    at: usize,
+    len: usize,
+}
+
+impl Chunk {
+    /// The entries in `bytes[at..at + len * ENTRY]`, which the caller
+    /// checked are there.
+    fn new(bytes: Vec<u8>, at: usize, len: usize) -> Chunk {
+        Chunk { bytes, at, len }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Entry `i`: (start, fence, head length).
+    fn get(&self, i: usize) -> Option<Fence> {
+        let at = self.at + i.checked_mul(ENTRY).filter(|_| i < self.len)?;
+        let b = &self.bytes;
+        Some([word(b, at), word(b, at + 8), word(b, at + 16)])
+    }
+
+    /// Entry `i`'s fence.
+    fn fence(&self, i: usize) -> u64 {
+        word(&self.bytes, self.at + i * ENTRY + 8)
+    }
 }
 
 /// A snapshot opened for lookups in place.
@@ -140,7 +167,7 @@ pub(crate) struct Table {
     /// length) per block. A slot per chunk (one per 12 KiB of the
     /// directory, so bounded by the file's size), found without a hash or
     /// a lock.
-    directory: Vec<OnceLock<Box<[Fence]>>>,
+    directory: Vec<OnceLock<Chunk>>,
     /// Blocks read so far (at most [`CACHED_BYTES`] of them).
     blocks: ShardedMap<u64, Arc<Block>, BuildDigestHasher>,
     /// Their bytes (counted here: `blocks.len()` would lock every shard).
@@ -180,8 +207,14 @@ impl Table {
             cached: AtomicUsize::new(0),
             cache_limit: CACHED_BYTES,
         };
-        if let (Some(slot), Some(raw)) = (table.directory.first(), table.chunk_bytes(0, &first)) {
-            let _ = slot.set(fences(raw));
+        if let Some(slot) = table.directory.first() {
+            let (at, len) = table.chunk_span(0);
+            let held = usize::try_from(at)
+                .ok()
+                .filter(|at| at + len <= first.len());
+            if let Some(at) = held {
+                let _ = slot.set(Chunk::new(first, at, len / ENTRY));
+            }
         }
         Ok(table)
     }
@@ -220,17 +253,17 @@ impl Table {
 
     /// Chunk `c` of the directory (read once): each block's start and
     /// fence, and the next chunk's first.
-    fn chunk(&self, c: u64) -> Result<&[Fence]> {
+    fn chunk(&self, c: u64) -> Result<Option<&Chunk>> {
         let Some(slot) = self.directory.get(c as usize) else {
-            return Ok(&[]); // past the directory
+            return Ok(None); // past the directory
         };
         if let Some(e) = slot.get() {
-            return Ok(e);
+            return Ok(Some(e));
         }
         let (at, len) = self.chunk_span(c);
         let mut raw = vec![0u8; len];
         self.reader.read_at(at, &mut raw)?;
-        Ok(slot.get_or_init(|| fences(&raw)))
+        Ok(Some(slot.get_or_init(|| Chunk::new(raw, 0, len / ENTRY))))
     }
 
     /// Where chunk `c` of the directory is in the file, and its length:
@@ -242,15 +275,11 @@ impl Table {
         (at, n as usize * ENTRY)
     }
 
-    /// Chunk `c`'s bytes, if `read` (the file's start) holds them whole.
-    fn chunk_bytes<'a>(&self, c: u64, read: &'a [u8]) -> Option<&'a [u8]> {
-        let (at, len) = self.chunk_span(c);
-        read.get(usize::try_from(at).ok()?..)?.get(..len)
-    }
-
     /// Where block `b` is in the blocks, from the directory.
     fn span(&self, b: u64) -> Result<Option<Span>> {
-        let entries = self.chunk(b / DIRECTORY_CHUNK)?;
+        let Some(entries) = self.chunk(b / DIRECTORY_CHUNK)? else {
+            return Ok(None);
+        };
         let i = (b % DIRECTORY_CHUNK) as usize;
         Ok(match (entries.get(i), entries.get(i + 1)) {
             (Some(this), Some(next)) => self.layout.block_span(b, this[0], next[0], this[2]),
@@ -269,19 +298,19 @@ impl Table {
         let guess = interpolate(value, 0, u64::MAX, chunks as usize) as u64;
         let mut c = guess.min(chunks - 1);
         for _ in 0..INTERPOLATIONS {
-            let entries = self.chunk(c)?;
-            let (Some(first), Some(after)) = (entries.first(), entries.last()) else {
+            let Some(entries) = self.chunk(c)?.filter(|e| e.len() > 0) else {
                 return Ok(None);
             };
-            if value < first[1] && c > 0 {
+            let (first, after) = (entries.fence(0), entries.fence(entries.len() - 1));
+            if value < first && c > 0 {
                 c -= 1;
-            } else if value >= after[1] && c + 1 < chunks {
+            } else if value >= after && c + 1 < chunks {
                 c += 1;
             } else {
-                let fences = &entries[..entries.len() - 1];
-                let (low, high) = (first[1], fences.last().map_or(first[1], |f| f[1]));
-                let guess = interpolate(value, low, high, fences.len());
-                let i = partition_near(fences.len(), guess, |i| fences[i][1] <= value);
+                let fences = entries.len() - 1;
+                let high = entries.fence(fences.saturating_sub(1));
+                let guess = interpolate(value, first, high, fences);
+                let i = partition_near(fences, guess, |i| entries.fence(i) <= value);
                 let i = i.saturating_sub(1);
                 return Ok(Some(c * DIRECTORY_CHUNK + i as u64));
             }
