@@ -351,14 +351,19 @@ const OPEN_BLOCK: usize = 10;
 
 /// The child of [`open_hit_exit`]: prints its peak resident KiB. With
 /// `BENCH_PHASES` set it also tells how long opening, the hit and closing
-/// took, then the same again in the now warm process (the difference is
-/// what a new process pays for first touches: code pages, CPU probes).
+/// took and the page faults each took (a minor fault costs 2 to 5 µs on a
+/// virtual machine), then the times again in the now warm process (the
+/// difference is what a new process pays for first touches: code pages,
+/// heap pages, CPU probes).
 fn child(peer: &str, dir: &str) {
     if peer != "nothing" {
-        let phases = open_hit_close(peer, Path::new(dir));
         if std::env::var_os("BENCH_PHASES").is_some() {
-            let again = open_hit_close(peer, Path::new(dir));
-            eprintln!("open, hit, close: {phases:?}; again: {again:?}");
+            let faults = minor_faults(); // its own first touches, not counted
+            let (first, faults) = phases(peer, Path::new(dir), minor_faults().max(faults));
+            let (again, _) = phases(peer, Path::new(dir), minor_faults());
+            eprintln!("open, hit, close: {first:?}, {faults:?} faults; again: {again:?}");
+        } else {
+            open_hit_close(peer, Path::new(dir));
         }
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -370,15 +375,33 @@ fn child(peer: &str, dir: &str) {
     println!("{peak}");
 }
 
-/// The time `peer` takes to open the cache in `dir`, hit once and close.
-fn open_hit_close(peer: &str, dir: &Path) -> [Duration; 3] {
+/// `peer` opens the cache in `dir`, hits once and closes.
+fn open_hit_close(peer: &str, dir: &Path) {
+    let cache = open(peer, dir);
+    assert_eq!(cache.get_small(7), Some(7));
+    drop(cache);
+}
+
+/// [`open_hit_close`], with the time and the minor page faults of each
+/// step (`faults` is the count before).
+fn phases(peer: &str, dir: &Path, faults: u64) -> ([Duration; 3], [u64; 3]) {
     let start = Instant::now();
     let cache = open(peer, dir);
-    let opened = Instant::now();
+    let (opened, opened_faults) = (Instant::now(), minor_faults());
     assert_eq!(cache.get_small(7), Some(7));
-    let hit = Instant::now();
+    let (hit, hit_faults) = (Instant::now(), minor_faults());
     drop(cache);
-    [opened - start, hit - opened, hit.elapsed()]
+    let times = [opened - start, hit - opened, hit.elapsed()];
+    let counts = [opened_faults, hit_faults, minor_faults()];
+    (times, [counts[0] - faults, counts[1] - counts[0], counts[2] - counts[1]])
+}
+
+/// The process's minor page faults so far (`/proc/self/stat`'s tenth
+/// field).
+fn minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    after_name.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
 }
 
 fn fmt(d: Duration) -> String {
