@@ -24,6 +24,8 @@ struct Block {
     head_len: usize,
     /// How many records the head holds.
     records: usize,
+    /// The bytes of the head's digests, found when the block was read.
+    digests_len: usize,
     /// Whether `bytes` holds the values.
     whole: bool,
     /// Where the block's values start in the file, and how many bytes.
@@ -37,9 +39,9 @@ impl Block {
         self.bytes.capacity() + std::mem::size_of::<Block>()
     }
 
-    /// Its head (checked to parse when the block was read).
+    /// Its head (parsed when the block was read).
     fn head(&self) -> Option<Head<'_>> {
-        Head::parse(&self.bytes[..self.head_len], self.records)
+        Head::split(&self.bytes[..self.head_len], self.records, self.digests_len)
     }
 
     /// The values of its records, if they were read with them.
@@ -58,7 +60,10 @@ enum Place {
     Within(Option<usize>),
 }
 
-fn place(head: &Head<'_>, target: &[u8; 64]) -> Place {
+/// `fences`: the block's fence and the next one's, from the directory
+/// (already read, where the head's first and last prefixes would be two
+/// more cache lines to touch), or `None` to take those.
+fn place(head: &Head<'_>, target: &[u8; 64], fences: Option<(u64, u64)>) -> Place {
     // The first 8 bytes, compared as one integer, settle almost every
     // comparison of these digests without reading the record: the records
     // that can be the key's are found among the prefixes, from where the
@@ -68,8 +73,8 @@ fn place(head: &Head<'_>, target: &[u8; 64]) -> Place {
     let lo = match n {
         0 => 0,
         _ => {
-            let guess = interpolate(t, head.prefix(0), head.prefix(n - 1), n);
-            partition_near(n, guess, |i| head.prefix(i) < t)
+            let (low, high) = fences.unwrap_or_else(|| (head.prefix(0), head.prefix(n - 1)));
+            partition_near(n, interpolate(t, low, high, n), |i| head.prefix(i) < t)
         }
     };
     let found = (lo..n).take_while(|&i| head.prefix(i) == t).find(|&i| {
@@ -289,8 +294,9 @@ impl Table {
 
     /// The block whose fences hold `value`, from the directory: the chunk
     /// estimated from the value (then its neighbours), then the fence by
-    /// bisection. `None` when the fences do not say (crafted ones).
-    fn seek(&self, value: u64) -> Result<Option<u64>> {
+    /// interpolation; with its fence and the next block's. `None` when the
+    /// fences do not say (crafted ones).
+    fn seek(&self, value: u64) -> Result<Option<(u64, (u64, u64))>> {
         let chunks = self.layout.blocks().div_ceil(DIRECTORY_CHUNK);
         if chunks == 0 {
             return Ok(None);
@@ -312,7 +318,9 @@ impl Table {
                 let guess = interpolate(value, first, high, fences);
                 let i = partition_near(fences, guess, |i| entries.fence(i) <= value);
                 let i = i.saturating_sub(1);
-                return Ok(Some(c * DIRECTORY_CHUNK + i as u64));
+                let next = entries.get(i + 1).map_or(u64::MAX, |f| f[1]);
+                let bounds = (entries.fence(i), next);
+                return Ok(Some((c * DIRECTORY_CHUNK + i as u64, bounds)));
             }
         }
         Ok(None)
@@ -334,13 +342,16 @@ impl Table {
         let mut bytes = vec![0u8; len as usize];
         self.reader.read_at(at, &mut bytes)?;
         let records = self.layout.records_in(b) as usize;
-        if Head::parse(&bytes[..head as usize], records).is_none() {
+        let Some(digests_len) =
+            Head::parse(&bytes[..head as usize], records).map(|h| h.digests_len())
+        else {
             return Err(Error::corrupt("index snapshot", "a damaged block head"));
-        }
+        };
         let block = Arc::new(Block {
             bytes,
             head_len: head as usize,
             records,
+            digests_len,
             whole,
             values_at: at + head,
             values_len: end - start - head,
@@ -367,10 +378,10 @@ impl Table {
     pub(crate) fn find(&self, key: &EntryKey) -> Result<Option<Entry>> {
         let target = sort_key(key);
         let value = prefix(key);
-        if let Some(b) = self.seek(value)? {
+        if let Some((b, fences)) = self.seek(value)? {
             let block = self.block(b)?;
             let head = Self::head(&block)?;
-            if let Place::Within(record) = place(&head, &target) {
+            if let Place::Within(record) = place(&head, &target, Some(fences)) {
                 return self.found(record, &head, &block);
             }
         }
@@ -389,7 +400,7 @@ impl Table {
             };
             let block = self.block(b)?;
             let head = Self::head(&block)?;
-            match place(&head, &target) {
+            match place(&head, &target, None) {
                 Place::Before(first) => (hi, hi_v) = (b, first),
                 Place::After(last) => (lo, lo_v) = (b + 1, last),
                 Place::Within(record) => return self.found(record, &head, &block),

@@ -390,23 +390,36 @@ struct Head<'a> {
 impl<'a> Head<'a> {
     /// The head of a block of `n` records, if its sections add up.
     fn parse(head: &'a [u8], n: usize) -> Option<Head<'a>> {
-        let (prefixes, rest) = head.split_at_checked(8 * n)?;
-        let (ends, rest) = rest.split_at_checked(4 * n)?;
+        let ends = head.get(8 * n..12 * n)?;
         let records_len = match n {
             0 => 0,
             _ => u32::from_le_bytes(ends[4 * n - 4..].try_into().ok()?) as usize,
         };
-        let digests_len = rest.len().checked_sub(records_len)?;
+        let digests_len = head.len().checked_sub(12 * n + records_len)?;
         if digests_len % 32 != 0 {
             return None;
         }
-        let (digests, records) = rest.split_at(digests_len);
+        Head::split(head, n, digests_len)
+    }
+
+    /// The head of `n` records whose digests take `digests_len` bytes, as
+    /// [`parse`](Self::parse) found: its sections, without reading a byte
+    /// (a lookup in a block read before touches only what it compares).
+    fn split(head: &'a [u8], n: usize, digests_len: usize) -> Option<Head<'a>> {
+        let (prefixes, rest) = head.split_at_checked(8 * n)?;
+        let (ends, rest) = rest.split_at_checked(4 * n)?;
+        let (digests, records) = rest.split_at_checked(digests_len)?;
         Some(Head {
             prefixes,
             ends,
             digests,
             records,
         })
+    }
+
+    /// The bytes of its digests.
+    fn digests_len(&self) -> usize {
+        self.digests.len()
     }
 
     /// How many records it holds.
