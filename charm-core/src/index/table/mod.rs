@@ -14,16 +14,18 @@
 //! blocks:        64 records each (the last fewer), sorted by (argument key,
 //!                function name); a block is its head, then the inline values
 //!                of its records. The head:
-//!   prefixes     per record, its argument key's first 8 bytes
-//!   ends         per record, where it ends in the records, u32
+//!   slots        per record, its argument key's first 8 bytes, then where
+//!                it ends in the records, u32 (side by side: the search
+//!                through the prefixes reads the ends it needs with them)
 //!   digests      [32] each: the names, function states and argument
 //!                versions its records use, each once
 //!   records      the argument key's other 24 bytes | name, function state
 //!                and argument version as indices into the digests, u8 each
 //!                | obj [32] | size, compute_ns, serialize_ns, stamp as
-//!                LEB128 varints | the inline value's length + 1 (0: none),
-//!                then (if any) its offset in the block's values, varints
-//!                | check u32
+//!                LEB128 varints | the inline value: 0 if none; 2 × its
+//!                length + 1, then the value, if it takes at most
+//!                [`IN_RECORD`] bytes; else 2 × (its length + 1), then its
+//!                offset in the block's values, varints | check u32
 //! meta:          postcard: system state, function records, policy state, folded deltas
 //! ```
 //!
@@ -59,7 +61,7 @@ use charm_freeze::Digest;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-const MAGIC: &[u8; 8] = b"CHARMIX5";
+const MAGIC: &[u8; 8] = b"CHARMIX6";
 /// What every layout's magic starts with (an older one is "another
 /// version", not "foreign").
 const MAGIC_FAMILY: &[u8] = b"CHARMIX";
@@ -70,8 +72,11 @@ const SLOT: usize = 8 + 4;
 /// The fewest bytes a record takes: the argument key's other 24 bytes,
 /// three indices, the object key, four one-byte numbers, no value, check.
 const MIN_RECORD: usize = 24 + 3 + 32 + 4 + 1 + 4;
-/// The most: every varint ten bytes.
-const MAX_RECORD: usize = 24 + 3 + 32 + 6 * 10 + 4;
+/// The most: every varint ten bytes, and a value in the record.
+const MAX_RECORD: usize = 24 + 3 + 32 + 6 * 10 + IN_RECORD + 4;
+/// The longest inline value kept in its record, where a lookup reads it
+/// with the record (a cache line it would otherwise touch in the values).
+const IN_RECORD: usize = 32;
 /// Bytes of a record's image (see [`image`]).
 const IMAGE: usize = 64 + 3 * 32 + 4 * 8 + 4;
 const NO_INLINE: u32 = u32::MAX;
@@ -352,21 +357,23 @@ fn write_block(out: &mut Vec<u8>, block: &[&(EntryKey, Entry)]) -> Result<u64> {
         let inline = e.inline.as_deref().unwrap_or_default();
         match &e.inline {
             None => put_varint(&mut records, 0),
+            Some(v) if v.len() <= IN_RECORD => {
+                put_varint(&mut records, 2 * v.len() as u64 + 1);
+                records.extend_from_slice(v);
+            }
             Some(v) => {
-                put_varint(&mut records, v.len() as u64 + 1);
+                put_varint(&mut records, 2 * (v.len() as u64 + 1));
                 put_varint(&mut records, values.len() as u64);
+                values.extend_from_slice(v);
             }
         }
         let check = record_check(&image(k, e, len), inline);
         records.extend_from_slice(&check.to_le_bytes());
-        values.extend_from_slice(inline);
         ends.push(records.len() as u32);
     }
     let start = out.len();
-    for (k, _) in block {
+    for ((k, _), end) in block.iter().zip(ends) {
         out.extend_from_slice(&k.args.as_bytes()[..8]);
-    }
-    for end in ends {
         out.extend_from_slice(&end.to_le_bytes());
     }
     for d in &digests {
@@ -381,8 +388,8 @@ fn write_block(out: &mut Vec<u8>, block: &[&(EntryKey, Entry)]) -> Result<u64> {
 /// A block's head, its sections told apart (see the module's layout).
 #[derive(Debug, Clone, Copy)]
 struct Head<'a> {
-    prefixes: &'a [u8],
-    ends: &'a [u8],
+    /// Per record, its key's prefix and its end ([`SLOT`] bytes).
+    slots: &'a [u8],
     digests: &'a [u8],
     records: &'a [u8],
 }
@@ -390,12 +397,12 @@ struct Head<'a> {
 impl<'a> Head<'a> {
     /// The head of a block of `n` records, if its sections add up.
     fn parse(head: &'a [u8], n: usize) -> Option<Head<'a>> {
-        let ends = head.get(8 * n..12 * n)?;
+        let slots = head.get(..SLOT * n)?;
         let records_len = match n {
             0 => 0,
-            _ => u32::from_le_bytes(ends[4 * n - 4..].try_into().ok()?) as usize,
+            _ => u32::from_le_bytes(slots[SLOT * n - 4..].try_into().ok()?) as usize,
         };
-        let digests_len = head.len().checked_sub(12 * n + records_len)?;
+        let digests_len = head.len().checked_sub(SLOT * n + records_len)?;
         if digests_len % 32 != 0 {
             return None;
         }
@@ -406,12 +413,10 @@ impl<'a> Head<'a> {
     /// [`parse`](Self::parse) found: its sections, without reading a byte
     /// (a lookup in a block read before touches only what it compares).
     fn split(head: &'a [u8], n: usize, digests_len: usize) -> Option<Head<'a>> {
-        let (prefixes, rest) = head.split_at_checked(8 * n)?;
-        let (ends, rest) = rest.split_at_checked(4 * n)?;
+        let (slots, rest) = head.split_at_checked(SLOT * n)?;
         let (digests, records) = rest.split_at_checked(digests_len)?;
         Some(Head {
-            prefixes,
-            ends,
+            slots,
             digests,
             records,
         })
@@ -424,16 +429,17 @@ impl<'a> Head<'a> {
 
     /// How many records it holds.
     fn len(&self) -> usize {
-        self.prefixes.len() / 8
+        self.slots.len() / SLOT
     }
 
     /// Record `i`'s argument key's first 8 bytes, as a number.
     fn prefix(&self, i: usize) -> u64 {
-        key_prefix(&self.prefixes[8 * i..])
+        key_prefix(&self.slots[SLOT * i..])
     }
 
     fn end(&self, i: usize) -> usize {
-        u32::from_le_bytes(self.ends[4 * i..4 * i + 4].try_into().unwrap_or_default()) as usize
+        let at = SLOT * i + 8;
+        u32::from_le_bytes(self.slots[at..at + 4].try_into().unwrap_or_default()) as usize
     }
 
     /// Record `i`'s bytes (`None` when the ends are damaged).
@@ -471,15 +477,20 @@ impl<'a> Head<'a> {
         }
         let inline = match take_varint(&mut r)? {
             0 => None,
-            len => {
-                let len = usize::try_from(len - 1).ok()?;
+            tag if tag % 2 == 1 => {
+                let (value, rest) = r.split_at_checked(usize::try_from(tag / 2).ok()?)?;
+                r = rest;
+                Some(value.to_vec())
+            }
+            tag => {
+                let len = usize::try_from(tag / 2 - 1).ok()?;
                 let at = take_varint(&mut r)?;
                 Some(inline(at, len)?)
             }
         };
         let check: [u8; 4] = r.try_into().ok()?;
         let mut args = [0u8; 32];
-        args[..8].copy_from_slice(&self.prefixes[8 * i..8 * i + 8]);
+        args[..8].copy_from_slice(&self.slots[SLOT * i..SLOT * i + 8]);
         args[8..].copy_from_slice(rest);
         let named = |index: u8| -> Option<Digest> {
             Some(Digest::from_bytes(self.digest(index)?.try_into().ok()?))

@@ -256,13 +256,11 @@ fn an_unsorted_table_misses_and_never_panics() {
     let mut bytes = encoded(&snapshot(200)).unwrap();
     // Block 0's prefixes in reverse order: they no longer match its records.
     let (start, _) = block_of(&bytes, 0);
-    let prefixes: Vec<u8> = bytes[start..start + 64 * 8]
-        .chunks_exact(8)
-        .rev()
-        .flatten()
-        .copied()
-        .collect();
-    bytes[start..start + 64 * 8].copy_from_slice(&prefixes);
+    let slot = |i: usize| start + 12 * i..start + 12 * i + 8; // its prefix
+    let prefixes: Vec<Vec<u8>> = (0..64).map(|i| bytes[slot(i)].to_vec()).collect();
+    for (i, prefix) in prefixes.iter().rev().enumerate() {
+        bytes[slot(i)].copy_from_slice(prefix);
+    }
     // Blocks 1 and 2 swapped in the directory: out of order.
     let (one, two) = (directory_of(&bytes) + 24, directory_of(&bytes) + 2 * 24);
     let first: Vec<u8> = bytes[one..one + 24].to_vec();
@@ -291,7 +289,7 @@ fn crafted_heads_are_refused_and_never_panic() {
     // Record ends past the records, and out of order.
     for (i, end) in [(63, u32::MAX), (10, 0), (0, 100_000)] {
         let mut bytes = good.clone();
-        let at = start + 64 * 8 + 4 * i;
+        let at = start + 12 * i + 8; // slot i's end
         bytes[at..at + 4].copy_from_slice(&end.to_le_bytes());
         cases.push(bytes);
     }
