@@ -480,6 +480,15 @@ fn main() {
             }
             return println!("{} ns per hit", per_op(start, ops as usize * 20).as_nanos());
         }
+        Some("fold") => {
+            // `fold DIR`: what folding the records into charm's snapshot
+            // costs, which a process that finds them due pays at exit.
+            let cache = Charm::open(Path::new(&args[2]));
+            assert_eq!(cache.get_small(7), Some(7));
+            let start = Instant::now();
+            cache.group.commit().expect("a fold");
+            return println!("{:?} per fold", start.elapsed());
+        }
         Some("reopen") => {
             let dir = Path::new(&args[3]);
             let ops: u32 = args[4].parse().expect("a count");

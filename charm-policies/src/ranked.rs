@@ -2,6 +2,7 @@
 //! the lowest evicted first, in O(log n).
 
 use charm_core::{BuildDigestHasher, EntryKey};
+use serde::de::{DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeSet, HashMap};
 
@@ -59,6 +60,21 @@ impl<P: Ord + Copy> Ranked<P> {
     /// Takes every entry of `other`, keeping the higher rank where both
     /// know an entry (`pick` chooses between two ranks).
     pub(crate) fn merge(&mut self, other: &Ranked<P>, pick: impl Fn(P, P) -> P) {
+        if self.rank.len() < other.rank.len() {
+            // The common merge at a fold: this process's few keys into the
+            // stored many. Copying those (their tree node by node) and
+            // ranking ours in is far cheaper than ranking theirs in one by
+            // one; the result is the same.
+            let mine = std::mem::replace(self, other.clone());
+            for (k, mine) in mine.rank {
+                let p = match self.get(&k) {
+                    Some(theirs) => pick(mine, theirs),
+                    None => mine,
+                };
+                self.set(k, p);
+            }
+            return;
+        }
         for (k, theirs) in &other.rank {
             let p = match self.get(k) {
                 Some(mine) => pick(mine, *theirs),
@@ -69,25 +85,53 @@ impl<P: Ord + Copy> Ranked<P> {
     }
 }
 
+/// A ranking is stored as one byte string (postcard: its pairs of key and
+/// rank), not as a sequence: a policy is (de)serialized through `typetag`,
+/// whose type-erased calls cost per element about what a whole pair of a
+/// plain decode costs.
 impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.rank.iter())
+        // In rank order: reading them back sorts sorted items, in one pass.
+        let pairs: Vec<(&EntryKey, &P)> = self.queue.iter().map(|(p, k)| (k, p)).collect();
+        let bytes = postcard::to_allocvec(&pairs).map_err(serde::ser::Error::custom)?;
+        s.serialize_bytes(&bytes)
     }
 }
 
-impl<'de, P: Ord + Copy + Deserialize<'de>> Deserialize<'de> for Ranked<P> {
+impl<'de, P: Ord + Copy + DeserializeOwned> Deserialize<'de> for Ranked<P> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let pairs: Vec<(EntryKey, P)> = Vec::deserialize(d)?;
-        let mut r = Ranked::default();
-        for (k, p) in pairs {
-            r.set(k, p);
-        }
-        Ok(r)
+        let bytes = d.deserialize_bytes(BytesVisitor)?;
+        let pairs: Vec<(EntryKey, P)> =
+            postcard::from_bytes(&bytes).map_err(serde::de::Error::custom)?;
+        // Built whole (a key given twice keeps its last rank): the queue
+        // from its items at once, not an insert per key.
+        let mut rank = HashMap::with_capacity_and_hasher(pairs.len(), BuildDigestHasher::default());
+        rank.extend(pairs.iter().copied());
+        let kept = pairs.into_iter().filter(|(k, p)| rank.get(k) == Some(p));
+        let queue = kept.map(|(k, p)| (p, k)).collect();
+        Ok(Ranked { rank, queue })
     }
 }
 
-/// An `f64` priority with a total order (the policies never produce NaN;
-/// one read from a damaged state orders like any other value).
+/// Takes a byte string, owned or borrowed.
+struct BytesVisitor;
+
+impl<'de> Visitor<'de> for BytesVisitor {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a ranking's bytes")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+        Ok(v.to_vec())
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+        Ok(v)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub(crate) struct Priority(pub(crate) f64);
@@ -142,5 +186,52 @@ pub(crate) mod tests {
 
     pub(crate) fn meta(size: u64, cost_ns: u64) -> EntryMeta {
         EntryMeta { size, cost_ns }
+    }
+
+    /// The ranks (by key) and the queue, in order.
+    type State = (Vec<(EntryKey, u64)>, Vec<(u64, EntryKey)>);
+
+    /// The ranks and the queue order, as a test compares them.
+    fn state(r: &super::Ranked<u64>) -> State {
+        let mut ranks: Vec<_> = r.rank.iter().map(|(k, p)| (*k, *p)).collect();
+        ranks.sort();
+        (ranks, r.queue.iter().copied().collect())
+    }
+
+    #[test]
+    fn a_ranking_comes_back_as_it_was_stored() {
+        let mut r = super::Ranked::default();
+        for i in 0..500u32 {
+            r.set(key(i), u64::from(i * 7919 % 1000));
+        }
+        let bytes = postcard::to_allocvec(&r).unwrap();
+        let back: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(state(&back), state(&r));
+        assert_eq!(back.clone().pop_min(), r.clone().pop_min());
+    }
+
+    #[test]
+    fn a_key_given_twice_keeps_its_last_rank_and_one_place() {
+        let pairs = vec![(key(1), 5u64), (key(2), 1), (key(1), 9)];
+        let inner = postcard::to_allocvec(&pairs).unwrap();
+        let bytes = postcard::to_allocvec(&serde_bytes_of(&inner)).unwrap();
+        let r: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
+        let mut ranks = vec![(key(1), 9), (key(2), 1)];
+        ranks.sort();
+        assert_eq!(state(&r), (ranks, vec![(1, key(2)), (9, key(1))]));
+        for bad in [&b"\x03abc"[..], &[], &[0xff; 9]] {
+            assert!(postcard::from_bytes::<super::Ranked<u64>>(bad).is_err());
+        }
+    }
+
+    /// `bytes` as a serde byte string (what a ranking is stored as).
+    fn serde_bytes_of(bytes: &[u8]) -> impl serde::Serialize + '_ {
+        struct Bytes<'a>(&'a [u8]);
+        impl serde::Serialize for Bytes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        Bytes(bytes)
     }
 }

@@ -258,7 +258,8 @@ pub(crate) fn merge_stored(p: &mut Box<dyn ReplacementPolicy>, stored: &PolicySt
 
 /// Makes the policy track exactly the index's entries.
 pub(crate) fn reconcile(p: &mut Box<dyn ReplacementPolicy>, index: &Index) {
-    let tracked: HashSet<_> = p.keys().into_iter().collect();
+    // Hashed as digests are (their first bytes), not by SipHash over 64.
+    let tracked: HashSet<_, crate::BuildDigestHasher> = p.keys().into_iter().collect();
     for k in &tracked {
         if !index.entries.contains_key(k) {
             p.invalidate(k);

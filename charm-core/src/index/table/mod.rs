@@ -120,6 +120,17 @@ struct Meta {
     folded: Vec<String>,
 }
 
+/// [`Meta`] as it is written, borrowed from the snapshot (the same bytes:
+/// postcard writes a slice as a `Vec`), so that encoding does not copy
+/// the policy's state, megabytes at a million entries.
+#[derive(Serialize)]
+pub(super) struct MetaOut<'a> {
+    pub(super) system: Digest,
+    pub(super) functions: &'a [FunctionRecord],
+    pub(super) policy: &'a Option<PolicyState>,
+    pub(super) folded: &'a [String],
+}
+
 /// The sizes a valid header declares.
 #[derive(Debug, Clone, Copy)]
 struct Layout {

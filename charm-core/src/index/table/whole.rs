@@ -1,7 +1,8 @@
 //! The snapshot written and read whole (by a fold).
 
 use super::{
-    prefix, sort_key, word, write_block, Head, Layout, Meta, BLOCK, ENTRY, HEADER, MAGIC, SLOT,
+    prefix, sort_key, word, write_block, Head, Layout, Meta, MetaOut, BLOCK, ENTRY, HEADER, MAGIC,
+    SLOT,
 };
 use crate::index::format::{Snapshot, FORMAT};
 use crate::{Entry, EntryKey, Error, Result};
@@ -12,47 +13,52 @@ use xxhash_rust::xxh3::xxh3_64;
 pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     let mut order: Vec<&(EntryKey, Entry)> = snap.entries.iter().collect();
     order.sort_by_key(|(k, _)| sort_key(k));
-    let mut directory = Vec::with_capacity(order.len().div_ceil(BLOCK as usize) + 1);
-    let mut blocks = Vec::with_capacity(order.len() * (SLOT + 80));
-    for block in order.chunks(BLOCK as usize) {
-        let start = blocks.len() as u64;
-        let head = write_block(&mut blocks, block)?;
-        directory.push([start, prefix(&block[0].0), head]);
-    }
-    directory.push([blocks.len() as u64, u64::MAX, 0]);
-    let meta = Meta {
+    let meta = MetaOut {
         system: snap.system,
-        functions: snap.functions.clone(),
-        policy: snap.policy.clone(),
-        folded: snap.folded.clone(),
+        functions: &snap.functions,
+        policy: &snap.policy,
+        folded: &snap.folded,
     };
     let meta = postcard::to_stdvec(&meta).map_err(|e| Error::plugin("index encoding", e))?;
-    let mut out = Vec::with_capacity(
-        HEADER + head.len() + directory.len() * ENTRY + blocks.len() + meta.len(),
-    );
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    // Written in place (the header and the directory filled in once the
+    // blocks are): a snapshot is tens of MB at a million entries, and
+    // each copy of it is as many fresh pages.
+    let blocks = order.len().div_ceil(BLOCK as usize);
+    let blocks_at = HEADER + head.len() + (blocks + 1) * ENTRY;
+    let mut out = Vec::with_capacity(blocks_at + order.len() * (SLOT + 96) + meta.len());
+    out.resize(blocks_at, 0);
+    let mut directory = Vec::with_capacity(blocks + 1);
+    for block in order.chunks(BLOCK as usize) {
+        let start = (out.len() - blocks_at) as u64;
+        let head = write_block(&mut out, block)?;
+        directory.push([start, prefix(&block[0].0), head]);
+    }
+    let block_bytes = (out.len() - blocks_at) as u64;
+    directory.push([block_bytes, u64::MAX, 0]);
+    out.extend_from_slice(&meta);
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
     for n in [
         snap.entries.len() as u64,
-        blocks.len() as u64,
+        block_bytes,
         meta.len() as u64,
         xxh3_64(&meta),
     ] {
-        out.extend_from_slice(&n.to_le_bytes());
+        header.extend_from_slice(&n.to_le_bytes());
     }
-    out.extend_from_slice(snap.system.as_bytes());
-    out.extend_from_slice(&(head.len() as u64).to_le_bytes());
-    let header_check = xxh3_64(&out[..88]);
-    out.extend_from_slice(&header_check.to_le_bytes());
-    out.extend_from_slice(head);
+    header.extend_from_slice(snap.system.as_bytes());
+    header.extend_from_slice(&(head.len() as u64).to_le_bytes());
+    let header_check = xxh3_64(&header);
+    header.extend_from_slice(&header_check.to_le_bytes());
+    header.extend_from_slice(head);
     for entry in directory {
         for n in entry {
-            out.extend_from_slice(&n.to_le_bytes());
+            header.extend_from_slice(&n.to_le_bytes());
         }
     }
-    out.extend_from_slice(&blocks);
-    out.extend_from_slice(&meta);
+    out[..blocks_at].copy_from_slice(&header);
     Ok(out)
 }
 
