@@ -157,40 +157,106 @@ fn many_unread_processes_compact_and_keep_the_budget() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A group of `dir` whose budget holds two values of [`lru_value`] (with
+/// their records), not three, evicted least recently used first.
+fn lru_group(dir: &Path, read_index: bool) -> Arc<MemoizedGroup> {
+    group(dir, read_index, "2600 B", "lru")
+}
+
+/// 1000 bytes under `name`: whether they were computed.
+fn lru_value(g: &Arc<MemoizedGroup>, name: &str) -> bool {
+    let m: Memoized<Vec<u8>> = Memoized::builder("unread::lru").group(g.clone()).build();
+    let mut ran = false;
+    m.call(&name.to_owned(), || {
+        ran = true;
+        vec![0u8; 1000]
+    });
+    ran
+}
+
+/// `a` then `b`, computed by a process that read the index, `b` last.
+fn a_then_b(dir: &Path) {
+    let g = lru_group(dir, true);
+    lru_value(&g, "a");
+    std::thread::sleep(Duration::from_millis(5));
+    lru_value(&g, "b");
+    drop(g);
+    std::thread::sleep(Duration::from_millis(5));
+}
+
+/// `c`, computed by a process that read the index: its commit evicts the
+/// least recently used of `a` and `b`, which must be `b`.
+fn c_evicts_b(dir: &Path) {
+    let g = lru_group(dir, true);
+    assert!(lru_value(&g, "c"), "c computes; the commit evicts one");
+    g.commit().unwrap();
+    drop(g);
+    let g = lru_group(dir, true);
+    assert!(!lru_value(&g, "a"), "a was used after b, so it stayed");
+    assert!(lru_value(&g, "b"), "b was evicted");
+}
+
 #[test]
 fn hits_of_unread_groups_reach_the_policy() {
     let dir = fresh_dir("policy");
-    // Two values of 1000 B fit (with their records), three do not.
-    let sized = |read| group(&dir, read, "2600 B", "lru");
-    let big = |g: &Arc<MemoizedGroup>, name: &str| {
-        let m: Memoized<Vec<u8>> = Memoized::builder("unread::lru").group(g.clone()).build();
-        let mut ran = false;
-        m.call(&name.to_owned(), || {
-            ran = true;
-            vec![0u8; 1000]
-        });
-        ran
-    };
-    let g = sized(true);
-    big(&g, "a");
-    std::thread::sleep(std::time::Duration::from_millis(5));
-    big(&g, "b");
+    a_then_b(&dir);
+    let g = lru_group(&dir, false);
+    assert!(!lru_value(&g, "a"), "a hit, recorded in the delta");
     drop(g);
-    std::thread::sleep(std::time::Duration::from_millis(5));
-    let g = sized(false);
-    assert!(!big(&g, "a"), "a hit, recorded in the delta");
-    drop(g);
-    std::thread::sleep(std::time::Duration::from_millis(5));
-    let g = sized(true);
+    std::thread::sleep(Duration::from_millis(5));
+    c_evicts_b(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The records of hits waiting in `dir`'s index: in the log, or taken.
+fn hits_waiting(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("index"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("hits-") || name.starts_with("hitlog")
+        })
+        .count()
+}
+
+#[test]
+fn a_fold_of_hits_only_reaches_the_policy_and_the_stats_and_takes_the_records() {
+    let dir = fresh_dir("hit-fold");
+    a_then_b(&dir);
+    for _ in 0..3 {
+        let g = lru_group(&dir, false);
+        assert!(!lru_value(&g, "a"), "a hit");
+        drop(g);
+    }
+    assert_eq!(hits_waiting(&dir), 1, "the hits wait in the log");
+    // A process that only hit, and never read the index, folds them: the
+    // fold of hits only (the snapshot's entries are kept as they are).
+    let g = lru_group(&dir, false);
+    assert!(!lru_value(&g, "a"), "a hit");
+    g.commit().unwrap();
+    assert_eq!(hits_waiting(&dir), 0, "the log was folded and deleted");
     assert!(
-        big(&g, "c"),
-        "c computes; the commit evicts the least recently used"
+        !lru_value(&g, "b"),
+        "a hit after the fold, from the same process"
     );
+    drop(g);
+    std::thread::sleep(Duration::from_millis(5));
+    let g = lru_group(&dir, true);
+    let hits = |g: &Arc<MemoizedGroup>| {
+        let u = g.usage();
+        u.functions.iter().map(|f| f.usage.hits).sum::<u64>()
+    };
+    assert_eq!((g.len(), hits(&g)), (2, 5), "every hit reached the stats");
+    drop(g);
+    // b's last hit came after a's: now b is kept, a evicted.
+    let g = lru_group(&dir, true);
+    assert!(lru_value(&g, "c"), "c computes; the commit evicts one");
     g.commit().unwrap();
     drop(g);
-    let g = sized(true);
-    assert!(!big(&g, "a"), "a was used after b, so it stayed");
-    assert!(big(&g, "b"), "b was evicted");
+    let g = lru_group(&dir, true);
+    assert!(!lru_value(&g, "b"), "b was used after a, so it stayed");
+    assert!(lru_value(&g, "a"), "a was evicted");
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,5 +1,7 @@
 //! Reading, merging, evicting and writing the index.
 
+mod hit_fold;
+
 use super::policy_book::{merge_stored, reconcile};
 use super::Engine;
 use crate::entry::{process_nonce, stamp};
@@ -497,8 +499,10 @@ impl Engine {
             self.store.put(layout::FOLDING, b"")?;
             let _ = self.store.delete(layout::PENDING);
             self.take_hit_log()?;
-            let read = self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
-            self.fold(&mut p, read, None)?;
+            if !self.fold_hits(&mut p)? {
+                let read = self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
+                self.fold(&mut p, read, None)?;
+            }
             let _ = self.store.delete(layout::FOLDING);
             return Ok(());
         }

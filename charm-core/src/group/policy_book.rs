@@ -88,6 +88,11 @@ impl PolicyBook {
         }
     }
 
+    /// The policy's registered name (events waiting are not applied).
+    pub(crate) fn name(&self) -> String {
+        lock(&self.policy).typetag_name().to_owned()
+    }
+
     pub(crate) fn added(&self, key: EntryKey, meta: EntryMeta) {
         self.record(key, Event::Add(key, meta));
     }

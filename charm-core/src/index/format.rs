@@ -20,9 +20,13 @@ pub(crate) const FORMAT: u32 = 7;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// A policy's persisted state, decoded only by a process that uses it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct PolicyState {
     pub(crate) name: String,
+    /// (De)serialized as bytes, not as a sequence of numbers: the same
+    /// postcard bytes, read at once rather than one call per byte (tens
+    /// of MB at a million entries).
+    #[serde(with = "serde_bytes")]
     pub(crate) bytes: Vec<u8>,
 }
 
@@ -163,6 +167,19 @@ pub(crate) fn encode_snapshot(s: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
 /// A snapshot, and how many of its records were damaged (left out).
 pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Snapshot, usize)> {
     super::table::decode(bytes)
+}
+
+/// A snapshot's index head and all it holds but its entries (left empty),
+/// read without reading them.
+pub(crate) fn decode_snapshot_meta(bytes: &[u8]) -> Result<(Snapshot, Option<Head>)> {
+    super::table::decode_meta(bytes)
+}
+
+/// The snapshot `old` with another head (`head`, encoded) and another
+/// system state, functions, policy and folded records (`meta`'s; its
+/// entries are not read): its entries kept as they are, byte for byte.
+pub(crate) fn replace_snapshot_meta(old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
+    super::table::replace_meta(old, meta, head)
 }
 
 pub(crate) fn encode_delta(d: &Delta) -> Result<Vec<u8>> {

@@ -381,3 +381,40 @@ fn a_long_head_is_read_on_its_own_and_a_damaged_one_refused() {
     assert!(Table::open(Box::new(WholeValue(crafted.clone()))).is_err());
     assert!(decode(&crafted).is_err());
 }
+
+#[test]
+fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
+    let snap = snapshot(1000);
+    let old = encoded(&snap).unwrap();
+    let mut meta = snapshot_of(Vec::new());
+    meta.folded = (0..50).map(|i| format!("index/hits-{i}")).collect();
+    meta.policy = Some(format::PolicyState {
+        name: "lru".into(),
+        bytes: vec![7; 300],
+    });
+    let head = Head {
+        folded: meta.folded.clone(),
+        ..Head::of(&snap, crate::layout::BASE.into(), 0)
+    };
+    let new = super::replace_meta(old.clone(), &meta, &format::encode_head(&head).unwrap());
+    let new = new.unwrap();
+    // The directory and the blocks, from after the head to the meta section.
+    let entries_of = |b: &[u8]| b[directory_of(b)..b.len() - word(b, 32)].to_vec();
+    assert_eq!(entries_of(&new), entries_of(&old));
+    let (whole, damaged) = decode(&new).unwrap();
+    assert_eq!((whole.entries.len(), damaged), (1000, 0));
+    assert_eq!(
+        (whole.folded, whole.policy),
+        (meta.folded.clone(), meta.policy.clone())
+    );
+    let mut t = table(new);
+    assert_eq!(t.take_index_head().unwrap().folded, meta.folded);
+    for (k, e) in &snap.entries {
+        assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
+    }
+    meta.system = hash(&"another system");
+    assert!(
+        super::replace_meta(old, &meta, &[]).is_err(),
+        "its records are the old one's"
+    );
+}

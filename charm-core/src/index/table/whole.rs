@@ -4,8 +4,9 @@ use super::{
     prefix, sort_key, word, write_block, Head, Layout, Meta, MetaOut, BLOCK, ENTRY, HEADER, MAGIC,
     SLOT,
 };
-use crate::index::format::{Snapshot, FORMAT};
+use crate::index::format::{self, Snapshot, FORMAT};
 use crate::{Entry, EntryKey, Error, Result};
+use charm_freeze::Digest;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Encodes a snapshot (its entries in any order), with `head` (an encoded
@@ -36,23 +37,8 @@ pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     let block_bytes = (out.len() - blocks_at) as u64;
     directory.push([block_bytes, u64::MAX, 0]);
     out.extend_from_slice(&meta);
-    let mut header = Vec::with_capacity(HEADER);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&FORMAT.to_le_bytes());
-    header.extend_from_slice(&0u32.to_le_bytes());
-    for n in [
-        snap.entries.len() as u64,
-        block_bytes,
-        meta.len() as u64,
-        xxh3_64(&meta),
-    ] {
-        header.extend_from_slice(&n.to_le_bytes());
-    }
-    header.extend_from_slice(snap.system.as_bytes());
-    header.extend_from_slice(&(head.len() as u64).to_le_bytes());
-    let header_check = xxh3_64(&header);
-    header.extend_from_slice(&header_check.to_le_bytes());
-    header.extend_from_slice(head);
+    let records = snap.entries.len() as u64;
+    let mut header = header(records, block_bytes, &meta, snap.system, head);
     for entry in directory {
         for n in entry {
             header.extend_from_slice(&n.to_le_bytes());
@@ -60,6 +46,80 @@ pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     }
     out[..blocks_at].copy_from_slice(&header);
     Ok(out)
+}
+
+/// A snapshot's header, then its index head (see the module's layout).
+fn header(records: u64, block_bytes: u64, meta: &[u8], system: Digest, head: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + head.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    for n in [records, block_bytes, meta.len() as u64, xxh3_64(meta)] {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    out.extend_from_slice(system.as_bytes());
+    out.extend_from_slice(&(head.len() as u64).to_le_bytes());
+    let check = xxh3_64(&out);
+    out.extend_from_slice(&check.to_le_bytes());
+    out.extend_from_slice(head);
+    out
+}
+
+/// A snapshot's index head and all it holds besides its records (its
+/// entries left empty), read without reading a record: for a fold of
+/// hits only, which changes no entry.
+pub(crate) fn decode_meta(bytes: &[u8]) -> Result<(Snapshot, Option<format::Head>)> {
+    let layout = Layout::parse(bytes, bytes.len() as u64)?;
+    let bad = |why: &str| Error::corrupt("index snapshot", why);
+    let meta = &bytes[layout.meta_at() as usize..];
+    if xxh3_64(meta) != layout.meta_check {
+        return Err(bad("checksum mismatch"));
+    }
+    let meta: Meta = postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
+    let head = match layout.head {
+        0 => None,
+        len => Some(format::decode_head(&bytes[HEADER..HEADER + len as usize])?),
+    };
+    let snap = Snapshot {
+        system: meta.system,
+        functions: meta.functions,
+        entries: Vec::new(),
+        policy: meta.policy,
+        folded: meta.folded,
+    };
+    Ok((snap, head))
+}
+
+/// `old`, an encoded snapshot, with `head` as its index head and the rest
+/// of `meta` (its entries are not read) as its meta section; its
+/// directory and blocks kept byte for byte, in the same buffer.
+pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
+    let layout = Layout::parse(&old, old.len() as u64)?;
+    if meta.system != layout.system {
+        // Its records were written under the other one.
+        return Err(Error::plugin(
+            "index encoding",
+            "a snapshot's system state replaced",
+        ));
+    }
+    let encoded = MetaOut {
+        system: meta.system,
+        functions: &meta.functions,
+        policy: &meta.policy,
+        folded: &meta.folded,
+    };
+    let encoded = postcard::to_stdvec(&encoded).map_err(|e| Error::plugin("index encoding", e))?;
+    old.truncate(layout.meta_at() as usize);
+    old.extend_from_slice(&encoded);
+    let header = header(
+        layout.records,
+        layout.block_bytes,
+        &encoded,
+        meta.system,
+        head,
+    );
+    old.splice(..HEADER + layout.head as usize, header);
+    Ok(old)
 }
 
 /// Decodes a whole snapshot. Records that fail their check, or whose
