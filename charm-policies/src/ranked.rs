@@ -2,6 +2,7 @@
 //! the lowest evicted first, in O(log n).
 
 use charm_core::{BuildDigestHasher, EntryKey};
+use charm_freeze::Digest;
 use serde::de::{DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeSet, HashMap};
@@ -85,15 +86,33 @@ impl<P: Ord + Copy> Ranked<P> {
     }
 }
 
-/// A ranking is stored as one byte string (postcard: its pairs of key and
-/// rank), not as a sequence: a policy is (de)serialized through `typetag`,
-/// whose type-erased calls cost per element about what a whole pair of a
-/// plain decode costs.
+/// A ranking is stored as one byte string (postcard: its function names,
+/// then per key the index of its name, its argument key and its rank, in
+/// rank order), not as a sequence: a policy is (de)serialized through
+/// `typetag`, whose type-erased calls cost per element about what a plain
+/// decode of the whole pair costs. Naming each function once keeps about
+/// 40 bytes a key where the whole key took 64, and the rank order makes
+/// the queue's rebuilding sort sorted items.
+#[derive(Serialize, Deserialize)]
+struct Stored<Names, Keys> {
+    names: Names,
+    keys: Keys,
+}
+
 impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // In rank order: reading them back sorts sorted items, in one pass.
-        let pairs: Vec<(&EntryKey, &P)> = self.queue.iter().map(|(p, k)| (k, p)).collect();
-        let bytes = postcard::to_allocvec(&pairs).map_err(serde::ser::Error::custom)?;
+        let mut names: Vec<&Digest> = Vec::new();
+        let mut index: HashMap<&Digest, u32, BuildDigestHasher> = HashMap::default();
+        let mut keys = Vec::with_capacity(self.queue.len());
+        for (p, k) in &self.queue {
+            let name = *index.entry(&k.name).or_insert_with(|| {
+                names.push(&k.name);
+                names.len() as u32 - 1
+            });
+            keys.push((name, &k.args, p));
+        }
+        let bytes =
+            postcard::to_allocvec(&Stored { names, keys }).map_err(serde::ser::Error::custom)?;
         s.serialize_bytes(&bytes)
     }
 }
@@ -101,8 +120,15 @@ impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
 impl<'de, P: Ord + Copy + DeserializeOwned> Deserialize<'de> for Ranked<P> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let bytes = d.deserialize_bytes(BytesVisitor)?;
-        let pairs: Vec<(EntryKey, P)> =
+        let stored: Stored<Vec<Digest>, Vec<(u32, Digest, P)>> =
             postcard::from_bytes(&bytes).map_err(serde::de::Error::custom)?;
+        drop(bytes);
+        let key = |(name, args, p): (u32, Digest, P)| {
+            let name = *stored.names.get(name as usize)?;
+            Some((EntryKey { name, args }, p))
+        };
+        let pairs: Option<Vec<(EntryKey, P)>> = stored.keys.into_iter().map(key).collect();
+        let pairs = pairs.ok_or_else(|| serde::de::Error::custom("a key names no function"))?;
         // Built whole (a key given twice keeps its last rank): the queue
         // from its items at once, not an insert per key.
         let mut rank = HashMap::with_capacity_and_hasher(pairs.len(), BuildDigestHasher::default());
@@ -212,14 +238,26 @@ pub(crate) mod tests {
 
     #[test]
     fn a_key_given_twice_keeps_its_last_rank_and_one_place() {
-        let pairs = vec![(key(1), 5u64), (key(2), 1), (key(1), 9)];
-        let inner = postcard::to_allocvec(&pairs).unwrap();
-        let bytes = postcard::to_allocvec(&serde_bytes_of(&inner)).unwrap();
+        let stored = |keys: Vec<(u32, u32, u64)>| {
+            let keys: Vec<_> = keys
+                .into_iter()
+                .map(|(n, i, p)| (n, key(i).args, p))
+                .collect();
+            let stored = super::Stored {
+                names: vec![key(0).name],
+                keys,
+            };
+            let inner = postcard::to_allocvec(&stored).unwrap();
+            let outer = postcard::to_allocvec(&serde_bytes_of(&inner)).unwrap();
+            outer
+        };
+        let bytes = stored(vec![(0, 1, 5), (0, 2, 1), (0, 1, 9)]);
         let r: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
         let mut ranks = vec![(key(1), 9), (key(2), 1)];
         ranks.sort();
         assert_eq!(state(&r), (ranks, vec![(1, key(2)), (9, key(1))]));
-        for bad in [&b"\x03abc"[..], &[], &[0xff; 9]] {
+        let no_name = stored(vec![(0, 1, 5), (1, 2, 1)]);
+        for bad in [&b"\x03abc"[..], &[], &[0xff; 9], &no_name] {
             assert!(postcard::from_bytes::<super::Ranked<u64>>(bad).is_err());
         }
     }

@@ -49,13 +49,14 @@ impl Engine {
         let Some(bytes) = self.store.get(layout::BASE)? else {
             return Ok(false);
         };
-        let Ok((snap, Some(head))) = format::decode_snapshot_meta(&bytes) else {
+        let Ok((mut snap, Some(head))) = format::decode_snapshot_meta(&bytes) else {
             return Ok(false); // damaged, or headless: the full fold reports it
         };
         if snap.system != system || head.bytes > self.settings.budget {
             return Ok(false);
         }
-        let Some(mut policy) = self.stored_policy(snap.policy.as_ref()) else {
+        // Its bytes go once decoded: tens of MB at a million entries.
+        let Some(mut policy) = self.stored_policy(snap.policy.take()) else {
             return Ok(false);
         };
         let Some(table) = self
@@ -133,7 +134,7 @@ impl Engine {
     }
 
     /// The stored policy state, if it is this group's policy's and reads.
-    fn stored_policy(&self, stored: Option<&PolicyState>) -> Option<Box<dyn ReplacementPolicy>> {
+    fn stored_policy(&self, stored: Option<PolicyState>) -> Option<Box<dyn ReplacementPolicy>> {
         let stored = stored.filter(|s| s.name == self.policy.name())?;
         postcard::from_bytes(&stored.bytes).ok()
     }
@@ -148,16 +149,14 @@ impl Engine {
         applied: &[String],
         head: format::Head,
     ) -> Result<format::Head> {
-        let bytes =
-            postcard::to_stdvec(&policy).map_err(|e| Error::plugin(policy.typetag_name(), e))?;
+        let name = policy.typetag_name().to_owned();
+        let bytes = postcard::to_stdvec(&policy).map_err(|e| Error::plugin(&name, e))?;
+        drop(policy); // hundreds of MB at a million entries: not held while writing
         let meta = format::Snapshot {
             system: state.system,
             functions: state.functions.into_values().collect(),
             entries: Vec::new(),
-            policy: Some(PolicyState {
-                name: policy.typetag_name().to_owned(),
-                bytes,
-            }),
+            policy: Some(PolicyState { name, bytes }),
             folded: applied.to_vec(),
         };
         let head = format::Head {
