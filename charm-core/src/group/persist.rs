@@ -646,22 +646,11 @@ impl Engine {
                 }
             }
         }
-        let mut own = lock(&self.persist.own_deltas);
-        for name in &applied {
-            let _ = self.store.delete(name);
-            own.remove(name);
-        }
-        drop(own);
-        // Every append of this process was in the log this fold took.
-        lock(&self.persist.own_appends).clear();
+        self.records_folded(p, &applied, snap.entries.len() as u64);
         self.index.snapshot_written(&snap, &increments);
         self.persist.wrote_changes.store(false, Ordering::Relaxed);
         self.persist
             .indexed(snap.entries.iter().map(|(_, e)| &e.obj_key));
-        p.deltas = 0;
-        p.hits_records = 0;
-        p.head_entries = snap.entries.len() as u64;
-        p.unfolded_bytes = 0;
         emit(
             Op::IndexWrite,
             None,
@@ -670,6 +659,23 @@ impl Engine {
             &format!("{} entries", snap.entries.len()),
         );
         Ok(true)
+    }
+
+    /// After a snapshot that folded the records `applied` (and holds
+    /// `entries`) is written: deletes them, and counts none waiting.
+    fn records_folded(&self, p: &mut Progress, applied: &[String], entries: u64) {
+        let mut own = lock(&self.persist.own_deltas);
+        for name in applied {
+            let _ = self.store.delete(name);
+            own.remove(name);
+        }
+        drop(own);
+        // Every append of this process was in the log this fold took.
+        lock(&self.persist.own_appends).clear();
+        p.deltas = 0;
+        p.hits_records = 0;
+        p.head_entries = entries;
+        p.unfolded_bytes = 0;
     }
 
     /// Persists this process's changes as one small delta record; compacts

@@ -9,7 +9,7 @@
 //! changes, a damaged snapshot, a budget exceeded, another system state,
 //! another policy) is the full fold's.
 
-use super::{lock, written_order, Progress};
+use super::{written_order, Progress};
 use crate::events::{emit, Op};
 use crate::group::Engine;
 use crate::index::format::{self, Delta, PolicyState};
@@ -18,6 +18,7 @@ use crate::index::table::Table;
 use crate::keys::layout;
 use crate::{Error, ReplacementPolicy, Result};
 use charm_freeze::Digest;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 /// Whether a delta record, stored under `system`, holds hits only: no
@@ -59,17 +60,14 @@ impl Engine {
         let Some(mut policy) = self.stored_policy(snap.policy.take()) else {
             return Ok(false);
         };
-        let Some(table) = self
-            .store
-            .open(layout::BASE)?
-            .map(Table::open)
-            .transpose()?
-        else {
+        let opened = self.store.open(layout::BASE)?;
+        let Some(table) = opened.and_then(|r| Table::open(r).ok()) else {
             return Ok(false);
         };
         let mut state = State::from_snapshot(snap);
         names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
-        names.retain(|n| !state.folded.contains(n));
+        let folded: HashSet<&String> = state.folded.iter().collect();
+        names.retain(|n| !folded.contains(n));
         let mut applied = Vec::new();
         for name in names {
             let Some(record) = self.store.get(&name)? else {
@@ -112,18 +110,8 @@ impl Engine {
                 return Err(e);
             }
         };
-        let mut own_deltas = lock(&self.persist.own_deltas);
-        for name in &applied {
-            let _ = self.store.delete(name);
-            own_deltas.remove(name);
-        }
-        drop(own_deltas);
-        lock(&self.persist.own_appends).clear();
+        self.records_folded(p, &applied, head.entries);
         self.index.persisted(&own);
-        p.deltas = 0;
-        p.hits_records = 0;
-        p.head_entries = head.entries;
-        p.unfolded_bytes = 0;
         let detail = format!(
             "{} entries kept, {} records of hits folded",
             head.entries,

@@ -14,13 +14,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     let mut order: Vec<&(EntryKey, Entry)> = snap.entries.iter().collect();
     order.sort_by_key(|(k, _)| sort_key(k));
-    let meta = MetaOut {
-        system: snap.system,
-        functions: &snap.functions,
-        policy: &snap.policy,
-        folded: &snap.folded,
-    };
-    let meta = postcard::to_stdvec(&meta).map_err(|e| Error::plugin("index encoding", e))?;
+    let meta = encode_meta(snap)?;
     // Written in place (the header and the directory filled in once the
     // blocks are): a snapshot is tens of MB at a million entries, and
     // each copy of it is as many fresh pages.
@@ -70,12 +64,7 @@ fn header(records: u64, block_bytes: u64, meta: &[u8], system: Digest, head: &[u
 /// hits only, which changes no entry.
 pub(crate) fn decode_meta(bytes: &[u8]) -> Result<(Snapshot, Option<format::Head>)> {
     let layout = Layout::parse(bytes, bytes.len() as u64)?;
-    let bad = |why: &str| Error::corrupt("index snapshot", why);
-    let meta = &bytes[layout.meta_at() as usize..];
-    if xxh3_64(meta) != layout.meta_check {
-        return Err(bad("checksum mismatch"));
-    }
-    let meta: Meta = postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
+    let meta = read_meta(bytes, &layout)?;
     let head = match layout.head {
         0 => None,
         len => Some(format::decode_head(&bytes[HEADER..HEADER + len as usize])?),
@@ -102,13 +91,7 @@ pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Re
             "a snapshot's system state replaced",
         ));
     }
-    let encoded = MetaOut {
-        system: meta.system,
-        functions: &meta.functions,
-        policy: &meta.policy,
-        folded: &meta.folded,
-    };
-    let encoded = postcard::to_stdvec(&encoded).map_err(|e| Error::plugin("index encoding", e))?;
+    let encoded = encode_meta(meta)?;
     old.truncate(layout.meta_at() as usize);
     old.extend_from_slice(&encoded);
     let header = header(
@@ -122,19 +105,36 @@ pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Re
     Ok(old)
 }
 
-/// Decodes a whole snapshot. Records that fail their check, or whose
-/// block the directory misplaces, are left out and counted (their values
-/// are recomputed); a damaged header or meta section makes the whole
-/// snapshot corrupt.
-pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
-    let layout = Layout::parse(bytes, bytes.len() as u64)?;
+/// The meta section of `bytes`, a snapshot whose header `layout` read,
+/// checked whole.
+fn read_meta(bytes: &[u8], layout: &Layout) -> Result<Meta> {
     let bad = |why: &str| Error::corrupt("index snapshot", why);
     // The header's sum matched the length, so every section is in bounds.
     let meta = &bytes[layout.meta_at() as usize..];
     if xxh3_64(meta) != layout.meta_check {
         return Err(bad("checksum mismatch"));
     }
-    let meta: Meta = postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))?;
+    postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))
+}
+
+/// The meta section of `snap` (its entries are not read).
+fn encode_meta(snap: &Snapshot) -> Result<Vec<u8>> {
+    let meta = MetaOut {
+        system: snap.system,
+        functions: &snap.functions,
+        policy: &snap.policy,
+        folded: &snap.folded,
+    };
+    postcard::to_stdvec(&meta).map_err(|e| Error::plugin("index encoding", e))
+}
+
+/// Decodes a whole snapshot. Records that fail their check, or whose
+/// block the directory misplaces, are left out and counted (their values
+/// are recomputed); a damaged header or meta section makes the whole
+/// snapshot corrupt.
+pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
+    let layout = Layout::parse(bytes, bytes.len() as u64)?;
+    let meta = read_meta(bytes, &layout)?;
     let blocks = &bytes[layout.blocks_at() as usize..layout.meta_at() as usize];
     let directory = layout.directory_at() as usize;
     let field = |b: u64, f: usize| word(bytes, directory + b as usize * ENTRY + 8 * f);
