@@ -240,6 +240,36 @@ fn kill_9_at_random_points_never_yields_a_wrong_value() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn kill_9_during_folds_of_hits_loses_no_entry() {
+    let trials: u64 = env("CHARM_FAULT_TRIALS").parse().unwrap_or(30);
+    let dir = scratch("kill-hits");
+    let cache = dir.join("cache");
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let roomy = |spawn: Spawn| spawn.keys(0..40); // within the budget: no eviction
+    assert_eq!(roomy(Spawn::new("values", &cache)).run().computed, 40);
+    for trial in 0..trials {
+        // Only hits, each followed by a commit: every commit folds records
+        // of hits only, keeping the snapshot's entries as they are, until
+        // the kill lands somewhere in one.
+        let mut victim = roomy(Spawn::new("values", &cache))
+            .env("CHARM_FAULT_MODE", "commit")
+            .start();
+        std::thread::sleep(Duration::from_millis(2 + rng.below(40)));
+        let _ = victim.kill(); // SIGKILL
+        let out = victim.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("WRONG"), "trial {trial}: {stdout}");
+        assert!(!stdout.contains("COMPUTED"), "trial {trial}: {stdout}");
+        let after = roomy(Spawn::new("values", &cache)).run();
+        assert_eq!(
+            after.computed, 0,
+            "trial {trial}: every entry is still there"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The kinds of cache file, as paths under the cache folder.
 fn file_of_kind(cache: &Path, kind: &str) -> PathBuf {
     let first_in = |dir: PathBuf, prefix: &str| -> PathBuf {
