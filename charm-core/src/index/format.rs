@@ -169,12 +169,6 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Snapshot, usize)> {
     super::table::decode(bytes)
 }
 
-/// A snapshot's index head and all it holds but its entries (left empty),
-/// read without reading them.
-pub(crate) fn decode_snapshot_meta(bytes: &[u8]) -> Result<(Snapshot, Option<Head>)> {
-    super::table::decode_meta(bytes)
-}
-
 /// The snapshot `old` with another head (`head`, encoded) and another
 /// system state, functions, policy and folded records (`meta`'s; its
 /// entries are not read): its entries kept as they are, byte for byte.

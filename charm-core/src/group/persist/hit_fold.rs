@@ -47,21 +47,20 @@ impl Engine {
         if !changes.is_empty() {
             return Ok(false);
         }
-        let Some(bytes) = self.store.get(layout::BASE)? else {
-            return Ok(false);
+        // The snapshot searched in place: its head and meta section are all
+        // this fold reads whole (its entries: those hit, in place).
+        let opened = self.store.open(layout::BASE)?;
+        let Some(mut table) = opened.and_then(|r| Table::open(r).ok()) else {
+            return Ok(false); // none, or damaged: the full fold reports it
         };
-        let Ok((mut snap, Some(head))) = format::decode_snapshot_meta(&bytes) else {
-            return Ok(false); // damaged, or headless: the full fold reports it
+        let (Ok(mut snap), Some(head)) = (table.read_meta(), table.take_index_head()) else {
+            return Ok(false);
         };
         if snap.system != system || head.bytes > self.settings.budget {
             return Ok(false);
         }
         // Its bytes go once decoded: tens of MB at a million entries.
         let Some(mut policy) = self.stored_policy(snap.policy.take()) else {
-            return Ok(false);
-        };
-        let opened = self.store.open(layout::BASE)?;
-        let Some(table) = opened.and_then(|r| Table::open(r).ok()) else {
             return Ok(false);
         };
         let mut state = State::from_snapshot(snap);
@@ -102,7 +101,7 @@ impl Engine {
                 policy.access(*k, &e.meta());
             }
         }
-        let written = self.write_hits_folded(bytes, state, policy, &applied, head);
+        let written = self.write_hits_folded(state, policy, &applied, head);
         let head = match written {
             Ok(head) => head,
             Err(e) => {
@@ -127,11 +126,12 @@ impl Engine {
         postcard::from_bytes(&stored.bytes).ok()
     }
 
-    /// Writes `old`, the snapshot, with the functions and records folded
-    /// of `state` and `policy`'s state, and its head; returns the head.
+    /// Writes the snapshot again with the functions and records folded of
+    /// `state`, `policy`'s state, and its head; returns the head. The
+    /// snapshot is read whole only now, once the policy is encoded and
+    /// dropped: at a million entries each is hundreds of MB.
     fn write_hits_folded(
         &self,
-        old: Vec<u8>,
         state: State,
         policy: Box<dyn ReplacementPolicy>,
         applied: &[String],
@@ -153,6 +153,12 @@ impl Engine {
             ..head
         };
         let encoded = format::encode_head(&head)?;
+        let Some(old) = self.store.get(layout::BASE)? else {
+            return Err(Error::corrupt(
+                "index snapshot",
+                "gone under the writer lock",
+            ));
+        };
         self.store.put(
             layout::BASE,
             &format::replace_snapshot_meta(old, &meta, &encoded)?,

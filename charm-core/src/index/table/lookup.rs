@@ -256,6 +256,24 @@ impl Table {
         self.layout.system
     }
 
+    /// All it holds besides its entries (left empty) and its head: the
+    /// system state, the function records, the policy's state and the
+    /// records folded, read and checked (for a fold of hits only, which
+    /// changes no entry).
+    pub(crate) fn read_meta(&self) -> Result<format::Snapshot> {
+        // Within the file: the header's sizes add up to its length.
+        let mut meta = vec![0u8; self.layout.meta as usize];
+        self.reader.read_at(self.layout.meta_at(), &mut meta)?;
+        let meta = super::whole::decode_meta(&meta, &self.layout)?;
+        Ok(format::Snapshot {
+            system: meta.system,
+            functions: meta.functions,
+            entries: Vec::new(),
+            policy: meta.policy,
+            folded: meta.folded,
+        })
+    }
+
     /// Chunk `c` of the directory (read once): each block's start and
     /// fence, and the next chunk's first.
     fn chunk(&self, c: u64) -> Result<Option<&Chunk>> {

@@ -52,7 +52,7 @@ mod tests;
 mod whole;
 
 pub(crate) use lookup::Table;
-pub(crate) use whole::{decode, decode_meta, encode, replace_meta};
+pub(crate) use whole::{decode, encode, replace_meta};
 
 use super::format::{PolicyState, FORMAT};
 use crate::entry::FunctionRecord;

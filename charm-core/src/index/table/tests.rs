@@ -409,6 +409,11 @@ fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
     );
     let mut t = table(new);
     assert_eq!(t.take_index_head().unwrap().folded, meta.folded);
+    let read = t.read_meta().unwrap();
+    assert_eq!(
+        (read.folded, read.policy),
+        (meta.folded.clone(), meta.policy.clone())
+    );
     for (k, e) in &snap.entries {
         assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
     }

@@ -4,7 +4,7 @@ use super::{
     prefix, sort_key, word, write_block, Head, Layout, Meta, MetaOut, BLOCK, ENTRY, HEADER, MAGIC,
     SLOT,
 };
-use crate::index::format::{self, Snapshot, FORMAT};
+use crate::index::format::{Snapshot, FORMAT};
 use crate::{Entry, EntryKey, Error, Result};
 use charm_freeze::Digest;
 use xxhash_rust::xxh3::xxh3_64;
@@ -59,26 +59,6 @@ fn header(records: u64, block_bytes: u64, meta: &[u8], system: Digest, head: &[u
     out
 }
 
-/// A snapshot's index head and all it holds besides its records (its
-/// entries left empty), read without reading a record: for a fold of
-/// hits only, which changes no entry.
-pub(crate) fn decode_meta(bytes: &[u8]) -> Result<(Snapshot, Option<format::Head>)> {
-    let layout = Layout::parse(bytes, bytes.len() as u64)?;
-    let meta = read_meta(bytes, &layout)?;
-    let head = match layout.head {
-        0 => None,
-        len => Some(format::decode_head(&bytes[HEADER..HEADER + len as usize])?),
-    };
-    let snap = Snapshot {
-        system: meta.system,
-        functions: meta.functions,
-        entries: Vec::new(),
-        policy: meta.policy,
-        folded: meta.folded,
-    };
-    Ok((snap, head))
-}
-
 /// `old`, an encoded snapshot, with `head` as its index head and the rest
 /// of `meta` (its entries are not read) as its meta section; its
 /// directory and blocks kept byte for byte, in the same buffer.
@@ -108,9 +88,14 @@ pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Re
 /// The meta section of `bytes`, a snapshot whose header `layout` read,
 /// checked whole.
 fn read_meta(bytes: &[u8], layout: &Layout) -> Result<Meta> {
-    let bad = |why: &str| Error::corrupt("index snapshot", why);
     // The header's sum matched the length, so every section is in bounds.
-    let meta = &bytes[layout.meta_at() as usize..];
+    decode_meta(&bytes[layout.meta_at() as usize..], layout)
+}
+
+/// The meta section `meta` of a snapshot whose header `layout` read,
+/// checked against the header's sum.
+pub(super) fn decode_meta(meta: &[u8], layout: &Layout) -> Result<Meta> {
+    let bad = |why: &str| Error::corrupt("index snapshot", why);
     if xxh3_64(meta) != layout.meta_check {
         return Err(bad("checksum mismatch"));
     }
