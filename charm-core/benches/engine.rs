@@ -160,6 +160,34 @@ fn rerun(c: &mut Criterion) {
     grp.finish();
 }
 
+/// A fold: a process hits one entry of `n`, then commits. Both folds are
+/// timed: of hits only (the entries kept as they are), and the full one
+/// (a process that read the index whole).
+fn fold(c: &mut Criterion) {
+    let mut grp = c.benchmark_group("fold");
+    grp.sample_size(10);
+    for (label, n) in [("10k", 10_000u64), ("100k", 100_000)] {
+        let (d, g, f) = populated(&format!("fold-{label}"), n, false);
+        drop((f, g));
+        for (kind, whole) in [("hits_only", false), ("full", true)] {
+            grp.bench_function(format!("{kind}/{label}"), |b| {
+                b.iter(|| {
+                    let g = reopen(&d, false);
+                    if whole {
+                        assert_eq!(g.len() as u64, n); // reads the index whole
+                    }
+                    let f: Memoized<u64> = memo(&g, false);
+                    assert_eq!(f.call(&7u64, || unreachable!()), 7);
+                    g.commit().unwrap_or_else(|e| panic!("{e}"));
+                    drop((f, g));
+                })
+            });
+        }
+        let _ = std::fs::remove_dir_all(d);
+    }
+    grp.finish();
+}
+
 fn fine_grain(c: &mut Criterion) {
     let mut grp = c.benchmark_group("fine_grain");
     grp.sample_size(30);
@@ -264,6 +292,7 @@ criterion_group!(
     misses,
     cold_start,
     rerun,
+    fold,
     fine_grain,
     evict,
     big_value
