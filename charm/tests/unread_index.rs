@@ -17,8 +17,12 @@ fn fresh_dir(name: &str) -> PathBuf {
 }
 
 fn group(dir: &Path, read_index: bool, size: &str, policy: &str) -> Arc<MemoizedGroup> {
+    group_at(&format!("dir:{}", dir.display()), read_index, size, policy)
+}
+
+fn group_at(url: &str, read_index: bool, size: &str, policy: &str) -> Arc<MemoizedGroup> {
     MemoizedGroup::builder()
-        .obj_store_url(format!("dir:{}", dir.display()))
+        .obj_store_url(url)
         .size(size)
         .replacement_policy(policy)
         .read_index(read_index)
@@ -157,10 +161,11 @@ fn many_unread_processes_compact_and_keep_the_budget() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A group of `dir` whose budget holds two values of [`lru_value`] (with
-/// their records), not three, evicted least recently used first.
-fn lru_group(dir: &Path, read_index: bool) -> Arc<MemoizedGroup> {
-    group(dir, read_index, "2600 B", "lru")
+/// A group of the store at `url` whose budget holds two values of
+/// [`lru_value`] (with their records), not three, evicted least recently
+/// used first.
+fn lru_group(url: &str, read_index: bool) -> Arc<MemoizedGroup> {
+    group_at(url, read_index, "2600 B", "lru")
 }
 
 /// 1000 bytes under `name`: whether they were computed.
@@ -175,8 +180,8 @@ fn lru_value(g: &Arc<MemoizedGroup>, name: &str) -> bool {
 }
 
 /// `a` then `b`, computed by a process that read the index, `b` last.
-fn a_then_b(dir: &Path) {
-    let g = lru_group(dir, true);
+fn a_then_b(url: &str) {
+    let g = lru_group(url, true);
     lru_value(&g, "a");
     std::thread::sleep(Duration::from_millis(5));
     lru_value(&g, "b");
@@ -186,12 +191,12 @@ fn a_then_b(dir: &Path) {
 
 /// `c`, computed by a process that read the index: its commit evicts the
 /// least recently used of `a` and `b`, which must be `b`.
-fn c_evicts_b(dir: &Path) {
-    let g = lru_group(dir, true);
+fn c_evicts_b(url: &str) {
+    let g = lru_group(url, true);
     assert!(lru_value(&g, "c"), "c computes; the commit evicts one");
     g.commit().unwrap();
     drop(g);
-    let g = lru_group(dir, true);
+    let g = lru_group(url, true);
     assert!(!lru_value(&g, "a"), "a was used after b, so it stayed");
     assert!(lru_value(&g, "b"), "b was evicted");
 }
@@ -199,50 +204,50 @@ fn c_evicts_b(dir: &Path) {
 #[test]
 fn hits_of_unread_groups_reach_the_policy() {
     let dir = fresh_dir("policy");
-    a_then_b(&dir);
-    let g = lru_group(&dir, false);
+    let url = format!("dir:{}", dir.display());
+    a_then_b(&url);
+    let g = lru_group(&url, false);
     assert!(!lru_value(&g, "a"), "a hit, recorded in the delta");
     drop(g);
     std::thread::sleep(Duration::from_millis(5));
-    c_evicts_b(&dir);
+    c_evicts_b(&url);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The records of hits waiting in `dir`'s index: in the log, or taken.
-fn hits_waiting(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("index"))
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with("hits-") || name.starts_with("hitlog")
-        })
-        .count()
+/// The records of hits waiting in the store at `url`: in the log, or
+/// taken, or written one by one (a store without logs).
+fn hits_waiting(url: &str) -> usize {
+    let store = charm::open_store(url).unwrap();
+    let names = store.keys("index/").unwrap();
+    let hits = |n: &&String| n.starts_with("index/hits-") || n.starts_with("index/hitlog");
+    names.iter().filter(hits).count()
 }
 
-#[test]
-fn a_fold_of_hits_only_reaches_the_policy_and_the_stats_and_takes_the_records() {
-    let dir = fresh_dir("hit-fold");
-    a_then_b(&dir);
+/// Processes that only hit, and never read the index, then one that folds
+/// their hits: the fold of hits only, which keeps the snapshot's entries
+/// as they are; the hits reach the policy (its LRU order flips) and the
+/// stats, and the records are taken. `logged`: the store keeps the hits in
+/// one log (else a record each).
+fn a_fold_of_hits_only(url: &str, logged: bool) {
+    a_then_b(url);
     for _ in 0..3 {
-        let g = lru_group(&dir, false);
+        let g = lru_group(url, false);
         assert!(!lru_value(&g, "a"), "a hit");
         drop(g);
     }
-    assert_eq!(hits_waiting(&dir), 1, "the hits wait in the log");
-    // A process that only hit, and never read the index, folds them: the
-    // fold of hits only (the snapshot's entries are kept as they are).
-    let g = lru_group(&dir, false);
+    let waiting = if logged { 1 } else { 3 };
+    assert_eq!(hits_waiting(url), waiting, "the hits wait to be folded");
+    let g = lru_group(url, false);
     assert!(!lru_value(&g, "a"), "a hit");
     g.commit().unwrap();
-    assert_eq!(hits_waiting(&dir), 0, "the log was folded and deleted");
+    assert_eq!(hits_waiting(url), 0, "the records were folded and deleted");
     assert!(
         !lru_value(&g, "b"),
         "a hit after the fold, from the same process"
     );
     drop(g);
     std::thread::sleep(Duration::from_millis(5));
-    let g = lru_group(&dir, true);
+    let g = lru_group(url, true);
     let hits = |g: &Arc<MemoizedGroup>| {
         let u = g.usage();
         u.functions.iter().map(|f| f.usage.hits).sum::<u64>()
@@ -250,15 +255,25 @@ fn a_fold_of_hits_only_reaches_the_policy_and_the_stats_and_takes_the_records() 
     assert_eq!((g.len(), hits(&g)), (2, 5), "every hit reached the stats");
     drop(g);
     // b's last hit came after a's: now b is kept, a evicted.
-    let g = lru_group(&dir, true);
+    let g = lru_group(url, true);
     assert!(lru_value(&g, "c"), "c computes; the commit evicts one");
     g.commit().unwrap();
     drop(g);
-    let g = lru_group(&dir, true);
+    let g = lru_group(url, true);
     assert!(!lru_value(&g, "b"), "b was used after a, so it stayed");
     assert!(lru_value(&g, "a"), "a was evicted");
-    drop(g);
+}
+
+#[test]
+fn a_fold_of_hits_only_under_the_lock_reaches_the_policy_and_the_stats() {
+    let dir = fresh_dir("hit-fold");
+    a_fold_of_hits_only(&format!("dir:{}", dir.display()), true);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_fold_of_hits_only_by_compare_and_swap_reaches_the_policy_and_the_stats() {
+    a_fold_of_hits_only(&format!("mem:hit-fold-{}", std::process::id()), false);
 }
 
 /// An argument whose key stays while its version changes (a file's path
@@ -413,4 +428,38 @@ fn a_folder_planted_as_a_marker_stops_no_fold() {
     }
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_folds_of_hits_by_compare_and_swap_lose_and_double_no_hit() {
+    // Groups on one shared store in memory stand for processes: each hits
+    // every key, then commits, racing the others' folds to swap the head.
+    let url = format!("mem:hit-race-{}", std::process::id());
+    let g = group_at(&url, true, "10 MiB", "lru");
+    for x in 0..10u32 {
+        f(&g).call(&x, || format!("v{x}"));
+    }
+    drop(g);
+    let (workers, rounds) = (4, 5);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                for _ in 0..rounds {
+                    let g = group_at(&url, false, "10 MiB", "lru");
+                    for x in 0..10u32 {
+                        assert_eq!(f(&g).call(&x, || unreachable!("a hit")), format!("v{x}"));
+                    }
+                    g.commit().unwrap();
+                }
+            });
+        }
+    });
+    let g = group_at(&url, true, "10 MiB", "lru");
+    let u = f(&g).usage();
+    assert_eq!(g.len(), 10);
+    assert_eq!(
+        (u.hits, u.misses),
+        (workers * rounds * 10, 10),
+        "each hit counted once"
+    );
 }

@@ -2,6 +2,8 @@
 
 mod hit_fold;
 
+use hit_fold::Swapped;
+
 use super::policy_book::{merge_stored, reconcile};
 use super::Engine;
 use crate::entry::{process_nonce, stamp};
@@ -507,8 +509,15 @@ impl Engine {
             return Ok(());
         }
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
-            let (read, swap) = self.read_state_cas()?;
-            if self.fold(&mut p, read, Some(swap))? {
+            let folded = match self.fold_hits_swapped(&mut p)? {
+                Swapped::Folded => true,
+                Swapped::Raced => false,
+                Swapped::Full => {
+                    let (read, swap) = self.read_state_cas()?;
+                    self.fold(&mut p, read, Some(swap))?
+                }
+            };
+            if folded {
                 return Ok(());
             }
             // Another process committed first: its snapshot has what was

@@ -360,16 +360,36 @@ impl StoredReader for WholeValue {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let part = usize::try_from(offset)
-            .ok()
-            .and_then(|start| self.0.get(start..start.checked_add(buf.len())?));
-        match part {
-            Some(part) => {
-                buf.copy_from_slice(part);
-                Ok(())
-            }
-            None => Err(past_the_end(offset, buf.len(), self.size())),
+        read_from(&self.0, offset, buf)
+    }
+}
+
+/// Fills `buf` from `bytes` at `offset`, or fails if that passes the end.
+fn read_from(bytes: &[u8], offset: u64, buf: &mut [u8]) -> Result<()> {
+    let part = usize::try_from(offset)
+        .ok()
+        .and_then(|start| bytes.get(start..start.checked_add(buf.len())?));
+    match part {
+        Some(part) => {
+            buf.copy_from_slice(part);
+            Ok(())
         }
+        None => Err(past_the_end(offset, buf.len(), bytes.len() as u64)),
+    }
+}
+
+/// A [`StoredReader`] over bytes shared with their owner, who can take
+/// them back once the reader is dropped.
+#[derive(Debug)]
+pub(crate) struct SharedValue(pub(crate) std::sync::Arc<Vec<u8>>);
+
+impl StoredReader for SharedValue {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        read_from(&self.0, offset, buf)
     }
 }
 
