@@ -154,6 +154,26 @@ fn hits_due(hits: usize, entries: u64) -> bool {
     hits > MIN_DELTAS_BEFORE_COMPACTION && hits as u64 > entries / 16
 }
 
+/// The delta records `names` not among those a snapshot `folded`, in the
+/// order they were written.
+fn unfolded(mut names: Vec<String>, folded: &[String]) -> Vec<String> {
+    let folded: HashSet<&String> = folded.iter().collect();
+    names.retain(|n| !folded.contains(n));
+    names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
+    names
+}
+
+/// The records of the delta record (or log of them) `name`, whose torn or
+/// damaged parts are skipped and reported.
+fn decode_record(name: &str, bytes: &[u8]) -> Vec<(u64, Delta)> {
+    let (records, damaged) = format::decode_delta_log(bytes);
+    if damaged {
+        let why = format!("{name}: damaged; what was whole is kept");
+        emit(Op::Corrupt, None, None, None, &why);
+    }
+    records
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -363,11 +383,8 @@ impl Engine {
         };
         let (mut names, hits) = self.delta_records()?;
         names.extend(hits);
-        names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
-        let folded: HashSet<&String> = state.folded.iter().collect();
-        names.retain(|n| !folded.contains(n));
         let mut applied = Vec::new();
-        for name in names {
+        for name in unfolded(names, &state.folded) {
             let Some(bytes) = self.store.get(&name)? else {
                 continue; // compacted by another process meanwhile
             };
@@ -387,11 +404,7 @@ impl Engine {
     /// Applies the delta record `name` (`bytes`: a record, or a log of
     /// them, whose torn end is skipped) to `state`.
     fn apply_record(&self, state: &mut State, name: &str, bytes: &[u8]) {
-        let (records, damaged) = format::decode_delta_log(bytes);
-        if damaged {
-            let why = format!("{name}: damaged; what was whole is kept");
-            emit(Op::Corrupt, None, None, None, &why);
-        }
+        let records = decode_record(name, bytes);
         let own = lock(&self.persist.own_deltas).contains(name);
         let mut merged: Option<Delta> = None;
         for (check, mut d) in records {
@@ -709,9 +722,7 @@ impl Engine {
                 .filter(|(_, e)| e.inline.is_some() || stored.contains(&e.obj_key))
                 .fold(0, |sum, (_, e)| sum.saturating_add(e.size))
         };
-        let changes = !(delta.upserts.is_empty()
-            && delta.removals.is_empty()
-            && delta.functions.iter().all(|f| f.stamp == 0));
+        let changes = !delta.is_hits_only();
         let prefix = if changes { layout::DELTA } else { layout::HITS };
         let seq = p.seq;
         let name = || record_name(prefix, &format!("{seq}-{adds}"));

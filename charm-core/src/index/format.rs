@@ -110,6 +110,14 @@ impl Delta {
         self.accesses.extend(other.accesses);
     }
 
+    /// Whether it holds hits and usage only: no entry added, replaced or
+    /// removed, no function's state changed.
+    pub(crate) fn is_hits_only(&self) -> bool {
+        self.upserts.is_empty()
+            && self.removals.is_empty()
+            && self.functions.iter().all(|f| f.stamp == 0)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.upserts.is_empty()
             && self.removals.is_empty()

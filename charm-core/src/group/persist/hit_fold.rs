@@ -10,7 +10,7 @@
 //! snapshot, a budget exceeded, another system state, another policy) is
 //! the full fold's.
 
-use super::{written_order, Progress};
+use super::{decode_record, unfolded, Progress};
 use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, Op};
 use crate::group::Engine;
@@ -20,8 +20,6 @@ use crate::index::table::Table;
 use crate::keys::layout;
 use crate::traits::obj_store::SharedValue;
 use crate::{Error, ReplacementPolicy, Result};
-use charm_freeze::Digest;
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -33,15 +31,6 @@ pub(super) enum Swapped {
     Raced,
     /// Not hits only: the full fold's.
     Full,
-}
-
-/// Whether a delta record, stored under `system`, holds hits only: no
-/// entry added, replaced or removed, no function's state changed.
-fn hits_only(d: &Delta, system: Digest) -> bool {
-    d.system == system
-        && d.upserts.is_empty()
-        && d.removals.is_empty()
-        && d.functions.iter().all(|f| f.stamp == 0)
 }
 
 /// A fold of hits, ready to be written: the snapshot's new meta section
@@ -143,7 +132,7 @@ impl Engine {
         if changed {
             return Ok(None);
         }
-        let (changes, mut names) = self.delta_records()?;
+        let (changes, names) = self.delta_records()?;
         if !changes.is_empty() {
             return Ok(None);
         }
@@ -158,25 +147,18 @@ impl Engine {
             return Ok(None);
         };
         let mut state = State::from_snapshot(snap);
-        names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
-        let folded: HashSet<&String> = state.folded.iter().collect();
-        names.retain(|n| !folded.contains(n));
         let mut applied = Vec::new();
-        for name in names {
+        for name in unfolded(names, &state.folded) {
             let Some(record) = self.store.get(&name)? else {
                 continue; // folded by another process meanwhile
             };
-            let (records, damaged) = format::decode_delta_log(&record);
-            if damaged {
-                let why = format!("{name}: damaged; what was whole is kept");
-                emit(Op::Corrupt, None, None, None, &why);
-            }
+            let records = decode_record(&name, &record);
             let mut hits = Delta {
                 system,
                 ..Delta::default()
             };
             for (_, d) in records {
-                if !hits_only(&d, system) {
+                if d.system != system || !d.is_hits_only() {
                     return Ok(None);
                 }
                 hits.extend(d);
