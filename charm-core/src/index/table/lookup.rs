@@ -8,7 +8,7 @@ use crate::index::format;
 use crate::sharded::ShardedMap;
 use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// A directory entry: where a block starts in the blocks, its fence (its
@@ -31,12 +31,28 @@ struct Block {
     /// Where the block's values start in the file, and how many bytes.
     values_at: u64,
     values_len: u64,
+    /// Record `i`'s check held (bit `i`) on bytes all in `bytes`, which
+    /// never change: a record found again is not hashed again.
+    checked: AtomicU64,
 }
 
 impl Block {
     /// The memory it holds.
     fn bytes(&self) -> usize {
         self.bytes.capacity() + std::mem::size_of::<Block>()
+    }
+
+    /// Whether record `i`'s check held before (a bit of `checked`).
+    fn was_checked(&self, i: usize) -> bool {
+        let bit = u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i));
+        bit.is_some_and(|bit| self.checked.load(Ordering::Relaxed) & bit != 0)
+    }
+
+    /// Remembers that record `i`'s check held on bytes all in the block.
+    fn checked(&self, i: usize) {
+        if let Some(bit) = u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i)) {
+            self.checked.fetch_or(bit, Ordering::Relaxed);
+        }
     }
 
     /// Its head (parsed when the block was read).
@@ -373,6 +389,7 @@ impl Table {
             whole,
             values_at: at + head,
             values_len: end - start - head,
+            checked: AtomicU64::new(0),
         });
         let bytes = block.bytes();
         while self.cached.load(Ordering::Relaxed).saturating_add(bytes) > self.cache_limit {
@@ -439,28 +456,40 @@ impl Table {
     }
 
     /// Record `i` of `block` as an entry, its inline value taken from what
-    /// the block read, or else read.
+    /// the block read, or else read. Its check is computed once for the
+    /// block's bytes; a value read apart is checked at every read.
     fn entry(&self, i: usize, head: &Head<'_>, block: &Block) -> Result<Entry> {
         let mut failed = None;
-        let parsed = head.entry(i, |at, len| {
-            let end = at.checked_add(len as u64)?;
-            if end > block.values_len {
-                return None;
-            }
-            if let Some(values) = block.values() {
-                return values.get(at as usize..end as usize).map(<[u8]>::to_vec);
-            }
-            let mut value = vec![0u8; len];
-            match self.reader.read_at(block.values_at + at, &mut value) {
-                Ok(()) => Some(value),
-                Err(e) => {
-                    failed = Some(e);
-                    None
+        let mut read_apart = false;
+        let parsed = head.entry(
+            i,
+            |at, len| {
+                let end = at.checked_add(len as u64)?;
+                if end > block.values_len {
+                    return None;
                 }
-            }
-        });
+                if let Some(values) = block.values() {
+                    return values.get(at as usize..end as usize).map(<[u8]>::to_vec);
+                }
+                read_apart = true;
+                let mut value = vec![0u8; len];
+                match self.reader.read_at(block.values_at + at, &mut value) {
+                    Ok(()) => Some(value),
+                    Err(e) => {
+                        failed = Some(e);
+                        None
+                    }
+                }
+            },
+            block.was_checked(i),
+        );
         match (parsed, failed) {
-            (Some((_, entry)), _) => Ok(entry),
+            (Some((_, entry)), _) => {
+                if !read_apart {
+                    block.checked(i);
+                }
+                Ok(entry)
+            }
             (None, Some(e)) => Err(e),
             (None, None) => Err(Error::corrupt("index snapshot", "a damaged record")),
         }

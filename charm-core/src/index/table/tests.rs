@@ -423,3 +423,39 @@ fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
         "its records are the old one's"
     );
 }
+
+/// A reader of bytes a test can change after the table is opened.
+#[derive(Debug)]
+struct Changing(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl crate::StoredReader for Changing {
+    fn size(&self) -> u64 {
+        self.0.lock().unwrap().len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let bytes = self.0.lock().unwrap();
+        buf.copy_from_slice(&bytes[offset as usize..offset as usize + buf.len()]);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_record_found_again_is_the_same_and_a_value_read_apart_is_checked_at_every_read() {
+    // A value too long for its block to be read whole: read on its own.
+    let long = vec![5u8; 70 << 10];
+    let mut all = entries(20);
+    all[3] = numbered(3, hash(&0u32), Some(long.clone()));
+    let bytes = encoded(&snapshot_of(all.clone())).unwrap();
+    let at = bytes.windows(long.len()).position(|w| w == long).unwrap();
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(bytes));
+    let t = Table::open(Box::new(Changing(shared.clone()))).unwrap();
+    for _ in 0..2 {
+        for (k, e) in &all {
+            assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
+        }
+    }
+    shared.lock().unwrap()[at + 100] ^= 1;
+    assert!(t.find(&all[3].0).is_err(), "the value changed: its check fails");
+    assert_eq!(t.find(&all[4].0).unwrap().as_ref(), Some(&all[4].1));
+}

@@ -142,7 +142,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
             match head.entry(i, |at, len| {
                 let at = usize::try_from(at).ok()?;
                 values.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
-            }) {
+            }, false) {
                 Some(kv) => entries.push(kv),
                 None => damaged += 1,
             }
