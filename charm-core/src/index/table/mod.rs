@@ -33,6 +33,9 @@
 //! entry spelled out whole: key, digests and numbers at fixed places, see
 //! [`image`]) followed by its inline value: it covers what the record
 //! means, the digests it names by index included, whatever bytes spell it.
+//! A block read once and kept remembers which of its records passed, and
+//! does not hash them again (a value read apart from its block is checked
+//! at every read).
 //! A tiny entry takes under 100 bytes besides its value (the fixed-width
 //! records before took 208), so a lookup's read of a block, and a cache of
 //! blocks, holds twice the entries.
