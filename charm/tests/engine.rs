@@ -662,3 +662,109 @@ fn a_local_layer_drops_copies_of_values_another_process_evicted_at_a_merge() {
     drop((f, a, b));
     std::fs::remove_dir_all(&layer).unwrap();
 }
+
+/// A mem store that counts the reads of objects a miss makes to find one
+/// another process stored (`get_authoritative`).
+#[derive(Debug, Clone)]
+struct CountingObjectSearches {
+    inner: charm::stores::MemObjStore,
+    searches: Arc<AtomicUsize>,
+}
+
+impl charm::ObjStore for CountingObjectSearches {
+    fn get(&self, key: &str) -> charm::Result<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn get_authoritative(&self, key: &str) -> charm::Result<Option<Vec<u8>>> {
+        if key.starts_with("obj/") {
+            self.searches.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.get_authoritative(key)
+    }
+    fn put(&self, key: &str, value: &[u8]) -> charm::Result<()> {
+        self.inner.put(key, value)
+    }
+    fn delete(&self, key: &str) -> charm::Result<bool> {
+        self.inner.delete(key)
+    }
+    fn keys(&self, prefix: &str) -> charm::Result<Vec<String>> {
+        self.inner.keys(prefix)
+    }
+    fn clear(&self) -> charm::Result<()> {
+        self.inner.clear()
+    }
+    fn has_compare_and_swap(&self) -> bool {
+        self.inner.has_compare_and_swap()
+    }
+    fn get_versioned(&self, key: &str) -> charm::Result<Option<(Vec<u8>, charm::StoredVersion)>> {
+        self.inner.get_versioned(key)
+    }
+    fn put_if(
+        &self,
+        key: &str,
+        value: &[u8],
+        expected: Option<&charm::StoredVersion>,
+    ) -> charm::Result<bool> {
+        self.inner.put_if(key, value, expected)
+    }
+    fn describe(&self) -> String {
+        format!("counting {}", self.inner.describe())
+    }
+}
+
+#[test]
+fn a_miss_looks_for_another_process_s_object_only_where_one_can_be() {
+    use charm::ObjStore;
+    let store = CountingObjectSearches {
+        inner: charm::stores::MemObjStore::new(),
+        searches: Arc::default(),
+    };
+    let open = || {
+        MemoizedGroup::builder()
+            .obj_store(store.clone())
+            .size("10 MiB")
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (open(), open());
+    // Small values live in the index, where no process stores an object:
+    // after its first miss, a function of small values looks for none.
+    let small: Memoized<u32> = Memoized::builder("engine::small")
+        .group(second.clone())
+        .build();
+    for k in 0..10u32 {
+        assert_eq!(small.call(&k, || k + 1), k + 1);
+    }
+    assert_eq!(
+        store.searches.load(Ordering::SeqCst),
+        1,
+        "the first miss only"
+    );
+
+    // A function of large values still takes over the object another
+    // process stored for the call (its index does not know it yet).
+    let large = charm::INLINE_LIMIT * 2;
+    let big = |g: &Arc<MemoizedGroup>| -> Memoized<Vec<u8>> {
+        Memoized::builder("engine::big").group(g.clone()).build()
+    };
+    let (mine, theirs) = (big(&second), big(&first));
+    mine.call(&0u32, || vec![0; large]);
+    theirs.call(&1u32, || vec![1; large]);
+    let computed = AtomicUsize::new(0);
+    let value = mine.call(&1u32, || {
+        computed.fetch_add(1, Ordering::SeqCst);
+        Vec::new()
+    });
+    assert_eq!((value, computed.into_inner()), (vec![1; large], 0));
+
+    // Its values shrink: it stops looking; they grow: it looks again.
+    let searches = || store.searches.load(Ordering::SeqCst);
+    mine.call(&2u32, || vec![2]);
+    let before = searches();
+    mine.call(&3u32, || vec![3]);
+    assert_eq!(searches(), before, "the last value was small");
+    mine.call(&4u32, || vec![4; large]);
+    mine.call(&5u32, || vec![5; large]);
+    assert_eq!(searches(), before + 1, "the last value was large");
+    assert!(store.describe().starts_with("counting"));
+}

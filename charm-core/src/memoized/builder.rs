@@ -189,6 +189,7 @@ impl<R> MemoizedBuilder<R> {
             disable: self.disable,
             group: OnceLock::new(),
             thrash_warned: AtomicBool::new(false),
+            values_in_index: AtomicBool::new(false),
             raw,
             _returns: PhantomData,
         }

@@ -29,6 +29,7 @@ use crate::{Entry, EntryKey, EntryMeta, Error, Pickler, Result, SubKeys};
 use charm_freeze::Digest;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Bytes an entry's metadata is counted as with `use_metadata_size`.
@@ -110,6 +111,9 @@ pub(crate) struct Call<'a> {
     opts: StoreOptions,
     /// When the call began: a hit's and a miss's overhead count from here.
     start: Instant,
+    /// Whether the function's last stored value went into the index, which
+    /// a miss updates (`None`: nothing is known).
+    in_index: Option<&'a AtomicBool>,
 }
 
 /// Where an entry's value is, and what it cost: what a hit needs of it,
@@ -182,6 +186,16 @@ impl<'a> Call<'a> {
             pickler,
             opts,
             start: Instant::now(),
+            in_index: None,
+        }
+    }
+
+    /// The same call, told where its function's values went so far
+    /// (`in_index`, which its miss updates).
+    pub(crate) fn placed_before(self, in_index: &'a AtomicBool) -> Self {
+        Call {
+            in_index: Some(in_index),
+            ..self
         }
     }
 
@@ -278,8 +292,18 @@ impl<'a> Call<'a> {
 
     /// Takes over the object another process stored for exactly this call
     /// but this process's index does not know yet.
+    ///
+    /// Not looked for (a file open a miss saves, a third of a small one's
+    /// cost) when no object can be there: values placed in the index, and
+    /// values placed by size when this function's last one was small. A
+    /// small value is kept in the index, so no process stores it as an
+    /// object; a function's values are mostly alike in size, and one that
+    /// grows turns the search back on. Missing such an object costs a
+    /// computation, never a wrong value.
     pub(crate) fn adopt(&self) -> Option<Found> {
-        if self.opts.placement == Placement::Index {
+        let small_before = self.opts.placement == Placement::BySize
+            && self.in_index.is_some_and(|b| b.load(Ordering::Relaxed));
+        if self.opts.placement == Placement::Index || small_before {
             return None;
         }
         let obj = self.keys.object_key();
@@ -397,6 +421,9 @@ impl<'a> Call<'a> {
                 self.new_entry(counted, meta, None)
             }
         };
+        if let Some(in_index) = self.in_index {
+            in_index.store(entry.inline.is_some(), Ordering::Relaxed);
+        }
         self.emit(Op::Miss, Some(&meta.key), "");
         self.engine.add_entry(self.entry_key(), entry)
     }

@@ -71,6 +71,9 @@ pub struct Memoized<R> {
     group: OnceLock<Arc<MemoizedGroup>>,
     disable: Option<SwitchFn>,
     thrash_warned: AtomicBool,
+    /// The last value a miss of this handle stored went into the index (a
+    /// small one): see [`Call::adopt`](call::Call::adopt).
+    values_in_index: AtomicBool,
     /// Values stored as their own bytes, not through the pickler.
     raw: Option<raw_bytes::RawBytes<R>>,
     _returns: PhantomData<fn() -> R>,
@@ -193,7 +196,8 @@ impl<R> Memoized<R> {
             args_ver: args.ver,
         };
         let pickler = self.pickler(&*engine.pickler)?;
-        Ok(Call::new(engine, keys, &self.name, pickler, self.opts))
+        let call = Call::new(engine, keys, &self.name, pickler, self.opts);
+        Ok(call.placed_before(&self.values_in_index))
     }
 
     /// Whether this call must not touch the cache: `CHARM_DISABLE`, this

@@ -456,6 +456,9 @@ fn a_record_found_again_is_the_same_and_a_value_read_apart_is_checked_at_every_r
         }
     }
     shared.lock().unwrap()[at + 100] ^= 1;
-    assert!(t.find(&all[3].0).is_err(), "the value changed: its check fails");
+    assert!(
+        t.find(&all[3].0).is_err(),
+        "the value changed: its check fails"
+    );
     assert_eq!(t.find(&all[4].0).unwrap().as_ref(), Some(&all[4].1));
 }

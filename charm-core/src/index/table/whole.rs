@@ -139,10 +139,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
             continue;
         };
         for i in 0..n {
-            match head.entry(i, |at, len| {
-                let at = usize::try_from(at).ok()?;
-                values.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
-            }, false) {
+            match head.entry(
+                i,
+                |at, len| {
+                    let at = usize::try_from(at).ok()?;
+                    values.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
+                },
+                false,
+            ) {
                 Some(kv) => entries.push(kv),
                 None => damaged += 1,
             }
