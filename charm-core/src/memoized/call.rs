@@ -299,7 +299,9 @@ impl<'a> Call<'a> {
     /// small value is kept in the index, so no process stores it as an
     /// object; a function's values are mostly alike in size, and one that
     /// grows turns the search back on. Missing such an object costs a
-    /// computation, never a wrong value.
+    /// computation, never a wrong value. A call held across processes is
+    /// placed in the object store ([`share_at_once`](Self::share_at_once)),
+    /// so its waiters always look for the holder's object.
     pub(crate) fn adopt(&self) -> Option<Found> {
         let small_before = self.opts.placement == Placement::BySize
             && self.in_index.is_some_and(|b| b.load(Ordering::Relaxed));
