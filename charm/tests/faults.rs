@@ -166,6 +166,16 @@ impl Spawn {
     }
 }
 
+/// Kills `victim` (SIGKILL) wherever it is and returns what it printed,
+/// checked to hold no wrong value.
+fn killed(mut victim: Child, trial: impl std::fmt::Display) -> String {
+    let _ = victim.kill();
+    let out = victim.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!stdout.contains("WRONG"), "trial {trial}: {stdout}");
+    stdout
+}
+
 /// What a child that ran to its end printed.
 struct Checked {
     computed: usize,
@@ -217,16 +227,13 @@ fn kill_9_at_random_points_never_yields_a_wrong_value() {
         // a few values; commits after every call; or a commit at exit.
         let mode = ["fine", "commit", "exit"][(trial % 3) as usize];
         let first = rng.below(40) as u32;
-        let mut victim = Spawn::new("values", &cache)
+        let victim = Spawn::new("values", &cache)
             .keys(first..first + 40)
             .env("CHARM_FAULT_MODE", mode)
             .env("CHARM_FAULT_SIZE", "12 KiB")
             .start();
         std::thread::sleep(Duration::from_millis(5 + rng.below(120)));
-        let _ = victim.kill(); // SIGKILL
-        let out = victim.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(!stdout.contains("WRONG"), "trial {trial}: {stdout}");
+        let stdout = killed(victim, trial);
         // The verifier reads whatever the killed process left.
         Spawn::new("values", &cache)
             .keys(0..80)
@@ -252,14 +259,11 @@ fn kill_9_during_folds_of_hits_loses_no_entry() {
         // Only hits, each followed by a commit: every commit folds records
         // of hits only, keeping the snapshot's entries as they are, until
         // the kill lands somewhere in one.
-        let mut victim = roomy(Spawn::new("values", &cache))
+        let victim = roomy(Spawn::new("values", &cache))
             .env("CHARM_FAULT_MODE", "commit")
             .start();
         std::thread::sleep(Duration::from_millis(2 + rng.below(40)));
-        let _ = victim.kill(); // SIGKILL
-        let out = victim.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(!stdout.contains("WRONG"), "trial {trial}: {stdout}");
+        let stdout = killed(victim, trial);
         assert!(!stdout.contains("COMPUTED"), "trial {trial}: {stdout}");
         let after = roomy(Spawn::new("values", &cache)).run();
         assert_eq!(
