@@ -49,7 +49,7 @@ impl Block {
     }
 
     /// Remembers that record `i`'s check held on bytes all in the block.
-    fn checked(&self, i: usize) {
+    fn mark_checked(&self, i: usize) {
         if let Some(bit) = u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i)) {
             self.checked.fetch_or(bit, Ordering::Relaxed);
         }
@@ -486,7 +486,7 @@ impl Table {
         match (parsed, failed) {
             (Some((_, entry)), _) => {
                 if !read_apart {
-                    block.checked(i);
+                    block.mark_checked(i);
                 }
                 Ok(entry)
             }
