@@ -11,7 +11,6 @@ import time
 
 TINY_HITS = 20_000
 TINY_MISSES = 2_000
-BIG_HITS = 50
 
 
 def diskcache_open(folder, size_limit=None):
@@ -67,17 +66,19 @@ def tiny_miss(peer, folder):
     return (time.perf_counter() - start) / TINY_MISSES
 
 
-def big_hit(folder, mib):
+def big_hit(folder, mib, count):
+    """`count` values of `mib` MiB stored, then each hit once (charm's side
+    hits as many of the same size)."""
     cache = diskcache_open(folder)
     value = bytes([3]) * (mib << 20)
-    for k in range(BIG_HITS):
+    for k in range(count):
         cache.set(k, value)
     os.sync()  # the hits do not wait on the stores' writeback
     time.sleep(0.5)
     start = time.perf_counter()
-    for k in range(BIG_HITS):
+    for k in range(count):
         assert len(cache.get(k)) == len(value)
-    return (time.perf_counter() - start) / BIG_HITS
+    return (time.perf_counter() - start) / count
 
 
 def fine_grain_worker(folder, first, count):
@@ -110,7 +111,7 @@ def main():
     elif workload == "tiny-miss":
         print(tiny_miss(peer, folder))
     elif workload == "big-hit":
-        print(big_hit(folder, args[0]))
+        print(big_hit(folder, args[0], args[1]))
     elif workload == "fine-grain-worker":
         fine_grain_worker(folder, args[0], args[1])
     elif workload == "eviction":

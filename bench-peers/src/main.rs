@@ -269,10 +269,15 @@ fn tiny_misses(peer: &str) -> Duration {
     t
 }
 
+/// How many values of `mib` MiB the big rows store and hit, for every peer.
+fn big_ops(mib: usize) -> usize {
+    scale(200 / mib)
+}
+
 /// Values of `mib` MiB: a store, then hits.
 fn big(peer: &str, mib: usize) -> (Duration, Duration) {
     let (dir, cache) = filled(peer, "big", 0);
-    let ops = scale(200 / mib);
+    let ops = big_ops(mib);
     let value = vec![3u8; mib << 20];
     let start = Instant::now();
     for k in 0..ops as u64 {
@@ -393,7 +398,14 @@ fn phases(peer: &str, dir: &Path, faults: u64) -> ([Duration; 3], [u64; 3]) {
     drop(cache);
     let times = [opened - start, hit - opened, hit.elapsed()];
     let counts = [opened_faults, hit_faults, minor_faults()];
-    (times, [counts[0] - faults, counts[1] - counts[0], counts[2] - counts[1]])
+    (
+        times,
+        [
+            counts[0] - faults,
+            counts[1] - counts[0],
+            counts[2] - counts[1],
+        ],
+    )
 }
 
 /// The process's minor page faults so far (`/proc/self/stat`'s tenth
@@ -401,7 +413,11 @@ fn phases(peer: &str, dir: &Path, faults: u64) -> ([Duration; 3], [u64; 3]) {
 fn minor_faults() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after_name = stat.rsplit(')').next().unwrap_or_default();
-    after_name.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
+    after_name
+        .split_whitespace()
+        .nth(7)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0)
 }
 
 fn fmt(d: Duration) -> String {

@@ -3,7 +3,7 @@
 //! processes persisting at once, and eviction under a small budget. The
 //! Python side is `python_peers.py`, run as children of this process.
 
-use crate::{big, fmt, per_op, scratch, settle, tiny_hits, tiny_misses, Cache, Charm};
+use crate::{big, big_ops, fmt, per_op, scratch, settle, tiny_hits, tiny_misses, Cache, Charm};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -137,7 +137,8 @@ pub(crate) fn compare(python: String) {
 
     for mib in [1, 10] {
         let charm = secs(big("charm", mib).1);
-        let disk = secs(py.per_op("diskcache", "big-hit", &[mib as u64]));
+        let count = big_ops(mib) as u64;
+        let disk = secs(py.per_op("diskcache", "big-hit", &[mib as u64, count]));
         row(&format!("{mib} MiB hit"), charm, &[Some(disk), None], time);
     }
 
