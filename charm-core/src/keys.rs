@@ -95,6 +95,11 @@ pub mod layout {
     /// that keeps logs ([`ObjStore::append`](crate::ObjStore::append)); a
     /// fold takes it as one more record of hits.
     pub const HIT_LOG: &str = "index/hitlog";
+    /// The log a process holding the whole index appends its records of
+    /// changes to (a `fine_grain_persistence` group, one per miss), on a
+    /// store that keeps logs: no file created per record. Opening reads it
+    /// with the records; a fold takes it as one more record of changes.
+    pub const CHANGE_LOG: &str = "index/changelog";
 
     /// What a process reads at open instead of the whole index: the
     /// system and function states, entries and bytes of the last snapshot

@@ -289,6 +289,7 @@ fn file_of_kind(cache: &Path, kind: &str) -> PathBuf {
         "object" => first_in(first_in(cache.join("obj"), ""), ""),
         "base" => cache.join("index/base.charm"),
         "delta" => first_in(cache.join("index"), "delta-"),
+        "changelog" => cache.join("index/changelog.charm"),
         "head" => cache.join("index/head.charm"),
         "lock" => cache.join(".charm.lock"),
         other => unreachable!("{other}"),
@@ -327,21 +328,27 @@ fn damage(path: &Path, how: &str, other: &Path) {
 #[test]
 fn every_file_kind_times_every_damage_is_a_miss_and_the_cache_recovers() {
     let dir = scratch("damage");
-    // A template: a committed index of 12 values, then 4 more as deltas.
+    // A template: a committed index of 12 values, 2 more in a delta record
+    // of their own (a process that did not read the index, at exit), and
+    // 2 more in the change log (a fine-grained process, killed after).
     let template = dir.join("template");
     Spawn::new("values", &template)
         .keys(0..12)
         .env("CHARM_FAULT_MODE", "commit")
         .run();
+    Spawn::new("values", &template)
+        .keys(12..14)
+        .env("CHARM_FAULT_MODE", "exit")
+        .run();
     let deltas = Spawn::new("values", &template)
-        .keys(12..16)
+        .keys(14..16)
         .env("CHARM_FAULT_MODE", "fine")
         .env("CHARM_FAULT_THEN", "abort")
         .start()
         .wait_with_output()
         .unwrap();
     assert!(String::from_utf8_lossy(&deltas.stdout).contains("DONE"));
-    let kinds = ["object", "base", "delta", "head", "lock"];
+    let kinds = ["object", "base", "delta", "changelog", "head", "lock"];
     let damages = [
         "truncate",
         "flip",

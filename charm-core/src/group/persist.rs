@@ -94,8 +94,8 @@ pub(crate) struct Progress {
 
 /// Where a delta record went.
 enum Written {
-    /// Appended to the hit log, which is now this many bytes long.
-    Appended(u64),
+    /// Appended to this log, which is now this many bytes long.
+    Appended(&'static str, u64),
     /// Stored under this name.
     Stored(String),
 }
@@ -327,8 +327,8 @@ impl Engine {
             Some(table) if table.system() == system => self.index.set_base(table),
             _ => {} // none, or another system state's: nothing of ours
         }
-        let (mut names, hits) = match records {
-            true => self.delta_records()?,
+        let (mut names, hits, change_log) = match records {
+            true => self.listed_records()?,
             false => Default::default(),
         };
         let mut p = self.persist.lock();
@@ -337,18 +337,19 @@ impl Engine {
         drop(p);
         names.retain(|n| !folded.contains(n));
         names.sort_by(|a, b| written_order(a).cmp(written_order(b)));
+        // The change log is appended to until a fold takes it: its records
+        // are newer than every record listed.
+        names.extend(change_log.then(|| layout::CHANGE_LOG.to_owned()));
         let mut records = State::empty(system);
         let mut bytes = 0u64;
         for name in names {
             // An unreadable or damaged record is reported and discarded by
             // whoever folds it; until then its changes are not seen here.
-            let delta = self.store.get(&name).ok().flatten();
-            bytes += delta.as_ref().map_or(0, |d| d.len() as u64);
-            if let Some(Ok(d)) = delta.map(|b| format::decode_delta(&b)) {
-                if d.system == system {
-                    records.apply(&name, d);
-                }
-            }
+            let Some(delta) = self.store.get(&name).ok().flatten() else {
+                continue;
+            };
+            bytes += delta.len() as u64;
+            self.apply_record(&mut records, &name, &delta);
         }
         self.persist.lock().unfolded_bytes = bytes;
         self.index.absorb(&records);
@@ -403,8 +404,9 @@ impl Engine {
 
     /// Applies the delta record `name` (`bytes`: a record, or a log of
     /// them, whose torn end is skipped) to `state`.
-    fn apply_record(&self, state: &mut State, name: &str, bytes: &[u8]) {
+    fn apply_record(&self, state: &mut State, name: &str, bytes: &[u8]) -> usize {
         let records = decode_record(name, bytes);
+        let count = records.len();
         let own = lock(&self.persist.own_deltas).contains(name);
         let mut merged: Option<Delta> = None;
         for (check, mut d) in records {
@@ -424,6 +426,7 @@ impl Engine {
         if let Some(d) = merged {
             state.apply(name, d);
         }
+        count
     }
 
     /// Tells the store that other processes deleted these objects, so a
@@ -460,23 +463,33 @@ impl Engine {
 
     pub(crate) fn refresh(&self) -> Result<()> {
         let mut p = self.persist.lock();
-        let (state, applied) = match self.store.has_compare_and_swap() {
+        let (state, applied, appended) = match self.store.has_compare_and_swap() {
             // A commit that replaced the snapshot meanwhile leaves it
             // unread: read the one the head names then.
-            true => self.read_state_cas()?.0,
+            true => {
+                let (state, applied) = self.read_state_cas()?.0;
+                (state, applied, 0)
+            }
             false => {
                 let _r = self.lock.reader()?;
                 let (mut state, applied) =
                     self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
-                // The hits appended since the last fold (which the next
-                // fold takes and deletes; not among `applied`).
-                if let Some(log) = self.store.get(layout::HIT_LOG)? {
-                    self.apply_record(&mut state, layout::HIT_LOG, &log);
+                // The changes and hits appended since the last fold (which
+                // the next fold takes and deletes; not among `applied`);
+                // the records of changes count as waiting.
+                let mut appended = 0;
+                for log in [layout::CHANGE_LOG, layout::HIT_LOG] {
+                    if let Some(bytes) = self.store.get(log)? {
+                        let records = self.apply_record(&mut state, log, &bytes);
+                        if log == layout::CHANGE_LOG {
+                            appended = records;
+                        }
+                    }
                 }
-                (state, applied)
+                (state, applied, appended)
             }
         };
-        p.deltas = applied.len();
+        p.deltas = applied.len() + appended;
         self.mark_loaded();
         if state.system != self.update_system_state()? {
             return Ok(()); // written under another system state: nothing of ours
@@ -513,7 +526,7 @@ impl Engine {
             // place, say) only makes openers list.
             self.store.put(layout::FOLDING, b"")?;
             let _ = self.store.delete(layout::PENDING);
-            self.take_hit_log()?;
+            self.take_logs()?;
             if !self.fold_hits(&mut p)? {
                 let read = self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
                 self.fold(&mut p, read, None)?;
@@ -726,8 +739,15 @@ impl Engine {
         let prefix = if changes { layout::DELTA } else { layout::HITS };
         let seq = p.seq;
         let name = || record_name(prefix, &format!("{seq}-{adds}"));
+        // Hits go to the hit log; changes to the change log only from a
+        // process holding the whole index, whose exit needs no listing to
+        // weigh them (a file's name tells the bytes it adds).
+        let log = match changes {
+            false => Some(layout::HIT_LOG),
+            true => self.is_loaded().then_some(layout::CHANGE_LOG),
+        };
         let written = format::encode_delta(&delta)
-            .and_then(|d| Ok((d.len() as u64, self.write_record(&d, !changes, name)?)));
+            .and_then(|d| Ok((d.len() as u64, self.write_record(&d, log, name)?)));
         let (bytes, written) = match written {
             Ok(written) => written,
             Err(e) => {
@@ -744,7 +764,7 @@ impl Engine {
         self.index.persisted(&delta);
         self.persist
             .indexed(delta.upserts.iter().map(|(_, e)| &e.obj_key));
-        if let Written::Stored(_) = written {
+        if changes || matches!(written, Written::Stored(_)) {
             self.mark_pending()?;
         }
         p.deltas += 1;
@@ -752,8 +772,8 @@ impl Engine {
             p.unfolded_bytes += bytes;
         }
         let to = match &written {
-            Written::Appended(_) => layout::HIT_LOG,
-            Written::Stored(name) => name,
+            Written::Appended(log, _) => log,
+            Written::Stored(name) => name.as_str(),
         };
         emit(Op::IndexWrite, None, None, None, &format!("delta {to}"));
         let due = if p.unfolded_bytes > MAX_UNFOLDED_BYTES {
@@ -765,7 +785,7 @@ impl Engine {
             // open found tells whether they are due (another process's
             // changes are its own to compact).
             let in_log = match written {
-                Written::Appended(len) => (len / LOG_RECORD_ESTIMATE) as usize,
+                Written::Appended(_, len) => (len / LOG_RECORD_ESTIMATE) as usize,
                 Written::Stored(_) => {
                     p.hits_records += 1;
                     0
@@ -782,20 +802,20 @@ impl Engine {
         Ok(())
     }
 
-    /// Appends an encoded delta record to the hit log if it holds hits
-    /// only and the store keeps logs, else stores it under the name `name`
-    /// makes, only then: the time, the pid and the process's nonce, which
-    /// cost a process that only hit three system calls for nothing.
+    /// Appends an encoded delta record to `log` if there is one and the
+    /// store keeps logs, else stores it under the name `name` makes, only
+    /// then: the time, the pid and the process's nonce, which cost a
+    /// process that only hit three system calls for nothing.
     fn write_record(
         &self,
         encoded: &[u8],
-        hits_only: bool,
+        log: Option<&'static str>,
         name: impl FnOnce() -> String,
     ) -> Result<Written> {
-        if hits_only {
-            if let Some(log_len) = self.store.append(layout::HIT_LOG, encoded)? {
+        if let Some(log) = log {
+            if let Some(log_len) = self.store.append(log, encoded)? {
                 lock(&self.persist.own_appends).insert(format::record_check(encoded));
-                return Ok(Written::Appended(log_len));
+                return Ok(Written::Appended(log, log_len));
             }
         }
         let name = name();
@@ -803,12 +823,18 @@ impl Engine {
         Ok(Written::Stored(name))
     }
 
-    /// Under the writer lock: makes the hit log one more record of hits,
-    /// which this fold then reads (and deletes) like the others; later
-    /// appends start a new log.
-    fn take_hit_log(&self) -> Result<()> {
-        let name = record_name(layout::HITS, "log-0");
-        self.store.take_log(layout::HIT_LOG, &name).map(|_| ())
+    /// Under the writer lock: makes the change log one more record of
+    /// changes and the hit log one more record of hits, which this fold
+    /// then reads (and deletes) like the others; later appends start new
+    /// logs.
+    fn take_logs(&self) -> Result<()> {
+        for (log, prefix) in [
+            (layout::CHANGE_LOG, layout::DELTA),
+            (layout::HIT_LOG, layout::HITS),
+        ] {
+            self.store.take_log(log, &record_name(prefix, "log-0"))?;
+        }
+        Ok(())
     }
 
     /// For a group that has not read the index whole: whether the delta
@@ -857,11 +883,20 @@ impl Engine {
 
     /// The delta records of changes and those of hits, from one listing.
     fn delta_records(&self) -> Result<(Vec<String>, Vec<String>)> {
+        self.listed_records()
+            .map(|(changes, hits, _)| (changes, hits))
+    }
+
+    /// [`delta_records`](Self::delta_records), and whether the change log
+    /// is there, from one listing.
+    fn listed_records(&self) -> Result<(Vec<String>, Vec<String>, bool)> {
         let mut names = self.store.keys(layout::INDEX)?;
+        let change_log = names.iter().any(|n| n == layout::CHANGE_LOG);
         names.retain(|n| n.starts_with(layout::DELTA) || n.starts_with(layout::HITS));
-        Ok(names
+        let (changes, hits) = names
             .into_iter()
-            .partition(|n| n.starts_with(layout::DELTA)))
+            .partition(|n| n.starts_with(layout::DELTA));
+        Ok((changes, hits, change_log))
     }
 
     /// At drop or exit: persist, or delete a temporary group's data.
