@@ -173,7 +173,8 @@ impl MemoizedGroupBuilder {
     /// Persists after every miss (as a small delta record, so the cost does
     /// not grow with the index) instead of only at `commit`/exit. A small,
     /// cheap value ([`INLINE_LIMIT`](crate::INLINE_LIMIT)) is in that
-    /// record, so the miss creates one file.
+    /// record, which a store that keeps logs (`dir`) appends to the index's
+    /// change log: such a miss creates no file.
     pub fn fine_grain_persistence(mut self, on: bool) -> Self {
         self.fine_grain_persistence = on;
         self
