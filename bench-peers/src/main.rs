@@ -242,13 +242,7 @@ pub(crate) fn tiny_hits(peers: &[&str], n: usize) -> Vec<Duration> {
     for dir in dirs {
         let _ = std::fs::remove_dir_all(dir);
     }
-    times
-        .into_iter()
-        .map(|mut t| {
-            t.sort();
-            t[HIT_ROUNDS / 2]
-        })
-        .collect()
+    times.into_iter().map(median).collect()
 }
 
 /// The openings [`tiny_hits`] times for each peer.
@@ -274,8 +268,33 @@ fn big_ops(mib: usize) -> usize {
     scale(200 / mib)
 }
 
+/// [`big`] for every peer, [`BIG_ROUNDS`] times, the peers taking turns:
+/// each peer's median store and median hit.
+fn big_rows(peers: &[&str], mib: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let mut runs = vec![(Vec::new(), Vec::new()); peers.len()];
+    for _ in 0..BIG_ROUNDS {
+        for (peer, (stores, hits)) in peers.iter().zip(&mut runs) {
+            let (store, hit) = big(peer, mib);
+            stores.push(store);
+            hits.push(hit);
+        }
+    }
+    runs.into_iter()
+        .map(|(stores, hits)| (median(stores), median(hits)))
+        .unzip()
+}
+
+/// The rounds of [`big_rows`]: single runs of a big row moved by a third
+/// from one minute to the next.
+pub(crate) const BIG_ROUNDS: usize = 3;
+
+pub(crate) fn median(mut of: Vec<Duration>) -> Duration {
+    of.sort();
+    of[of.len() / 2]
+}
+
 /// Values of `mib` MiB: a store, then hits.
-fn big(peer: &str, mib: usize) -> (Duration, Duration) {
+pub(crate) fn big(peer: &str, mib: usize) -> (Duration, Duration) {
     let (dir, cache) = filled(peer, "big", 0);
     let ops = big_ops(mib);
     let value = vec![3u8; mib << 20];
@@ -540,8 +559,9 @@ fn main() {
         );
     }
     row("tiny miss + store", tiny_misses);
-    row("1 MiB store", |p| big(p, 1).0);
-    row("1 MiB hit", |p| big(p, 1).1);
+    let (stores, hits) = big_rows(&peers, 1);
+    print_row("1 MiB store", &stores, |t| t.as_secs_f64(), fmt);
+    print_row("1 MiB hit", &hits, |t| t.as_secs_f64(), fmt);
     for n in sizes(
         "BENCH_PEERS_OPEN",
         vec![1_000, scale(10_000), scale(100_000)],
