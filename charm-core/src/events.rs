@@ -115,6 +115,13 @@ fn log_file() -> Option<&'static Mutex<File>> {
     .as_ref()
 }
 
+/// Whether an event at debug level would go anywhere: a `tracing`
+/// subscriber that wants `charm::ops`, or the `CHARM_LOG` file. What only
+/// an event needs (a hit's object key, say) is computed only then.
+pub(crate) fn wanted() -> bool {
+    tracing::enabled!(target: "charm::ops", tracing::Level::DEBUG) || log_file().is_some()
+}
+
 /// Emits an event: through `tracing` (target `charm::ops`) and, when
 /// `CHARM_LOG` is set, as one JSON line appended to that file.
 pub fn emit(

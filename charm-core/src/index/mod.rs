@@ -93,18 +93,32 @@ impl Index {
         }
     }
 
+    /// [`get`](Self::get), except that an entry of the snapshot whose
+    /// object key is the digest of its five subkeys comes without it
+    /// (zeros, and `true`; see [`Table::find_underived`]): a call, which
+    /// holds those subkeys, needs it only to read an object.
+    pub(crate) fn get_underived(&self, key: &EntryKey) -> Option<(Entry, bool)> {
+        match self.entries.get(key) {
+            Some(e) => Some((e.value().clone(), false)),
+            None => self.base_holding(key)?.find_underived(key).ok().flatten(),
+        }
+    }
+
     /// The snapshot's entry under `key`, unless this process removed it
     /// (a damaged record is no entry).
     fn in_base(&self, key: &EntryKey) -> Option<Entry> {
+        self.base_holding(key)?.find(key).ok().flatten()
+    }
+
+    /// The snapshot searched in place, if there is one and this process did
+    /// not remove its entry under `key`.
+    fn base_holding(&self, key: &EntryKey) -> Option<Arc<Table>> {
         let base = self
             .base
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
-        if self.masked.contains_key(key) {
-            return None;
-        }
-        base.find(key).ok().flatten()
+        (!self.masked.contains_key(key)).then_some(base)
     }
 
     /// Searches `table` in place for entries memory does not hold.

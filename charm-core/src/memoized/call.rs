@@ -120,7 +120,9 @@ pub(crate) struct Call<'a> {
 /// copied out of the index while its shard is locked.
 #[derive(Debug, Clone, Copy)]
 struct Located {
-    obj_key: Digest,
+    /// `None`: the digest of the call's own subkeys, which a snapshot's
+    /// record matching them leaves out (hashed only if it is needed).
+    obj_key: Option<Digest>,
     inline: bool,
     compute_ns: u64,
     meta: EntryMeta,
@@ -129,7 +131,7 @@ struct Located {
 impl Located {
     fn of(e: &Entry) -> Self {
         Located {
-            obj_key: e.obj_key,
+            obj_key: Some(e.obj_key),
             inline: e.inline.is_some(),
             compute_ns: e.compute_ns,
             meta: e.meta(),
@@ -139,7 +141,7 @@ impl Located {
     /// An object no entry of this process names.
     fn unindexed(meta: &ObjectMeta) -> Self {
         Located {
-            obj_key: meta.key,
+            obj_key: Some(meta.key),
             inline: false,
             compute_ns: meta.compute_ns,
             meta: EntryMeta {
@@ -147,6 +149,11 @@ impl Located {
                 cost_ns: meta.compute_ns.saturating_add(meta.serialize_ns),
             },
         }
+    }
+
+    /// Its object's key, for a call whose subkeys are `keys`.
+    fn obj_key(&self, keys: &SubKeys) -> Digest {
+        self.obj_key.unwrap_or_else(|| keys.object_key())
     }
 }
 
@@ -227,24 +234,37 @@ impl<'a> Call<'a> {
     /// subkeys, and its object read and verified. Changes nothing.
     fn look(&self) -> Look {
         let (at, inline) = {
-            let Some(e) = self.engine.index.get(&self.entry_key()) else {
+            let Some((e, derived)) = self.engine.index.get_underived(&self.entry_key()) else {
                 return Look::Nothing;
             };
             if e.func_state != self.keys.func_state {
                 return Look::Nothing; // the function's own cascade removes it
             }
-            let at = Located::of(&e);
+            let mut at = Located::of(&e);
             if e.args_ver != self.keys.args_ver {
+                if derived {
+                    let keys = SubKeys {
+                        args_ver: e.args_ver,
+                        ..self.keys
+                    };
+                    at.obj_key = Some(keys.object_key());
+                }
                 let why = "argument version changed".to_owned();
                 let report = Some((Op::CascadingDelete, why));
                 return Look::Stale { at, report };
+            }
+            if derived {
+                at.obj_key = None; // this call's subkeys' digest
             }
             (at, e.inline)
         };
         if let Some(bytes) = inline {
             return Look::Found(Found { bytes, at });
         }
-        match self.engine.read_object(&at.obj_key, Indexed::Yes) {
+        match self
+            .engine
+            .read_object(&at.obj_key(&self.keys), Indexed::Yes)
+        {
             ObjectRead::Valid(bytes, _) => Look::Found(Found { bytes, at }),
             // Evicted by another process: forget it, silently.
             ObjectRead::Absent => Look::Stale { at, report: None },
@@ -350,7 +370,9 @@ impl<'a> Call<'a> {
         let saved_ns = found.at.compute_ns;
         let index = &self.engine.index;
         index.count(&self.keys.name, |s| s.hit(overhead_ns, saved_ns));
-        self.emit(Op::Hit, Some(&found.at.obj_key), "");
+        if crate::events::wanted() {
+            self.emit(Op::Hit, Some(&found.at.obj_key(&self.keys)), "");
+        }
     }
 
     /// Decodes and records a hit; a value that cannot be decoded is
@@ -380,10 +402,10 @@ impl<'a> Call<'a> {
     /// Removes the entry at `at` (if it still holds that object) and its
     /// object, reported as `op` for `why` if given.
     fn remove(&self, at: &Located, report: Option<(Op, &str)>) {
-        self.engine
-            .drop_entry(&self.entry_key(), &at.obj_key, at.inline);
+        let obj = at.obj_key(&self.keys);
+        self.engine.drop_entry(&self.entry_key(), &obj, at.inline);
         if let Some((op, why)) = report {
-            self.emit(op, Some(&at.obj_key), why);
+            self.emit(op, Some(&obj), why);
         }
     }
 

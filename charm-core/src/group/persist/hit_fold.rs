@@ -173,7 +173,7 @@ impl Engine {
         // Hits on entries the snapshot no longer holds tell the policy
         // nothing (as in the full fold).
         for k in &state.accesses {
-            if let Ok(Some(e)) = table.find(k) {
+            if let Ok(Some((e, _))) = table.find_underived(k) {
                 policy.access(*k, &e.meta());
             }
         }

@@ -411,6 +411,18 @@ impl Table {
     /// The entry under `key`, if the table holds one that passes its check
     /// (a damaged one is `Err`).
     pub(crate) fn find(&self, key: &EntryKey) -> Result<Option<Entry>> {
+        Ok(self.find_underived(key)?.map(|(mut e, derived)| {
+            if derived {
+                e.obj_key = super::derived_obj_key(self.layout.system, key, &e);
+            }
+            e
+        }))
+    }
+
+    /// [`find`](Self::find), except that an entry whose record left its
+    /// object key out comes without it (zeros, and `true`): the digest of
+    /// its five subkeys, which a caller holding them need not hash again.
+    pub(crate) fn find_underived(&self, key: &EntryKey) -> Result<Option<(Entry, bool)>> {
         let target = sort_key(key);
         let value = prefix(key);
         if let Some((b, fences)) = self.seek(value)? {
@@ -451,14 +463,19 @@ impl Table {
     }
 
     /// The entry of record `i` found in `block`, if any.
-    fn found(&self, i: Option<usize>, head: &Head<'_>, block: &Block) -> Result<Option<Entry>> {
+    fn found(
+        &self,
+        i: Option<usize>,
+        head: &Head<'_>,
+        block: &Block,
+    ) -> Result<Option<(Entry, bool)>> {
         i.map(|i| self.entry(i, head, block)).transpose()
     }
 
     /// Record `i` of `block` as an entry, its inline value taken from what
     /// the block read, or else read. Its check is computed once for the
     /// block's bytes; a value read apart is checked at every read.
-    fn entry(&self, i: usize, head: &Head<'_>, block: &Block) -> Result<Entry> {
+    fn entry(&self, i: usize, head: &Head<'_>, block: &Block) -> Result<(Entry, bool)> {
         let mut failed = None;
         let mut read_apart = false;
         let parsed = head.entry(
@@ -484,11 +501,11 @@ impl Table {
             block.was_checked(i),
         );
         match (parsed, failed) {
-            (Some((_, entry)), _) => {
+            (Some((_, entry, derived)), _) => {
                 if !read_apart {
                     block.mark_checked(i);
                 }
-                Ok(entry)
+                Ok((entry, derived))
             }
             (None, Some(e)) => Err(e),
             (None, None) => Err(Error::corrupt("index snapshot", "a damaged record")),

@@ -21,11 +21,13 @@
 //!                versions its records use, each once
 //!   records      the argument key's other 24 bytes | name, function state
 //!                and argument version as indices into the digests, u8 each
-//!                | obj [32] | size, compute_ns, serialize_ns, stamp as
-//!                LEB128 varints | the inline value: 0 if none; 2 × its
-//!                length + 1, then the value, if it takes at most
-//!                [`IN_RECORD`] bytes; else 2 × (its length + 1), then its
-//!                offset in the block's values, varints | check u32
+//!                | size, compute_ns, serialize_ns, stamp as LEB128
+//!                varints | the value's tag: 2 × t + (1 if the object key
+//!                is left out), where t is 0 if no value is inline, 2 ×
+//!                its length + 1 (the value follows) if it takes at most
+//!                [`IN_RECORD`] bytes, else 2 × (its length + 1) (its offset
+//!                in the block's values follows), varints | obj [32], unless
+//!                left out | check u32
 //! meta:          postcard: system state, function records, policy state, folded deltas
 //! ```
 //!
@@ -36,9 +38,14 @@
 //! A block read once and kept remembers which of its records passed, and
 //! does not hash them again (a value read apart from its block is checked
 //! at every read).
-//! A tiny entry takes under 100 bytes besides its value (the fixed-width
-//! records before took 208), so a lookup's read of a block, and a cache of
-//! blocks, holds twice the entries.
+//! A record leaves out its object key when it is the digest of the
+//! entry's five subkeys ([`SubKeys::object_key`](crate::SubKeys::object_key)),
+//! as it is for every entry a call stores: the key is derived from the
+//! record's digests and the table's system state when asked for, and a
+//! lookup for a call can skip even that (the call holds those subkeys).
+//! A tiny entry takes about 60 bytes besides its value (the fixed-width
+//! records before took 208, those with the object key 92), so a lookup's
+//! read of a block, and a cache of blocks, holds three times the entries.
 //!
 //! Argument keys are digests, spread evenly over their range, so where a
 //! key sits in the sorted table is well estimated from its value
@@ -64,7 +71,7 @@ use charm_freeze::Digest;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-const MAGIC: &[u8; 8] = b"CHARMIX6";
+const MAGIC: &[u8; 8] = b"CHARMIX7";
 /// What every layout's magic starts with (an older one is "another
 /// version", not "foreign").
 const MAGIC_FAMILY: &[u8] = b"CHARMIX";
@@ -73,15 +80,16 @@ const HEADER: usize = 96;
 /// prefix and where it ends.
 const SLOT: usize = 8 + 4;
 /// The fewest bytes a record takes: the argument key's other 24 bytes,
-/// three indices, the object key, four one-byte numbers, no value, check.
-const MIN_RECORD: usize = 24 + 3 + 32 + 4 + 1 + 4;
+/// three indices, four one-byte numbers, the tag, no value, no object
+/// key, check.
+const MIN_RECORD: usize = 24 + 3 + 4 + 1 + 4;
 /// The most: every varint ten bytes, and a value in the record.
 const MAX_RECORD: usize = 24 + 3 + 32 + 6 * 10 + IN_RECORD + 4;
 /// The longest inline value kept in its record, where a lookup reads it
 /// with the record (a cache line it would otherwise touch in the values).
 const IN_RECORD: usize = 32;
 /// Bytes of a record's image (see [`image`]).
-const IMAGE: usize = 64 + 3 * 32 + 4 * 8 + 4;
+const IMAGE: usize = 64 + 3 * 32 + 4 * 8 + 4 + 1;
 const NO_INLINE: u32 = u32::MAX;
 /// Sizes above this (1 PiB) are refused as crafted.
 const MAX_ENTRY_SIZE: u64 = 1 << 50;
@@ -278,13 +286,18 @@ fn sort_key(k: &EntryKey) -> [u8; 64] {
 }
 
 /// An entry spelled out whole at fixed places, which its record's check
-/// covers: key [64] | obj, function state, argument version [32 each] |
-/// size, compute_ns, serialize_ns, stamp u64 | inline length u32
-/// (`u32::MAX`: none).
-fn image(k: &EntryKey, e: &Entry, inline_len: u32) -> [u8; IMAGE] {
+/// covers: key [64] | obj (zeros when left out), function state, argument
+/// version [32 each] | size, compute_ns, serialize_ns, stamp u64 | inline
+/// length u32 (`u32::MAX`: none) | 1 if the object key is left out, else 0.
+fn image(k: &EntryKey, e: &Entry, inline_len: u32, derived: bool) -> [u8; IMAGE] {
     let mut out = [0u8; IMAGE];
     out[..64].copy_from_slice(&sort_key(k));
-    for (i, d) in [&e.obj_key, &e.func_state, &e.args_ver].iter().enumerate() {
+    let obj = if derived {
+        &Digest::default()
+    } else {
+        &e.obj_key
+    };
+    for (i, d) in [obj, &e.func_state, &e.args_ver].iter().enumerate() {
         out[64 + 32 * i..96 + 32 * i].copy_from_slice(d.as_bytes());
     }
     for (i, n) in [e.size, e.compute_ns, e.serialize_ns, e.stamp]
@@ -293,8 +306,22 @@ fn image(k: &EntryKey, e: &Entry, inline_len: u32) -> [u8; IMAGE] {
     {
         out[160 + 8 * i..168 + 8 * i].copy_from_slice(&n.to_le_bytes());
     }
-    out[192..].copy_from_slice(&inline_len.to_le_bytes());
+    out[192..196].copy_from_slice(&inline_len.to_le_bytes());
+    out[196] = u8::from(derived);
     out
+}
+
+/// The object key an entry of `system` under `key` has when its record
+/// leaves it out: the digest of its five subkeys.
+pub(crate) fn derived_obj_key(system: Digest, key: &EntryKey, e: &Entry) -> Digest {
+    crate::SubKeys {
+        system,
+        name: key.name,
+        func_state: e.func_state,
+        args_key: key.args,
+        args_ver: e.args_ver,
+    }
+    .object_key()
 }
 
 /// The check of a record: xxh3 of its image and its inline value, one
@@ -346,9 +373,10 @@ fn take_varint(b: &mut &[u8]) -> Option<u64> {
     None
 }
 
-/// Appends one block (its entries sorted by [`sort_key`]): its head, then
-/// their inline values. Returns the head's length.
-fn write_block(out: &mut Vec<u8>, block: &[&(EntryKey, Entry)]) -> Result<u64> {
+/// Appends one block (its entries sorted by [`sort_key`], of the table's
+/// `system` state): its head, then their inline values. Returns the
+/// head's length.
+fn write_block(out: &mut Vec<u8>, block: &[&(EntryKey, Entry)], system: Digest) -> Result<u64> {
     let mut digests: Vec<Digest> = Vec::new();
     let mut index = |d: Digest| -> u8 {
         let i = digests.iter().position(|x| *x == d).unwrap_or_else(|| {
@@ -364,24 +392,28 @@ fn write_block(out: &mut Vec<u8>, block: &[&(EntryKey, Entry)]) -> Result<u64> {
             .ok_or_else(|| Error::plugin("index encoding", "an inline value over 4 GiB"))?;
         records.extend_from_slice(&k.args.as_bytes()[8..]);
         records.extend([index(k.name), index(e.func_state), index(e.args_ver)]);
-        records.extend_from_slice(e.obj_key.as_bytes());
         for n in [e.size, e.compute_ns, e.serialize_ns, e.stamp] {
             put_varint(&mut records, n);
         }
+        let derived = e.obj_key == derived_obj_key(system, k, e);
+        let tag = |t: u64| 2 * t + u64::from(derived);
         let inline = e.inline.as_deref().unwrap_or_default();
         match &e.inline {
-            None => put_varint(&mut records, 0),
+            None => put_varint(&mut records, tag(0)),
             Some(v) if v.len() <= IN_RECORD => {
-                put_varint(&mut records, 2 * v.len() as u64 + 1);
+                put_varint(&mut records, tag(2 * v.len() as u64 + 1));
                 records.extend_from_slice(v);
             }
             Some(v) => {
-                put_varint(&mut records, 2 * (v.len() as u64 + 1));
+                put_varint(&mut records, tag(2 * (v.len() as u64 + 1)));
                 put_varint(&mut records, values.len() as u64);
                 values.extend_from_slice(v);
             }
         }
-        let check = record_check(&image(k, e, len), inline);
+        if !derived {
+            records.extend_from_slice(e.obj_key.as_bytes());
+        }
+        let check = record_check(&image(k, e, len, derived), inline);
         records.extend_from_slice(&check.to_le_bytes());
         ends.push(records.len() as u32);
     }
@@ -476,22 +508,24 @@ impl<'a> Head<'a> {
 
     /// Record `i` and its inline value (fetched by `inline(offset, len)`),
     /// if its check holds (or `checked`: it held for these very bytes
-    /// before) and its fields are sane.
+    /// before) and its fields are sane; with whether it left its object
+    /// key out (the entry's is then zeros: see [`derived_obj_key`]).
     fn entry(
         &self,
         i: usize,
         inline: impl FnOnce(u64, usize) -> Option<Vec<u8>>,
         checked: bool,
-    ) -> Option<(EntryKey, Entry)> {
+    ) -> Option<(EntryKey, Entry, bool)> {
         let r = self.record(i)?;
         let (rest, r) = r.split_at_checked(24)?;
-        let ([name, state, version], r) = r.split_first_chunk::<3>()?;
-        let (obj, mut r) = r.split_first_chunk::<32>()?;
+        let ([name, state, version], mut r) = r.split_first_chunk::<3>()?;
         let mut numbers = [0u64; 4];
         for n in &mut numbers {
             *n = take_varint(&mut r)?;
         }
-        let inline = match take_varint(&mut r)? {
+        let tag = take_varint(&mut r)?;
+        let derived = tag % 2 == 1;
+        let inline = match tag / 2 {
             0 => None,
             tag if tag % 2 == 1 => {
                 let (value, rest) = r.split_at_checked(usize::try_from(tag / 2).ok()?)?;
@@ -502,6 +536,14 @@ impl<'a> Head<'a> {
                 let len = usize::try_from(tag / 2 - 1).ok()?;
                 let at = take_varint(&mut r)?;
                 Some(inline(at, len)?)
+            }
+        };
+        let obj = match derived {
+            true => Digest::default(),
+            false => {
+                let (obj, rest) = r.split_first_chunk::<32>()?;
+                r = rest;
+                Digest::from_bytes(*obj)
             }
         };
         let check: [u8; 4] = r.try_into().ok()?;
@@ -517,7 +559,7 @@ impl<'a> Head<'a> {
         };
         let [size, compute_ns, serialize_ns, stamp] = numbers;
         let mut entry = Entry {
-            obj_key: Digest::from_bytes(*obj),
+            obj_key: obj,
             func_state: named(*state)?,
             args_ver: named(*version)?,
             size,
@@ -528,10 +570,11 @@ impl<'a> Head<'a> {
         };
         let len = inline_len(inline.as_deref())?;
         let value = inline.as_deref().unwrap_or_default();
-        if !checked && u32::from_le_bytes(check) != record_check(&image(&key, &entry, len), value) {
+        let image = image(&key, &entry, len, derived);
+        if !checked && u32::from_le_bytes(check) != record_check(&image, value) {
             return None;
         }
         entry.inline = inline;
-        (entry.size <= MAX_ENTRY_SIZE).then_some((key, entry))
+        (entry.size <= MAX_ENTRY_SIZE).then_some((key, entry, derived))
     }
 }

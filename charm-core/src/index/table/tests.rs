@@ -151,7 +151,8 @@ fn a_record_check_is_xxh3_of_the_image_and_its_value_whatever_their_length() {
     for (i, b) in image.iter_mut().enumerate() {
         *b = (i * 7) as u8;
     }
-    for len in [0, 1, 100, 316, 317, 4096] {
+    // At the copy on the stack's limit (512 bytes with the image), and past.
+    for len in [0, 1, 100, 315, 316, 4096] {
         let inline: Vec<u8> = (0..len as u32).map(|i| (i * 13) as u8).collect();
         let mut whole = image.to_vec();
         whole.extend_from_slice(&inline);
@@ -164,28 +165,78 @@ fn a_record_check_is_xxh3_of_the_image_and_its_value_whatever_their_length() {
     }
 }
 
+/// Entry `i` as a call stores it: its object key the digest of its five
+/// subkeys under the test snapshots' system state.
+fn as_stored_by_a_call(i: u64, inline: Option<Vec<u8>>) -> (EntryKey, Entry) {
+    let (key, entry) = numbered(i, hash(&"f"), inline);
+    let obj_key = super::derived_obj_key(hash(&"system"), &key, &entry);
+    (key, Entry { obj_key, ..entry })
+}
+
 #[test]
-fn a_tiny_entry_takes_under_a_hundred_bytes_besides_its_value() {
+fn a_tiny_entry_takes_about_sixty_bytes_besides_its_value() {
     let n = 10_000;
-    let snap = snapshot_of(
-        (0..n)
-            .map(|i: u64| {
-                let (key, entry) = numbered(i, hash(&"f"), Some(i.to_le_bytes().to_vec()));
-                // What a tiny call records: its numbers as wide as real ones.
-                let entry = Entry {
-                    size: 120,
-                    compute_ns: 20_000,
-                    serialize_ns: 300,
-                    stamp: 1_796_000_000_000_000_000 + i,
-                    ..entry
-                };
-                (key, entry)
-            })
-            .collect(),
-    );
-    let bytes = encoded(&snap).unwrap();
-    let per_entry = (bytes.len() as u64 - 8 * n) / n;
-    assert!(per_entry < 100, "{per_entry} bytes per entry");
+    let per_entry = |derived: bool| {
+        let snap = snapshot_of(
+            (0..n)
+                .map(|i: u64| {
+                    let inline = Some(i.to_le_bytes().to_vec());
+                    let (key, entry) = match derived {
+                        true => as_stored_by_a_call(i, inline),
+                        false => numbered(i, hash(&"f"), inline),
+                    };
+                    // What a tiny call records: its numbers as wide as real ones.
+                    let entry = Entry {
+                        size: 120,
+                        compute_ns: 20_000,
+                        serialize_ns: 300,
+                        stamp: 1_796_000_000_000_000_000 + i,
+                        ..entry
+                    };
+                    (key, entry)
+                })
+                .collect(),
+        );
+        let bytes = encoded(&snap).unwrap();
+        (bytes.len() as u64 - 8 * n) / n
+    };
+    // The object key is left out when it is the five subkeys' digest...
+    let (left_out, kept) = (per_entry(true), per_entry(false));
+    assert!(left_out < 70, "{left_out} bytes per entry");
+    // ... and spelled out when it is not.
+    assert_eq!(kept, left_out + 32);
+}
+
+#[test]
+fn a_left_out_object_key_is_derived_and_the_record_checks_that_it_is_left_out() {
+    let entries: Vec<(EntryKey, Entry)> = (0..100)
+        .map(|i| as_stored_by_a_call(i, (i % 2 == 0).then(|| vec![i as u8; 3])))
+        .collect();
+    let mut bytes = encoded(&snapshot_of(entries.clone())).unwrap();
+    let (whole, damaged) = decode(&bytes).unwrap();
+    assert_eq!(damaged, 0);
+    let t = table(bytes.clone());
+    for (k, e) in &entries {
+        assert!(whole.entries.contains(&(*k, e.clone())), "decoded whole");
+        assert_eq!(t.find(k).unwrap().as_ref(), Some(e), "found in place");
+        let (underived, derived) = t.find_underived(k).unwrap().unwrap();
+        assert!(derived);
+        assert_eq!(underived.obj_key, Digest::default());
+        assert_eq!(
+            Entry {
+                obj_key: e.obj_key,
+                ..underived
+            },
+            *e
+        );
+    }
+    // A record whose tag says the key is spelled out (its last bit
+    // cleared) reads a key that is not there: it fails its check.
+    let at = record_of(&bytes, 0, 5) + 24 + 3 + 4; // after the small numbers
+    assert_eq!(bytes[at] % 2, 1, "the tag of a left-out key");
+    bytes[at] ^= 1;
+    let (whole, damaged) = decode(&bytes).unwrap();
+    assert_eq!((whole.entries.len(), damaged), (99, 1));
 }
 
 #[test]
@@ -205,7 +256,7 @@ fn the_blocks_kept_stay_within_their_bound() {
 #[test]
 fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encoded(&snapshot(50)).unwrap();
-    let at = record_of(&bytes, 0, 10) + 30; // the 11th record's object key
+    let at = record_of(&bytes, 0, 10) + 30; // the 11th record's stamp
     bytes[at] ^= 1;
     let (whole, damaged) = decode(&bytes).unwrap();
     assert_eq!((whole.entries.len(), damaged), (49, 1));

@@ -1,8 +1,8 @@
 //! The snapshot written and read whole (by a fold).
 
 use super::{
-    prefix, sort_key, word, write_block, Head, Layout, Meta, MetaOut, BLOCK, ENTRY, HEADER, MAGIC,
-    SLOT,
+    derived_obj_key, prefix, sort_key, word, write_block, Head, Layout, Meta, MetaOut, BLOCK,
+    ENTRY, HEADER, MAGIC, SLOT,
 };
 use crate::index::format::{Snapshot, FORMAT};
 use crate::{Entry, EntryKey, Error, Result};
@@ -20,12 +20,12 @@ pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     // each copy of it is as many fresh pages.
     let blocks = order.len().div_ceil(BLOCK as usize);
     let blocks_at = HEADER + head.len() + (blocks + 1) * ENTRY;
-    let mut out = Vec::with_capacity(blocks_at + order.len() * (SLOT + 96) + meta.len());
+    let mut out = Vec::with_capacity(blocks_at + order.len() * (SLOT + 64) + meta.len());
     out.resize(blocks_at, 0);
     let mut directory = Vec::with_capacity(blocks + 1);
     for block in order.chunks(BLOCK as usize) {
         let start = (out.len() - blocks_at) as u64;
-        let head = write_block(&mut out, block)?;
+        let head = write_block(&mut out, block, snap.system)?;
         directory.push([start, prefix(&block[0].0), head]);
     }
     let block_bytes = (out.len() - blocks_at) as u64;
@@ -147,7 +147,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
                 },
                 false,
             ) {
-                Some(kv) => entries.push(kv),
+                Some((k, mut e, derived)) => {
+                    if derived {
+                        e.obj_key = derived_obj_key(layout.system, &k, &e);
+                    }
+                    entries.push((k, e));
+                }
                 None => damaged += 1,
             }
         }
