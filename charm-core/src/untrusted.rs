@@ -97,6 +97,9 @@ pub fn sample_key() -> Digest {
     hash(&"charm sample object")
 }
 
+/// Three entries: the first two with the object key a call gives them
+/// (the digest of their subkeys, which a snapshot's record leaves out),
+/// the last with another, spelled out.
 fn sample_entries() -> Vec<(EntryKey, Entry)> {
     (0u8..3)
         .map(|i| {
@@ -104,7 +107,7 @@ fn sample_entries() -> Vec<(EntryKey, Entry)> {
                 name: hash(&"f"),
                 args: hash(&i),
             };
-            let entry = Entry {
+            let mut entry = Entry {
                 obj_key: hash(&(i, "obj")),
                 func_state: hash(&"state"),
                 args_ver: hash(&()),
@@ -114,6 +117,9 @@ fn sample_entries() -> Vec<(EntryKey, Entry)> {
                 stamp: 1 + u64::from(i),
                 inline: (i == 1).then(|| vec![i; 20]),
             };
+            if i < 2 {
+                entry.obj_key = crate::index::table::derived_obj_key(hash(&"system"), &key, &entry);
+            }
             (key, entry)
         })
         .collect()
