@@ -411,12 +411,8 @@ impl Table {
     /// The entry under `key`, if the table holds one that passes its check
     /// (a damaged one is `Err`).
     pub(crate) fn find(&self, key: &EntryKey) -> Result<Option<Entry>> {
-        Ok(self.find_underived(key)?.map(|(mut e, derived)| {
-            if derived {
-                e.obj_key = super::derived_obj_key(self.layout.system, key, &e);
-            }
-            e
-        }))
+        let found = self.find_underived(key)?;
+        Ok(found.map(|(e, derived)| super::with_obj_key(self.layout.system, key, e, derived)))
     }
 
     /// [`find`](Self::find), except that an entry whose record left its

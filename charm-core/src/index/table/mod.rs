@@ -311,6 +311,15 @@ fn image(k: &EntryKey, e: &Entry, inline_len: u32, derived: bool) -> [u8; IMAGE]
     out
 }
 
+/// `e`, found under `key` in a table of `system`, with its object key
+/// derived if its record left it out (`derived`).
+fn with_obj_key(system: Digest, key: &EntryKey, mut e: Entry, derived: bool) -> Entry {
+    if derived {
+        e.obj_key = derived_obj_key(system, key, &e);
+    }
+    e
+}
+
 /// The object key an entry of `system` under `key` has when its record
 /// leaves it out: the digest of its five subkeys.
 pub(crate) fn derived_obj_key(system: Digest, key: &EntryKey, e: &Entry) -> Digest {

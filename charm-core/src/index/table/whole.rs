@@ -1,8 +1,8 @@
 //! The snapshot written and read whole (by a fold).
 
 use super::{
-    derived_obj_key, prefix, sort_key, word, write_block, Head, Layout, Meta, MetaOut, BLOCK,
-    ENTRY, HEADER, MAGIC, SLOT,
+    prefix, sort_key, with_obj_key, word, write_block, Head, Layout, Meta, MetaOut, BLOCK, ENTRY,
+    HEADER, MAGIC, SLOT,
 };
 use crate::index::format::{Snapshot, FORMAT};
 use crate::{Entry, EntryKey, Error, Result};
@@ -147,11 +147,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
                 },
                 false,
             ) {
-                Some((k, mut e, derived)) => {
-                    if derived {
-                        e.obj_key = derived_obj_key(layout.system, &k, &e);
-                    }
-                    entries.push((k, e));
+                Some((k, e, derived)) => {
+                    entries.push((k, with_obj_key(layout.system, &k, e, derived)))
                 }
                 None => damaged += 1,
             }
