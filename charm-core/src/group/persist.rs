@@ -429,6 +429,15 @@ impl Engine {
         count
     }
 
+    /// Applies the log `log` to `state`, if there is one; returns how many
+    /// records it held.
+    fn apply_log(&self, state: &mut State, log: &str) -> Result<usize> {
+        Ok(match self.store.get(log)? {
+            Some(bytes) => self.apply_record(state, log, &bytes),
+            None => 0,
+        })
+    }
+
     /// Tells the store that other processes deleted these objects, so a
     /// store with local copies drops them (its folder follows evictions
     /// made elsewhere).
@@ -477,15 +486,8 @@ impl Engine {
                 // The changes and hits appended since the last fold (which
                 // the next fold takes and deletes; not among `applied`);
                 // the records of changes count as waiting.
-                let mut appended = 0;
-                for log in [layout::CHANGE_LOG, layout::HIT_LOG] {
-                    if let Some(bytes) = self.store.get(log)? {
-                        let records = self.apply_record(&mut state, log, &bytes);
-                        if log == layout::CHANGE_LOG {
-                            appended = records;
-                        }
-                    }
-                }
+                let appended = self.apply_log(&mut state, layout::CHANGE_LOG)?;
+                self.apply_log(&mut state, layout::HIT_LOG)?;
                 (state, applied, appended)
             }
         };

@@ -120,9 +120,11 @@ pub(crate) struct Call<'a> {
 /// copied out of the index while its shard is locked.
 #[derive(Debug, Clone, Copy)]
 struct Located {
-    /// `None`: the digest of the call's own subkeys, which a snapshot's
-    /// record matching them leaves out (hashed only if it is needed).
+    /// `None`: the digest of the call's subkeys with the entry's argument
+    /// version, which a snapshot's record leaves out (hashed only if it
+    /// is needed).
     obj_key: Option<Digest>,
+    args_ver: Digest,
     inline: bool,
     compute_ns: u64,
     meta: EntryMeta,
@@ -132,6 +134,7 @@ impl Located {
     fn of(e: &Entry) -> Self {
         Located {
             obj_key: Some(e.obj_key),
+            args_ver: e.args_ver,
             inline: e.inline.is_some(),
             compute_ns: e.compute_ns,
             meta: e.meta(),
@@ -142,6 +145,7 @@ impl Located {
     fn unindexed(meta: &ObjectMeta) -> Self {
         Located {
             obj_key: Some(meta.key),
+            args_ver: Digest::default(), // read only when `obj_key` is None
             inline: false,
             compute_ns: meta.compute_ns,
             meta: EntryMeta {
@@ -151,9 +155,17 @@ impl Located {
         }
     }
 
-    /// Its object's key, for a call whose subkeys are `keys`.
+    /// Its object's key, for a call whose subkeys are `keys` (the entry's
+    /// own but for its argument version, which may differ: a stale one).
     fn obj_key(&self, keys: &SubKeys) -> Digest {
-        self.obj_key.unwrap_or_else(|| keys.object_key())
+        let derive = || {
+            let own = SubKeys {
+                args_ver: self.args_ver,
+                ..*keys
+            };
+            own.object_key()
+        };
+        self.obj_key.unwrap_or_else(derive)
     }
 }
 
@@ -240,21 +252,14 @@ impl<'a> Call<'a> {
             if e.func_state != self.keys.func_state {
                 return Look::Nothing; // the function's own cascade removes it
             }
-            let mut at = Located::of(&e);
+            let at = Located {
+                obj_key: (!derived).then_some(e.obj_key),
+                ..Located::of(&e)
+            };
             if e.args_ver != self.keys.args_ver {
-                if derived {
-                    let keys = SubKeys {
-                        args_ver: e.args_ver,
-                        ..self.keys
-                    };
-                    at.obj_key = Some(keys.object_key());
-                }
                 let why = "argument version changed".to_owned();
                 let report = Some((Op::CascadingDelete, why));
                 return Look::Stale { at, report };
-            }
-            if derived {
-                at.obj_key = None; // this call's subkeys' digest
             }
             (at, e.inline)
         };
