@@ -54,7 +54,8 @@ static GROUP: LazyLock<Arc<MemoizedGroup>> = LazyLock::new(|| {
 });
 
 /// The child side. Role `values` calls `fault::value` on the keys
-/// `CHARM_FAULT_KEYS` (`a..b`); role `file` calls `fault::file`, which
+/// `CHARM_FAULT_KEYS` (`a..b`), each `CHARM_FAULT_REPEAT` times (once if
+/// unset); role `file` calls `fault::file`, which
 /// writes `out.txt` in the working directory and returns it.
 #[test]
 fn child() {
@@ -72,7 +73,8 @@ fn child_values() {
     let (a, b) = env("CHARM_FAULT_KEYS")
         .split_once("..")
         .map_or((0, 0), |(a, b)| (a.parse().unwrap(), b.parse().unwrap()));
-    for k in a..b {
+    let repeat: usize = env("CHARM_FAULT_REPEAT").parse().unwrap_or(1);
+    for k in (a..b).flat_map(|k| std::iter::repeat_n(k, repeat)) {
         let v = f.call(&k, || {
             println!("COMPUTED {k}");
             serde_bytes::ByteBuf::from(true_value(k))
@@ -526,30 +528,35 @@ fn a_read_only_cache_serves_hits_to_a_user_who_cannot_write_it() {
     Spawn::new("values", &cache).keys(0..20).run();
     std::fs::remove_file(cache.join(".charm.lock")).ok(); // readers need none
     make_read_only(&cache);
-    let reader = if is_root() {
-        // Root may write anything: read as nobody, from a copy of this
-        // binary that nobody may run.
-        let exe = dir.join("faults-test");
+    // Root may write anything: read as nobody, from a copy of this binary
+    // that nobody may run.
+    let exe = dir.join("faults-test");
+    if is_root() {
         std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Spawn::of(&exe, "values", &cache).cwd(&dir).user(NOBODY)
-    } else {
-        Spawn::new("values", &cache)
+    }
+    let reader_of = || match is_root() {
+        true => Spawn::of(&exe, "values", &cache).cwd(&dir).user(NOBODY),
+        false => Spawn::new("values", &cache),
     };
-    // 20 cached values and one new one.
-    let out = reader.keys(0..21).run();
-    assert_eq!(
-        out.computed, 1,
-        "the 20 cached values were hits\n{}",
-        out.stderr
-    );
-    let warnings = out.stderr.matches("charm warning").count();
-    assert_eq!(
-        warnings, 1,
-        "one warning for the one cause:\n{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("cannot be written"), "{}", out.stderr);
+    // 20 cached values and one new one; then more hits of one value than
+    // a record's worth, which cannot be written as they come either.
+    for (keys, repeat, computed) in [(0..21, "1", 1), (3..4, "5000", 0)] {
+        let reader = reader_of().keys(keys).env("CHARM_FAULT_REPEAT", repeat);
+        let out = reader.run();
+        assert_eq!(
+            out.computed, computed,
+            "the cached values were hits\n{}",
+            out.stderr
+        );
+        let warnings = out.stderr.matches("charm warning").count();
+        assert_eq!(
+            warnings, 1,
+            "one warning for the one cause:\n{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("cannot be written"), "{}", out.stderr);
+    }
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o755)).unwrap();
     Command::new("chmod")
         .arg("-R")

@@ -276,6 +276,34 @@ fn a_fold_of_hits_only_by_compare_and_swap_reaches_the_policy_and_the_stats() {
     a_fold_of_hits_only(&format!("mem:hit-fold-{}", std::process::id()), false);
 }
 
+/// A process that never reads the index and hits more than a record
+/// carries: it writes its hits as they come (memory holds a record's worth
+/// at most), and each one reaches the stats and the policy once.
+#[test]
+fn an_unread_process_writes_its_hits_as_they_come_and_loses_none() {
+    let dir = fresh_dir("spill");
+    let url = format!("dir:{}", dir.display());
+    a_then_b(&url);
+    let g = lru_group(&url, false);
+    let mut calls = 0u64;
+    while hits_waiting(&url) == 0 {
+        assert!(calls < 100_000, "no record of hits before the exit");
+        for _ in 0..256 {
+            assert!(!lru_value(&g, "a"), "a hit");
+        }
+        calls += 256;
+    }
+    assert!(calls > 256, "written when a record's worth waited, not at once");
+    drop(g);
+    std::thread::sleep(Duration::from_millis(5));
+    let g = lru_group(&url, true);
+    let hits: u64 = g.usage().functions.iter().map(|f| f.usage.hits).sum();
+    assert_eq!(hits, calls, "every hit counted once");
+    drop(g);
+    c_evicts_b(&url);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// An argument whose key stays while its version changes (a file's path
 /// and its contents, say).
 struct TheFile {

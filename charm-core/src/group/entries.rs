@@ -165,15 +165,17 @@ impl Engine {
             self.evict_to_budget();
         }
         if self.settings.fine_grain_persistence {
-            self.write_delta()?;
+            self.write_delta(true)?;
         }
         Ok(())
     }
 
-    /// A hit on `key`: the policy hears of it, and so will the persisted
-    /// policy, through the next index record.
+    /// A hit on `key`: the persisted policy hears of it through the next
+    /// index record, this process's policy once the group read the index.
     pub(crate) fn accessed(&self, key: EntryKey, meta: EntryMeta) {
-        self.policy.accessed(key, meta);
+        if self.policy.accessed(key, meta) {
+            self.spill_hits();
+        }
     }
 
     /// Removes one entry (and its object); true if there was one.

@@ -72,6 +72,8 @@ pub(crate) struct Persistence {
     /// Memory holds the whole persisted index (read at open, on demand, or
     /// by a commit); until then lookups search the snapshot in place.
     loaded: AtomicBool,
+    /// A thread is spilling hits: others need not.
+    spilling: AtomicBool,
 }
 
 /// Delta records written and found.
@@ -359,6 +361,7 @@ impl Engine {
     /// Marks the index as loaded: a temporary group's starts empty.
     pub(crate) fn mark_loaded(&self) {
         self.persist.loaded.store(true, Ordering::Release);
+        self.policy.stop_spilling();
     }
 
     /// The snapshot (stored under `base`, read as `snapshot`) and every
@@ -715,12 +718,14 @@ impl Engine {
         p.unfolded_bytes = 0;
     }
 
-    /// Persists this process's changes as one small delta record; compacts
-    /// once enough have accumulated.
-    pub(crate) fn write_delta(&self) -> Result<()> {
+    /// Persists what this process changed and hit since its last record
+    /// as one more small delta record; then, with `fold_when_due`, folds
+    /// the records once enough have accumulated.
+    pub(crate) fn write_delta(&self, fold_when_due: bool) -> Result<()> {
         let mut p = self.persist.lock();
         let mut delta: Delta = self.index.pending(self.update_system_state()?);
-        delta.accesses = self.policy.take_accesses();
+        let taken = self.policy.take_accesses();
+        delta.accesses = taken.keys();
         if delta.is_empty() {
             return Ok(());
         }
@@ -749,17 +754,25 @@ impl Engine {
             true => self.is_loaded().then_some(layout::CHANGE_LOG),
         };
         let written = format::encode_delta(&delta)
-            .and_then(|d| Ok((d.len() as u64, self.write_record(&d, log, name)?)));
-        let (bytes, written) = match written {
+            .and_then(|d| Ok((self.write_record(&d, log, name)?, d)));
+        let (written, encoded) = match written {
             Ok(written) => written,
             Err(e) => {
-                self.policy.give_back(delta.accesses);
+                self.policy.give_back(taken);
                 return Err(e);
             }
         };
-        if let Written::Stored(name) = &written {
-            lock(&self.persist.own_deltas).insert(name.clone());
+        if taken.told {
+            // Its hits are in this process's policy already.
+            match &written {
+                Written::Stored(name) => lock(&self.persist.own_deltas).insert(name.clone()),
+                Written::Appended(..) => {
+                    let check = format::record_check(&encoded);
+                    lock(&self.persist.own_appends).insert(check)
+                }
+            };
         }
+        let bytes = encoded.len() as u64;
         if changes {
             self.persist.wrote_changes.store(true, Ordering::Relaxed);
         }
@@ -798,10 +811,32 @@ impl Engine {
             self.compaction_due_unread()?
         };
         drop(p);
-        if due {
+        if due && fold_when_due {
             self.commit()?;
         }
         Ok(())
+    }
+
+    /// Writes the hits a group that has not read the index spills (see
+    /// the policy book), with whatever else waits, as a record; the exit
+    /// folds the records if they are due, not this call. One thread at a
+    /// time. If the record cannot be written, the group stops spilling
+    /// (its hits wait for the exit, past the window as events for the
+    /// policy) and says so once.
+    pub(crate) fn spill_hits(&self) {
+        if self.persist.spilling.swap(true, Ordering::Acquire) {
+            return;
+        }
+        if let Err(e) = self.write_delta(false) {
+            self.policy.stop_spilling();
+            let message = format!(
+                "cannot write this process's hits to the cache index of {}: {e}; \
+                 keeping them for the exit",
+                self.store.describe()
+            );
+            warn_failure("spill-hits", &e, &message);
+        }
+        self.persist.spilling.store(false, Ordering::Release);
     }
 
     /// Appends an encoded delta record to `log` if there is one and the
@@ -816,7 +851,6 @@ impl Engine {
     ) -> Result<Written> {
         if let Some(log) = log {
             if let Some(log_len) = self.store.append(log, encoded)? {
-                lock(&self.persist.own_appends).insert(format::record_check(encoded));
                 return Ok(Written::Appended(log, log_len));
             }
         }
@@ -934,7 +968,7 @@ impl Engine {
                     || self.policy.accesses_overflowed());
         let saved = match whole {
             true => self.commit(),
-            false => self.write_delta(),
+            false => self.write_delta(true),
         };
         if let Err(e) = saved {
             let removed = self.remove_unindexed();

@@ -4,6 +4,14 @@
 //! policy's lock; they are applied, in the order they happened, whenever
 //! the policy is consulted. A state another process persisted is stashed
 //! and merged in then too, and the policy is reconciled with the index.
+//!
+//! Hits wait in a window for the next index record. A group that has not
+//! read the index *spills* them: its policy is not the persisted one, so
+//! it is told none of them, and when a shard's window is full the caller
+//! writes them as a record (whose hits a fold tells whichever policy it
+//! persists). Memory holds a window of hits, however many a rerun makes.
+//! Once the group reads the index, its policy is told of every hit, and
+//! hits past the window wait as events.
 
 use crate::events::{emit, Op};
 use crate::index::format::PolicyState;
@@ -16,8 +24,9 @@ use std::sync::{Mutex, MutexGuard};
 const SHARDS: usize = 16;
 /// Pending events per shard before they are applied eagerly.
 const BACKLOG: usize = 4096;
-/// Hits per shard kept for the next delta record; past it, the group's
-/// policy is persisted whole (a commit) instead.
+/// Hits per shard kept for the next delta record; past it, a group that
+/// spills writes them, and one that read the index persists its policy
+/// whole (a commit) instead.
 const UNPERSISTED_ACCESSES: usize = 4096;
 
 enum Event {
@@ -43,6 +52,27 @@ pub(crate) struct PolicyBook {
     /// A persisted state read by a refresh, merged in when the policy is
     /// next needed (a refresh does not need it).
     stashed: Mutex<Option<PolicyState>>,
+    /// Hits are spilled (see the module's doc), not told to the policy.
+    /// Changed, from true to false only, with every shard locked.
+    spilling: AtomicBool,
+}
+
+/// Hits taken for an index record, in the order they happened;
+/// [`give_back`](PolicyBook::give_back) them if it cannot be written.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    hits: Vec<(u64, EntryKey, EntryMeta)>,
+    /// Whether the policy was told of them: the record is then this
+    /// process's own, whose hits a fold it makes does not tell it again.
+    /// Spilled hits are not.
+    pub(crate) told: bool,
+}
+
+impl Taken {
+    /// The keys hit, in order.
+    pub(crate) fn keys(&self) -> Vec<EntryKey> {
+        self.hits.iter().map(|(_, k, _)| *k).collect()
+    }
 }
 
 #[derive(Default)]
@@ -85,6 +115,16 @@ impl PolicyBook {
             seq: AtomicU64::new(0),
             accesses_overflowed: AtomicBool::new(false),
             stashed: Mutex::new(None),
+            spilling: AtomicBool::new(true),
+        }
+    }
+
+    /// From now on tells the policy of every hit (the group read the
+    /// index), those waiting too.
+    pub(crate) fn stop_spilling(&self) {
+        if self.spilling.load(Ordering::Relaxed) {
+            let _all: Vec<_> = self.log.iter().map(lock).collect();
+            self.spilling.store(false, Ordering::Relaxed);
         }
     }
 
@@ -97,19 +137,23 @@ impl PolicyBook {
         self.record(key, Event::Add(key, meta));
     }
 
-    pub(crate) fn accessed(&self, key: EntryKey, meta: EntryMeta) {
-        self.record(key, Event::Access(key, meta));
+    /// Records a hit; `true` when the hits should be spilled now (a
+    /// shard's window is full).
+    pub(crate) fn accessed(&self, key: EntryKey, meta: EntryMeta) -> bool {
+        self.record(key, Event::Access(key, meta))
     }
 
     pub(crate) fn invalidated(&self, key: EntryKey) {
         self.record(key, Event::Invalidate(key));
     }
 
-    fn record(&self, key: EntryKey, event: Event) {
+    /// Records an event; `true` when the hits should be spilled now.
+    fn record(&self, key: EntryKey, event: Event) -> bool {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut shard = lock(&self.log[key.shard(SHARDS)]);
+        let spilling = self.spilling.load(Ordering::Relaxed);
         match event {
-            Event::Access(k, m) if shard.accesses.len() < UNPERSISTED_ACCESSES => {
+            Event::Access(k, m) if spilling || shard.accesses.len() < UNPERSISTED_ACCESSES => {
                 shard.accesses.push((seq, k, m));
             }
             Event::Access(..) => {
@@ -118,12 +162,19 @@ impl PolicyBook {
             }
             _ => shard.events.push((seq, event)),
         }
-        if shard.events.len() + (shard.accesses.len() - shard.applied) > BACKLOG {
+        // Spilled hits are not the policy's to apply.
+        let untold = match spilling {
+            true => 0,
+            false => shard.accesses.len() - shard.applied,
+        };
+        let spill = spilling && shard.accesses.len() >= UNPERSISTED_ACCESSES;
+        if shard.events.len() + untold > BACKLOG {
             drop(shard);
             if let Ok(mut p) = self.policy.try_lock() {
                 self.apply_events(&mut p);
             }
         }
+        spill
     }
 
     /// Whether events are waiting to be applied (and persisted).
@@ -134,36 +185,41 @@ impl PolicyBook {
         })
     }
 
-    /// The hits no index record holds yet, in the order they happened, for
-    /// a delta record; [`give_back`](Self::give_back) them if it cannot be
-    /// written.
-    pub(crate) fn take_accesses(&self) -> Vec<EntryKey> {
-        let mut all: Vec<(u64, EntryKey)> = Vec::new();
-        for shard in &self.log {
-            let mut shard = lock(shard);
-            shard.queue_unapplied();
-            all.extend(shard.accesses.drain(..).map(|(seq, k, _)| (seq, k)));
+    /// The hits no index record holds yet, for a delta record: the policy
+    /// is told of them unless they are spilled.
+    pub(crate) fn take_accesses(&self) -> Taken {
+        let mut shards: Vec<_> = self.log.iter().map(lock).collect();
+        let told = !self.spilling.load(Ordering::Relaxed);
+        let mut hits = Vec::new();
+        for shard in &mut shards {
+            if told {
+                shard.queue_unapplied();
+            }
+            hits.append(&mut shard.accesses);
             shard.applied = 0;
         }
-        all.sort_unstable_by_key(|(seq, _)| *seq);
-        all.into_iter().map(|(_, k)| k).collect()
+        hits.sort_unstable_by_key(|(seq, ..)| *seq);
+        Taken { hits, told }
     }
 
-    /// Keeps hits a delta record could not carry for the next one (the
-    /// policy was told of them when they were taken).
-    pub(crate) fn give_back(&self, accesses: Vec<EntryKey>) {
+    /// Keeps hits a delta record could not carry for the next one, before
+    /// those recorded since.
+    pub(crate) fn give_back(&self, taken: Taken) {
         let mut first = lock(&self.log[0]);
-        // Metadata the policy, told already, will not read.
-        const TOLD: EntryMeta = EntryMeta {
-            size: 0,
-            cost_ns: 0,
-        };
-        let told = accesses.len();
-        let mut kept: Vec<(u64, EntryKey, EntryMeta)> =
-            accesses.into_iter().map(|k| (0, k, TOLD)).collect();
-        kept.append(&mut first.accesses);
-        first.accesses = kept;
-        first.applied += told;
+        let Taken { mut hits, mut told } = taken;
+        if !told && first.applied > 0 {
+            // Spilled, then given back once the policy is told of hits:
+            // told now, so that the hits told still come first.
+            let events = hits.iter().map(|(seq, k, m)| (*seq, Event::Access(*k, *m)));
+            first.events.extend(events);
+            told = true;
+        }
+        let n = hits.len();
+        hits.append(&mut first.accesses);
+        first.accesses = hits;
+        if told {
+            first.applied += n;
+        }
     }
 
     /// Whether more hits happened than a delta record can carry.
@@ -182,7 +238,9 @@ impl PolicyBook {
             .iter()
             .map(|shard| {
                 let mut shard = lock(shard);
-                shard.queue_unapplied();
+                if !self.spilling.load(Ordering::Relaxed) {
+                    shard.queue_unapplied();
+                }
                 let spare = std::mem::take(&mut shard.spare);
                 std::mem::replace(&mut shard.events, spare)
             })
@@ -225,7 +283,7 @@ impl PolicyBook {
     }
 
     /// The policy's state, to persist whole: the hits kept for a delta
-    /// record are in it, and are dropped.
+    /// record (spilled ones too) are in it, and are dropped.
     pub(crate) fn state(&self) -> Result<PolicyState> {
         for shard in &self.log {
             let mut shard = lock(shard);
@@ -330,6 +388,7 @@ mod tests {
     #[test]
     fn every_hit_reaches_the_policy_once_and_in_order_whatever_records_take() {
         let book = PolicyBook::new(Box::new(Told::default()));
+        book.stop_spilling();
         let (a, b, c) = (key(1), key(2), key(3));
         assert_ne!(a.shard(SHARDS), b.shard(SHARDS), "keys of two shards");
         book.accessed(a, META);
@@ -337,17 +396,17 @@ mod tests {
         book.added(c, META);
         // A record takes the hits, cannot be written and gives them back.
         let taken = book.take_accesses();
-        assert_eq!(taken, vec![a, b]);
+        assert_eq!((taken.keys(), taken.told), (vec![a, b], true));
         book.give_back(taken);
         book.accessed(a, META);
         let expected = vec![('h', a), ('h', b), ('+', c), ('h', a)];
         assert_eq!(told(&book), expected);
         // The next record carries all three hits; the policy hears none again.
-        assert_eq!(book.take_accesses(), vec![a, b, a]);
+        assert_eq!(book.take_accesses().keys(), vec![a, b, a]);
         book.invalidated(c);
         book.accessed(b, META);
         let _ = book.state().expect("a state");
-        assert!(book.take_accesses().is_empty(), "persisted with the state");
+        assert!(book.take_accesses().keys().is_empty(), "persisted with the state");
         let mut expected = expected;
         expected.extend([('-', c), ('h', b)]);
         assert_eq!(told(&book), expected);
@@ -356,12 +415,48 @@ mod tests {
     #[test]
     fn hits_past_what_a_record_carries_still_reach_the_policy() {
         let book = PolicyBook::new(Box::new(Told::default()));
+        book.stop_spilling();
         let hits = UNPERSISTED_ACCESSES + BACKLOG + 3;
         for _ in 0..hits {
-            book.accessed(key(7), META);
+            assert!(!book.accessed(key(7), META), "nothing to spill");
         }
         assert!(book.accesses_overflowed());
-        assert_eq!(book.take_accesses().len(), UNPERSISTED_ACCESSES);
+        assert_eq!(book.take_accesses().keys().len(), UNPERSISTED_ACCESSES);
         assert_eq!(told(&book).len(), hits);
+    }
+
+    #[test]
+    fn spilled_hits_are_taken_untold_and_reach_the_policy_once_if_it_is_told() {
+        let book = PolicyBook::new(Box::new(Told::default()));
+        let (a, b, c) = (key(1), key(2), key(3));
+        let spills = (0..UNPERSISTED_ACCESSES + 2)
+            .filter(|_| book.accessed(a, META))
+            .count();
+        assert_eq!(spills, 3, "from the hit that fills the window on");
+        assert!(!book.accesses_overflowed());
+        book.added(c, META);
+        let taken = book.take_accesses();
+        assert_eq!((taken.keys().len(), taken.told), (UNPERSISTED_ACCESSES + 2, false));
+        assert_eq!(told(&book), vec![('+', c)], "no hit told");
+        // A hit, a record that fails and gives the spilled ones back: the
+        // next record carries them, in order, still untold.
+        book.accessed(b, META);
+        book.give_back(taken);
+        let taken = book.take_accesses();
+        assert_eq!(taken.keys().len(), UNPERSISTED_ACCESSES + 3);
+        assert_eq!((taken.keys()[0], taken.keys()[UNPERSISTED_ACCESSES + 2]), (a, b));
+        assert!(!taken.told);
+        // Given back once the group read the index, after a newer hit the
+        // policy was told of: told once.
+        book.stop_spilling();
+        book.accessed(c, META);
+        assert_eq!(told(&book).len(), 2);
+        book.give_back(taken);
+        let told_now = told(&book);
+        assert_eq!(told_now.len(), 2 + UNPERSISTED_ACCESSES + 3);
+        let taken = book.take_accesses();
+        assert!(taken.told);
+        assert_eq!(taken.keys().len(), UNPERSISTED_ACCESSES + 4);
+        assert_eq!(told(&book), told_now, "nothing told twice");
     }
 }

@@ -13,6 +13,7 @@
 use super::{decode_record, unfolded, Progress};
 use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, Op};
+use crate::group::policy_book::Taken;
 use crate::group::Engine;
 use crate::index::format::{self, Delta, PolicyState, Snapshot};
 use crate::index::state::State;
@@ -41,6 +42,8 @@ struct Folded {
     head: format::Head,
     applied: Vec<String>,
     own: Delta,
+    /// The hits `own` holds, as taken.
+    taken: Taken,
 }
 
 impl Engine {
@@ -113,7 +116,7 @@ impl Engine {
             Ok(true)
         });
         if let Ok(false) = written {
-            self.policy.give_back(folded.own.accesses);
+            self.policy.give_back(folded.taken);
             return Ok(Swapped::Raced);
         }
         self.finish_hit_fold(p, folded, written.map(|_| ()))?;
@@ -168,7 +171,8 @@ impl Engine {
         }
         // This process's own hits and usage, as one more record.
         let mut own = self.index.pending(system);
-        own.accesses = self.policy.take_accesses();
+        let taken = self.policy.take_accesses();
+        own.accesses = taken.keys();
         state.apply("", own.clone());
         // Hits on entries the snapshot no longer holds tell the policy
         // nothing (as in the full fold).
@@ -181,7 +185,7 @@ impl Engine {
         let bytes = match postcard::to_stdvec(&policy) {
             Ok(bytes) => bytes,
             Err(e) => {
-                self.policy.give_back(own.accesses);
+                self.policy.give_back(taken);
                 return Err(Error::plugin(&name, e));
             }
         };
@@ -203,6 +207,7 @@ impl Engine {
             head,
             applied,
             own,
+            taken,
         }))
     }
 
@@ -211,7 +216,7 @@ impl Engine {
     /// failure, gives its hits back for the next record.
     fn finish_hit_fold(&self, p: &mut Progress, folded: Folded, written: Result<()>) -> Result<()> {
         if let Err(e) = written {
-            self.policy.give_back(folded.own.accesses);
+            self.policy.give_back(folded.taken);
             return Err(e);
         }
         self.records_folded(p, &folded.applied, folded.head.entries);
