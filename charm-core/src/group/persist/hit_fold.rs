@@ -176,9 +176,9 @@ impl Engine {
         state.apply("", own.clone());
         // Hits on entries the snapshot no longer holds tell the policy
         // nothing (as in the full fold).
-        for k in &state.accesses {
-            if let Ok(Some((e, _))) = table.find_underived(k) {
-                policy.access(*k, &e.meta());
+        for (k, meta) in state.accesses.iter().zip(table.metas(&state.accesses)) {
+            if let Some(meta) = meta {
+                policy.access(*k, &meta);
             }
         }
         let name = policy.typetag_name().to_owned();

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::index::format;
 use crate::sharded::ShardedMap;
-use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result, StoredReader};
+use crate::{BuildDigestHasher, Entry, EntryKey, EntryMeta, Error, Result, StoredReader};
 use charm_freeze::Digest;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -450,6 +450,29 @@ impl Table {
             }
         }
         Ok(None)
+    }
+
+    /// The metadata of the entries under `keys`, in that order (`None`:
+    /// no such entry, or a damaged one). They are found in the table's
+    /// order, each block read once: in the keys' order, a table larger
+    /// than the blocks kept would be read a block per key.
+    pub(crate) fn metas(&self, keys: &[EntryKey]) -> Vec<Option<EntryMeta>> {
+        // By the prefix the table is sorted by first: keys that share it
+        // (one in 2^64) need not be next to each other.
+        let mut order: Vec<(u64, usize)> = keys.iter().map(prefix).zip(0..).collect();
+        order.sort_unstable();
+        let mut metas = vec![None; keys.len()];
+        let mut last: Option<(&EntryKey, Option<EntryMeta>)> = None;
+        for (_, i) in order {
+            let key = &keys[i];
+            let meta = match last {
+                Some((same, meta)) if same == key => meta,
+                _ => self.find_underived(key).ok().flatten().map(|(e, _)| e.meta()),
+            };
+            metas[i] = meta;
+            last = Some((key, meta));
+        }
+        metas
     }
 
     fn head(block: &Block) -> Result<Head<'_>> {

@@ -7,6 +7,8 @@ use crate::traits::obj_store::WholeValue;
 use crate::Result;
 use crate::{Entry, EntryKey};
 use charm_freeze::{hash, Digest};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Entry `i` of function `name`: its argument is `i`, its object key
 /// derived from `i`, its numbers small; tests change the fields they vary.
@@ -254,6 +256,37 @@ fn the_blocks_kept_stay_within_their_bound() {
 }
 
 #[test]
+fn metas_of_many_keys_agree_with_finds_and_read_each_block_about_once() {
+    let n = 12_000;
+    let bytes = encoded(&snapshot(n)).unwrap();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let open = || {
+        let reader = Counted(WholeValue(bytes.clone()), reads.clone());
+        Table::open(Box::new(reader)).unwrap().with_cache_limit(64 << 10)
+    };
+    let absent = EntryKey {
+        name: hash(&0u32),
+        args: hash(&"absent"),
+    };
+    // Scrambled, every third key twice, an absent key among them.
+    let mut keys: Vec<EntryKey> = entries(n).into_iter().map(|(k, _)| k).collect();
+    keys.extend(keys.clone().into_iter().step_by(3));
+    keys.push(absent);
+    keys.sort_by_key(|k| hash(&(k.args, "scramble")));
+    let t = open();
+    let expected: Vec<_> = keys
+        .iter()
+        .map(|k| t.find(k).unwrap().map(|e| e.meta()))
+        .collect();
+    assert_eq!(expected.iter().filter(|m| m.is_none()).count(), 1);
+    let finding = reads.swap(0, Ordering::Relaxed);
+    let t = open();
+    assert_eq!(t.metas(&keys), expected);
+    let metas = reads.load(Ordering::Relaxed);
+    assert!(metas * 20 < finding, "{metas} reads against {finding}");
+}
+
+#[test]
 fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encoded(&snapshot(50)).unwrap();
     let at = record_of(&bytes, 0, 10) + 30; // the 11th record's stamp
@@ -376,7 +409,7 @@ fn crafted_heads_are_refused_and_never_panic() {
 
 /// A reader that counts its reads.
 #[derive(Debug)]
-struct Counted(WholeValue, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+struct Counted(WholeValue, Arc<AtomicUsize>);
 
 impl crate::StoredReader for Counted {
     fn size(&self) -> u64 {
@@ -384,7 +417,7 @@ impl crate::StoredReader for Counted {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.1.fetch_add(1, Ordering::Relaxed);
         self.0.read_at(offset, buf)
     }
 }
@@ -393,11 +426,8 @@ impl crate::StoredReader for Counted {
 fn opening_reads_the_head_with_the_header_and_a_small_directory_too() {
     for (n, reads) in [(0, 1), (1000, 2), (12_000, 2), (40_000, 3)] {
         let snap = snapshot(n);
-        let count = std::sync::Arc::default();
-        let reader = Counted(
-            WholeValue(encoded(&snap).unwrap()),
-            std::sync::Arc::clone(&count),
-        );
+        let count = Arc::default();
+        let reader = Counted(WholeValue(encoded(&snap).unwrap()), Arc::clone(&count));
         let mut t = Table::open(Box::new(reader)).unwrap();
         let head = t.take_index_head().expect("the head written with it");
         assert_eq!(
@@ -407,7 +437,7 @@ fn opening_reads_the_head_with_the_header_and_a_small_directory_too() {
         if let Some((k, e)) = snap.entries.last() {
             assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
         }
-        let done = count.load(std::sync::atomic::Ordering::Relaxed);
+        let done = count.load(Ordering::Relaxed);
         assert_eq!(done, reads, "{n} entries: open and one lookup");
     }
 }
