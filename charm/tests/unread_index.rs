@@ -293,7 +293,10 @@ fn an_unread_process_writes_its_hits_as_they_come_and_loses_none() {
         }
         calls += 256;
     }
-    assert!(calls > 256, "written when a record's worth waited, not at once");
+    assert!(
+        calls > 256,
+        "written when a record's worth waited, not at once"
+    );
     drop(g);
     std::thread::sleep(Duration::from_millis(5));
     let g = lru_group(&url, true);
@@ -301,6 +304,42 @@ fn an_unread_process_writes_its_hits_as_they_come_and_loses_none() {
     assert_eq!(hits, calls, "every hit counted once");
     drop(g);
     c_evicts_b(&url);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Reruns that hit every entry and never read the index: their hits wait
+/// in the log until it holds about what the snapshot does, then one of
+/// them folds it; the log stays within that.
+#[test]
+fn reruns_that_only_hit_fold_their_hits_now_and_then() {
+    let dir = fresh_dir("reruns");
+    let log = dir.join("index/hitlog.charm");
+    let values = |g: &Arc<MemoizedGroup>| -> Memoized<u64> {
+        Memoized::builder("unread::rerun").group(g.clone()).build()
+    };
+    let n = 2000;
+    let g = reading(&dir);
+    for x in 0..n {
+        values(&g).call(&x, || x);
+    }
+    drop(g);
+    let (mut longest, mut folds, mut last) = (0, 0, 0);
+    for _ in 0..12 {
+        let g = unread(&dir);
+        let v = values(&g);
+        for x in 0..n {
+            assert_eq!(v.call(&x, || unreachable!("a hit")), x);
+        }
+        drop((v, g));
+        let len = std::fs::metadata(&log).map_or(0, |m| m.len());
+        folds += usize::from(len < last);
+        (longest, last) = (longest.max(len), len);
+    }
+    // A rerun's record holds 2000 hits of about 66 bytes; 2000 entries
+    // allow 256 000 bytes of log.
+    assert!(longest > 120_000, "each rerun folded its own hits");
+    assert!(longest < 256_000, "the log grew to {longest} B");
+    assert_eq!(folds, 6, "one fold every other rerun");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -32,10 +32,19 @@ const MAX_DELTA_ENTRIES: usize = 4096;
 /// included) before they are due for folding, whatever their number.
 const MAX_UNFOLDED_BYTES: u64 = 16 << 20;
 
-/// Bytes a record of one process's hits takes in the hit log, about: a
-/// process that only hit tells from the log's length whether the hits
-/// are due for folding.
-const LOG_RECORD_ESTIMATE: u64 = 256;
+/// Bytes of hit log each entry of the index allows before the hits are
+/// due for folding: about what the snapshot takes an entry, so that a
+/// fold, which reads the policy's state and writes the snapshot again,
+/// comes once the hits written since are as many bytes. A hit takes
+/// about 66 bytes, so reruns that hit every entry fold every other one;
+/// at 16 bytes an entry (a sixteenth of a 256-byte record, as records of
+/// hits are counted), each one folded at its exit.
+const HIT_LOG_BYTES_PER_ENTRY: u64 = 128;
+
+/// Bytes of hit log due for folding whatever the index's size: the
+/// records of about [`MIN_DELTAS_BEFORE_COMPACTION`] processes that hit
+/// a few entries each.
+const MIN_HIT_LOG_BYTES: u64 = 16 << 10;
 
 /// Commits a store with compare-and-swap tries before it gives up: each
 /// failed one means another process committed meanwhile, whose work the
@@ -154,6 +163,12 @@ fn written_order(name: &str) -> &str {
 /// in an index of `entries`.
 fn hits_due(hits: usize, entries: u64) -> bool {
     hits > MIN_DELTAS_BEFORE_COMPACTION && hits as u64 > entries / 16
+}
+
+/// Whether a hit log of `len` bytes is due for folding into an index of
+/// `entries`.
+fn hit_log_due(len: u64, entries: u64) -> bool {
+    len > MIN_HIT_LOG_BYTES && len > entries.saturating_mul(HIT_LOG_BYTES_PER_ENTRY)
 }
 
 /// The delta records `names` not among those a snapshot `folded`, in the
@@ -753,8 +768,8 @@ impl Engine {
             false => Some(layout::HIT_LOG),
             true => self.is_loaded().then_some(layout::CHANGE_LOG),
         };
-        let written = format::encode_delta(&delta)
-            .and_then(|d| Ok((self.write_record(&d, log, name)?, d)));
+        let written =
+            format::encode_delta(&delta).and_then(|d| Ok((self.write_record(&d, log, name)?, d)));
         let (written, encoded) = match written {
             Ok(written) => written,
             Err(e) => {
@@ -799,14 +814,14 @@ impl Engine {
             // Only hits: they change no entry and add no bytes, so what
             // open found tells whether they are due (another process's
             // changes are its own to compact).
-            let in_log = match written {
-                Written::Appended(_, len) => (len / LOG_RECORD_ESTIMATE) as usize,
+            let log_due = match written {
+                Written::Appended(_, len) => hit_log_due(len, p.head_entries),
                 Written::Stored(_) => {
                     p.hits_records += 1;
-                    0
+                    false
                 }
             };
-            hits_due(p.hits_records + in_log, p.head_entries)
+            log_due || hits_due(p.hits_records, p.head_entries)
         } else {
             self.compaction_due_unread()?
         };

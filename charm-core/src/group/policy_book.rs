@@ -406,7 +406,10 @@ mod tests {
         book.invalidated(c);
         book.accessed(b, META);
         let _ = book.state().expect("a state");
-        assert!(book.take_accesses().keys().is_empty(), "persisted with the state");
+        assert!(
+            book.take_accesses().keys().is_empty(),
+            "persisted with the state"
+        );
         let mut expected = expected;
         expected.extend([('-', c), ('h', b)]);
         assert_eq!(told(&book), expected);
@@ -436,7 +439,10 @@ mod tests {
         assert!(!book.accesses_overflowed());
         book.added(c, META);
         let taken = book.take_accesses();
-        assert_eq!((taken.keys().len(), taken.told), (UNPERSISTED_ACCESSES + 2, false));
+        assert_eq!(
+            (taken.keys().len(), taken.told),
+            (UNPERSISTED_ACCESSES + 2, false)
+        );
         assert_eq!(told(&book), vec![('+', c)], "no hit told");
         // A hit, a record that fails and gives the spilled ones back: the
         // next record carries them, in order, still untold.
@@ -444,7 +450,10 @@ mod tests {
         book.give_back(taken);
         let taken = book.take_accesses();
         assert_eq!(taken.keys().len(), UNPERSISTED_ACCESSES + 3);
-        assert_eq!((taken.keys()[0], taken.keys()[UNPERSISTED_ACCESSES + 2]), (a, b));
+        assert_eq!(
+            (taken.keys()[0], taken.keys()[UNPERSISTED_ACCESSES + 2]),
+            (a, b)
+        );
         assert!(!taken.told);
         // Given back once the group read the index, after a newer hit the
         // policy was told of: told once.

@@ -467,7 +467,11 @@ impl Table {
             let key = &keys[i];
             let meta = match last {
                 Some((same, meta)) if same == key => meta,
-                _ => self.find_underived(key).ok().flatten().map(|(e, _)| e.meta()),
+                _ => self
+                    .find_underived(key)
+                    .ok()
+                    .flatten()
+                    .map(|(e, _)| e.meta()),
             };
             metas[i] = meta;
             last = Some((key, meta));

@@ -262,7 +262,9 @@ fn metas_of_many_keys_agree_with_finds_and_read_each_block_about_once() {
     let reads = Arc::new(AtomicUsize::new(0));
     let open = || {
         let reader = Counted(WholeValue(bytes.clone()), reads.clone());
-        Table::open(Box::new(reader)).unwrap().with_cache_limit(64 << 10)
+        Table::open(Box::new(reader))
+            .unwrap()
+            .with_cache_limit(64 << 10)
     };
     let absent = EntryKey {
         name: hash(&0u32),
