@@ -24,10 +24,14 @@ use std::sync::{Mutex, MutexGuard};
 const SHARDS: usize = 16;
 /// Pending events per shard before they are applied eagerly.
 const BACKLOG: usize = 4096;
-/// Hits per shard kept for the next delta record; past it, a group that
-/// spills writes them, and one that read the index persists its policy
-/// whole (a commit) instead.
+/// Hits per shard kept for the next delta record by a group that read
+/// the index; past it, the group persists its policy whole (a commit).
 const UNPERSISTED_ACCESSES: usize = 4096;
+/// Hits per shard that make a group that spills write them: about 16 000
+/// a record when hits spread over the shards, 1.5 MB of memory held at
+/// most (each a key, its metadata and its order), and an append per
+/// 1024 hits or more.
+const SPILL_WINDOW: usize = 1024;
 
 enum Event {
     Add(EntryKey, EntryMeta),
@@ -167,7 +171,7 @@ impl PolicyBook {
             true => 0,
             false => shard.accesses.len() - shard.applied,
         };
-        let spill = spilling && shard.accesses.len() >= UNPERSISTED_ACCESSES;
+        let spill = spilling && shard.accesses.len() >= SPILL_WINDOW;
         if shard.events.len() + untold > BACKLOG {
             drop(shard);
             if let Ok(mut p) = self.policy.try_lock() {
@@ -432,28 +436,22 @@ mod tests {
     fn spilled_hits_are_taken_untold_and_reach_the_policy_once_if_it_is_told() {
         let book = PolicyBook::new(Box::new(Told::default()));
         let (a, b, c) = (key(1), key(2), key(3));
-        let spills = (0..UNPERSISTED_ACCESSES + 2)
+        let spills = (0..SPILL_WINDOW + 2)
             .filter(|_| book.accessed(a, META))
             .count();
         assert_eq!(spills, 3, "from the hit that fills the window on");
         assert!(!book.accesses_overflowed());
         book.added(c, META);
         let taken = book.take_accesses();
-        assert_eq!(
-            (taken.keys().len(), taken.told),
-            (UNPERSISTED_ACCESSES + 2, false)
-        );
+        assert_eq!((taken.keys().len(), taken.told), (SPILL_WINDOW + 2, false));
         assert_eq!(told(&book), vec![('+', c)], "no hit told");
         // A hit, a record that fails and gives the spilled ones back: the
         // next record carries them, in order, still untold.
         book.accessed(b, META);
         book.give_back(taken);
         let taken = book.take_accesses();
-        assert_eq!(taken.keys().len(), UNPERSISTED_ACCESSES + 3);
-        assert_eq!(
-            (taken.keys()[0], taken.keys()[UNPERSISTED_ACCESSES + 2]),
-            (a, b)
-        );
+        assert_eq!(taken.keys().len(), SPILL_WINDOW + 3);
+        assert_eq!((taken.keys()[0], taken.keys()[SPILL_WINDOW + 2]), (a, b));
         assert!(!taken.told);
         // Given back once the group read the index, after a newer hit the
         // policy was told of: told once.
@@ -462,10 +460,10 @@ mod tests {
         assert_eq!(told(&book).len(), 2);
         book.give_back(taken);
         let told_now = told(&book);
-        assert_eq!(told_now.len(), 2 + UNPERSISTED_ACCESSES + 3);
+        assert_eq!(told_now.len(), 2 + SPILL_WINDOW + 3);
         let taken = book.take_accesses();
         assert!(taken.told);
-        assert_eq!(taken.keys().len(), UNPERSISTED_ACCESSES + 4);
+        assert_eq!(taken.keys().len(), SPILL_WINDOW + 4);
         assert_eq!(told(&book), told_now, "nothing told twice");
     }
 }
