@@ -7,8 +7,11 @@
 //! shortens it, `BENCH_PEERS_ONLY=charm,redb-nofsync` leaves the other
 //! peers out, and `BENCH_PEERS_HITS=1000,1000000` and
 //! `BENCH_PEERS_OPEN=1000,1000000` set the cache sizes of the tiny-hit and
-//! the open + 1 hit + exit rows (filling a million entries takes a durable
-//! redb and cacache many minutes).
+//! the process rows (filling a million entries takes a durable redb and
+//! cacache many minutes). The process rows time a new process that opens
+//! the cache, hits once and exits, and a rerun that hits as many random
+//! entries as the cache holds, each against a process that does nothing,
+//! with its peak RSS.
 //!
 //! `./scripts/bench-python-peers.sh` runs `vs-python`: charm against
 //! Python's diskcache and joblib (`python_peers.py`, run as children), on
@@ -316,17 +319,19 @@ pub(crate) fn big(peer: &str, mib: usize) -> (Duration, Duration) {
 
 /// What a process that opens a cache of `n` entries, hits one and exits
 /// costs, for each peer: its time less a process that does nothing, and
-/// its peak resident memory (each the median of many runs).
-fn open_hit_exit(peers: &[&str], n: usize) -> Vec<(Duration, u64)> {
+/// its peak resident memory (each the median of many runs); then what a
+/// rerun costs, which hits `n` random entries (see [`RERUNS`]).
+fn open_hit_exit(peers: &[&str], n: usize) -> (Vec<ProcessRun>, Vec<ProcessRun>) {
     let dirs: Vec<PathBuf> = peers
         .iter()
         .map(|peer| filled(peer, &format!("open{n}"), n).0)
         .collect();
     let exe = std::env::current_exe().expect("this program");
-    let run = |what: &str, dir: &Path| {
+    let run_hitting = |what: &str, dir: &Path, hits: usize| {
         let start = Instant::now();
         let out = Command::new(&exe)
             .args(["child", what, &dir.display().to_string()])
+            .arg(hits.to_string())
             .output()
             .expect("a child");
         assert!(out.status.success(), "the {what} child failed");
@@ -336,6 +341,7 @@ fn open_hit_exit(peers: &[&str], n: usize) -> Vec<(Duration, u64)> {
             .unwrap_or(0u64);
         (start.elapsed(), peak_kib)
     };
+    let run = |what: &str, dir: &Path| run_hitting(what, dir, 1);
     // Each run is paired with a process that does nothing, run right
     // after it, so that the machine's drift cancels out of their
     // difference; the peers take turns, a block of pairs each, so that
@@ -355,17 +361,35 @@ fn open_hit_exit(peers: &[&str], n: usize) -> Vec<(Duration, u64)> {
             }
         }
     }
-    for dir in dirs {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    runs.into_iter()
+    let opens = runs
+        .into_iter()
         .map(|(mut extra, mut peaks)| {
             extra.sort();
             peaks.sort();
             (extra[OPEN_PAIRS / 2], peaks[OPEN_PAIRS / 2])
         })
-        .collect()
+        .collect();
+    // Then reruns that hit as many entries as the cache holds, in turns.
+    let mut reruns = vec![(Duration::ZERO, 0); peers.len()];
+    for _ in 0..RERUNS {
+        for ((peer, dir), (time, peak)) in peers.iter().zip(&dirs).zip(&mut reruns) {
+            settle();
+            let (t, p) = run_hitting(peer, dir, n);
+            *time += t.saturating_sub(run("nothing", dir).0) / RERUNS as u32;
+            *peak = p.max(*peak);
+        }
+    }
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    (opens, reruns)
 }
+
+/// The reruns [`open_hit_exit`] times for each peer: the mean is the
+/// figure, so that a fold one rerun in two makes is spread as it is over
+/// reruns (a median would take one or the other), and the peak RSS is
+/// the highest.
+const RERUNS: usize = 4;
 
 /// The pairs of processes [`open_hit_exit`] runs.
 const OPEN_PAIRS: usize = 100;
@@ -373,15 +397,20 @@ const OPEN_PAIRS: usize = 100;
 /// The pairs a peer runs in turn before the next peer's.
 const OPEN_BLOCK: usize = 10;
 
-/// The child of [`open_hit_exit`]: prints its peak resident KiB. With
+/// The child of [`open_hit_exit`], which hits once or `hits` times: prints
+/// its peak resident KiB. With
 /// `BENCH_PHASES` set it also tells how long opening, the hit and closing
 /// took and the page faults each took (a minor fault costs 2 to 5 µs on a
 /// virtual machine), then the times again in the now warm process (the
 /// difference is what a new process pays for first touches: code pages,
 /// heap pages, CPU probes).
-fn child(peer: &str, dir: &str) {
+fn child(peer: &str, dir: &str, hits: usize) {
     if peer != "nothing" {
-        if std::env::var_os("BENCH_PHASES").is_some() {
+        if hits > 1 {
+            // A rerun: as many hits as the cache holds entries.
+            let cache = open(peer, Path::new(dir));
+            hit_randomly(&*cache, hits as u64, hits);
+        } else if std::env::var_os("BENCH_PHASES").is_some() {
             let faults = minor_faults(); // its own first touches, not counted
             let (first, faults) = phases(peer, Path::new(dir), minor_faults().max(faults));
             let (again, _) = phases(peer, Path::new(dir), minor_faults());
@@ -477,7 +506,10 @@ fn print_row<T: Copy>(label: &str, of: &[T], value: impl Fn(T) -> f64, show: imp
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("child") => return child(&args[2], &args[3]),
+        Some("child") => {
+            let hits = args.get(4).and_then(|h| h.parse().ok()).unwrap_or(1);
+            return child(&args[2], &args[3], hits);
+        }
         // For profiling one peer's process: `fill PEER DIR N`, then
         // `child PEER DIR`, `reopen PEER DIR OPS`, `hits PEER DIR N OPS` or `big PEER DIR OPS MIB` under strace or perf
         // (`hits` and `big` print their time per hit, to compare two builds).
@@ -566,15 +598,24 @@ fn main() {
         "BENCH_PEERS_OPEN",
         vec![1_000, scale(10_000), scale(100_000)],
     ) {
-        let runs = open_hit_exit(&peers, n);
-        let label = format!("open + 1 hit + exit, {n} entries");
-        print_row(&label, &runs, |r| r.0.as_secs_f64(), |r| fmt(r.0));
-        let label = format!("… its peak RSS, {n} entries");
-        print_row(
-            &label,
-            &runs,
-            |r| r.1 as f64,
-            |r| format!("{:.1} MiB", r.1 as f64 / 1024.0),
-        );
+        let (opens, reruns) = open_hit_exit(&peers, n);
+        print_process_rows(&format!("open + 1 hit + exit, {n} entries"), &opens);
+        let label = format!("rerun: open, {n} hits, exit, {n} entries");
+        print_process_rows(&label, &reruns);
     }
+}
+
+/// A process's time over one that does nothing, and its peak resident
+/// KiB.
+type ProcessRun = (Duration, u64);
+
+/// The rows of a process's time and its peak RSS.
+fn print_process_rows(label: &str, runs: &[ProcessRun]) {
+    print_row(label, runs, |r| r.0.as_secs_f64(), |r| fmt(r.0));
+    print_row(
+        "… its peak RSS",
+        runs,
+        |r| r.1 as f64,
+        |r| format!("{:.1} MiB", r.1 as f64 / 1024.0),
+    );
 }
