@@ -151,36 +151,42 @@ impl Engine {
         };
         let mut state = State::from_snapshot(snap);
         let mut applied = Vec::new();
+        // Every hit, in order, moved here once (not through the state).
+        let mut accesses = Vec::new();
         for name in unfolded(names, &state.folded) {
             let Some(record) = self.store.get(&name)? else {
                 continue; // folded by another process meanwhile
             };
             let records = decode_record(&name, &record);
-            let mut hits = Delta {
+            drop(record);
+            let mut usage = Delta {
                 system,
                 ..Delta::default()
             };
-            for (_, d) in records {
+            for (_, mut d) in records {
                 if d.system != system || !d.is_hits_only() {
                     return Ok(None);
                 }
-                hits.extend(d);
+                accesses.append(&mut d.accesses);
+                usage.extend(d);
             }
-            state.apply(&name, hits);
+            state.apply(&name, usage);
             applied.push(name);
         }
         // This process's own hits and usage, as one more record.
         let mut own = self.index.pending(system);
+        state.apply("", own.clone());
         let taken = self.policy.take_accesses();
         own.accesses = taken.keys();
-        state.apply("", own.clone());
+        accesses.extend_from_slice(&own.accesses);
         // Hits on entries the snapshot no longer holds tell the policy
         // nothing (as in the full fold).
-        for (k, meta) in state.accesses.iter().zip(table.metas(&state.accesses)) {
+        for (k, meta) in accesses.iter().zip(table.metas(&accesses)) {
             if let Some(meta) = meta {
                 policy.access(*k, &meta);
             }
         }
+        drop(accesses);
         let name = policy.typetag_name().to_owned();
         let bytes = match postcard::to_stdvec(&policy) {
             Ok(bytes) => bytes,
