@@ -538,6 +538,9 @@ impl Engine {
     /// process committed meanwhile; merging is idempotent).
     pub(crate) fn commit(&self) -> Result<()> {
         let mut p = self.persist.lock();
+        // A fold reads the snapshot again: what lookups kept of it (up to
+        // 64 MiB) need not stay at its peak; they read it again if needed.
+        self.index.forget_base_blocks();
         if !self.store.has_compare_and_swap() {
             let _w = self.lock.writer()?;
             // Records written from here on mark themselves pending again;

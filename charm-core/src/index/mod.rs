@@ -126,6 +126,14 @@ impl Index {
         *self.base.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(table));
     }
 
+    /// Frees the snapshot's blocks that lookups kept (see
+    /// [`Table::forget_blocks`]).
+    pub(crate) fn forget_base_blocks(&self) {
+        if let Some(table) = &*self.base.read().unwrap_or_else(|e| e.into_inner()) {
+            table.forget_blocks();
+        }
+    }
+
     /// Stops searching the snapshot: memory holds the whole index (or
     /// none of what the snapshot holds is valid any more).
     pub(crate) fn drop_base(&self) {

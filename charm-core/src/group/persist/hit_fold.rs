@@ -24,6 +24,11 @@ use crate::{Error, ReplacementPolicy, Result};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// The blocks a fold of hits keeps of the snapshot it reads: it looks the
+/// hit entries up in key order, each block once (at a million entries,
+/// the default cache held 64 MiB of them for nothing).
+const PASS_BLOCKS: usize = 1 << 20;
+
 /// How a fold of hits by compare-and-swap went.
 pub(super) enum Swapped {
     /// Committed.
@@ -55,9 +60,10 @@ impl Engine {
     /// is hundreds of MB.
     pub(super) fn fold_hits(&self, p: &mut Progress) -> Result<bool> {
         let opened = self.store.open(layout::BASE)?;
-        let Some(mut table) = opened.and_then(|r| Table::open(r).ok()) else {
+        let Some(table) = opened.and_then(|r| Table::open(r).ok()) else {
             return Ok(false); // none, or damaged: the full fold reports it
         };
+        let mut table = table.with_cache_limit(PASS_BLOCKS);
         let Some(folded) = self.fold_hits_of(&mut table)? else {
             return Ok(false);
         };
@@ -90,9 +96,10 @@ impl Engine {
             return Ok(Swapped::Full);
         };
         let reader = Box::new(SharedValue(Arc::clone(&bytes)));
-        let Ok(mut table) = Table::open(reader) else {
+        let Ok(table) = Table::open(reader) else {
             return Ok(Swapped::Full);
         };
+        let mut table = table.with_cache_limit(PASS_BLOCKS);
         let Some(mut folded) = self.fold_hits_of(&mut table)? else {
             return Ok(Swapped::Full);
         };

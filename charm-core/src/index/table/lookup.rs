@@ -246,12 +246,24 @@ impl Table {
         self.head.take()
     }
 
-    /// The same table, keeping at most `bytes` of blocks.
-    #[cfg(test)]
+    /// The same table, keeping at most `bytes` of blocks (at least the
+    /// last one read): for one pass in key order, which reads each block
+    /// once, a few are enough.
     pub(crate) fn with_cache_limit(self, bytes: usize) -> Table {
         Table {
             cache_limit: bytes,
             ..self
+        }
+    }
+
+    /// Drops the blocks kept (they are read again if needed): a process
+    /// about to fold frees what its lookups cached.
+    pub(crate) fn forget_blocks(&self) {
+        let held: Vec<u64> = self.blocks.iter().map(|b| *b.key()).collect();
+        for b in held {
+            if let Some((_, gone)) = self.blocks.remove(&b) {
+                self.cached.fetch_sub(gone.bytes(), Ordering::Relaxed);
+            }
         }
     }
 
