@@ -253,6 +253,10 @@ fn the_blocks_kept_stay_within_their_bound() {
         }
     }
     assert!(t.cached_bytes() > limit / 2, "and they are kept");
+    t.forget_blocks();
+    assert_eq!(t.cached_bytes(), 0, "forgotten");
+    let (k, e) = &entries(n)[n as usize / 2];
+    assert_eq!(t.find(k).unwrap().as_ref(), Some(e), "and read again");
 }
 
 #[test]
