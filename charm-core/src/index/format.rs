@@ -13,10 +13,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+mod hits;
+
 const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
 const HEAD_MAGIC: &[u8; 8] = b"CHARMHD2";
 /// Bumped on any change of the persisted structures (part of the system state).
-pub(crate) const FORMAT: u32 = 7;
+/// 8: a record's hits name each function once (see [`hits`]).
+pub(crate) const FORMAT: u32 = 8;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// A policy's persisted state, decoded only by a process that uses it.
@@ -98,6 +101,7 @@ pub(crate) struct Delta {
     pub(crate) functions: Vec<FunctionRecord>,
     /// Entries hit, in order, for the policy (recorded by groups that do
     /// not read the index, whose hits the snapshot's policy would miss).
+    #[serde(with = "hits")]
     pub(crate) accesses: Vec<EntryKey>,
 }
 
