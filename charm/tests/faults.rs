@@ -327,6 +327,46 @@ fn damage(path: &Path, how: &str, other: &Path) {
     }
 }
 
+/// A snapshot of another index format (an older charm's, say): its
+/// entries are not read, one warning says why (not "corrupt"), and the
+/// cache works on.
+#[test]
+fn a_snapshot_of_another_version_says_so_and_the_cache_starts_afresh() {
+    let dir = scratch("other-version");
+    let cache = dir.join("cache");
+    let filled = Spawn::new("values", &cache)
+        .keys(0..5)
+        .env("CHARM_FAULT_MODE", "commit")
+        .run();
+    assert_eq!(filled.computed, 5);
+    // The header's format number, the four bytes after the magic.
+    let base = cache.join("index/base.charm");
+    let mut bytes = std::fs::read(&base).unwrap();
+    let format = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+    bytes[8..12].copy_from_slice(&(format - 1).to_le_bytes());
+    std::fs::write(&base, bytes).unwrap();
+    let out = Spawn::new("values", &cache).keys(0..5).run();
+    // Values the index kept are computed again; objects are still found
+    // by their keys.
+    assert!(out.computed > 0, "the other version's entries are not read");
+    assert_eq!(
+        out.stderr.matches("charm warning").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("written by another version of charm")
+            && out.stderr.contains(&format!("index format {}", format - 1))
+            && !out.stderr.contains("was corrupt"),
+        "{}",
+        out.stderr
+    );
+    let again = Spawn::new("values", &cache).keys(0..5).run();
+    assert_eq!(again.computed, 0, "the values computed again are kept");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn every_file_kind_times_every_damage_is_a_miss_and_the_cache_recovers() {
     let dir = scratch("damage");

@@ -10,7 +10,7 @@ use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, warn_failure, warn_once, Op};
 use crate::index::format::{self, Delta};
 use crate::index::state::State;
-use crate::index::table::Table;
+use crate::index::table::{Table, OTHER_VERSION};
 use crate::keys::layout;
 use crate::{BuildDigestHasher, Error, Result, StoredVersion};
 use charm_freeze::Digest;
@@ -320,6 +320,7 @@ impl Engine {
                 Ok(table) => Some(table),
                 Err(err) => {
                     emit(Op::Corrupt, None, None, None, &err.to_string());
+                    self.warn_if_other_version(&err);
                     None
                 }
             },
@@ -466,27 +467,46 @@ impl Engine {
         }
     }
 
-    /// Moves a corrupt snapshot aside (reported) so the cache goes on empty.
+    /// Moves a corrupt snapshot, or one another version of charm wrote,
+    /// aside (reported) so the cache goes on empty.
     fn set_aside(&self, base: &str, bytes: &[u8], err: &Error) {
         let aside = format!("{}{}", layout::CORRUPT, stamp());
         let moved = self
             .store
             .put(&aside, bytes)
             .and_then(|_| self.store.delete(base));
-        let detail = match moved {
-            Ok(_) => format!("{err}; set aside as {aside}, continuing with an empty index"),
-            Err(e) => {
-                format!("{err}; could not set it aside ({e}), continuing with an empty index")
-            }
+        let kept = match moved {
+            Ok(_) => format!("set aside as {aside}"),
+            Err(e) => format!("could not set it aside ({e})"),
         };
+        let detail = format!("{err}; {kept}, continuing with an empty index");
         emit(Op::Corrupt, None, None, None, &detail);
-        warn_once(
-            "corrupt-index",
-            &format!(
-                "the cache index in {} was corrupt: {detail}",
-                self.store.describe()
-            ),
+        if !self.warn_if_other_version(err) {
+            let store = self.store.describe();
+            let message = format!("the cache index in {store} was corrupt: {detail}");
+            warn_once("corrupt-index", &message);
+        }
+    }
+
+    /// Warns (once) that the snapshot was written by another version of
+    /// charm, if `err` says so: not damage, and the user should know why
+    /// values are computed again.
+    fn warn_if_other_version(&self, err: &Error) -> bool {
+        let Error::Corrupt { what, why } = err else {
+            return false;
+        };
+        if what != OTHER_VERSION {
+            return false;
+        }
+        let message = format!(
+            "the cache index in {} was written by another version of charm ({why}): this \
+             one starts it afresh and computes values again; the old index is moved to \
+             {}* when the new one is first written whole",
+            self.store.describe(),
+            layout::CORRUPT
         );
+        warn_once("other-version-index", &message);
+        true
     }
 
     pub(crate) fn refresh(&self) -> Result<()> {

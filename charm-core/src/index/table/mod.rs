@@ -75,6 +75,10 @@ const MAGIC: &[u8; 8] = b"CHARMIX7";
 /// What every layout's magic starts with (an older one is "another
 /// version", not "foreign").
 const MAGIC_FAMILY: &[u8] = b"CHARMIX";
+
+/// What a snapshot another version of charm wrote is, in its error: not
+/// damage, and said so to the user.
+pub(crate) const OTHER_VERSION: &str = "index snapshot of another charm version";
 const HEADER: usize = 96;
 /// Bytes a block's head spends per record besides the record: its key
 /// prefix and where it ends.
@@ -195,16 +199,17 @@ impl Layout {
         if header.len() < HEADER || !header.starts_with(MAGIC_FAMILY) {
             return Err(bad("not a charm index snapshot (foreign or truncated)"));
         }
+        let other = |why: String| Error::corrupt(OTHER_VERSION, why);
         if &header[..8] != MAGIC {
-            return Err(bad(&format!(
-                "an index snapshot of another charm version ({}), this charm reads {}",
+            return Err(other(format!(
+                "{}, this charm reads {}",
                 String::from_utf8_lossy(&header[..8]),
                 String::from_utf8_lossy(MAGIC)
             )));
         }
         let format = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
         if format != FORMAT {
-            return Err(bad(&format!(
+            return Err(other(format!(
                 "index format {format}, this charm reads {FORMAT}"
             )));
         }
