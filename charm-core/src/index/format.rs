@@ -133,15 +133,12 @@ impl Delta {
     }
 }
 
-/// `value` after its header, in one buffer of the exact size: a record of
-/// many hits is megabytes, which growing a buffer and copying the body
-/// after the header took about as long as encoding.
+/// `value` after its header, in one buffer: the body is not copied after
+/// the header (a record of many hits is megabytes).
 fn encode<T: Serialize>(magic: &[u8; 8], value: &T) -> Result<Vec<u8>> {
-    let fail = |e| Error::plugin("index encoding", e);
-    let body_len = postcard::experimental::serialized_size(value).map_err(fail)?;
-    let mut out = Vec::with_capacity(HEADER + body_len);
-    out.resize(HEADER, 0);
-    let mut out = postcard::to_extend(value, out).map_err(fail)?;
+    let out = vec![0; HEADER];
+    let mut out =
+        postcard::to_extend(value, out).map_err(|e| Error::plugin("index encoding", e))?;
     let check = xxh3_64(&out[HEADER..]);
     let body_len = (out.len() - HEADER) as u64;
     out[..8].copy_from_slice(magic);

@@ -47,7 +47,7 @@ struct Folded {
     head: format::Head,
     applied: Vec<String>,
     own: Delta,
-    /// The hits `own` holds, as taken.
+    /// This process's hits, as taken (in `accesses` only while folded).
     taken: Taken,
 }
 
@@ -181,11 +181,10 @@ impl Engine {
             applied.push(name);
         }
         // This process's own hits and usage, as one more record.
-        let mut own = self.index.pending(system);
+        let own = self.index.pending(system);
         state.apply("", own.clone());
         let taken = self.policy.take_accesses();
-        own.accesses = taken.keys();
-        accesses.extend_from_slice(&own.accesses);
+        accesses.extend(taken.keys());
         // Hits on entries the snapshot no longer holds tell the policy
         // nothing (as in the full fold).
         for (k, meta) in accesses.iter().zip(table.metas(&accesses)) {
