@@ -20,7 +20,7 @@ use crate::index::state::State;
 use crate::index::table::Table;
 use crate::keys::layout;
 use crate::traits::obj_store::SharedValue;
-use crate::{Error, ReplacementPolicy, Result};
+use crate::{Error, ReplacementPolicy, Result, StoredReader};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -28,6 +28,14 @@ use std::sync::Arc;
 /// hit entries up in key order, each block once (at a million entries,
 /// the default cache held 64 MiB of them for nothing).
 const PASS_BLOCKS: usize = 1 << 20;
+
+/// The snapshot `reader` reads, opened for a fold's one pass; `None` if
+/// it is damaged (the full fold reports it).
+fn opened_for_a_pass(reader: Box<dyn StoredReader>) -> Option<Table> {
+    Table::open(reader)
+        .ok()
+        .map(|t| t.with_cache_limit(PASS_BLOCKS))
+}
 
 /// How a fold of hits by compare-and-swap went.
 pub(super) enum Swapped {
@@ -47,7 +55,7 @@ struct Folded {
     head: format::Head,
     applied: Vec<String>,
     own: Delta,
-    /// This process's hits, as taken (in `accesses` only while folded).
+    /// This process's hits, as taken: given back if the write fails.
     taken: Taken,
 }
 
@@ -60,10 +68,9 @@ impl Engine {
     /// is hundreds of MB.
     pub(super) fn fold_hits(&self, p: &mut Progress) -> Result<bool> {
         let opened = self.store.open(layout::BASE)?;
-        let Some(table) = opened.and_then(|r| Table::open(r).ok()) else {
+        let Some(mut table) = opened.and_then(opened_for_a_pass) else {
             return Ok(false); // none, or damaged: the full fold reports it
         };
-        let mut table = table.with_cache_limit(PASS_BLOCKS);
         let Some(folded) = self.fold_hits_of(&mut table)? else {
             return Ok(false);
         };
@@ -96,10 +103,9 @@ impl Engine {
             return Ok(Swapped::Full);
         };
         let reader = Box::new(SharedValue(Arc::clone(&bytes)));
-        let Ok(table) = Table::open(reader) else {
+        let Some(mut table) = opened_for_a_pass(reader) else {
             return Ok(Swapped::Full);
         };
-        let mut table = table.with_cache_limit(PASS_BLOCKS);
         let Some(mut folded) = self.fold_hits_of(&mut table)? else {
             return Ok(Swapped::Full);
         };

@@ -1,8 +1,7 @@
 //! A record's hits as stored: each function's name once, then per hit the
 //! index of its name and its argument key. A hit takes about 34 bytes
-//! where the whole key took 66, so the hit log holds twice the hits
-//! before it is due for folding, and is written and read in half the
-//! bytes.
+//! where the whole key took 66: the hit log is written and read in half
+//! the bytes.
 
 use crate::{BuildDigestHasher, EntryKey};
 use charm_freeze::Digest;
