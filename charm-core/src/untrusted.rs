@@ -190,7 +190,7 @@ pub fn delta_with_stats(stats: FunctionStats) -> Vec<u8> {
             obj: entries[0].1.obj_key,
             stamp: 9,
         }],
-        accesses: entries.iter().map(|(k, _)| *k).collect(),
+        accesses: entries.iter().map(|(k, e)| (*k, e.meta())).collect(),
         upserts: entries,
         functions: sample_functions(stats),
     };

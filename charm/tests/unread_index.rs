@@ -214,6 +214,45 @@ fn hits_of_unread_groups_reach_the_policy() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn a_hit_folded_after_its_entry_was_evicted_costs_no_value_and_no_byte() {
+    let dir = fresh_dir("hit-on-evicted");
+    let url = format!("dir:{}", dir.display());
+    a_then_b(&url);
+    // This process hits a, and writes that hit only when it exits...
+    let late = lru_group(&url, false);
+    assert!(!lru_value(&late, "a"), "a hit");
+    // ...after another one evicted a (its hit not known yet).
+    let g = lru_group(&url, true);
+    assert!(lru_value(&g, "c"), "c computes; the commit evicts a");
+    g.commit().unwrap();
+    drop(g);
+    drop(late);
+    // A fold of hits only tells the policy of the hit on a, which the
+    // snapshot no longer holds.
+    let g = lru_group(&url, false);
+    assert!(!lru_value(&g, "b"), "b hit");
+    g.commit().unwrap();
+    assert_eq!(hits_waiting(&url), 0, "the hits were folded");
+    drop(g);
+    std::thread::sleep(Duration::from_millis(5));
+    // The next full fold keeps the budget with the entries there are.
+    let g = lru_group(&url, true);
+    assert!(!lru_value(&g, "c"), "c hit");
+    assert!(lru_value(&g, "d"), "d computes; the commit evicts b");
+    g.commit().unwrap();
+    assert_eq!(g.len(), 2);
+    drop(g);
+    let g = lru_group(&url, true);
+    assert!(!lru_value(&g, "c") && !lru_value(&g, "d"), "c and d kept");
+    assert!(
+        lru_value(&g, "a") && lru_value(&g, "b"),
+        "a and b computed again"
+    );
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The records of hits waiting in the store at `url`: in the log, or
 /// taken, or written one by one (a store without logs).
 fn hits_waiting(url: &str) -> usize {

@@ -184,12 +184,17 @@ fn unfolded(mut names: Vec<String>, folded: &[String]) -> Vec<String> {
 /// The records of the delta record (or log of them) `name`, whose torn or
 /// damaged parts are skipped and reported.
 fn decode_record(name: &str, bytes: &[u8]) -> Vec<(u64, Delta)> {
-    let (records, damaged) = format::decode_delta_log(bytes);
-    if damaged {
+    let mut records = Vec::new();
+    for_each_record(name, bytes, |check, d| records.push((check, d)));
+    records
+}
+
+/// [`decode_record`], handing each record to `each` as it is decoded.
+fn for_each_record(name: &str, bytes: &[u8], each: impl FnMut(u64, Delta)) {
+    if format::for_each_delta(bytes, each) {
         let why = format!("{name}: damaged; what was whole is kept");
         emit(Op::Corrupt, None, None, None, &why);
     }
-    records
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -764,7 +769,7 @@ impl Engine {
         let mut p = self.persist.lock();
         let mut delta: Delta = self.index.pending(self.update_system_state()?);
         let taken = self.policy.take_accesses();
-        delta.accesses = taken.keys();
+        delta.accesses = taken.hits();
         if delta.is_empty() {
             return Ok(());
         }

@@ -14,7 +14,7 @@
 //! hits past the window wait as events.
 
 use crate::events::{emit, Op};
-use crate::index::format::PolicyState;
+use crate::index::format::{Hit, PolicyState};
 use crate::index::Index;
 use crate::{EntryKey, EntryMeta, Error, ReplacementPolicy, Result};
 use std::collections::HashSet;
@@ -76,9 +76,14 @@ pub(crate) struct Taken {
 }
 
 impl Taken {
-    /// The keys hit, in order.
-    pub(crate) fn keys(&self) -> Vec<EntryKey> {
-        self.hits.iter().map(|(_, k, _)| *k).collect()
+    /// The hits, in order, as a record holds them.
+    pub(crate) fn hits(&self) -> Vec<Hit> {
+        self.iter().collect()
+    }
+
+    /// The hits, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Hit> + '_ {
+        self.hits.iter().map(|(_, k, m)| (*k, *m))
     }
 }
 
@@ -350,6 +355,11 @@ pub(crate) fn reconcile(p: &mut Box<dyn ReplacementPolicy>, index: &Index) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The keys `taken` hit, in order.
+    fn keys(taken: &Taken) -> Vec<EntryKey> {
+        taken.hits().into_iter().map(|(k, _)| k).collect()
+    }
     use serde::{Deserialize, Serialize};
 
     /// A policy that writes down what it is told.
@@ -408,18 +418,18 @@ mod tests {
         book.added(c, META);
         // A record takes the hits, cannot be written and gives them back.
         let taken = book.take_accesses();
-        assert_eq!((taken.keys(), taken.told), (vec![a, b], true));
+        assert_eq!((keys(&taken), taken.told), (vec![a, b], true));
         book.give_back(taken);
         book.accessed(a, META);
         let expected = vec![('h', a), ('h', b), ('+', c), ('h', a)];
         assert_eq!(told(&book), expected);
         // The next record carries all three hits; the policy hears none again.
-        assert_eq!(book.take_accesses().keys(), vec![a, b, a]);
+        assert_eq!(keys(&book.take_accesses()), vec![a, b, a]);
         book.invalidated(c);
         book.accessed(b, META);
         let _ = book.state().expect("a state");
         assert!(
-            book.take_accesses().keys().is_empty(),
+            keys(&book.take_accesses()).is_empty(),
             "persisted with the state"
         );
         let mut expected = expected;
@@ -436,7 +446,7 @@ mod tests {
             assert!(!book.accessed(key(7), META), "nothing to spill");
         }
         assert!(book.accesses_overflowed());
-        assert_eq!(book.take_accesses().keys().len(), UNPERSISTED_ACCESSES);
+        assert_eq!(keys(&book.take_accesses()).len(), UNPERSISTED_ACCESSES);
         assert_eq!(told(&book).len(), hits);
     }
 
@@ -451,15 +461,15 @@ mod tests {
         assert!(!book.accesses_overflowed());
         book.added(c, META);
         let taken = book.take_accesses();
-        assert_eq!((taken.keys().len(), taken.told), (SPILL_WINDOW + 2, false));
+        assert_eq!((keys(&taken).len(), taken.told), (SPILL_WINDOW + 2, false));
         assert_eq!(told(&book), vec![('+', c)], "no hit told");
         // A hit, a record that fails and gives the spilled ones back: the
         // next record carries them, in order, still untold.
         book.accessed(b, META);
         book.give_back(taken);
         let taken = book.take_accesses();
-        assert_eq!(taken.keys().len(), SPILL_WINDOW + 3);
-        assert_eq!((taken.keys()[0], taken.keys()[SPILL_WINDOW + 2]), (a, b));
+        assert_eq!(keys(&taken).len(), SPILL_WINDOW + 3);
+        assert_eq!((keys(&taken)[0], keys(&taken)[SPILL_WINDOW + 2]), (a, b));
         assert!(!taken.told);
         // Given back once the group read the index, after a newer hit the
         // policy was told of: told once.
@@ -471,7 +481,7 @@ mod tests {
         assert_eq!(told_now.len(), 2 + SPILL_WINDOW + 3);
         let taken = book.take_accesses();
         assert!(taken.told);
-        assert_eq!(taken.keys().len(), SPILL_WINDOW + 4);
+        assert_eq!(keys(&taken).len(), SPILL_WINDOW + 4);
         assert_eq!(told(&book), told_now, "nothing told twice");
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::entry::{FunctionRecord, FunctionStats};
 use crate::keys::layout;
-use crate::{Entry, EntryKey, Error, Result};
+use crate::{Entry, EntryKey, EntryMeta, Error, Result};
 use charm_freeze::Digest;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
 const HEAD_MAGIC: &[u8; 8] = b"CHARMHD2";
 /// Bumped on any change of the persisted structures (part of the system state).
 /// 8: a record's hits name each function once (see [`hits`]).
-pub(crate) const FORMAT: u32 = 8;
+pub(crate) const FORMAT: u32 = 9;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// A policy's persisted state, decoded only by a process that uses it.
@@ -99,11 +99,15 @@ pub(crate) struct Delta {
     pub(crate) removals: Vec<Removal>,
     /// Function records; their stats are increments, not totals.
     pub(crate) functions: Vec<FunctionRecord>,
-    /// Entries hit, in order, for the policy (recorded by groups that do
-    /// not read the index, whose hits the snapshot's policy would miss).
+    /// Entries hit, in order, each with the metadata the hit found, for
+    /// the policy (recorded by groups that do not read the index, whose
+    /// hits the snapshot's policy would miss).
     #[serde(with = "hits")]
-    pub(crate) accesses: Vec<EntryKey>,
+    pub(crate) accesses: Vec<Hit>,
 }
+
+/// A hit: the entry's key, and its metadata as the hit found it.
+pub(crate) type Hit = (EntryKey, EntryMeta);
 
 impl Delta {
     /// Adds another record's changes and hits after this one's.
@@ -209,6 +213,13 @@ const MAX_LOG_DAMAGE: usize = 16;
 /// apart; and whether damage was skipped (a torn append, or worse).
 pub(crate) fn decode_delta_log(bytes: &[u8]) -> (Vec<(u64, Delta)>, bool) {
     let mut records = Vec::new();
+    let damaged = for_each_delta(bytes, |check, d| records.push((check, d)));
+    (records, damaged)
+}
+
+/// [`decode_delta_log`], handing each record to `each` as it is decoded
+/// (a log of many hits need not be held decoded whole).
+pub(crate) fn for_each_delta(bytes: &[u8], mut each: impl FnMut(u64, Delta)) -> bool {
     let (mut at, mut damage) = (0, 0);
     while at < bytes.len() && damage <= MAX_LOG_DAMAGE {
         let rest = &bytes[at..];
@@ -218,7 +229,7 @@ pub(crate) fn decode_delta_log(bytes: &[u8]) -> (Vec<(u64, Delta)>, bool) {
             .filter(|len| *len <= rest.len());
         if let Some(len) = len {
             if let Ok(d) = decode_delta(&rest[..len]) {
-                records.push((record_check(rest), d));
+                each(record_check(rest), d);
                 at += len;
                 continue;
             }
@@ -232,7 +243,7 @@ pub(crate) fn decode_delta_log(bytes: &[u8]) -> (Vec<(u64, Delta)>, bool) {
             None => break,
         }
     }
-    (records, damage > 0)
+    damage > 0
 }
 
 /// The check of an encoded record (what [`decode_delta_log`] pairs it with).
@@ -294,7 +305,13 @@ mod tests {
     fn hits_record(k: u8) -> Vec<u8> {
         let d = Delta {
             system: hash(&1u8),
-            accesses: vec![key(k)],
+            accesses: vec![(
+                key(k),
+                EntryMeta {
+                    size: 1,
+                    cost_ns: 2,
+                },
+            )],
             ..Delta::default()
         };
         encode_delta(&d).unwrap()
@@ -302,7 +319,11 @@ mod tests {
 
     fn accessed(log: &[u8]) -> (Vec<EntryKey>, bool) {
         let (records, damaged) = decode_delta_log(log);
-        let keys = records.into_iter().flat_map(|(_, d)| d.accesses).collect();
+        let keys = records
+            .into_iter()
+            .flat_map(|(_, d)| d.accesses)
+            .map(|(k, _)| k)
+            .collect();
         (keys, damaged)
     }
 

@@ -184,7 +184,7 @@ impl State {
             }
         }
         self.replaced.extend(replaced);
-        self.accesses.extend(d.accesses);
+        self.accesses.extend(d.accesses.into_iter().map(|(k, _)| k));
     }
 }
 

@@ -1,49 +1,53 @@
 //! A record's hits as stored: each function's name once, then per hit the
-//! index of its name and its argument key. A hit takes about 34 bytes
-//! where the whole key took 66: the hit log is written and read in half
-//! the bytes.
+//! index of its name, its argument key, and the entry's size and cost as
+//! the hit found them (varints). A hit takes about 40 bytes where the
+//! whole key alone took 66. A fold of hits tells the policy of each with
+//! its metadata, without looking the entry up.
 
-use crate::{BuildDigestHasher, EntryKey};
+use super::Hit;
+use crate::{BuildDigestHasher, EntryKey, EntryMeta};
 use charm_freeze::Digest;
 use serde::de::Error as _;
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::HashMap;
 
-/// The hits' argument keys, each after the index of its name.
+/// The hits, each after the index of its name.
 struct Hits<'a> {
-    keys: &'a [EntryKey],
+    hits: &'a [Hit],
     index: HashMap<Digest, u32, BuildDigestHasher>,
 }
 
 impl Serialize for Hits<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.keys.len()))?;
-        for k in self.keys {
-            seq.serialize_element(&(self.index[&k.name], k.args))?;
+        let mut seq = s.serialize_seq(Some(self.hits.len()))?;
+        for (k, m) in self.hits {
+            seq.serialize_element(&(self.index[&k.name], k.args, m.size, m.cost_ns))?;
         }
         seq.end()
     }
 }
 
-pub(super) fn serialize<S: Serializer>(keys: &[EntryKey], s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn serialize<S: Serializer>(hits: &[Hit], s: S) -> Result<S::Ok, S::Error> {
     let mut names = Vec::new();
     let mut index = HashMap::default();
-    for k in keys {
+    for (k, _) in hits {
         index.entry(k.name).or_insert_with(|| {
             names.push(k.name);
             (names.len() - 1) as u32
         });
     }
-    (names, Hits { keys, index }).serialize(s)
+    (names, Hits { hits, index }).serialize(s)
 }
 
-pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EntryKey>, D::Error> {
-    let (names, hits): (Vec<Digest>, Vec<(u32, Digest)>) = Deserialize::deserialize(d)?;
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hit>, D::Error> {
+    type Stored = (Vec<Digest>, Vec<(u32, Digest, u64, u64)>);
+    let (names, hits): Stored = Deserialize::deserialize(d)?;
     hits.into_iter()
-        .map(|(i, args)| {
+        .map(|(i, args, size, cost_ns)| {
             let name = names.get(i as usize).copied();
-            name.map(|name| EntryKey { name, args })
+            let hit = |name| (EntryKey { name, args }, EntryMeta { size, cost_ns });
+            name.map(hit)
                 .ok_or_else(|| D::Error::custom("a hit names a function the record does not"))
         })
         .collect()
@@ -51,21 +55,29 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EntryKe
 
 #[cfg(test)]
 mod tests {
-    use crate::index::format::{decode_delta, encode_delta, Delta};
-    use crate::EntryKey;
+    use crate::index::format::{decode_delta, encode_delta, Delta, Hit};
+    use crate::{EntryKey, EntryMeta};
     use charm_freeze::hash;
 
-    fn hits(n: u32, names: u32) -> Vec<EntryKey> {
+    fn hits(n: u32, names: u32) -> Vec<Hit> {
         (0..n)
-            .map(|i| EntryKey {
-                name: hash(&(i % names)),
-                args: hash(&i),
+            .map(|i| {
+                let key = EntryKey {
+                    name: hash(&(i % names)),
+                    args: hash(&i),
+                };
+                // A tiny entry's: tens of bytes, microseconds.
+                let meta = EntryMeta {
+                    size: 40 + u64::from(i % 50),
+                    cost_ns: 1000 + u64::from(i) * 37,
+                };
+                (key, meta)
             })
             .collect()
     }
 
     #[test]
-    fn hits_round_trip_in_order_in_about_half_the_bytes() {
+    fn hits_round_trip_in_order_with_their_metadata_in_40_bytes_each() {
         for (n, names) in [(0, 1), (1, 1), (1000, 1), (1000, 7), (300, 300)] {
             let d = Delta {
                 accesses: hits(n, names),
@@ -75,23 +87,29 @@ mod tests {
             assert_eq!(decode_delta(&bytes).unwrap().accesses, d.accesses);
             if n == 1000 {
                 let per_hit = bytes.len() as f64 / f64::from(n);
-                assert!(per_hit < 36.0, "{per_hit} bytes a hit");
+                assert!(per_hit < 41.0, "{per_hit} bytes a hit");
             }
         }
     }
 
     #[test]
     fn a_hit_naming_a_missing_function_fails_the_record() {
-        let d = Delta {
+        let mut d = Delta {
             accesses: hits(3, 1),
             ..Delta::default()
         };
+        d.accesses[2].1 = EntryMeta {
+            size: 1,
+            cost_ns: 2,
+        };
         let mut bytes = encode_delta(&d).unwrap();
-        // The body ends with the hits: the index of the name (0), then
-        // the key (its length, 32, and its bytes) each; make the last
-        // one's index 1, of one name, and reseal the check.
-        let last = bytes.len() - 34;
+        // The body ends with the hits: the index of the name (0), the key
+        // (its length, 32, and its bytes), the size and the cost (1 and 2)
+        // each; make the last one's index 1, of one name, and reseal the
+        // check.
+        let last = bytes.len() - 36;
         assert_eq!(bytes[last..last + 2], [0, 32]);
+        assert_eq!(bytes[bytes.len() - 2..], [1, 2]);
         bytes[last] = 1;
         let check = xxhash_rust::xxh3::xxh3_64(&bytes[28..]);
         bytes[20..28].copy_from_slice(&check.to_le_bytes());

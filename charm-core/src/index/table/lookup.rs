@@ -6,7 +6,7 @@ use super::{
 };
 use crate::index::format;
 use crate::sharded::ShardedMap;
-use crate::{BuildDigestHasher, Entry, EntryKey, EntryMeta, Error, Result, StoredReader};
+use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -143,13 +143,6 @@ fn partition_near(n: usize, guess: usize, below: impl Fn(usize) -> bool) -> usiz
     i
 }
 
-/// A block a search found, and its fences (its first key's prefix and the
-/// next block's), which bound the keys it can hold.
-struct Near {
-    block: Arc<Block>,
-    fences: (u64, u64),
-}
-
 /// A chunk of the directory as read: its entries' bytes, kept as they
 /// are (a copy into `Fence`s was a page more for every process to touch),
 /// in the buffer they were read into from `at` on.
@@ -254,8 +247,8 @@ impl Table {
     }
 
     /// The same table, keeping at most `bytes` of blocks (at least the
-    /// last one read): for one pass in key order, which reads each block
-    /// once, a few are enough.
+    /// last one read).
+    #[cfg(test)]
     pub(crate) fn with_cache_limit(self, bytes: usize) -> Table {
         Table {
             cache_limit: bytes,
@@ -438,29 +431,13 @@ impl Table {
     /// object key out comes without it (zeros, and `true`): the digest of
     /// its five subkeys, which a caller holding them need not hash again.
     pub(crate) fn find_underived(&self, key: &EntryKey) -> Result<Option<(Entry, bool)>> {
-        self.find_near(key, &mut None)
-    }
-
-    /// [`find_underived`](Self::find_underived), trying `near` first (a
-    /// block, with its fences, that an earlier search found) if its fences
-    /// hold the key, and leaving there the block the directory names.
-    fn find_near(&self, key: &EntryKey, near: &mut Option<Near>) -> Result<Option<(Entry, bool)>> {
         let target = sort_key(key);
         let value = prefix(key);
-        let held = |n: &Near| (n.fences.0..n.fences.1).contains(&value);
-        if !near.as_ref().is_some_and(held) {
-            *near = match self.seek(value)? {
-                Some((b, fences)) => Some(Near {
-                    block: self.block(b)?,
-                    fences,
-                }),
-                None => None,
-            };
-        }
-        if let Some(Near { block, fences }) = near.as_ref() {
-            let head = Self::head(block)?;
-            if let Place::Within(record) = place(&head, &target, Some(*fences)) {
-                return self.found(record, &head, block);
+        if let Some((b, fences)) = self.seek(value)? {
+            let block = self.block(b)?;
+            let head = Self::head(&block)?;
+            if let Place::Within(record) = place(&head, &target, Some(fences)) {
+                return self.found(record, &head, &block);
             }
         }
         // The fences did not say: search the blocks [lo, hi), whose keys'
@@ -485,42 +462,6 @@ impl Table {
             }
         }
         Ok(None)
-    }
-
-    /// The metadata of the entries under `keys`, in that order (`None`:
-    /// no such entry, or a damaged one). They are found in the table's
-    /// order, each block read once: in the keys' order, a table larger
-    /// than the blocks kept would be read a block per key.
-    pub(crate) fn metas(&self, keys: &[EntryKey]) -> Vec<Option<EntryMeta>> {
-        // By the prefix the table is sorted by first: keys that share it
-        // (one in 2^64) need not be next to each other.
-        let mut order: Vec<(u64, usize)> = keys.iter().map(prefix).zip(0..).collect();
-        order.sort_unstable();
-        // The keys copied in that order in a loop of their own, whose
-        // cache misses overlap (a fifth of a fold of 100 000 hits was
-        // spent waiting for each in turn below), then read in order.
-        let sorted: Vec<(EntryKey, usize)> = order.iter().map(|&(_, i)| (keys[i], i)).collect();
-        drop(order);
-        let mut found = Vec::with_capacity(sorted.len());
-        let mut near = None;
-        let mut last: Option<(&EntryKey, Option<EntryMeta>)> = None;
-        for (key, i) in &sorted {
-            let meta = match last {
-                Some((same, meta)) if same == key => meta,
-                _ => self
-                    .find_near(key, &mut near)
-                    .ok()
-                    .flatten()
-                    .map(|(e, _)| e.meta()),
-            };
-            found.push((*i, meta));
-            last = Some((key, meta));
-        }
-        let mut metas = vec![None; keys.len()];
-        for (i, meta) in found {
-            metas[i] = meta;
-        }
-        metas
     }
 
     fn head(block: &Block) -> Result<Head<'_>> {

@@ -260,39 +260,6 @@ fn the_blocks_kept_stay_within_their_bound() {
 }
 
 #[test]
-fn metas_of_many_keys_agree_with_finds_and_read_each_block_about_once() {
-    let n = 12_000;
-    let bytes = encoded(&snapshot(n)).unwrap();
-    let reads = Arc::new(AtomicUsize::new(0));
-    let open = || {
-        let reader = Counted(WholeValue(bytes.clone()), reads.clone());
-        Table::open(Box::new(reader))
-            .unwrap()
-            .with_cache_limit(64 << 10)
-    };
-    let absent = EntryKey {
-        name: hash(&0u32),
-        args: hash(&"absent"),
-    };
-    // Scrambled, every third key twice, an absent key among them.
-    let mut keys: Vec<EntryKey> = entries(n).into_iter().map(|(k, _)| k).collect();
-    keys.extend(keys.clone().into_iter().step_by(3));
-    keys.push(absent);
-    keys.sort_by_key(|k| hash(&(k.args, "scramble")));
-    let t = open();
-    let expected: Vec<_> = keys
-        .iter()
-        .map(|k| t.find(k).unwrap().map(|e| e.meta()))
-        .collect();
-    assert_eq!(expected.iter().filter(|m| m.is_none()).count(), 1);
-    let finding = reads.swap(0, Ordering::Relaxed);
-    let t = open();
-    assert_eq!(t.metas(&keys), expected);
-    let metas = reads.load(Ordering::Relaxed);
-    assert!(metas * 20 < finding, "{metas} reads against {finding}");
-}
-
-#[test]
 fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encoded(&snapshot(50)).unwrap();
     let at = record_of(&bytes, 0, 10) + 30; // the 11th record's stamp
