@@ -768,8 +768,8 @@ impl Engine {
     pub(crate) fn write_delta(&self, fold_when_due: bool) -> Result<()> {
         let mut p = self.persist.lock();
         let mut delta: Delta = self.index.pending(self.update_system_state()?);
-        let taken = self.policy.take_accesses();
-        delta.accesses = taken.hits();
+        let mut taken = self.policy.take_accesses();
+        delta.accesses = std::mem::take(&mut taken.hits);
         if delta.is_empty() {
             return Ok(());
         }
@@ -802,6 +802,7 @@ impl Engine {
         let (written, encoded) = match written {
             Ok(written) => written,
             Err(e) => {
+                taken.hits = delta.accesses;
                 self.policy.give_back(taken);
                 return Err(e);
             }

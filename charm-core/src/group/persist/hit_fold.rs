@@ -188,8 +188,8 @@ impl Engine {
         let own = self.index.pending(system);
         state.apply("", own.clone());
         let taken = self.policy.take_accesses();
-        for (k, meta) in taken.iter() {
-            policy.access(k, &meta);
+        for (k, meta) in &taken.hits {
+            policy.access(*k, meta);
         }
         let name = policy.typetag_name().to_owned();
         let bytes = match postcard::to_stdvec(&policy) {
