@@ -396,6 +396,54 @@ impl crate::StoredReader for Counted {
 }
 
 #[test]
+fn past_a_few_blocks_a_block_is_read_with_its_neighbours() {
+    let n = 12_000; // 188 blocks
+    let bytes = encoded(&snapshot(n)).unwrap();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let t = Table::open(Box::new(Counted(WholeValue(bytes), reads.clone()))).unwrap();
+    let mut all = entries(n);
+    all.sort_by_key(|(k, _)| hash(&(k.args, "scramble")));
+    let opening = reads.swap(0, Ordering::Relaxed);
+    for (k, e) in &all {
+        assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
+    }
+    // The directory's few chunks, 16 blocks alone, then groups of 8.
+    let read = reads.load(Ordering::Relaxed);
+    assert!(
+        read <= 4 + 16 + 188 / 8 + 16,
+        "{read} reads after {opening}"
+    );
+}
+
+#[test]
+fn crafted_directories_in_a_table_read_by_groups_miss_and_never_panic() {
+    let n = 12_000;
+    let good = encoded(&snapshot(n)).unwrap();
+    let entry = |b: usize| directory_of(&good) + 24 * b;
+    let mut misplaced = good.clone();
+    misplaced[entry(41)..entry(41) + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    let mut swapped = good.clone();
+    swapped.copy_within(entry(60)..entry(60) + 24, entry(61));
+    swapped[entry(60)..entry(60) + 24].copy_from_slice(&good[entry(61)..entry(61) + 24]);
+    let mut shrunk = good.clone();
+    shrunk[entry(90) + 16..entry(90) + 24].copy_from_slice(&0u64.to_le_bytes()); // no head
+    for bytes in [misplaced, swapped, shrunk] {
+        let t = table(bytes);
+        let mut found = 0;
+        for (k, e) in entries(n) {
+            if let Ok(Some(got)) = t.find(&k) {
+                assert_eq!(got, e, "what is found is the key's own record");
+                found += 1;
+            }
+        }
+        assert!(
+            found >= n - 3 * 64,
+            "{found} found: a crafted entry loses a few blocks"
+        );
+    }
+}
+
+#[test]
 fn opening_reads_the_head_with_the_header_and_a_small_directory_too() {
     for (n, reads) in [(0, 1), (1000, 2), (12_000, 2), (40_000, 3)] {
         let snap = snapshot(n);
