@@ -7,7 +7,7 @@
 
 use crate::entry::{FunctionRecord, FunctionStats};
 use crate::keys::layout;
-use crate::{Entry, EntryKey, EntryMeta, Error, Result};
+use crate::{Entry, EntryKey, EntryMeta, Error, Result, StoredReader};
 use charm_freeze::Digest;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -220,30 +220,109 @@ pub(crate) fn decode_delta_log(bytes: &[u8]) -> (Vec<(u64, Delta)>, bool) {
 /// [`decode_delta_log`], handing each record to `each` as it is decoded
 /// (a log of many hits need not be held decoded whole).
 pub(crate) fn for_each_delta(bytes: &[u8], mut each: impl FnMut(u64, Delta)) -> bool {
-    let (mut at, mut damage) = (0, 0);
-    while at < bytes.len() && damage <= MAX_LOG_DAMAGE {
+    let mut damage = 0;
+    read_records(bytes, 0, false, &mut damage, &mut each);
+    damage > 0
+}
+
+/// Bytes of a log [`for_each_delta_read`] reads at once (a longer record
+/// is read whole).
+pub(crate) const LOG_WINDOW: usize = 4 << 20;
+
+/// [`for_each_delta`] over the log `reader` reads, `window` bytes at a
+/// time: memory holds a window (or one record longer than it), however
+/// long the log. Hits wait in the hit log for about four reruns' worth
+/// before they are folded: at a million entries, hundreds of MB.
+pub(crate) fn for_each_delta_read(
+    reader: &dyn StoredReader,
+    window: usize,
+    mut each: impl FnMut(u64, Delta),
+) -> Result<bool> {
+    let size = reader.size();
+    let (mut pos, mut damage, mut scanning, mut want) = (0u64, 0, false, window.max(1));
+    let mut buf = Vec::new();
+    while pos < size && damage <= MAX_LOG_DAMAGE {
+        let len = (size - pos).min(want as u64) as usize;
+        buf.resize(len, 0);
+        reader.read_at(pos, &mut buf)?;
+        let more = size - pos - len as u64;
+        let (read, still) = read_records(&buf, more, scanning, &mut damage, &mut each);
+        if more == 0 {
+            break; // all of it read
+        }
+        scanning = still;
+        // Nothing whole in the window: a record longer than it, read whole
+        // by doubling (bounded by the log's length).
+        want = if read == 0 {
+            want.saturating_mul(2)
+        } else {
+            window.max(1)
+        };
+        pos += read as u64;
+    }
+    Ok(damage > 0)
+}
+
+/// Hands each whole record of `bytes` to `each`, counting damaged places
+/// in `damage` and skipping each to the next record's magic (from the
+/// start, if `scanning`). `more`: bytes of the log after these, where a
+/// record cut at the end goes on. Returns how many bytes it is done with,
+/// and whether it was scanning for a magic there.
+fn read_records(
+    bytes: &[u8],
+    more: u64,
+    mut scanning: bool,
+    damage: &mut usize,
+    each: &mut impl FnMut(u64, Delta),
+) -> (usize, bool) {
+    let mut at = 0;
+    while at < bytes.len() && *damage <= MAX_LOG_DAMAGE {
         let rest = &bytes[at..];
-        let len = (rest.len() >= HEADER)
+        if scanning {
+            match rest
+                .windows(DELTA_MAGIC.len())
+                .position(|w| w == DELTA_MAGIC)
+            {
+                Some(next) => {
+                    at += next;
+                    scanning = false;
+                    continue;
+                }
+                // A magic cut at the end is searched again with what follows.
+                None if more > 0 => {
+                    let keep = DELTA_MAGIC.len() - 1;
+                    return (at.max(bytes.len().saturating_sub(keep)), true);
+                }
+                None => break,
+            }
+        }
+        let declared = (rest.len() >= HEADER)
             .then(|| u64::from_le_bytes(rest[12..20].try_into().unwrap_or_default()))
-            .and_then(|body| usize::try_from(body).ok()?.checked_add(HEADER))
-            .filter(|len| *len <= rest.len());
-        if let Some(len) = len {
-            if let Ok(d) = decode_delta(&rest[..len]) {
+            .and_then(|body| body.checked_add(HEADER as u64));
+        let cut = match declared {
+            _ if rest.len() < HEADER => more > 0, // a header cut at the end
+            Some(len) => len > rest.len() as u64 && len <= rest.len() as u64 + more,
+            None => false, // a length past any file's
+        };
+        if cut {
+            return (at, false);
+        }
+        if let Some(len) = declared.and_then(|l| usize::try_from(l).ok()) {
+            if let Ok(d) = rest
+                .get(..len)
+                .ok_or(())
+                .and_then(|r| decode_delta(r).map_err(drop))
+            {
                 each(record_check(rest), d);
                 at += len;
                 continue;
             }
         }
-        damage += 1;
-        match rest[1..]
-            .windows(DELTA_MAGIC.len())
-            .position(|w| w == DELTA_MAGIC)
-        {
-            Some(next) => at += 1 + next,
-            None => break,
-        }
+        *damage += 1;
+        at += 1;
+        scanning = true;
     }
-    damage > 0
+    (at.min(bytes.len()), scanning)
 }
 
 /// The check of an encoded record (what [`decode_delta_log`] pairs it with).
@@ -357,6 +436,69 @@ mod tests {
         assert_eq!(accessed(&noisy), (vec![key(0), key(2)], true));
     }
 
+    /// A log of pieces: whole records of `n` hits, records cut short,
+    /// garbage, records with a flipped byte.
+    fn log_of(pieces: &[(u8, u8)]) -> Vec<u8> {
+        let mut log = Vec::new();
+        for (i, &(kind, n)) in pieces.iter().enumerate() {
+            let d = Delta {
+                system: hash(&1u8),
+                accesses: (0..n)
+                    .map(|h| {
+                        (
+                            key(h),
+                            EntryMeta {
+                                size: u64::from(h),
+                                cost_ns: i as u64,
+                            },
+                        )
+                    })
+                    .collect(),
+                ..Delta::default()
+            };
+            let mut record = encode_delta(&d).unwrap();
+            match kind % 4 {
+                0 => {}
+                1 => record.truncate(record.len() / 2),
+                2 => record = record[..usize::from(n) % 40].to_vec(),
+                _ => {
+                    let at = usize::from(n) * 7 % record.len();
+                    record[at] ^= 0x5a;
+                }
+            }
+            log.extend_from_slice(&record);
+        }
+        log
+    }
+
+    /// What a read of a log gives: each record's check and hits, and
+    /// whether damage was skipped.
+    type Read = (Vec<(u64, Vec<(EntryKey, EntryMeta)>)>, bool);
+
+    fn read_whole(log: &[u8]) -> Read {
+        let mut got = Vec::new();
+        let damaged = for_each_delta(log, |c, d| got.push((c, d.accesses)));
+        (got, damaged)
+    }
+
+    fn read_by_windows(log: &[u8], window: usize) -> Read {
+        let reader = crate::traits::obj_store::WholeValue(log.to_vec());
+        let mut got = Vec::new();
+        let damaged = for_each_delta_read(&reader, window, |c, d| got.push((c, d.accesses)));
+        (got, damaged.unwrap())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_log_read_a_window_at_a_time_reads_as_it_does_whole(
+            pieces in proptest::collection::vec((0u8..8, 0u8..40), 0..12),
+            window in 1usize..700,
+        ) {
+            let log = log_of(&pieces);
+            proptest::prop_assert_eq!(read_by_windows(&log, window), read_whole(&log));
+        }
+    }
+
     #[test]
     fn a_crafted_log_costs_a_bounded_search() {
         // Headers that claim the whole rest of the file, over and over:
@@ -372,5 +514,8 @@ mod tests {
         let (keys, damaged) = accessed(&crafted);
         assert!(damaged);
         assert!(keys.is_empty(), "past the damage it stops: {keys:?}");
+        for window in [64, LOG_WINDOW] {
+            assert_eq!(read_by_windows(&crafted, window), (Vec::new(), true));
+        }
     }
 }
