@@ -55,10 +55,20 @@ pub fn snapshot(bytes: &[u8]) -> bool {
 }
 
 /// Decodes a delta record, or a log of them as the hit log is read (a
-/// damaged part skipped), and applies it, under two names, to an empty
-/// state.
+/// damaged part skipped; read whole, and a window of 64 bytes at a time,
+/// which must agree), and applies it, under two names, to an empty state.
 pub fn delta(bytes: &[u8]) -> bool {
-    let mut records = format::decode_delta_log(bytes).0.into_iter();
+    let (whole, _) = format::decode_delta_log(bytes);
+    let mut by_windows = Vec::new();
+    let reader = crate::traits::obj_store::WholeValue(bytes.to_vec());
+    let _ = format::for_each_delta_read(&reader, 64, |c, d| by_windows.push((c, d)));
+    let checks = |r: &[(u64, format::Delta)]| r.iter().map(|(c, _)| *c).collect::<Vec<_>>();
+    assert_eq!(
+        checks(&whole),
+        checks(&by_windows),
+        "a log reads alike by windows"
+    );
+    let mut records = whole.into_iter();
     let Some((_, mut d)) = records.next() else {
         return false;
     };

@@ -211,6 +211,7 @@ const MAX_LOG_DAMAGE: usize = 16;
 /// The records of a log of delta records appended one after another (a
 /// record alone is a log of one), each with its check, which tells records
 /// apart; and whether damage was skipped (a torn append, or worse).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn decode_delta_log(bytes: &[u8]) -> (Vec<(u64, Delta)>, bool) {
     let mut records = Vec::new();
     let damaged = for_each_delta(bytes, |check, d| records.push((check, d)));
