@@ -37,11 +37,12 @@ const MAX_UNFOLDED_BYTES: u64 = 16 << 20;
 /// bytes), so reruns that hit every entry fold every fourth one. A fold
 /// of hits costs mostly what does not grow with them (the policy's state
 /// decoded and encoded, the snapshot written again; telling the policy
-/// of a hit takes about 0.1 µs): at 100 000 entries, reruns took 139 ms
-/// on average against 161 when every other one folded (64 bytes an
-/// entry), peaking at 49 MB against 39 before the log was read a window
-/// at a time. At 16 bytes an entry (a sixteenth of a 256-byte record, as
-/// records of hits were counted), each one folded at its exit.
+/// of a hit takes about 0.1 µs): at 100 000 entries, reruns took 145 ms
+/// on average against 170 when every other one folded (64 bytes an
+/// entry), and peak at 39 MB as they did, the log being read a window at
+/// a time (read whole, 49 MB). At 16 bytes an entry (a sixteenth of a
+/// 256-byte record, as records of hits were counted), each one folded at
+/// its exit.
 const HIT_LOG_BYTES_PER_ENTRY: u64 = 128;
 
 /// Bytes of hit log due for folding whatever the index's size: the

@@ -167,7 +167,7 @@ impl Engine {
             let mut hits_only = true;
             // Each record's hits told as it is decoded, in order, the log
             // read a window at a time (at 100 000 entries, four reruns'
-            // hits are 15 MB of log, and were 60 MB decoded). Should one
+            // hits are 15 MB of log, and 32 MB decoded). Should one
             // turn out not to be hits only, this policy, the stored one
             // decoded, is dropped untold.
             let damaged = format::for_each_delta_read(&*record, format::LOG_WINDOW, |_, mut d| {

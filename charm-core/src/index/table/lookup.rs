@@ -417,8 +417,8 @@ impl Table {
     }
 
     /// The blocks of `b`'s group of [`GROUP`] neighbours, in one read, if
-    /// they are all short enough to be read whole and this process does
-    /// not hold them yet; block `b` of them. `None` (nothing read) when
+    /// they are all short enough to be read whole (those read before are
+    /// kept as they are); block `b` of them. `None` (nothing read) when
     /// they are not (the caller reads `b` alone). Random lookups over a
     /// table read every block sooner or later: a read per group instead
     /// of per block took a twelfth off 20 000 tiny hits at 100 000
@@ -438,10 +438,12 @@ impl Table {
         else {
             return Ok(None);
         };
-        if end - start > GROUP_READ {
+        // In order unless the directory changed between two reads of it
+        // (written in place: crafted), which leaves `b` to be read alone.
+        let Some(len) = end.checked_sub(start).filter(|len| *len <= GROUP_READ) else {
             return Ok(None);
-        }
-        let mut bytes = vec![0u8; (end - start) as usize];
+        };
+        let mut bytes = vec![0u8; len as usize];
         self.reader
             .read_at(self.layout.blocks_at() + start, &mut bytes)?;
         let mut wanted = None;
@@ -449,11 +451,15 @@ impl Table {
             if g != b && self.blocks.get(&g).is_some() {
                 continue; // read before: kept as it is
             }
-            // Each span lies within the group's (one block's end is the
+            // Each span lies within the group's: one block's end is the
             // next one's start, and a span is sane only if it ends after
-            // it starts).
-            let Some(own) = bytes.get((span.start - start) as usize..(span.end - start) as usize)
-            else {
+            // it starts (unless the directory changed under the reads).
+            let within = |at: u64| at.checked_sub(start).map(|at| at as usize);
+            let own = match (within(span.start), within(span.end)) {
+                (Some(from), Some(to)) => bytes.get(from..to),
+                _ => None,
+            };
+            let Some(own) = own else {
                 return Err(misplaced());
             };
             let block = self.keep(g, self.parsed(g, own.to_vec(), span, true)?);
