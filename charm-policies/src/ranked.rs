@@ -183,7 +183,10 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for RankingVisitor<P> {
     }
 }
 
-/// The stored keys, in rank order, each naming its function by its index
+/// Keys decoded before they are put in the map (a quarter of a MiB).
+const DECODE_CHUNK: usize = 4096;
+
+/// The stored keys (in rank order if it was built), each naming its function by its index
 /// in `names`; at most `most` of them (what their bytes can hold).
 struct StoredKeys<'n, P> {
     names: &'n [Digest],
@@ -208,19 +211,29 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for StoredKeys<'_, P> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ranked<P>, A::Error> {
         let n = seq.size_hint().unwrap_or(0).min(self.most);
-        let mut keys = Vec::with_capacity(n);
-        while let Some((name, args, p)) = seq.next_element::<(u32, Digest, P)>()? {
-            let Some(&name) = self.names.get(name as usize) else {
-                return Err(serde::de::Error::custom("a key names no function"));
-            };
-            keys.push((EntryKey { name, args }, p));
+        let mut rank = HashMap::with_capacity_and_hasher(n, BuildDigestHasher::default());
+        // Decoded a chunk at a time, each chunk then put in the map in a
+        // loop of its own: the inserts, a cache miss each at a fold's
+        // sizes, overlap there (twice as fast as an insert per key
+        // decoded), and memory holds a chunk of keys, not a list of all of
+        // them beside the map (72 MB at a million entries). A key given
+        // twice keeps its last rank.
+        let mut chunk = Vec::with_capacity(DECODE_CHUNK.min(n));
+        loop {
+            let next = seq.next_element::<(u32, Digest, P)>()?;
+            if let Some((name, args, p)) = next {
+                let Some(&name) = self.names.get(name as usize) else {
+                    return Err(serde::de::Error::custom("a key names no function"));
+                };
+                chunk.push((EntryKey { name, args }, p));
+            }
+            if next.is_none() || chunk.len() == DECODE_CHUNK {
+                rank.extend(chunk.drain(..));
+            }
+            if next.is_none() {
+                return Ok(Ranked { rank, queue: None });
+            }
         }
-        // The map in a loop of its own: its inserts, a cache miss each at
-        // a fold's sizes, overlap there (twice as fast as in the loop
-        // above). A key given twice keeps its last rank.
-        let mut rank = HashMap::with_capacity_and_hasher(keys.len(), BuildDigestHasher::default());
-        rank.extend(keys);
-        Ok(Ranked { rank, queue: None })
     }
 }
 

@@ -71,18 +71,21 @@ pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Re
             "a snapshot's system state replaced",
         ));
     }
-    let encoded = encode_meta(meta)?;
-    old.truncate(layout.meta_at() as usize);
-    old.extend_from_slice(&encoded);
+    // Encoded where the old meta section was, not apart and copied there
+    // (the policy's state, most of it, is megabytes).
+    let meta_at = layout.meta_at() as usize;
+    old.truncate(meta_at);
+    let mut new = postcard::to_extend(&meta_out(meta), old)
+        .map_err(|e| Error::plugin("index encoding", e))?;
     let header = header(
         layout.records,
         layout.block_bytes,
-        &encoded,
+        &new[meta_at..],
         meta.system,
         head,
     );
-    old.splice(..HEADER + layout.head as usize, header);
-    Ok(old)
+    new.splice(..HEADER + layout.head as usize, header);
+    Ok(new)
 }
 
 /// The meta section of `bytes`, a snapshot whose header `layout` read,
@@ -104,13 +107,17 @@ pub(super) fn decode_meta(meta: &[u8], layout: &Layout) -> Result<Meta> {
 
 /// The meta section of `snap` (its entries are not read).
 fn encode_meta(snap: &Snapshot) -> Result<Vec<u8>> {
-    let meta = MetaOut {
+    postcard::to_stdvec(&meta_out(snap)).map_err(|e| Error::plugin("index encoding", e))
+}
+
+/// What the meta section of `snap` holds, as it is written.
+fn meta_out(snap: &Snapshot) -> MetaOut<'_> {
+    MetaOut {
         system: snap.system,
         functions: &snap.functions,
         policy: &snap.policy,
         folded: &snap.folded,
-    };
-    postcard::to_stdvec(&meta).map_err(|e| Error::plugin("index encoding", e))
+    }
 }
 
 /// Decodes a whole snapshot. Records that fail their check, or whose
