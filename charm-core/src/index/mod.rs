@@ -26,7 +26,7 @@ use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
 use state::State;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use table::Table;
 
@@ -56,6 +56,13 @@ pub(crate) struct Index {
     base: RwLock<Option<Arc<Table>>>,
     /// Entries of `base` this process removed or replaced.
     masked: ShardedMap<EntryKey, (), BuildDigestHasher, FEW>,
+    /// Whether `entries`, and `masked`, ever held a key: until then a
+    /// lookup skips them (a process that only hits never fills either,
+    /// and two map lookups were a twentieth of a tiny hit). Set before a
+    /// key goes in, never cleared: a lookup that finds a map unused
+    /// comes before any insert into it.
+    entries_used: AtomicBool,
+    masked_used: AtomicBool,
 }
 
 /// What a merge with the persisted index dropped.
@@ -87,10 +94,18 @@ impl Index {
     /// A copy of the entry under `key` (the shard is locked only while
     /// copying), or else the snapshot's, searched in place.
     pub(crate) fn get(&self, key: &EntryKey) -> Option<Entry> {
-        match self.entries.get(key) {
-            Some(e) => Some(e.value().clone()),
+        match self.in_memory(key) {
+            Some(e) => Some(e),
             None => self.in_base(key),
         }
+    }
+
+    /// A copy of the entry memory holds under `key`, if any.
+    fn in_memory(&self, key: &EntryKey) -> Option<Entry> {
+        if !self.entries_used.load(Ordering::Acquire) {
+            return None;
+        }
+        self.entries.get(key).map(|e| e.value().clone())
     }
 
     /// [`get`](Self::get), except that an entry of the snapshot whose
@@ -98,8 +113,8 @@ impl Index {
     /// (zeros, and `true`; see [`Table::find_underived`]): a call, which
     /// holds those subkeys, needs it only to read an object.
     pub(crate) fn get_underived(&self, key: &EntryKey) -> Option<(Entry, bool)> {
-        match self.entries.get(key) {
-            Some(e) => Some((e.value().clone(), false)),
+        match self.in_memory(key) {
+            Some(e) => Some((e, false)),
             None => self.base_holding(key)?.find_underived(key).ok().flatten(),
         }
     }
@@ -118,7 +133,8 @@ impl Index {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
-        (!self.masked.contains_key(key)).then_some(base)
+        let masked = self.masked_used.load(Ordering::Acquire) && self.masked.contains_key(key);
+        (!masked).then_some(base)
     }
 
     /// Searches `table` in place for entries memory does not hold.
@@ -148,6 +164,7 @@ impl Index {
         if obj.is_some_and(|o| old.obj_key != *o) {
             return None;
         }
+        self.masked_used.store(true, Ordering::Release);
         self.masked.insert(*key, ());
         Some(old)
     }
@@ -166,6 +183,7 @@ impl Index {
 
     fn insert_untracked(&self, key: EntryKey, entry: Entry) -> Option<Entry> {
         let size = entry.size;
+        self.entries_used.store(true, Ordering::Release);
         let old = self.entries.insert(key, entry);
         self.add_to_total(size, old.as_ref().map_or(0, |o| o.size));
         old.or_else(|| self.mask_base(&key, None))
