@@ -45,7 +45,7 @@ pub use registry::{
 pub use size::{parse_size, ByteSize, SizeArg};
 pub use switches::disabled_by_env;
 pub use traits::lock::{LockGuard, RWLock};
-pub use traits::obj_store::{valid_key, ObjStore, StoredReader, StoredVersion};
+pub use traits::obj_store::{valid_key, ObjStore, StoredReader, StoredVersion, WriteValue};
 pub use traits::pickler::{LoadVisitor, NativeFormat, Pickler};
 pub use traits::policy::{AsAny, EntryMeta, ReplacementPolicy};
 

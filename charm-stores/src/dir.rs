@@ -3,9 +3,9 @@
 use charm_core::events::{emit, Op};
 use charm_core::{
     create_temp_beside, remove_non_file, valid_key, Error, ObjStore, Result, StoredReader,
-    TEMP_MARK,
+    WriteValue, TEMP_MARK,
 };
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -104,9 +104,15 @@ impl DirObjStore {
         Ok(self.root.join(format!("{key}{SUFFIX}")))
     }
 
-    fn write_new(&self, path: &Path, value: &[u8]) -> io::Result<()> {
+    /// Writes what `write` writes to a new file beside `path`, then
+    /// renames it into place (removing a folder in the way).
+    fn write_new(
+        &self,
+        path: &Path,
+        write: &mut dyn FnMut(&mut File) -> io::Result<()>,
+    ) -> io::Result<()> {
         let (mut file, temp) = create_temp_beside(path)?;
-        let mut result = file.write_all(value).and_then(|_| fs::rename(&temp, path));
+        let mut result = write(&mut file).and_then(|_| fs::rename(&temp, path));
         if result.is_err() && remove_non_file(path) {
             result = fs::rename(&temp, path); // a folder was in the way
         }
@@ -114,6 +120,26 @@ impl DirObjStore {
             let _ = fs::remove_file(&temp);
         }
         result
+    }
+
+    /// Writes a new file at `path` with what `write` writes (see
+    /// [`write_new`](Self::write_new)), creating its folder if missing.
+    fn write_at(
+        &self,
+        path: &Path,
+        write: &mut dyn FnMut(&mut File) -> io::Result<()>,
+    ) -> Result<()> {
+        let result = match self.write_new(path, write) {
+            Err(e) if absent(&e) => {
+                if let Some(parent) = path.parent() {
+                    create_dirs(&self.root, parent)
+                        .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+                }
+                self.write_new(path, write)
+            }
+            other => other,
+        };
+        result.map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
     }
 
     /// Reads a key's file whole, without following a link or blocking on a
@@ -502,19 +528,24 @@ impl ObjStore for DirObjStore {
     }
 
     fn put(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.write_at(&self.path(key)?, &mut |file| file.write_all(value))
+    }
+
+    /// Writes straight into the new file, renamed into place once whole.
+    fn put_with(&self, key: &str, write: &mut WriteValue<'_>) -> Result<()> {
         let path = self.path(key)?;
-        let first = self.write_new(&path, value);
-        let result = match first {
-            Err(e) if absent(&e) => {
-                if let Some(parent) = path.parent() {
-                    create_dirs(&self.root, parent)
-                        .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
-                }
-                self.write_new(&path, value)
-            }
-            other => other,
-        };
-        result.map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+        // The writer's own error is returned as it is; the file's are ours.
+        let mut failed = None;
+        let written = self.write_at(&path, &mut |file| {
+            write(file).map_err(|e| {
+                failed = Some(e);
+                io::Error::other("the value's writer failed")
+            })
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => written,
+        }
     }
 
     fn delete(&self, key: &str) -> Result<bool> {

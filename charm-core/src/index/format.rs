@@ -196,6 +196,17 @@ pub(crate) fn replace_snapshot_meta(old: Vec<u8>, meta: &Snapshot, head: &[u8]) 
     super::table::replace_meta(old, meta, head)
 }
 
+/// [`replace_snapshot_meta`] of the snapshot `old` reads, written to `out`
+/// a part at a time.
+pub(crate) fn write_snapshot_with_meta(
+    old: &dyn StoredReader,
+    meta: &Snapshot,
+    head: &[u8],
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    super::table::write_with_meta(old, meta, head, out)
+}
+
 pub(crate) fn encode_delta(d: &Delta) -> Result<Vec<u8>> {
     encode(DELTA_MAGIC, d)
 }

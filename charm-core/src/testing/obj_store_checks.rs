@@ -9,7 +9,7 @@ use crate::ObjStore;
 pub type Check = fn(&dyn ObjStore);
 
 /// Every check, by name.
-pub const ALL: [(&str, Check); 12] = [
+pub const ALL: [(&str, Check); 13] = [
     ("absent_keys", absent_keys),
     ("opened_values_read_in_parts", opened_values_read_in_parts),
     (
@@ -17,6 +17,10 @@ pub const ALL: [(&str, Check); 12] = [
         observed_parts_join_to_the_value,
     ),
     ("put_replaces", put_replaces),
+    (
+        "values_written_in_parts_replace_whole_or_not_at_all",
+        values_written_in_parts_replace_whole_or_not_at_all,
+    ),
     ("empty_values", empty_values),
     ("prefix_listing", prefix_listing),
     ("deletion", deletion),
@@ -95,6 +99,39 @@ pub fn observed_parts_join_to_the_value(store: &dyn ObjStore) {
         None
     );
     assert_eq!(shown, 0, "nothing is shown of an absent key");
+}
+
+/// `put_with` stores what its writer writes, in parts, under a new key or
+/// over an old value (a folder to create included); a writer that fails
+/// leaves the old value as it was, and its error is returned.
+pub fn values_written_in_parts_replace_whole_or_not_at_all(store: &dyn ObjStore) {
+    use std::io::Write;
+    let parts = |n: u8| {
+        move |w: &mut dyn Write| -> crate::Result<()> {
+            for i in 0..n {
+                w.write_all(&[i; 1000])
+                    .map_err(|e| crate::Error::io("a part", e))?;
+            }
+            Ok(())
+        }
+    };
+    let whole = |n: u8| (0..n).flat_map(|i| [i; 1000]).collect::<Vec<u8>>();
+    for n in [2, 3] {
+        store.put_with("t/parts/new", &mut parts(n)).unwrap();
+        assert_eq!(store.get("t/parts/new").unwrap(), Some(whole(n)));
+    }
+    let mut failing = |w: &mut dyn Write| -> crate::Result<()> {
+        w.write_all(b"half")
+            .map_err(|e| crate::Error::io("a part", e))?;
+        Err(crate::Error::Config("the writer failed".into()))
+    };
+    let err = store.put_with("t/parts/new", &mut failing).unwrap_err();
+    assert!(err.to_string().contains("the writer failed"), "{err}");
+    assert_eq!(
+        store.get("t/parts/new").unwrap(),
+        Some(whole(3)),
+        "kept whole"
+    );
 }
 
 /// A second `put` replaces the first.

@@ -5,6 +5,9 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+/// What [`ObjStore::put_with`] calls to write a value.
+pub type WriteValue<'a> = dyn FnMut(&mut dyn std::io::Write) -> Result<()> + 'a;
+
 /// A flat key-value store of byte strings: a directory, memory, S3, Redis…
 ///
 /// # Contract
@@ -167,6 +170,32 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
 
     /// Stores `value` under `key`, atomically replacing any old value.
     fn put(&self, key: &str, value: &[u8]) -> Result<()>;
+
+    /// Stores under `key` what `write` writes to the sink it is given, as
+    /// [`put`](Self::put) would: the value need not be held in memory
+    /// whole (a fold of hits writes the snapshot again by copying its
+    /// blocks from the old file). `write` may be called again if a first
+    /// attempt fails (it must write the same bytes each time). The default
+    /// gathers the bytes and calls `put`.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::ObjStore;
+    /// use std::io::Write;
+    /// let dir = std::env::temp_dir().join(format!("charm-doc-put-with-{}", std::process::id()));
+    /// let store = charm_stores::DirObjStore::open(&dir).unwrap();
+    /// let mut write = |w: &mut dyn Write| {
+    ///     w.write_all(b"one").map_err(|e| charm_core::Error::io("writing", e))
+    /// };
+    /// store.put_with("index/parts", &mut write).unwrap();
+    /// assert_eq!(store.get("index/parts").unwrap().unwrap(), b"one");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    fn put_with(&self, key: &str, write: &mut WriteValue<'_>) -> Result<()> {
+        let mut value = Vec::new();
+        write(&mut value)?;
+        self.put(key, &value)
+    }
 
     /// Deletes `key`; `Ok(false)` if it was not there.
     fn delete(&self, key: &str) -> Result<bool>;

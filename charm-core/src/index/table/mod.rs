@@ -62,7 +62,7 @@ mod tests;
 mod whole;
 
 pub(crate) use lookup::Table;
-pub(crate) use whole::{decode, encode, replace_meta};
+pub(crate) use whole::{decode, encode, replace_meta, write_with_meta};
 
 use super::format::{PolicyState, FORMAT};
 use crate::entry::FunctionRecord;

@@ -486,7 +486,8 @@ fn a_long_head_is_read_on_its_own_and_a_damaged_one_refused() {
 
 #[test]
 fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
-    let snap = snapshot(1000);
+    // Over a MiB of blocks: written again from the old file in two parts.
+    let snap = snapshot(20_000);
     let old = encoded(&snap).unwrap();
     let mut meta = snapshot_of(Vec::new());
     meta.folded = (0..50).map(|i| format!("index/hits-{i}")).collect();
@@ -498,13 +499,17 @@ fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
         folded: meta.folded.clone(),
         ..Head::of(&snap, crate::layout::BASE.into(), 0)
     };
-    let new = super::replace_meta(old.clone(), &meta, &format::encode_head(&head).unwrap());
-    let new = new.unwrap();
+    let head = format::encode_head(&head).unwrap();
+    let new = super::replace_meta(old.clone(), &meta, &head).unwrap();
+    let mut streamed = Vec::new();
+    let reader = WholeValue(old.clone());
+    super::write_with_meta(&reader, &meta, &head, &mut streamed).unwrap();
+    assert!(streamed == new, "written a part at a time, the same bytes");
     // The directory and the blocks, from after the head to the meta section.
     let entries_of = |b: &[u8]| b[directory_of(b)..b.len() - word(b, 32)].to_vec();
     assert_eq!(entries_of(&new), entries_of(&old));
     let (whole, damaged) = decode(&new).unwrap();
-    assert_eq!((whole.entries.len(), damaged), (1000, 0));
+    assert_eq!((whole.entries.len(), damaged), (20_000, 0));
     assert_eq!(
         (whole.folded, whole.policy),
         (meta.folded.clone(), meta.policy.clone())
@@ -521,9 +526,10 @@ fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
     }
     meta.system = hash(&"another system");
     assert!(
-        super::replace_meta(old, &meta, &[]).is_err(),
+        super::write_with_meta(&WholeValue(old.clone()), &meta, &[], &mut Vec::new()).is_err(),
         "its records are the old one's"
     );
+    assert!(super::replace_meta(old, &meta, &[]).is_err());
 }
 
 /// A reader of bytes a test can change after the table is opened.

@@ -5,8 +5,9 @@ use super::{
     HEADER, MAGIC, SLOT,
 };
 use crate::index::format::{Snapshot, FORMAT};
-use crate::{Entry, EntryKey, Error, Result};
+use crate::{Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
+use std::io::Write;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Encodes a snapshot (its entries in any order), with `head` (an encoded
@@ -65,11 +66,7 @@ fn header(records: u64, block_bytes: u64, meta: &[u8], system: Digest, head: &[u
 pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     let layout = Layout::parse(&old, old.len() as u64)?;
     if meta.system != layout.system {
-        // Its records were written under the other one.
-        return Err(Error::plugin(
-            "index encoding",
-            "a snapshot's system state replaced",
-        ));
+        return Err(replaced_system());
     }
     // Encoded where the old meta section was, not apart and copied there
     // (the policy's state, most of it, is megabytes).
@@ -86,6 +83,56 @@ pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Re
     );
     new.splice(..HEADER + layout.head as usize, header);
     Ok(new)
+}
+
+/// The snapshot `old` reads, with `head` as its index head and the rest of
+/// `meta` (its entries are not read) as its meta section, written to
+/// `out` from `old`'s directory and blocks a part at a time: memory holds
+/// the new meta section and a part (where [`replace_meta`] holds the
+/// whole snapshot, tens of MB at a million entries).
+pub(crate) fn write_with_meta(
+    old: &dyn StoredReader,
+    meta: &Snapshot,
+    head: &[u8],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut first = [0u8; HEADER];
+    if old.size() < HEADER as u64 {
+        return Err(Error::corrupt("index snapshot", "shorter than its header"));
+    }
+    old.read_at(0, &mut first)?;
+    let layout = Layout::parse(&first, old.size())?;
+    if meta.system != layout.system {
+        return Err(replaced_system());
+    }
+    let encoded = encode_meta(meta)?;
+    let header = header(
+        layout.records,
+        layout.block_bytes,
+        &encoded,
+        meta.system,
+        head,
+    );
+    let io = |e| Error::io("cannot write the index snapshot", e);
+    out.write_all(&header).map_err(io)?;
+    let (mut at, end) = (layout.directory_at(), layout.meta_at());
+    let mut part = vec![0u8; COPY_PART.min(end - at) as usize];
+    while at < end {
+        let len = COPY_PART.min(end - at) as usize;
+        old.read_at(at, &mut part[..len])?;
+        out.write_all(&part[..len]).map_err(io)?;
+        at += len as u64;
+    }
+    out.write_all(&encoded).map_err(io)
+}
+
+/// Bytes [`write_with_meta`] copies at a time.
+const COPY_PART: u64 = 1 << 20;
+
+/// The error of a meta section of another system state than the records'.
+fn replaced_system() -> Error {
+    // Its records were written under the other one.
+    Error::plugin("index encoding", "a snapshot's system state replaced")
 }
 
 /// The meta section of `bytes`, a snapshot whose header `layout` read,
