@@ -112,9 +112,14 @@ impl DirObjStore {
         write: &mut dyn FnMut(&mut File) -> io::Result<()>,
     ) -> io::Result<()> {
         let (mut file, temp) = create_temp_beside(path)?;
-        let mut result = write(&mut file).and_then(|_| fs::rename(&temp, path));
-        if result.is_err() && remove_non_file(path) {
-            result = fs::rename(&temp, path); // a folder was in the way
+        // Renamed into place only once written whole: a writer that failed
+        // leaves what was there.
+        let mut result = write(&mut file);
+        if result.is_ok() {
+            result = fs::rename(&temp, path);
+            if result.is_err() && remove_non_file(path) {
+                result = fs::rename(&temp, path); // a folder was in the way
+            }
         }
         if result.is_err() {
             let _ = fs::remove_file(&temp);
@@ -745,6 +750,15 @@ mod tests {
             s.put(key, b"fresh").unwrap();
             assert_eq!(s.get(key).unwrap().as_deref(), Some(&b"fresh"[..]), "{key}");
         }
+        // A writer that fails with a folder in the way puts nothing there.
+        fs::create_dir_all(path("index/torn").join("inner")).unwrap();
+        let mut failing = |w: &mut dyn Write| -> Result<()> {
+            w.write_all(b"half").map_err(|e| Error::io("a part", e))?;
+            Err(Error::Config("the writer failed".into()))
+        };
+        assert!(s.put_with("index/torn", &mut failing).is_err());
+        assert!(!fs::symlink_metadata(path("index/torn")).is_ok_and(|m| m.is_file()));
+        assert_eq!(s.get("index/torn").unwrap(), None, "no torn value");
         // A file where a folder belongs.
         fs::write(dir.join("deltas"), "in the way").unwrap();
         assert_eq!(s.get("deltas/one").unwrap(), None);
