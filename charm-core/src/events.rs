@@ -2,7 +2,10 @@
 //!
 //! Every operation emits a `tracing` event with target `charm::ops`; set
 //! `CHARM_LOG=path` to also append them to `path` as JSON lines, with no
-//! subscriber set up. `charm explain` reads that log.
+//! subscriber set up. `charm explain` reads that log. A value that reads
+//! as a switch names no file: `0`, `false`, `off`, `no` or nothing log
+//! nothing, and `1`, `true`, `on` or `yes` log nothing either, with a
+//! warning that says to name the file.
 
 use crate::SubKeys;
 use charm_freeze::Digest;
@@ -94,11 +97,33 @@ pub fn read_log(text: &str) -> Vec<Event> {
         .collect()
 }
 
+/// The file `CHARM_LOG`'s value names, if any; a value that reads as a
+/// switch turned on names none, and is an error to warn of (a file named
+/// `1` in the working directory is not what it meant).
+fn log_path(value: &std::ffi::OsStr) -> Result<Option<&std::ffi::OsStr>, String> {
+    let switch = value.to_str().map(str::to_ascii_lowercase);
+    match switch.as_deref() {
+        Some("" | "0" | "false" | "off" | "no") => Ok(None),
+        Some(on @ ("1" | "true" | "on" | "yes")) => Err(format!(
+            "CHARM_LOG={on} names no file: set it to the file to log events to, \
+             say CHARM_LOG=events.jsonl; events are not logged"
+        )),
+        _ => Ok(Some(value)),
+    }
+}
+
 fn log_file() -> Option<&'static Mutex<File>> {
     static LOG: OnceLock<Option<Mutex<File>>> = OnceLock::new();
     LOG.get_or_init(|| {
         let path = std::env::var_os("CHARM_LOG")?;
-        match OpenOptions::new().create(true).append(true).open(&path) {
+        let path = match log_path(&path) {
+            Ok(path) => path?,
+            Err(warning) => {
+                warn_once("charm_log", &warning);
+                return None;
+            }
+        };
+        match OpenOptions::new().create(true).append(true).open(path) {
             Ok(f) => Some(Mutex::new(f)),
             Err(e) => {
                 warn_once(
@@ -208,5 +233,25 @@ pub fn warn_once(key: &str, message: &str) {
     tracing::warn!(target: "charm", "{message}");
     if !tracing::dispatcher::has_been_set() {
         eprintln!("charm warning: {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_path;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn a_charm_log_that_reads_as_a_switch_names_no_file() {
+        for off in ["", "0", "false", "OFF", "no"] {
+            assert_eq!(log_path(OsStr::new(off)), Ok(None), "{off:?}");
+        }
+        for on in ["1", "true", "On", "yes"] {
+            let warning = log_path(OsStr::new(on)).unwrap_err();
+            assert!(warning.contains("names no file"), "{warning}");
+        }
+        for file in ["events.jsonl", "/tmp/0/log", "10"] {
+            assert_eq!(log_path(OsStr::new(file)), Ok(Some(OsStr::new(file))));
+        }
     }
 }
