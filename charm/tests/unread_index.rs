@@ -189,6 +189,14 @@ fn a_then_b(url: &str) {
     std::thread::sleep(Duration::from_millis(5));
 }
 
+/// A fresh folder `name`, and the URL of its store, after [`a_then_b`].
+fn a_then_b_in_a_fresh_dir(name: &str) -> (PathBuf, String) {
+    let dir = fresh_dir(name);
+    let url = format!("dir:{}", dir.display());
+    a_then_b(&url);
+    (dir, url)
+}
+
 /// `c`, computed by a process that read the index: its commit evicts the
 /// least recently used of `a` and `b`, which must be `b`.
 fn c_evicts_b(url: &str) {
@@ -203,9 +211,7 @@ fn c_evicts_b(url: &str) {
 
 #[test]
 fn hits_of_unread_groups_reach_the_policy() {
-    let dir = fresh_dir("policy");
-    let url = format!("dir:{}", dir.display());
-    a_then_b(&url);
+    let (dir, url) = a_then_b_in_a_fresh_dir("policy");
     let g = lru_group(&url, false);
     assert!(!lru_value(&g, "a"), "a hit, recorded in the delta");
     drop(g);
@@ -216,9 +222,7 @@ fn hits_of_unread_groups_reach_the_policy() {
 
 #[test]
 fn a_hit_folded_after_its_entry_was_evicted_costs_no_value_and_no_byte() {
-    let dir = fresh_dir("hit-on-evicted");
-    let url = format!("dir:{}", dir.display());
-    a_then_b(&url);
+    let (dir, url) = a_then_b_in_a_fresh_dir("hit-on-evicted");
     // This process hits a, and writes that hit only when it exits...
     let late = lru_group(&url, false);
     assert!(!lru_value(&late, "a"), "a hit");
@@ -320,9 +324,7 @@ fn a_fold_of_hits_only_by_compare_and_swap_reaches_the_policy_and_the_stats() {
 /// at most), and each one reaches the stats and the policy once.
 #[test]
 fn an_unread_process_writes_its_hits_as_they_come_and_loses_none() {
-    let dir = fresh_dir("spill");
-    let url = format!("dir:{}", dir.display());
-    a_then_b(&url);
+    let (dir, url) = a_then_b_in_a_fresh_dir("spill");
     let g = lru_group(&url, false);
     let mut calls = 0u64;
     while hits_waiting(&url) == 0 {

@@ -365,12 +365,12 @@ pub(crate) fn reconcile(p: &mut Box<dyn ReplacementPolicy>, index: &Index) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::{Deserialize, Serialize};
 
     /// The keys `taken` hit, in order.
     fn keys(taken: &Taken) -> Vec<EntryKey> {
         taken.hits.iter().map(|(k, _)| *k).collect()
     }
-    use serde::{Deserialize, Serialize};
 
     /// A policy that writes down what it is told.
     #[derive(Debug, Default, Serialize, Deserialize)]
