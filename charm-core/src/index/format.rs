@@ -18,7 +18,8 @@ mod hits;
 const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
 const HEAD_MAGIC: &[u8; 8] = b"CHARMHD2";
 /// Bumped on any change of the persisted structures (part of the system state).
-/// 8: a record's hits name each function once (see [`hits`]).
+/// 8: a record's hits name each function once; 9: each hit carries its
+/// entry's size and cost (see [`hits`]).
 pub(crate) const FORMAT: u32 = 9;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
