@@ -260,6 +260,31 @@ fn the_blocks_kept_stay_within_their_bound() {
 }
 
 #[test]
+fn a_full_cache_lets_its_oldest_block_go_first() {
+    let n = 12_000; // 188 blocks
+    let bytes = encoded(&snapshot(n)).unwrap();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let t = Table::open(Box::new(Counted(WholeValue(bytes), reads.clone())))
+        .unwrap()
+        .with_cache_limit(40 << 10);
+    let mut all = entries(n);
+    all.sort_by_key(|(k, _)| super::sort_key(k));
+    // In the table's order: each block read once (past the first 16, by
+    // groups of 8), from the first to the last.
+    for (k, e) in &all {
+        assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
+    }
+    reads.store(0, Ordering::Relaxed);
+    // The last group read (blocks 184 to 187, about 18 KiB) stays whole.
+    for (k, e) in &all[all.len() - 200..] {
+        assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
+    }
+    assert_eq!(reads.load(Ordering::Relaxed), 0, "the newest blocks stay");
+    assert_eq!(t.find(&all[0].0).unwrap().as_ref(), Some(&all[0].1));
+    assert!(reads.load(Ordering::Relaxed) > 0, "the oldest went");
+}
+
+#[test]
 fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encoded(&snapshot(50)).unwrap();
     let at = record_of(&bytes, 0, 10) + 30; // the 11th record's stamp
