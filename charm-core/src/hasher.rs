@@ -23,10 +23,12 @@ pub struct DigestHasher(u64);
 pub type BuildDigestHasher = BuildHasherDefault<DigestHasher>;
 
 impl Hasher for DigestHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         self.0
     }
 
+    #[inline]
     fn write_u64(&mut self, x: u64) {
         // The multiply spreads small integers (block numbers) to the high
         // bits, which hash tables read; it costs digests nothing.

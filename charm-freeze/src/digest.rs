@@ -23,11 +23,13 @@ impl Digest {
     pub const LEN: usize = 32;
 
     /// Wraps 32 raw bytes.
+    #[inline]
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Digest(bytes)
     }
 
     /// The raw bytes.
+    #[inline]
     pub const fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -39,6 +41,7 @@ impl Digest {
 
     /// The first 8 bytes as a little-endian `u64`: a well-mixed short id,
     /// handy as an in-memory hash-map key (not a replacement for the digest).
+    #[inline]
     pub fn prefix_u64(&self) -> u64 {
         let mut b = [0u8; 8];
         b.copy_from_slice(&self.0[..8]);
@@ -57,6 +60,7 @@ impl std::hash::Hash for Digest {
 /// Bytewise (lexicographic) order; the first 8 bytes are compared as one
 /// integer, which settles almost every comparison of random digests.
 impl Ord for Digest {
+    #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         let head = |d: &Digest| {
             let mut b = [0u8; 8];
@@ -70,6 +74,7 @@ impl Ord for Digest {
 }
 
 impl PartialOrd for Digest {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
