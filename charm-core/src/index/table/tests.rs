@@ -285,6 +285,28 @@ fn a_full_cache_lets_its_oldest_block_go_first() {
 }
 
 #[test]
+fn threads_looking_up_through_a_full_cache_find_every_entry() {
+    let n = 12_000;
+    let limit = 24 << 10; // a few blocks: nearly every read evicts
+    let t = table(encoded(&snapshot(n)).unwrap()).with_cache_limit(limit);
+    let all = entries(n);
+    std::thread::scope(|s| {
+        for thread in 0..4u32 {
+            let (t, all) = (&t, &all);
+            s.spawn(move || {
+                for i in 0..3000u32 {
+                    let (k, e) = &all[(i * 7919 + thread * 104_729) as usize % all.len()];
+                    assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
+                }
+            });
+        }
+    });
+    assert!(t.cached_bytes() <= limit, "{}", t.cached_bytes());
+    t.forget_blocks();
+    assert_eq!(t.cached_bytes(), 0);
+}
+
+#[test]
 fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encoded(&snapshot(50)).unwrap();
     let at = record_of(&bytes, 0, 10) + 30; // the 11th record's stamp
