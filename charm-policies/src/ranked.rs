@@ -134,9 +134,10 @@ impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
             ranked: self,
             names: &names,
         };
-        // Sized at once (a name takes 33 bytes, a key at most 43 with a
-        // rank of two integers), not grown by doubling and copying: at a
-        // million entries the bytes are 42 MB.
+        // Sized at once (a name takes 33 bytes; a key at most 58: its
+        // name's number, 33 for its argument key, a rank of up to two
+        // integers), not grown by doubling and copying: at a million
+        // entries the bytes are 42 MB.
         let room = 16 + names.list.len() * 33 + self.rank.len() * (5 + 33 + 20);
         let stored = Stored {
             names: &names.list,

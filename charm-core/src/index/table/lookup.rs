@@ -211,8 +211,7 @@ pub(crate) struct Table {
     /// The numbers of the blocks kept, oldest first: the next to go when
     /// the cache is full (a number whose block went otherwise is skipped).
     /// Finding a victim by iterating the map instead scanned the buckets
-    /// it had emptied, further at each eviction: at a million entries,
-    /// where a rerun's lookups fill the cache, a sixth of the rerun.
+    /// earlier evictions had emptied, further at each eviction.
     kept: Mutex<VecDeque<u64>>,
     /// Reads of blocks so far: past [`SINGLE_READS`], a block is read with
     /// its neighbours.
