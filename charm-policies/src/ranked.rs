@@ -154,9 +154,9 @@ impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
 struct Numbered<'a> {
     list: Vec<&'a Digest>,
     index: HashMap<&'a Digest, u32, BuildDigestHasher>,
-    /// The name numbered or found last, and its number: keys often come
-    /// in runs of one function, and comparing a digest costs less than
-    /// looking it up.
+    /// The name numbered or found last, and its number: where one
+    /// function holds most keys, the next key's name is most often the
+    /// last one, and comparing a digest costs less than looking it up.
     last: Cell<Option<(&'a Digest, u32)>>,
 }
 
