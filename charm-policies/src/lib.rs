@@ -3,6 +3,7 @@
 mod fifo;
 mod gdsf;
 mod gdsize;
+mod interned;
 mod lfu;
 mod lru;
 mod ranked;

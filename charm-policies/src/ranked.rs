@@ -1,13 +1,13 @@
 //! The mechanism every policy here shares: entries ranked by a priority,
 //! the lowest evicted first, in O(log n).
 
-use charm_core::{BuildDigestHasher, EntryKey};
+use crate::interned::{KeyMap, Slot};
+use charm_core::EntryKey;
 use charm_freeze::Digest;
 use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::cell::Cell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
 /// Entries ranked by `P`; ties broken by key so the order is total.
@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 /// fold's time and 9 MB of its memory.
 #[derive(Debug, Clone)]
 pub(crate) struct Ranked<P: Ord + Copy> {
-    rank: HashMap<EntryKey, P, BuildDigestHasher>,
+    rank: KeyMap<P>,
     /// Every entry of `rank` in rank order, once built.
     queue: Option<BTreeSet<(P, EntryKey)>>,
 }
@@ -26,7 +26,7 @@ pub(crate) struct Ranked<P: Ord + Copy> {
 impl<P: Ord + Copy> Default for Ranked<P> {
     fn default() -> Self {
         Ranked {
-            rank: HashMap::default(),
+            rank: KeyMap::default(),
             queue: None,
         }
     }
@@ -71,16 +71,22 @@ impl<P: Ord + Copy> Ranked<P> {
 
     /// The rank order, built now if it was not.
     fn queue(&mut self) -> &mut BTreeSet<(P, EntryKey)> {
+        let rank = &self.rank;
         self.queue.get_or_insert_with(|| {
-            let mut order: Vec<(P, EntryKey)> = self.rank.iter().map(|(k, p)| (*p, *k)).collect();
+            let mut order: Vec<(P, EntryKey)> = rank.iter().map(|(k, p)| (*p, k)).collect();
             // Built from sorted items whole, not an insert per key.
             order.sort_unstable();
             order.into_iter().collect()
         })
     }
 
+    /// Every key and its rank, in no order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (EntryKey, P)> + '_ {
+        self.rank.iter().map(|(k, p)| (k, *p))
+    }
+
     pub(crate) fn keys(&self) -> Vec<EntryKey> {
-        self.rank.keys().copied().collect()
+        self.rank.iter().map(|(k, _)| k).collect()
     }
 
     /// Takes every entry of `other`, keeping the higher rank where both
@@ -92,7 +98,7 @@ impl<P: Ord + Copy> Ranked<P> {
             // ranking ours in is far cheaper than ranking theirs in one by
             // one; the result is the same.
             let mine = std::mem::replace(self, other.clone());
-            for (k, mine) in mine.rank {
+            for (k, mine) in mine.iter() {
                 let p = match self.get(&k) {
                     Some(theirs) => pick(mine, theirs),
                     None => mine,
@@ -101,12 +107,12 @@ impl<P: Ord + Copy> Ranked<P> {
             }
             return;
         }
-        for (k, theirs) in &other.rank {
-            let p = match self.get(k) {
-                Some(mine) => pick(mine, *theirs),
-                None => *theirs,
+        for (k, theirs) in other.iter() {
+            let p = match self.get(&k) {
+                Some(mine) => pick(mine, theirs),
+                None => theirs,
             };
-            self.set(*k, p);
+            self.set(k, p);
         }
     }
 }
@@ -126,88 +132,63 @@ struct Stored<N, K> {
 
 impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut names = Numbered::default();
-        for k in self.rank.keys() {
-            names.number(&k.name);
+        // The names in use, numbered anew (a name whose keys all went is
+        // not kept).
+        let mut numbers = vec![u32::MAX; self.rank.names()];
+        let mut names: Vec<&Digest> = Vec::new();
+        for (slot, _) in self.rank.slots() {
+            let number = &mut numbers[slot.name as usize];
+            if *number == u32::MAX {
+                *number = names.len() as u32;
+                names.extend(self.rank.name(slot.name));
+            }
         }
         let keys = StoredOrder {
             ranked: self,
-            names: &names,
+            numbers: &numbers,
         };
         // Sized at once (a name takes 33 bytes; a key at most 58: its
         // name's number, 33 for its argument key, a rank of up to two
         // integers), not grown by doubling and copying: at a million
         // entries the bytes are 42 MB.
-        let room = 16 + names.list.len() * 33 + self.rank.len() * (5 + 33 + 20);
-        let stored = Stored {
-            names: &names.list,
-            keys,
-        };
+        let room = 16 + names.len() * 33 + self.rank.len() * (5 + 33 + 20);
+        let stored = Stored { names, keys };
         let bytes = postcard::to_extend(&stored, Vec::with_capacity(room))
             .map_err(serde::ser::Error::custom)?;
         s.serialize_bytes(&bytes)
     }
 }
 
-/// The function names of a ranking's keys, each numbered once.
-#[derive(Default)]
-struct Numbered<'a> {
-    list: Vec<&'a Digest>,
-    index: HashMap<&'a Digest, u32, BuildDigestHasher>,
-    /// The name numbered or found last, and its number: where one
-    /// function holds most keys, the next key's name is most often the
-    /// last one, and comparing a digest costs less than looking it up.
-    last: Cell<Option<(&'a Digest, u32)>>,
-}
-
-impl<'a> Numbered<'a> {
-    /// `name`'s number, given one if it has none.
-    fn number(&mut self, name: &'a Digest) -> u32 {
-        if let Some(n) = self.found(name) {
-            return n;
-        }
-        let n = self.list.len() as u32;
-        self.list.push(name);
-        self.index.insert(name, n);
-        self.last.set(Some((name, n)));
-        n
-    }
-
-    /// `name`'s number, if it has one.
-    fn found(&self, name: &Digest) -> Option<u32> {
-        match self.last.get() {
-            Some((last, n)) if last == name => Some(n),
-            _ => {
-                let n = *self.index.get(name)?;
-                self.last.set(Some((self.list[n as usize], n)));
-                Some(n)
-            }
-        }
-    }
-}
-
 /// A ranking's keys as stored, in rank order if it was built, else in the
-/// map's: each `(its name's number, its argument key, its rank)`, written
-/// as it is read (no list of them in between: 24 MB at a million keys).
+/// map's: each `(its name's new number, its argument key, its rank)`,
+/// written as it is read (no list of them in between: 24 MB at a million
+/// keys).
 struct StoredOrder<'a, P: Ord + Copy> {
     ranked: &'a Ranked<P>,
-    names: &'a Numbered<'a>,
+    numbers: &'a [u32],
 }
 
 impl<P: Ord + Copy + Serialize> Serialize for StoredOrder<'_, P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.ranked.rank.len()))?;
-        let mut key = |k: &EntryKey, p: &P| {
-            // Every key's name was numbered (the order holds the map's
-            // keys).
-            let name = self.names.found(&k.name).ok_or_else(|| {
-                serde::ser::Error::custom("a ranked key whose function was not numbered")
-            })?;
-            seq.serialize_element(&(name, &k.args, p))
-        };
-        match &self.ranked.queue {
-            Some(queue) => queue.iter().try_for_each(|(p, k)| key(k, p))?,
-            None => self.ranked.rank.iter().try_for_each(|(k, p)| key(k, p))?,
+        let Ranked { rank, queue } = self.ranked;
+        let mut seq = s.serialize_seq(Some(rank.len()))?;
+        match queue {
+            Some(queue) => {
+                for (p, k) in queue {
+                    // The order holds the map's keys.
+                    let slot = rank.slot(k).ok_or_else(|| {
+                        serde::ser::Error::custom("a ranked key the ranking does not hold")
+                    })?;
+                    let name = self.numbers[slot.name as usize];
+                    seq.serialize_element(&(name, &k.args, p))?;
+                }
+            }
+            None => {
+                for (slot, p) in rank.slots() {
+                    let name = self.numbers[slot.name as usize];
+                    seq.serialize_element(&(name, &slot.args, p))?;
+                }
+            }
         }
         seq.end()
     }
@@ -244,7 +225,8 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for RankingVisitor<P> {
             most: v.len() / MIN_STORED_KEY,
             _rank: PhantomData,
         };
-        keys.deserialize(&mut de).map_err(E::custom)
+        let rank = keys.deserialize(&mut de).map_err(E::custom)?;
+        Ok(Ranked { rank, queue: None })
     }
 
     fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Ranked<P>, E> {
@@ -255,8 +237,9 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for RankingVisitor<P> {
 /// Keys decoded before they are put in the map (a quarter of a MiB).
 const DECODE_CHUNK: usize = 4096;
 
-/// The stored keys (in rank order if it was built), each naming its function by its index
-/// in `names`; at most `most` of them (what their bytes can hold).
+/// The stored keys (in rank order if it was built), each naming its
+/// function by its index in `names`; at most `most` of them (what their
+/// bytes can hold).
 struct StoredKeys<'n, P> {
     names: &'n [Digest],
     most: usize,
@@ -264,23 +247,26 @@ struct StoredKeys<'n, P> {
 }
 
 impl<'de, P: Ord + Copy + DeserializeOwned> DeserializeSeed<'de> for StoredKeys<'_, P> {
-    type Value = Ranked<P>;
+    type Value = KeyMap<P>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Ranked<P>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyMap<P>, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
 impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for StoredKeys<'_, P> {
-    type Value = Ranked<P>;
+    type Value = KeyMap<P>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a ranking's keys")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ranked<P>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeyMap<P>, A::Error> {
         let n = seq.size_hint().unwrap_or(0).min(self.most);
-        let mut rank = HashMap::with_capacity_and_hasher(n, BuildDigestHasher::default());
+        let mut rank = KeyMap::with_capacity(n);
+        // The stored names numbered in the map (a name stored twice is
+        // one function).
+        let numbers: Vec<u32> = self.names.iter().map(|d| rank.number(*d)).collect();
         // Decoded a chunk at a time, each chunk then put in the map in a
         // loop of its own: the inserts, a cache miss each at a fold's
         // sizes, overlap there (twice as fast as an insert per key
@@ -291,16 +277,18 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for StoredKeys<'_, P> {
         loop {
             let next = seq.next_element::<(u32, Digest, P)>()?;
             if let Some((name, args, p)) = next {
-                let Some(&name) = self.names.get(name as usize) else {
+                let Some(&name) = numbers.get(name as usize) else {
                     return Err(serde::de::Error::custom("a key names no function"));
                 };
-                chunk.push((EntryKey { name, args }, p));
+                chunk.push((Slot { name, args }, p));
             }
             if next.is_none() || chunk.len() == DECODE_CHUNK {
-                rank.extend(chunk.drain(..));
+                for (slot, p) in chunk.drain(..) {
+                    rank.insert_slot(slot, p);
+                }
             }
             if next.is_none() {
-                return Ok(Ranked { rank, queue: None });
+                return Ok(rank);
             }
         }
     }
@@ -368,7 +356,7 @@ pub(crate) mod tests {
     /// The ranks and the queue order, as a test compares them.
     fn state(r: &super::Ranked<u64>) -> State {
         let mut r = r.clone();
-        let mut ranks: Vec<_> = r.rank.iter().map(|(k, p)| (*k, *p)).collect();
+        let mut ranks: Vec<_> = r.iter().collect();
         ranks.sort();
         (ranks, r.queue().iter().copied().collect())
     }
@@ -414,24 +402,30 @@ pub(crate) mod tests {
 
     #[test]
     fn a_key_given_twice_keeps_its_last_rank_and_one_place() {
-        let stored = |keys: Vec<(u32, u32, u64)>| {
+        let stored_by = |names: usize, keys: Vec<(u32, u32, u64)>| {
             let keys: Vec<_> = keys
                 .into_iter()
                 .map(|(n, i, p)| (n, key(i).args, p))
                 .collect();
             let stored = super::Stored {
-                names: vec![key(0).name],
+                names: vec![key(0).name; names],
                 keys,
             };
             let inner = postcard::to_allocvec(&stored).unwrap();
             let outer = postcard::to_allocvec(&serde_bytes_of(&inner)).unwrap();
             outer
         };
-        let bytes = stored(vec![(0, 1, 5), (0, 2, 1), (0, 1, 9)]);
-        let r: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
+        let stored = |keys| stored_by(1, keys);
         let mut ranks = vec![(key(1), 9), (key(2), 1)];
         ranks.sort();
-        assert_eq!(state(&r), (ranks, vec![(1, key(2)), (9, key(1))]));
+        let expected = (ranks, vec![(1, key(2)), (9, key(1))]);
+        let bytes = stored(vec![(0, 1, 5), (0, 2, 1), (0, 1, 9)]);
+        let r: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(state(&r), expected);
+        // The function's name stored twice, the key given under both.
+        let bytes = stored_by(2, vec![(0, 1, 5), (1, 2, 1), (1, 1, 9)]);
+        let r: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(state(&r), expected);
         let no_name = stored(vec![(0, 1, 5), (1, 2, 1)]);
         // No names, then a count of keys of four billion: refused at the
         // end of the bytes, having reserved no more than they can hold.
@@ -439,6 +433,32 @@ pub(crate) mod tests {
         let crafted = postcard::to_allocvec(&serde_bytes_of(crafted)).unwrap();
         for bad in [&b"\x03abc"[..], &[], &[0xff; 9], &no_name, &crafted] {
             assert!(postcard::from_bytes::<super::Ranked<u64>>(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn a_name_whose_keys_all_went_is_not_stored() {
+        let of = |f: &str, i: u32| EntryKey {
+            name: charm_freeze::hash(&f),
+            args: charm_freeze::hash(&i),
+        };
+        let mut r = super::Ranked::default();
+        r.set(of("f", 1), 1u64);
+        r.set(of("g", 1), 2);
+        r.set(of("h", 1), 3);
+        r.remove(&of("g", 1));
+        for built in [false, true] {
+            if built {
+                r.queue(); // encoded in rank order
+            }
+            let bytes = postcard::to_allocvec(&r).unwrap();
+            let inner: &[u8] = postcard::from_bytes(&bytes).unwrap();
+            type Keys = Vec<(u32, charm_freeze::Digest, u64)>;
+            let stored: super::Stored<Vec<charm_freeze::Digest>, Keys> =
+                postcard::from_bytes(inner).unwrap();
+            assert_eq!(stored.names.len(), 2, "f and h, not g");
+            let back: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(state(&back), state(&r));
         }
     }
 
