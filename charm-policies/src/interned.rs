@@ -79,7 +79,7 @@ impl<V> KeyMap<V> {
     }
 
     /// How many names are numbered (the numbers run below it).
-    pub(crate) fn names(&self) -> usize {
+    pub(crate) fn name_count(&self) -> usize {
         self.names.len()
     }
 
@@ -97,21 +97,21 @@ impl<V> KeyMap<V> {
         slot.args == key.args && names.get(slot.name as usize) == Some(&key.name)
     }
 
-    pub(crate) fn get(&self, key: &EntryKey) -> Option<&V> {
+    /// The slot holding `key` and its value, if any.
+    fn find(&self, key: &EntryKey) -> Option<&(Slot, V)> {
         let names = &self.names;
-        let found = self.slots.find(hash(&key.name, &key.args), |(s, _)| {
+        self.slots.find(hash(&key.name, &key.args), |(s, _)| {
             Self::holds(names, s, key)
-        });
-        found.map(|(_, v)| v)
+        })
+    }
+
+    pub(crate) fn get(&self, key: &EntryKey) -> Option<&V> {
+        self.find(key).map(|(_, v)| v)
     }
 
     /// The slot holding `key`, if any.
     pub(crate) fn slot(&self, key: &EntryKey) -> Option<Slot> {
-        let names = &self.names;
-        let found = self.slots.find(hash(&key.name, &key.args), |(s, _)| {
-            Self::holds(names, s, key)
-        });
-        found.map(|(s, _)| *s)
+        self.find(key).map(|(s, _)| *s)
     }
 
     /// Sets `key` to `v`; its value before, if it had one.
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(m.insert(key("g", 1), 2), None);
         assert_eq!(m.insert(key("f", 2), 3), None);
         assert_eq!(m.insert(key("f", 1), 4), Some(1));
-        assert_eq!((m.len(), m.names()), (3, 2));
+        assert_eq!((m.len(), m.name_count()), (3, 2));
         assert_eq!(m.get(&key("f", 1)), Some(&4));
         assert_eq!(m.get(&key("g", 1)), Some(&2));
         assert_eq!(m.get(&key("h", 1)), None);

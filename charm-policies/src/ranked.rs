@@ -134,7 +134,7 @@ impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // The names in use, numbered anew (a name whose keys all went is
         // not kept).
-        let mut numbers = vec![u32::MAX; self.rank.names()];
+        let mut numbers = vec![u32::MAX; self.rank.name_count()];
         let mut names: Vec<&Digest> = Vec::new();
         for (slot, _) in self.rank.slots() {
             let number = &mut numbers[slot.name as usize];
