@@ -39,8 +39,10 @@ impl Digest {
         self.to_string()
     }
 
-    /// The first 8 bytes as a little-endian `u64`: a well-mixed short id,
-    /// handy as an in-memory hash-map key (not a replacement for the digest).
+    /// The first 8 bytes as a little-endian `u64`: a well-mixed short id
+    /// of a digest computed from a value (not a replacement for the
+    /// digest, nor a hash of digests read from files, which can be chosen
+    /// to share it).
     #[inline]
     pub fn prefix_u64(&self) -> u64 {
         let mut b = [0u8; 8];
@@ -49,11 +51,19 @@ impl Digest {
     }
 }
 
-/// Feeds a `Hasher` one `u64` (the digest's first 8 bytes): a digest is
-/// already uniformly random, so hashing all 32 bytes again is wasted work.
+/// Feeds a `Hasher` all 32 bytes, as two `u128`s. A digest computed from
+/// a value is uniformly random, but one read from a file may have been
+/// chosen: digests that share their first bytes must not share a hash.
 impl std::hash::Hash for Digest {
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.prefix_u64());
+        let half = |at: usize| {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&self.0[at..at + 16]);
+            u128::from_le_bytes(b)
+        };
+        state.write_u128(half(0));
+        state.write_u128(half(16));
     }
 }
 
