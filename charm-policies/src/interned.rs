@@ -10,11 +10,22 @@
 //! one) put work between reading a key and fetching its slot, a cache
 //! miss at a fold's sizes, and a fold telling a million-key ranking three
 //! million hits took 40 % longer than with whole keys.
+//!
+//! That hash mixes the first 8 bytes of each digest, which are uniformly
+//! random for digests computed from values. Keys read from a crafted
+//! file can share them, and would all fall in one slot's chain: decoding
+//! 20 000 such keys took 180 times as long as random ones, a million
+//! would take minutes. A map that meets more than [`COLLISIONS`] keys
+//! sharing those bytes in one search hashes every key anew with
+//! [`DigestHasher`], keyed by the process's secret over all 64 bytes
+//! (which costs a fold telling hits about a third more, so only a map
+//! that needs it pays it).
 
-use charm_core::EntryKey;
+use charm_core::{DigestHasher, EntryKey};
 use charm_freeze::Digest;
 use hashbrown::HashTable;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 /// A key whose function is the name numbered `name` in its map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,13 +34,29 @@ pub(crate) struct Slot {
     pub(crate) args: Digest,
 }
 
-/// The hash a key is found by: its name's and its argument's digests are
-/// uniformly random already, so their first 8 bytes, mixed, do (what
-/// `DigestHasher` makes of an [`EntryKey`]).
-fn hash(name: &Digest, args: &Digest) -> u64 {
+/// Keys sharing the bytes the fast hash reads, met in one search, past
+/// which a map hashes its keys with the secret (random keys share them
+/// once in 2^64 pairs).
+const COLLISIONS: usize = 8;
+
+/// The fast hash: the first 8 bytes of each digest, mixed.
+fn fast(name: &Digest, args: &Digest) -> u64 {
     const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
     let name = name.prefix_u64().wrapping_mul(MIX);
     (name.rotate_left(23) ^ args.prefix_u64()).wrapping_mul(MIX)
+}
+
+/// The hash keyed by the process's secret, over every byte of the key.
+fn keyed(name: &Digest, args: &Digest) -> u64 {
+    let mut h = DigestHasher::default();
+    name.hash(&mut h);
+    args.hash(&mut h);
+    h.finish()
+}
+
+/// Whether two keys look alike to [`fast`].
+fn alike(a: (&Digest, &Digest), b: (&Digest, &Digest)) -> bool {
+    a.0.prefix_u64() == b.0.prefix_u64() && a.1.prefix_u64() == b.1.prefix_u64()
 }
 
 /// Entry keys to `V`, each key held as a [`Slot`].
@@ -40,6 +67,8 @@ pub(crate) struct KeyMap<V> {
     /// The numbers, by name digest (used when a key is added).
     numbers: HashMap<Digest, u32, charm_core::BuildDigestHasher>,
     slots: HashTable<(Slot, V)>,
+    /// Whether keys are found by [`keyed`], not [`fast`].
+    hardened: bool,
 }
 
 impl<V> Default for KeyMap<V> {
@@ -48,6 +77,7 @@ impl<V> Default for KeyMap<V> {
             names: Vec::new(),
             numbers: HashMap::default(),
             slots: HashTable::new(),
+            hardened: false,
         }
     }
 }
@@ -92,6 +122,14 @@ impl<V> KeyMap<V> {
         }
     }
 
+    /// The hash `key` is found by in this map.
+    fn hash(&self, name: &Digest, args: &Digest) -> u64 {
+        match self.hardened {
+            true => keyed(name, args),
+            false => fast(name, args),
+        }
+    }
+
     /// Whether `slot` holds `key` (whose hash found it).
     fn holds(names: &[Digest], slot: &Slot, key: &EntryKey) -> bool {
         slot.args == key.args && names.get(slot.name as usize) == Some(&key.name)
@@ -100,7 +138,7 @@ impl<V> KeyMap<V> {
     /// The slot holding `key` and its value, if any.
     fn find(&self, key: &EntryKey) -> Option<&(Slot, V)> {
         let names = &self.names;
-        self.slots.find(hash(&key.name, &key.args), |(s, _)| {
+        self.slots.find(self.hash(&key.name, &key.args), |(s, _)| {
             Self::holds(names, s, key)
         })
     }
@@ -116,33 +154,70 @@ impl<V> KeyMap<V> {
 
     /// Sets `key` to `v`; its value before, if it had one.
     pub(crate) fn insert(&mut self, key: EntryKey, v: V) -> Option<V> {
-        let h = hash(&key.name, &key.args);
-        let names = &self.names;
-        if let Some((_, old)) = self.slots.find_mut(h, |(s, _)| Self::holds(names, s, &key)) {
-            return Some(std::mem::replace(old, v));
-        }
-        let slot = Slot {
-            name: self.number(key.name),
-            args: key.args,
-        };
-        let names = &self.names;
-        let rehash = |(s, _): &(Slot, V)| hash(&names[s.name as usize], &s.args);
-        self.slots.insert_unique(h, (slot, v), rehash);
-        None
+        self.put(key, None, v)
     }
 
     /// Sets the key `slot` stands for (its number given by this map) to
     /// `v`, as [`insert`](Self::insert) does.
     pub(crate) fn insert_slot(&mut self, slot: Slot, v: V) -> Option<V> {
         let key = self.key(&slot);
-        self.insert(key, v)
+        self.put(key, Some(slot.name), v)
+    }
+
+    /// [`insert`](Self::insert), the number of `key`'s name given if it
+    /// is known.
+    fn put(&mut self, key: EntryKey, number: Option<u32>, v: V) -> Option<V> {
+        let h = self.hash(&key.name, &key.args);
+        let names = &self.names;
+        // Keys the search met that look alike to the fast hash (a chain
+        // that grows with them: crafted, see the module's doc).
+        let mut alike_met = 0;
+        let found = self.slots.find_mut(h, |(s, _)| {
+            let holds = Self::holds(names, s, &key);
+            if !holds && alike((&names[s.name as usize], &s.args), (&key.name, &key.args)) {
+                alike_met += 1;
+            }
+            holds
+        });
+        if let Some((_, old)) = found {
+            return Some(std::mem::replace(old, v));
+        }
+        if alike_met > COLLISIONS && !self.hardened {
+            self.harden();
+            return self.put(key, number, v);
+        }
+        let slot = Slot {
+            name: number.unwrap_or_else(|| self.number(key.name)),
+            args: key.args,
+        };
+        let (names, hardened) = (&self.names, self.hardened);
+        let rehash = |(s, _): &(Slot, V)| match hardened {
+            true => keyed(&names[s.name as usize], &s.args),
+            false => fast(&names[s.name as usize], &s.args),
+        };
+        self.slots.insert_unique(h, (slot, v), rehash);
+        None
+    }
+
+    /// Finds keys by [`keyed`] from now on, every key hashed anew.
+    fn harden(&mut self) {
+        let room = HashTable::with_capacity(self.len());
+        let old = std::mem::replace(&mut self.slots, room);
+        self.hardened = true;
+        let names = &self.names;
+        let rehash = |(s, _): &(Slot, V)| keyed(&names[s.name as usize], &s.args);
+        for (slot, v) in old {
+            let h = keyed(&names[slot.name as usize], &slot.args);
+            self.slots.insert_unique(h, (slot, v), rehash);
+        }
     }
 
     pub(crate) fn remove(&mut self, key: &EntryKey) -> Option<V> {
+        let h = self.hash(&key.name, &key.args);
         let names = &self.names;
-        let found = self.slots.find_entry(hash(&key.name, &key.args), |(s, _)| {
-            Self::holds(names, s, key)
-        });
+        let found = self
+            .slots
+            .find_entry(h, |(s, _)| Self::holds(names, s, key));
         found.ok().map(|entry| entry.remove().0 .1)
     }
 
@@ -186,6 +261,41 @@ mod tests {
         let mut expected = vec![(key("f", 1), 4), (key("f", 2), 3)];
         expected.sort();
         assert_eq!(all, expected);
+    }
+
+    #[test]
+    fn keys_crafted_to_share_the_fast_hash_turn_the_map_to_the_keyed_one() {
+        let mut m = KeyMap::default();
+        // Random keys never do.
+        for i in 0..5000u32 {
+            m.insert(key("f", i), i);
+        }
+        assert!(!m.hardened);
+        // Keys sharing their argument digest's first 8 bytes.
+        let crafted = |i: u32| {
+            let mut b = *charm_freeze::hash(&i).as_bytes();
+            b[..8].copy_from_slice(&[0xaa; 8]);
+            EntryKey {
+                name: charm_freeze::hash(&"f"),
+                args: Digest::from_bytes(b),
+            }
+        };
+        for i in 0..20_000u32 {
+            m.insert(crafted(i), i);
+        }
+        assert!(m.hardened, "turned at the first few");
+        for i in 0..20_000u32 {
+            assert_eq!(m.get(&crafted(i)), Some(&i));
+        }
+        for i in 0..5000u32 {
+            assert_eq!(m.get(&key("f", i)), Some(&i));
+        }
+        // Spread over the table now: the keyed hashes of the crafted keys
+        // fill nearly as many of 65 536 slots as random ones would.
+        let slots: std::collections::HashSet<u64> = (0..20_000u32)
+            .map(|i| m.hash(&crafted(i).name, &crafted(i).args) & 0xffff)
+            .collect();
+        assert!(slots.len() > 12_000, "{} slots", slots.len());
     }
 
     #[test]
