@@ -11,15 +11,16 @@
 //! miss at a fold's sizes, and a fold telling a million-key ranking three
 //! million hits took 40 % longer than with whole keys.
 //!
-//! That hash mixes the first 8 bytes of each digest, which are uniformly
-//! random for digests computed from values. Keys read from a crafted
+//! That hash reads the first 8 bytes of each digest, which are uniformly
+//! random for digests computed from values, and mixes them with the
+//! process's secret ([`DigestHasher`]), so that keys cannot be chosen to
+//! share a slot without sharing those bytes. Keys read from a crafted
 //! file can share them, and would all fall in one slot's chain: decoding
 //! 20 000 such keys took 180 times as long as random ones, a million
 //! would take minutes. A map that meets more than [`COLLISIONS`] keys
-//! sharing those bytes in one search hashes every key anew with
-//! [`DigestHasher`], keyed by the process's secret over all 64 bytes
-//! (which costs a fold telling hits about a third more, so only a map
-//! that needs it pays it).
+//! sharing those bytes in one search hashes every key anew over all 64
+//! bytes (which costs a fold telling hits about a third more, so only a
+//! map that needs it pays it).
 
 use charm_core::{DigestHasher, EntryKey};
 use charm_freeze::Digest;
@@ -39,22 +40,45 @@ pub(crate) struct Slot {
 /// once in 2^64 pairs).
 const COLLISIONS: usize = 8;
 
-/// The fast hash: the first 8 bytes of each digest, mixed.
-fn fast(name: &Digest, args: &Digest) -> u64 {
-    const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
-    let name = name.prefix_u64().wrapping_mul(MIX);
-    (name.rotate_left(23) ^ args.prefix_u64()).wrapping_mul(MIX)
+/// The hashes a map finds keys by, from a hasher holding the process's
+/// secret (copied, so that a hash reads no global).
+#[derive(Debug, Clone, Copy)]
+struct Hashes {
+    hasher: DigestHasher,
+    /// Whether keys are found by [`keyed`](Self::keyed), not
+    /// [`fast`](Self::fast).
+    hardened: bool,
 }
 
-/// The hash keyed by the process's secret, over every byte of the key.
-fn keyed(name: &Digest, args: &Digest) -> u64 {
-    let mut h = DigestHasher::default();
-    name.hash(&mut h);
-    args.hash(&mut h);
-    h.finish()
+impl Hashes {
+    /// The fast hash: the first 8 bytes of each digest, mixed with the
+    /// secret.
+    #[inline]
+    fn fast(self, name: &Digest, args: &Digest) -> u64 {
+        let mut h = self.hasher;
+        h.write_u128(u128::from(name.prefix_u64()) | u128::from(args.prefix_u64()) << 64);
+        h.finish()
+    }
+
+    /// The hash over every byte of the key, with the secret.
+    fn keyed(self, name: &Digest, args: &Digest) -> u64 {
+        let mut h = self.hasher;
+        name.hash(&mut h);
+        args.hash(&mut h);
+        h.finish()
+    }
+
+    /// The hash keys are found by now.
+    #[inline]
+    fn of(self, name: &Digest, args: &Digest) -> u64 {
+        match self.hardened {
+            true => self.keyed(name, args),
+            false => self.fast(name, args),
+        }
+    }
 }
 
-/// Whether two keys look alike to [`fast`].
+/// Whether two keys look alike to [`Hashes::fast`].
 fn alike(a: (&Digest, &Digest), b: (&Digest, &Digest)) -> bool {
     a.0.prefix_u64() == b.0.prefix_u64() && a.1.prefix_u64() == b.1.prefix_u64()
 }
@@ -67,8 +91,7 @@ pub(crate) struct KeyMap<V> {
     /// The numbers, by name digest (used when a key is added).
     numbers: HashMap<Digest, u32, charm_core::BuildDigestHasher>,
     slots: HashTable<(Slot, V)>,
-    /// Whether keys are found by [`keyed`], not [`fast`].
-    hardened: bool,
+    hashes: Hashes,
 }
 
 impl<V> Default for KeyMap<V> {
@@ -77,7 +100,10 @@ impl<V> Default for KeyMap<V> {
             names: Vec::new(),
             numbers: HashMap::default(),
             slots: HashTable::new(),
-            hardened: false,
+            hashes: Hashes {
+                hasher: DigestHasher::default(),
+                hardened: false,
+            },
         }
     }
 }
@@ -123,11 +149,9 @@ impl<V> KeyMap<V> {
     }
 
     /// The hash `key` is found by in this map.
+    #[inline]
     fn hash(&self, name: &Digest, args: &Digest) -> u64 {
-        match self.hardened {
-            true => keyed(name, args),
-            false => fast(name, args),
-        }
+        self.hashes.of(name, args)
     }
 
     /// Whether `slot` holds `key` (whose hash found it).
@@ -182,7 +206,7 @@ impl<V> KeyMap<V> {
         if let Some((_, old)) = found {
             return Some(std::mem::replace(old, v));
         }
-        if alike_met > COLLISIONS && !self.hardened {
+        if alike_met > COLLISIONS && !self.hashes.hardened {
             self.harden();
             return self.put(key, number, v);
         }
@@ -190,24 +214,21 @@ impl<V> KeyMap<V> {
             name: number.unwrap_or_else(|| self.number(key.name)),
             args: key.args,
         };
-        let (names, hardened) = (&self.names, self.hardened);
-        let rehash = |(s, _): &(Slot, V)| match hardened {
-            true => keyed(&names[s.name as usize], &s.args),
-            false => fast(&names[s.name as usize], &s.args),
-        };
+        let (names, hashes) = (&self.names, self.hashes);
+        let rehash = |(s, _): &(Slot, V)| hashes.of(&names[s.name as usize], &s.args);
         self.slots.insert_unique(h, (slot, v), rehash);
         None
     }
 
-    /// Finds keys by [`keyed`] from now on, every key hashed anew.
+    /// Finds keys by [`Hashes::keyed`] from now on, every key hashed anew.
     fn harden(&mut self) {
         let room = HashTable::with_capacity(self.len());
         let old = std::mem::replace(&mut self.slots, room);
-        self.hardened = true;
-        let names = &self.names;
-        let rehash = |(s, _): &(Slot, V)| keyed(&names[s.name as usize], &s.args);
+        self.hashes.hardened = true;
+        let (names, hashes) = (&self.names, self.hashes);
+        let rehash = |(s, _): &(Slot, V)| hashes.keyed(&names[s.name as usize], &s.args);
         for (slot, v) in old {
-            let h = keyed(&names[slot.name as usize], &slot.args);
+            let h = hashes.keyed(&names[slot.name as usize], &slot.args);
             self.slots.insert_unique(h, (slot, v), rehash);
         }
     }
@@ -270,7 +291,7 @@ mod tests {
         for i in 0..5000u32 {
             m.insert(key("f", i), i);
         }
-        assert!(!m.hardened);
+        assert!(!m.hashes.hardened);
         // Keys sharing their argument digest's first 8 bytes.
         let crafted = |i: u32| {
             let mut b = *charm_freeze::hash(&i).as_bytes();
@@ -283,7 +304,7 @@ mod tests {
         for i in 0..20_000u32 {
             m.insert(crafted(i), i);
         }
-        assert!(m.hardened, "turned at the first few");
+        assert!(m.hashes.hardened, "turned at the first few");
         for i in 0..20_000u32 {
             assert_eq!(m.get(&crafted(i)), Some(&i));
         }
@@ -294,6 +315,40 @@ mod tests {
         // fill nearly as many of 65 536 slots as random ones would.
         let slots: std::collections::HashSet<u64> = (0..20_000u32)
             .map(|i| m.hash(&crafted(i).name, &crafted(i).args) & 0xffff)
+            .collect();
+        assert!(slots.len() > 12_000, "{} slots", slots.len());
+    }
+
+    #[test]
+    fn keys_chosen_for_one_slot_of_an_unkeyed_hash_spread_over_the_fast_one() {
+        // The fast hash as it was, with no secret: anyone could solve it
+        // for argument prefixes that all land in one slot.
+        const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+        let unkeyed = |n: u64, a: u64| (n.wrapping_mul(MIX).rotate_left(23) ^ a).wrapping_mul(MIX);
+        let mut inverse = MIX; // of MIX mod 2^64, by Newton's iteration
+        for _ in 0..6 {
+            inverse = inverse.wrapping_mul(2u64.wrapping_sub(MIX.wrapping_mul(inverse)));
+        }
+        let name = charm_freeze::hash(&"f");
+        let c = name.prefix_u64().wrapping_mul(MIX).rotate_left(23);
+        let keys: Vec<EntryKey> = (0..20_000u64)
+            .map(|i| {
+                let prefix = ((i << 16) | 0x1234).wrapping_mul(inverse) ^ c;
+                let mut b = *charm_freeze::hash(&i).as_bytes();
+                b[..8].copy_from_slice(&prefix.to_le_bytes());
+                EntryKey {
+                    name,
+                    args: Digest::from_bytes(b),
+                }
+            })
+            .collect();
+        let low = |h: u64| h & 0xffff;
+        assert!(keys
+            .iter()
+            .all(|k| low(unkeyed(k.name.prefix_u64(), k.args.prefix_u64())) == 0x1234));
+        let slots: std::collections::HashSet<u64> = keys
+            .iter()
+            .map(|k| low(KeyMap::<()>::default().hashes.fast(&k.name, &k.args)))
             .collect();
         assert!(slots.len() > 12_000, "{} slots", slots.len());
     }
