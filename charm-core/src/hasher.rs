@@ -100,17 +100,22 @@ impl Hasher for DigestHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
+        // 16 bytes as two little-endian words.
+        let words = |c: &[u8]| {
+            let word = |at: usize| u64::from_le_bytes(c[at..at + 8].try_into().unwrap_or_default());
+            (word(0), word(8))
+        };
         let mut chunks = bytes.chunks_exact(16);
         for c in &mut chunks {
-            let word = |at: usize| u64::from_le_bytes(c[at..at + 8].try_into().unwrap_or_default());
-            self.mix(word(0), word(8));
+            let (a, b) = words(c);
+            self.mix(a, b);
         }
         let mut tail = [0u8; 16];
         let rest = chunks.remainder();
         tail[..rest.len()].copy_from_slice(rest);
-        let word = |at: usize| u64::from_le_bytes(tail[at..at + 8].try_into().unwrap_or_default());
+        let (a, b) = words(&tail);
         // The length tells apart inputs that differ only in trailing zeros.
-        self.mix(word(0) ^ bytes.len() as u64, word(8));
+        self.mix(a ^ bytes.len() as u64, b);
     }
 }
 

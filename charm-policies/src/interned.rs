@@ -76,6 +76,11 @@ impl Hashes {
             false => self.fast(name, args),
         }
     }
+
+    /// [`of`](Self::of) the key `slot` stands for among `names`.
+    fn of_slot(self, names: &[Digest], slot: &Slot) -> u64 {
+        self.of(&names[slot.name as usize], &slot.args)
+    }
 }
 
 /// Whether two keys look alike to [`Hashes::fast`].
@@ -215,7 +220,7 @@ impl<V> KeyMap<V> {
             args: key.args,
         };
         let (names, hashes) = (&self.names, self.hashes);
-        let rehash = |(s, _): &(Slot, V)| hashes.of(&names[s.name as usize], &s.args);
+        let rehash = |(s, _): &(Slot, V)| hashes.of_slot(names, s);
         self.slots.insert_unique(h, (slot, v), rehash);
         None
     }
@@ -226,10 +231,10 @@ impl<V> KeyMap<V> {
         let old = std::mem::replace(&mut self.slots, room);
         self.hashes.hardened = true;
         let (names, hashes) = (&self.names, self.hashes);
-        let rehash = |(s, _): &(Slot, V)| hashes.keyed(&names[s.name as usize], &s.args);
+        let rehash = |(s, _): &(Slot, V)| hashes.of_slot(names, s);
         for (slot, v) in old {
-            let h = hashes.keyed(&names[slot.name as usize], &slot.args);
-            self.slots.insert_unique(h, (slot, v), rehash);
+            self.slots
+                .insert_unique(hashes.of_slot(names, &slot), (slot, v), rehash);
         }
     }
 
