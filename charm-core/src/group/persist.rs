@@ -844,6 +844,8 @@ impl Engine {
             Written::Stored(name) => name.as_str(),
         };
         emit(Op::IndexWrite, None, None, None, &format!("delta {to}"));
+        taken.hits = std::mem::take(&mut delta.accesses);
+        self.policy.recycle(taken);
         let due = if p.unfolded_bytes > MAX_UNFOLDED_BYTES {
             true // every open reads them all
         } else if self.is_loaded() {

@@ -21,8 +21,15 @@ struct Hits<'a> {
 impl Serialize for Hits<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.hits.len()))?;
+        // Hits in a row are mostly of one function: its number is kept.
+        let mut last: Option<(&Digest, u32)> = None;
         for (k, m) in self.hits {
-            seq.serialize_element(&(self.index[&k.name], k.args, m.size, m.cost_ns))?;
+            let i = match last {
+                Some((name, i)) if *name == k.name => i,
+                _ => self.index[&k.name],
+            };
+            last = Some((&k.name, i));
+            seq.serialize_element(&(i, k.args, m.size, m.cost_ns))?;
         }
         seq.end()
     }
