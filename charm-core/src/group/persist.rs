@@ -574,7 +574,9 @@ impl Engine {
         let mut p = self.persist.lock();
         // A fold reads the snapshot again: what lookups kept of it (up to
         // 64 MiB) need not stay at its peak; they read it again if needed.
+        // Nor need the buffers hits were last taken into.
         self.index.forget_base_blocks();
+        self.policy.forget_spare();
         if !self.store.has_compare_and_swap() {
             let _w = self.lock.writer()?;
             // Records written from here on mark themselves pending again;

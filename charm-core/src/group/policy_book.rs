@@ -268,6 +268,12 @@ impl PolicyBook {
         spare.seqs = seqs;
     }
 
+    /// Frees the buffers kept for the next hits taken (a fold's peak
+    /// need not hold them).
+    pub(crate) fn forget_spare(&self) {
+        *lock(&self.spare) = Buffers::default();
+    }
+
     /// Keeps hits a delta record could not carry for the next one, before
     /// those recorded since.
     pub(crate) fn give_back(&self, taken: Taken) {
