@@ -1,7 +1,8 @@
 //! `cargo bench -p charm-policies --bench ranking`: what a fold of hits
 //! costs the policy it persists, at 100 000 keys: decoding its state,
-//! telling it of 100 000 hits, and encoding it again (the default
-//! `gdsize`, and `lru`).
+//! telling it of as many hits, and encoding it again (the default
+//! `gdsize`, and `lru`). `CHARM_BENCH_KEYS=1000000` sets another count
+//! (a million keys' map no longer fits the CPU's caches).
 
 use charm_core::{new_policy, EntryKey, EntryMeta, ReplacementPolicy};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -9,7 +10,13 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 // Link the policies' registrations.
 use charm_policies as _;
 
-const KEYS: u32 = 100_000;
+/// The keys ranked, and the hits told: `CHARM_BENCH_KEYS`, else 100 000.
+fn keys() -> u32 {
+    std::env::var("CHARM_BENCH_KEYS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000)
+}
 
 fn key(i: u32) -> EntryKey {
     EntryKey {
@@ -19,13 +26,13 @@ fn key(i: u32) -> EntryKey {
 }
 
 /// `name` ranking every key, as a fold finds it stored.
-fn stored(name: &str) -> Vec<u8> {
+fn stored(name: &str, keys: u32) -> Vec<u8> {
     let mut p = new_policy(name).unwrap_or_else(|e| panic!("{e}"));
     let meta = EntryMeta {
         size: 100,
         cost_ns: 1000,
     };
-    for i in 0..KEYS {
+    for i in 0..keys {
         p.add(key(i), &meta);
     }
     postcard::to_stdvec(&p).unwrap_or_else(|e| panic!("{e}"))
@@ -36,18 +43,19 @@ fn decoded(bytes: &[u8]) -> Box<dyn ReplacementPolicy> {
 }
 
 fn ranking(c: &mut Criterion) {
-    let mut grp = c.benchmark_group("ranking_100k");
+    let n = keys();
+    let mut grp = c.benchmark_group(format!("ranking_{n}"));
     grp.sample_size(10);
     // Each key once, in an order unlike the stored one.
-    let hits: Vec<EntryKey> = (0..KEYS)
-        .map(|i| key(i.wrapping_mul(7919) % KEYS))
+    let hits: Vec<EntryKey> = (0..n)
+        .map(|i| key((u64::from(i) * 7919 % u64::from(n)) as u32))
         .collect();
     let meta = EntryMeta {
         size: 100,
         cost_ns: 2000,
     };
     for name in ["gdsize", "lru"] {
-        let bytes = stored(name);
+        let bytes = stored(name, n);
         grp.bench_function(format!("{name}/decode"), |b| {
             b.iter_with_large_drop(|| decoded(&bytes))
         });
