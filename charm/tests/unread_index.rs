@@ -348,6 +348,36 @@ fn an_unread_process_writes_its_hits_as_they_come_and_loses_none() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A process that spills window after window (its buffers reused from
+/// one record to the next): no hit is lost or counted twice, and the
+/// last of them still reaches the policy.
+#[test]
+fn an_unread_process_spilling_window_after_window_counts_every_hit_once() {
+    let (dir, url) = a_then_b_in_a_fresh_dir("spills");
+    let log = dir.join("index/hitlog.charm");
+    let log_len = || std::fs::metadata(&log).map_or(0, |m| m.len());
+    let g = lru_group(&url, false);
+    let (mut calls, mut spills, mut before) = (0u64, 0, log_len());
+    while spills < 3 {
+        assert!(calls < 200_000, "three records of hits before the exit");
+        for _ in 0..64 {
+            assert!(!lru_value(&g, "a"), "a hit");
+        }
+        calls += 64;
+        let now = log_len();
+        if now > before {
+            (spills, before) = (spills + 1, now);
+        }
+    }
+    drop(g);
+    let g = lru_group(&url, true);
+    let hits: u64 = g.usage().functions.iter().map(|f| f.usage.hits).sum();
+    assert_eq!(hits, calls, "every hit counted once");
+    drop(g);
+    c_evicts_b(&url);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Reruns that hit every entry and never read the index: their hits wait
 /// in the log until it holds about what the snapshot does, then one of
 /// them folds it; the log stays within that.
