@@ -2,6 +2,8 @@
 //! the test script starts: two "machines" (scratch folders with caches of
 //! their own) share one bucket or database.
 
+// Nothing to run without a remote store's feature.
+#![cfg(any(feature = "store-s3", feature = "store-redis"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

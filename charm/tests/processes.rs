@@ -526,7 +526,9 @@ fn a_bad_default_setting_warns_once_not_once_per_function() {
 /// The remote stores, each on a server the test script starts: what the
 /// tests above check of a folder, across "machines" (processes with
 /// working folders and default caches of their own) sharing one bucket or
-/// database.
+/// database. Built with a remote store's feature only (its helpers are
+/// unused otherwise).
+#[cfg(any(feature = "store-s3", feature = "store-redis"))]
 mod remote {
     use super::*;
 
