@@ -339,13 +339,19 @@ fn an_unread_process_writes_its_hits_as_they_come_and_loses_none() {
         "written when a record's worth waited, not at once"
     );
     drop(g);
+    counted_once_then_c_evicts_b(&dir, &url, calls);
+}
+
+/// After a process of `calls` hits on `a` exited: every hit reached the
+/// stats once, and the policy (`c` evicts `b`); then `dir` goes.
+fn counted_once_then_c_evicts_b(dir: &Path, url: &str, calls: u64) {
     std::thread::sleep(Duration::from_millis(5));
-    let g = lru_group(&url, true);
+    let g = lru_group(url, true);
     let hits: u64 = g.usage().functions.iter().map(|f| f.usage.hits).sum();
     assert_eq!(hits, calls, "every hit counted once");
     drop(g);
-    c_evicts_b(&url);
-    std::fs::remove_dir_all(&dir).unwrap();
+    c_evicts_b(url);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A process that spills window after window (its buffers reused from
@@ -370,12 +376,7 @@ fn an_unread_process_spilling_window_after_window_counts_every_hit_once() {
         }
     }
     drop(g);
-    let g = lru_group(&url, true);
-    let hits: u64 = g.usage().functions.iter().map(|f| f.usage.hits).sum();
-    assert_eq!(hits, calls, "every hit counted once");
-    drop(g);
-    c_evicts_b(&url);
-    std::fs::remove_dir_all(&dir).unwrap();
+    counted_once_then_c_evicts_b(&dir, &url, calls);
 }
 
 /// Reruns that hit every entry and never read the index: their hits wait
