@@ -134,6 +134,11 @@ impl<V> KeyMap<V> {
         })
     }
 
+    /// The number of name `name`, if it has one.
+    pub(crate) fn number_of(&self, name: &Digest) -> Option<u32> {
+        self.numbers.get(name).copied()
+    }
+
     /// The name numbered `n`.
     pub(crate) fn name(&self, n: u32) -> Option<&Digest> {
         self.names.get(n as usize)
@@ -164,21 +169,12 @@ impl<V> KeyMap<V> {
         slot.args == key.args && names.get(slot.name as usize) == Some(&key.name)
     }
 
-    /// The slot holding `key` and its value, if any.
-    fn find(&self, key: &EntryKey) -> Option<&(Slot, V)> {
-        let names = &self.names;
-        self.slots.find(self.hash(&key.name, &key.args), |(s, _)| {
-            Self::holds(names, s, key)
-        })
-    }
-
     pub(crate) fn get(&self, key: &EntryKey) -> Option<&V> {
-        self.find(key).map(|(_, v)| v)
-    }
-
-    /// The slot holding `key`, if any.
-    pub(crate) fn slot(&self, key: &EntryKey) -> Option<Slot> {
-        self.find(key).map(|(s, _)| *s)
+        let names = &self.names;
+        let found = self.slots.find(self.hash(&key.name, &key.args), |(s, _)| {
+            Self::holds(names, s, key)
+        });
+        found.map(|(_, v)| v)
     }
 
     /// Sets `key` to `v`; its value before, if it had one.
@@ -367,8 +363,10 @@ mod tests {
         for i in 0..10_000u32 {
             let k = key(["f", "g", "h"][i as usize % 3], i);
             assert_eq!(m.get(&k), Some(&i));
-            let slot = m.slot(&k).unwrap();
-            assert_eq!(m.key(&slot), k);
         }
+        let mut keys: Vec<EntryKey> = m.iter().map(|(k, _)| k).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 10_000, "each key once, spelled out whole");
     }
 }
