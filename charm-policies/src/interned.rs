@@ -93,7 +93,8 @@ fn alike(a: (&Digest, &Digest), b: (&Digest, &Digest)) -> bool {
 pub(crate) struct KeyMap<V> {
     /// The name digests, by number.
     names: Vec<Digest>,
-    /// The numbers, by name digest (used when a key is added).
+    /// The numbers, by name digest (used when a key is added, and when a
+    /// ranking is stored in its order).
     numbers: HashMap<Digest, u32, charm_core::BuildDigestHasher>,
     slots: HashTable<(Slot, V)>,
     hashes: Hashes,
