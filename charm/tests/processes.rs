@@ -75,7 +75,10 @@ fn child() {
         return;
     }
     let pause = Duration::from_millis(env("CHARM_TEST_PAUSE_MS").parse().unwrap_or(0));
-    for key in env("CHARM_TEST_KEYS").split(',').filter(|k| !k.is_empty()) {
+    let rounds: usize = env("CHARM_TEST_ROUNDS").parse().unwrap_or(1);
+    let all_keys = env("CHARM_TEST_KEYS");
+    let keys = all_keys.split(',').filter(|k| !k.is_empty());
+    for key in std::iter::repeat_n(keys, rounds).flatten() {
         for (name, m) in [("f", &f), ("g", &g)] {
             let v = m.call(&key, || {
                 println!("COMPUTED {name} {key}");
@@ -262,6 +265,89 @@ fn hits_appended_by_many_processes_while_others_fold_are_all_counted_once() {
         "every hit counted once: {}",
         usage.stdout
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The hit log of the cache in `dir`: its length, after a process that
+/// hit its 8 entries 60 times made it due for folding (over 16 KiB) but
+/// not so long that its exit folded it (twice that).
+fn a_hit_log_due(dir: &Path) -> u64 {
+    run(dir, "plain", &keys(0..4), &[("CHARM_TEST_ROUNDS", "60")]);
+    let len = std::fs::metadata(dir.join("index/hitlog.charm"))
+        .unwrap()
+        .len();
+    assert!((16 << 10..32 << 10).contains(&len), "a log of {len} B");
+    len
+}
+
+/// The hits the processes that used the cache in `dir` made, as its index
+/// counts them.
+fn hits_counted(dir: &Path) -> String {
+    let usage = run(dir, "usage", &[], &[]).stdout;
+    let line = usage.lines().find_map(|l| l.find("HITS ").map(|i| &l[i..]));
+    line.unwrap_or_default().to_owned()
+}
+
+#[test]
+fn processes_that_find_the_hit_log_due_fold_it_as_they_hit_and_lose_no_hit() {
+    let dir = fresh_dir("background-fold");
+    run(&dir, "plain", &keys(0..4), &[]);
+    a_hit_log_due(&dir);
+    // Eight processes open at once and find it due: one folds it on a
+    // thread of its own, the others find it folded when they get the lock.
+    let hitters: Vec<_> = (0..8)
+        .map(|_| spawn(&dir, "plain", &keys(0..4), &[]))
+        .collect();
+    for child in hitters {
+        let hits = finish(child);
+        assert!(hits.computed.is_empty(), "{}", hits.stdout);
+    }
+    let log = std::fs::metadata(dir.join("index/hitlog.charm")).map_or(0, |m| m.len());
+    assert!(
+        log < 8 << 10,
+        "folded: the log holds their 64 hits only ({log} B)"
+    );
+    let names = charm::open_store(&format!("dir:{}", dir.display()))
+        .unwrap()
+        .keys("index/")
+        .unwrap();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("index/hits-") || n == "index/folding"),
+        "the taken log was folded and deleted: {names:?}"
+    );
+    assert_eq!(hits_counted(&dir), "HITS 544", "480 hits, then 64");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_fold_in_the_background_leaves_records_of_changes_to_a_full_fold() {
+    let dir = fresh_dir("background-changes");
+    run(&dir, "plain", &keys(0..4), &[]);
+    // A new entry, in a record of changes (small values are in it).
+    let new = run(&dir, "plain", &keys(4..5), &[]);
+    assert_eq!(new.computed.len(), 2);
+    a_hit_log_due(&dir);
+    // This process finds the log due and takes it, then the record of
+    // changes among the records: the fold of hits is not enough, and the
+    // records wait, marked pending for the processes that open.
+    let hits = run(&dir, "plain", &keys(0..5), &[]);
+    assert!(hits.computed.is_empty(), "{}", hits.stdout);
+    let names = charm::open_store(&format!("dir:{}", dir.display()))
+        .unwrap()
+        .keys("index/")
+        .unwrap();
+    let has = |prefix: &str| names.iter().any(|n| n.starts_with(prefix));
+    assert!(has("index/hits-") && has("index/pending"), "{names:?}");
+    assert!(!has("index/folding"), "{names:?}");
+    let again = run(&dir, "plain", &keys(0..5), &[]);
+    assert!(
+        again.computed.is_empty(),
+        "the new entry is seen: {}",
+        again.stdout
+    );
+    assert_eq!(hits_counted(&dir), "HITS 500", "480 hits, then 10 and 10");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

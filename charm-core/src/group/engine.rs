@@ -8,7 +8,7 @@ use crate::index::Index;
 use crate::{ObjStore, Pickler, RWLock, ReplacementPolicy, Result};
 use charm_freeze::{hash, Digest};
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// How processes share the index's delta records, part of the system
 /// state: processes that mark records pending for openers
@@ -41,9 +41,10 @@ pub(crate) struct Plugins {
 
 /// The working parts of a group.
 pub(crate) struct Engine {
-    pub(crate) store: Box<dyn ObjStore>,
+    /// Shared with a fold in the background (see `persist::background`).
+    pub(crate) store: Arc<dyn ObjStore>,
     pub(crate) pickler: Box<dyn Pickler>,
-    pub(crate) lock: Box<dyn RWLock>,
+    pub(crate) lock: Arc<dyn RWLock>,
     /// The replacement policy and the events it has yet to hear.
     pub(crate) policy: PolicyBook,
     /// The entries and function records, and their unpersisted changes.
@@ -83,9 +84,9 @@ impl Engine {
             None => base_system,
         };
         Ok(Engine {
-            store: plugins.store,
+            store: plugins.store.into(),
             pickler: plugins.pickler,
-            lock: plugins.lock,
+            lock: plugins.lock.into(),
             policy: PolicyBook::new(plugins.policy),
             index: Index::default(),
             flights: Flights::default(),

@@ -1,5 +1,6 @@
 //! Reading, merging, evicting and writing the index.
 
+mod background;
 mod hit_fold;
 
 use hit_fold::Swapped;
@@ -12,11 +13,12 @@ use crate::index::format::{self, Delta};
 use crate::index::state::State;
 use crate::index::table::{Table, OTHER_VERSION};
 use crate::keys::layout;
-use crate::{BuildDigestHasher, Error, Result, StoredVersion};
+use crate::{BuildDigestHasher, Error, ObjStore, Result, StoredVersion};
 use charm_freeze::Digest;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 /// Delta records a process writes before it compacts them into the
 /// snapshot: at least this many, or a sixteenth of the index, so the
@@ -34,7 +36,8 @@ const MAX_UNFOLDED_BYTES: u64 = 16 << 20;
 
 /// Bytes of hit log each entry of the index allows before the hits are
 /// due for folding: about three hits an entry (a hit takes about 40
-/// bytes), so reruns that hit every entry fold every fourth one. A fold
+/// bytes), so reruns that hit every entry make it due every fourth one
+/// (and the next one folds it as it works, `background.rs`). A fold
 /// of hits costs mostly what does not grow with them (the policy's state
 /// decoded and encoded, the snapshot written again; telling the policy
 /// of a hit takes about 0.1 µs): at 100 000 entries, reruns took 145 ms
@@ -87,6 +90,9 @@ pub(crate) struct Persistence {
     loaded: AtomicBool,
     /// A thread is spilling hits: others need not.
     spilling: AtomicBool,
+    /// The fold of the hit log this process runs in the background, if
+    /// one was due at open (`background.rs`).
+    background: Mutex<Option<JoinHandle<Result<bool>>>>,
 }
 
 /// Delta records written and found.
@@ -175,6 +181,13 @@ fn hit_log_due(len: u64, entries: u64) -> bool {
     len > MIN_HIT_LOG_BYTES && len > entries.saturating_mul(HIT_LOG_BYTES_PER_ENTRY)
 }
 
+/// Whether a hit log of `len` bytes is past twice its due length: an exit
+/// folds it then; before, the next process to open the cache folds it in
+/// the background (`background.rs`).
+fn hit_log_overdue(len: u64, entries: u64) -> bool {
+    hit_log_due(len / 2, entries)
+}
+
 /// The delta records `names` not among those a snapshot `folded`, in the
 /// order they were written.
 fn unfolded(mut names: Vec<String>, folded: &[String]) -> Vec<String> {
@@ -203,6 +216,36 @@ fn for_each_record(name: &str, bytes: &[u8], each: impl FnMut(u64, Delta)) {
 fn report_damaged(name: &str) {
     let why = format!("{name}: damaged; what was whole is kept");
     emit(Op::Corrupt, None, None, None, &why);
+}
+
+/// Under the writer lock: makes the change log one more record of
+/// changes and the hit log one more record of hits, which the fold then
+/// reads (and deletes) like the others; later appends start new logs.
+fn take_logs(store: &dyn ObjStore) -> Result<()> {
+    for (log, prefix) in [
+        (layout::CHANGE_LOG, layout::DELTA),
+        (layout::HIT_LOG, layout::HITS),
+    ] {
+        store.take_log(log, &record_name(prefix, "log-0"))?;
+    }
+    Ok(())
+}
+
+/// The delta records of changes and those of hits, from one listing.
+fn delta_records(store: &dyn ObjStore) -> Result<(Vec<String>, Vec<String>)> {
+    listed_records(store).map(|(changes, hits, _)| (changes, hits))
+}
+
+/// [`delta_records`], and whether the change log is there, from one
+/// listing.
+fn listed_records(store: &dyn ObjStore) -> Result<(Vec<String>, Vec<String>, bool)> {
+    let mut names = store.keys(layout::INDEX)?;
+    let change_log = names.iter().any(|n| n == layout::CHANGE_LOG);
+    names.retain(|n| n.starts_with(layout::DELTA) || n.starts_with(layout::HITS));
+    let (changes, hits) = names
+        .into_iter()
+        .partition(|n| n.starts_with(layout::DELTA));
+    Ok((changes, hits, change_log))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -299,11 +342,17 @@ impl Engine {
     pub(crate) fn open_unread(&self) -> Result<()> {
         if !self.store.has_compare_and_swap() {
             let records = self.records_may_wait()?;
-            let _r = match records {
+            let r = match records {
                 true => Some(self.lock.reader()?),
                 false => None,
             };
-            return self.read_unread(HeadFrom::Snapshot, records).map(|_| ());
+            self.read_unread(HeadFrom::Snapshot, records)?;
+            drop(r);
+            if !self.persist.system_changed.load(Ordering::Relaxed) {
+                let entries = self.persist.lock().head_entries;
+                self.fold_in_background_if_due(entries);
+            }
+            return Ok(());
         }
         let mut head = self.store.get(layout::HEAD)?;
         for _ in 0..MAX_OPEN_ATTEMPTS {
@@ -360,7 +409,7 @@ impl Engine {
             _ => {} // none, or another system state's: nothing of ours
         }
         let (mut names, hits, change_log) = match records {
-            true => self.listed_records()?,
+            true => listed_records(&*self.store)?,
             false => Default::default(),
         };
         let mut p = self.persist.lock();
@@ -415,7 +464,7 @@ impl Engine {
                 }
             },
         };
-        let (mut names, hits) = self.delta_records()?;
+        let (mut names, hits) = delta_records(&*self.store)?;
         names.extend(hits);
         let mut applied = Vec::new();
         for name in unfolded(names, &state.folded) {
@@ -523,6 +572,7 @@ impl Engine {
     }
 
     pub(crate) fn refresh(&self) -> Result<()> {
+        self.join_background_fold();
         let mut p = self.persist.lock();
         let (state, applied, appended) = match self.store.has_compare_and_swap() {
             // A commit that replaced the snapshot meanwhile leaves it
@@ -571,6 +621,7 @@ impl Engine {
     /// snapshot over the one read (again from the start if another
     /// process committed meanwhile; merging is idempotent).
     pub(crate) fn commit(&self) -> Result<()> {
+        self.join_background_fold();
         let mut p = self.persist.lock();
         // A fold reads the snapshot again: what lookups kept of it (up to
         // 64 MiB) need not stay at its peak; they read it again if needed.
@@ -585,7 +636,7 @@ impl Engine {
             // place, say) only makes openers list.
             self.store.put(layout::FOLDING, b"")?;
             let _ = self.store.delete(layout::PENDING);
-            self.take_logs()?;
+            take_logs(&*self.store)?;
             if !self.fold_hits(&mut p)? {
                 let read = self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
                 self.fold(&mut p, read, None)?;
@@ -857,7 +908,7 @@ impl Engine {
             // open found tells whether they are due (another process's
             // changes are its own to compact).
             let log_due = match written {
-                Written::Appended(_, len) => hit_log_due(len, p.head_entries),
+                Written::Appended(_, len) => hit_log_overdue(len, p.head_entries),
                 Written::Stored(_) => {
                     p.hits_records += 1;
                     false
@@ -916,20 +967,6 @@ impl Engine {
         Ok(Written::Stored(name))
     }
 
-    /// Under the writer lock: makes the change log one more record of
-    /// changes and the hit log one more record of hits, which this fold
-    /// then reads (and deletes) like the others; later appends start new
-    /// logs.
-    fn take_logs(&self) -> Result<()> {
-        for (log, prefix) in [
-            (layout::CHANGE_LOG, layout::DELTA),
-            (layout::HIT_LOG, layout::HITS),
-        ] {
-            self.store.take_log(log, &record_name(prefix, "log-0"))?;
-        }
-        Ok(())
-    }
-
     /// For a group that has not read the index whole: whether the delta
     /// records of changes are more than every process should read at open
     /// ([`MIN_DELTAS_BEFORE_COMPACTION`]), those of hits outnumber a
@@ -938,7 +975,7 @@ impl Engine {
     /// process, not after enough of them. Lists the records; reads the
     /// head only if they add anything.
     fn compaction_due_unread(&self) -> Result<bool> {
-        let (changes, hits) = self.delta_records()?;
+        let (changes, hits) = delta_records(&*self.store)?;
         let hits = hits.len();
         let adds = changes.iter().fold(0u64, |sum, n| {
             let bytes = n.rsplit('-').next().and_then(|b| b.parse().ok());
@@ -974,26 +1011,9 @@ impl Engine {
         self.store.put(layout::PENDING, b"")
     }
 
-    /// The delta records of changes and those of hits, from one listing.
-    fn delta_records(&self) -> Result<(Vec<String>, Vec<String>)> {
-        self.listed_records()
-            .map(|(changes, hits, _)| (changes, hits))
-    }
-
-    /// [`delta_records`](Self::delta_records), and whether the change log
-    /// is there, from one listing.
-    fn listed_records(&self) -> Result<(Vec<String>, Vec<String>, bool)> {
-        let mut names = self.store.keys(layout::INDEX)?;
-        let change_log = names.iter().any(|n| n == layout::CHANGE_LOG);
-        names.retain(|n| n.starts_with(layout::DELTA) || n.starts_with(layout::HITS));
-        let (changes, hits) = names
-            .into_iter()
-            .partition(|n| n.starts_with(layout::DELTA));
-        Ok((changes, hits, change_log))
-    }
-
     /// At drop or exit: persist, or delete a temporary group's data.
     pub(crate) fn finish(&self) {
+        self.join_background_fold();
         if self.settings.temporary {
             if let Err(e) = self.store.clear() {
                 warn_once("temporary", &format!("cannot clear a temporary cache: {e}"));

@@ -271,6 +271,27 @@ pub trait ObjStore: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// The length of the log under `key` (`Some(0)` if there is none yet),
+    /// or `None` (the default) if this store keeps no logs. The dir store
+    /// answers with one `stat`; a process opening the cache asks it to
+    /// tell whether the hit log is due for folding.
+    ///
+    /// ```
+    /// # use charm_stores as _; use charm_policies as _; use charm_locks as _;
+    /// use charm_core::ObjStore;
+    /// let dir = std::env::temp_dir().join(format!("charm-doc-log-len-{}", std::process::id()));
+    /// let store = charm_stores::DirObjStore::open(&dir).unwrap();
+    /// assert_eq!(store.log_len("index/log").unwrap(), Some(0));
+    /// store.append("index/log", b"one").unwrap();
+    /// assert_eq!(store.log_len("index/log").unwrap(), Some(3));
+    /// assert_eq!(charm_stores::MemObjStore::new().log_len("index/log").unwrap(), None);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    fn log_len(&self, key: &str) -> Result<Option<u64>> {
+        let _ = key;
+        Ok(None)
+    }
+
     /// Moves the log under `key` to the new key `to`, where it is a value
     /// like any other: every append that returned before is in it, and
     /// every later one goes to a new log. `Ok(false)` if there is no log.

@@ -14,8 +14,12 @@
 //! next victim is taken). Anything else (a record of changes, a damaged
 //! snapshot, a budget exceeded, another system state, another policy) is
 //! the full fold's.
+//!
+//! [`HitFold`] is the part that reads the records and the stored policy
+//! and writes the result: a process's own fold adds its hits and usage
+//! to it, and a fold in the background (`background.rs`) runs it alone.
 
-use super::{report_damaged, unfolded, Progress};
+use super::{delta_records, report_damaged, unfolded, Progress};
 use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, Op};
 use crate::group::policy_book::Taken;
@@ -25,7 +29,8 @@ use crate::index::state::State;
 use crate::index::table::Table;
 use crate::keys::layout;
 use crate::traits::obj_store::SharedValue;
-use crate::{Error, ReplacementPolicy, Result};
+use crate::{Error, ObjStore, ReplacementPolicy, Result};
+use charm_freeze::Digest;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -39,19 +44,176 @@ pub(super) enum Swapped {
     Full,
 }
 
-/// A fold of hits, ready to be written: the snapshot's new meta section
-/// (its entries left empty) and head, the records it folds, and this
-/// process's own hits and usage (given back if the write fails).
-struct Folded {
-    meta: Snapshot,
-    head: format::Head,
+/// What a fold of hits reads and writes, whoever runs it: the store, and
+/// what the records and the stored policy must match for it to apply.
+pub(super) struct HitFold<'a> {
+    pub(super) store: &'a dyn ObjStore,
+    /// The group's policy's name: another's stored state is the full
+    /// fold's.
+    pub(super) policy: String,
+    /// A snapshot past it is the full fold's, which evicts.
+    pub(super) budget: u64,
+    pub(super) system: Digest,
+}
+
+/// The records waiting, told to the stored policy and applied to the
+/// snapshot's function records: a fold of hits before it is encoded.
+pub(super) struct Gathered {
+    policy: Box<dyn ReplacementPolicy>,
+    state: State,
     applied: Vec<String>,
+    head: format::Head,
+}
+
+/// A fold of hits, encoded: the snapshot's new meta section (its entries
+/// left empty) and head, and the records it folds.
+pub(super) struct Encoded {
+    meta: Snapshot,
+    pub(super) head: format::Head,
+    pub(super) applied: Vec<String>,
+}
+
+/// A process's fold of hits, ready to be written, with its own hits and
+/// usage (given back if the write fails).
+struct Folded {
+    encoded: Encoded,
     own: Delta,
     /// This process's hits, as taken: given back if the write fails.
     taken: Taken,
 }
 
+impl HitFold<'_> {
+    /// Reads the records waiting, telling the snapshot's stored policy of
+    /// their hits, if they hold hits only and the snapshot `table` is
+    /// within the budget, under this system state and policy; `None` when
+    /// the full fold is needed.
+    pub(super) fn gather(&self, table: &mut Table) -> Result<Option<Gathered>> {
+        let (changes, names) = delta_records(self.store)?;
+        if !changes.is_empty() {
+            return Ok(None);
+        }
+        let (Ok(mut snap), Some(head)) = (table.read_meta(), table.take_index_head()) else {
+            return Ok(None);
+        };
+        if snap.system != self.system || head.bytes > self.budget {
+            return Ok(None);
+        }
+        // Its bytes go once decoded: tens of MB at a million entries.
+        let Some(mut policy) = self.stored_policy(snap.policy.take()) else {
+            return Ok(None);
+        };
+        let mut state = State::from_snapshot(snap);
+        let mut applied = Vec::new();
+        for name in unfolded(names, &state.folded) {
+            let Some(record) = self.store.open(&name)? else {
+                continue; // folded by another process meanwhile
+            };
+            let mut usage = Delta {
+                system: self.system,
+                ..Delta::default()
+            };
+            let mut hits_only = true;
+            // Each record's hits told as it is decoded, in order, the log
+            // read a window at a time (at 100 000 entries, four reruns'
+            // hits are 15 MB of log, and 32 MB decoded). Should one
+            // turn out not to be hits only, this policy, the stored one
+            // decoded, is dropped untold.
+            let damaged = format::for_each_delta_read(&*record, format::LOG_WINDOW, |_, mut d| {
+                hits_only &= d.system == self.system && d.is_hits_only();
+                if hits_only {
+                    for (k, meta) in d.accesses.drain(..) {
+                        policy.access(k, &meta);
+                    }
+                    usage.extend(d);
+                }
+            })?;
+            if damaged {
+                report_damaged(&name);
+            }
+            if !hits_only {
+                return Ok(None);
+            }
+            state.apply(&name, usage);
+            applied.push(name);
+        }
+        Ok(Some(Gathered {
+            policy,
+            state,
+            applied,
+            head,
+        }))
+    }
+
+    /// The stored policy state, if it is this group's policy's and reads.
+    fn stored_policy(&self, stored: Option<PolicyState>) -> Option<Box<dyn ReplacementPolicy>> {
+        let stored = stored.filter(|s| s.name == self.policy)?;
+        postcard::from_bytes(&stored.bytes).ok()
+    }
+
+    /// Under the writer lock: writes the snapshot again with the meta
+    /// section and head of `encoded`, from the old file a part at a time,
+    /// not read whole and rewritten in memory (at 100 000 entries, 10 MB
+    /// more at the peak), then the head.
+    pub(super) fn write_in_place(&self, encoded: &Encoded) -> Result<()> {
+        let old = self
+            .store
+            .open(layout::BASE)?
+            .ok_or_else(|| Error::corrupt("index snapshot", "gone under the writer lock"))?;
+        let head = format::encode_head(&encoded.head)?;
+        self.store.put_with(layout::BASE, &mut |out| {
+            format::write_snapshot_with_meta(&*old, &encoded.meta, &head, out)
+        })?;
+        let _ = self.store.put(layout::HEAD, &head);
+        Ok(())
+    }
+}
+
+impl Gathered {
+    /// Applies a process's own usage and hits, as one more record.
+    fn add_own(&mut self, own: &Delta, taken: &Taken) {
+        self.state.apply("", own.clone());
+        for (k, meta) in &taken.hits {
+            self.policy.access(*k, meta);
+        }
+    }
+
+    /// Encodes the policy (dropped before the write: hundreds of MB at a
+    /// million entries), the function records and the head.
+    pub(super) fn encode(self) -> Result<Encoded> {
+        let name = self.policy.typetag_name().to_owned();
+        let bytes = postcard::to_stdvec(&self.policy).map_err(|e| Error::plugin(&name, e))?;
+        drop(self.policy);
+        let meta = Snapshot {
+            system: self.state.system,
+            functions: self.state.functions.into_values().collect(),
+            entries: Vec::new(),
+            policy: Some(PolicyState { name, bytes }),
+            folded: self.applied.clone(),
+        };
+        let head = format::Head {
+            functions: meta.functions.clone(),
+            folded: self.applied.clone(),
+            ..self.head
+        };
+        Ok(Encoded {
+            meta,
+            head,
+            applied: self.applied,
+        })
+    }
+}
+
 impl Engine {
+    /// The fold of hits of this group's store, policy and budget.
+    pub(super) fn hit_fold(&self, system: Digest) -> HitFold<'_> {
+        HitFold {
+            store: &*self.store,
+            policy: self.policy.name(),
+            budget: self.settings.budget,
+            system,
+        }
+    }
+
     /// Under the writer lock, once the hit log is taken: folds the records
     /// waiting if they hold hits only (see the module's doc); `false`,
     /// having changed nothing, when the full fold is needed. The snapshot
@@ -63,22 +225,12 @@ impl Engine {
         let Some(mut table) = opened.and_then(|r| Table::open(r).ok()) else {
             return Ok(false); // none, or damaged: the full fold reports it
         };
-        let Some(folded) = self.fold_hits_of(&mut table)? else {
+        let system = self.update_system_state()?;
+        let Some(folded) = self.fold_hits_of(&mut table, system)? else {
             return Ok(false);
         };
         drop(table);
-        // Written from the old file a part at a time, not read whole and
-        // rewritten in memory (at 100 000 entries, 10 MB more at the peak).
-        let written = self.store.open(layout::BASE).and_then(|old| {
-            let old =
-                old.ok_or_else(|| Error::corrupt("index snapshot", "gone under the writer lock"))?;
-            let encoded = format::encode_head(&folded.head)?;
-            self.store.put_with(layout::BASE, &mut |out| {
-                format::write_snapshot_with_meta(&*old, &folded.meta, &encoded, out)
-            })?;
-            let _ = self.store.put(layout::HEAD, &encoded);
-            Ok(())
-        });
+        let written = self.hit_fold(system).write_in_place(&folded.encoded);
         self.finish_hit_fold(p, folded, written)?;
         Ok(true)
     }
@@ -101,20 +253,19 @@ impl Engine {
         let Some(mut table) = Table::open(reader).ok() else {
             return Ok(Swapped::Full);
         };
-        let Some(mut folded) = self.fold_hits_of(&mut table)? else {
+        let system = self.update_system_state()?;
+        let Some(mut folded) = self.fold_hits_of(&mut table, system)? else {
             return Ok(Swapped::Full);
         };
         drop(table);
         let old = Arc::try_unwrap(bytes).unwrap_or_else(|shared| shared.to_vec());
         let name = format!("{}-{:020}-{}", layout::BASE, stamp(), process_nonce());
-        folded.head.base = name.clone();
-        let written = format::encode_head(&folded.head).and_then(|encoded| {
-            let new = format::replace_snapshot_meta(old, &folded.meta, &encoded)?;
+        let encoded = &mut folded.encoded;
+        encoded.head.base = name.clone();
+        let written = format::encode_head(&encoded.head).and_then(|head| {
+            let new = format::replace_snapshot_meta(old, &encoded.meta, &head)?;
             self.store.put(&name, &new)?;
-            if !self
-                .store
-                .put_if(layout::HEAD, &encoded, version.as_ref())?
-            {
+            if !self.store.put_if(layout::HEAD, &head, version.as_ref())? {
                 let _ = self.store.delete(&name);
                 return Ok(false);
             }
@@ -131,11 +282,10 @@ impl Engine {
         Ok(Swapped::Folded)
     }
 
-    /// The fold of the records waiting into the snapshot `table`, if they
-    /// and this process hold hits only; `None`, having taken nothing, if
-    /// the full fold is needed.
-    fn fold_hits_of(&self, table: &mut Table) -> Result<Option<Folded>> {
-        let system = self.update_system_state()?;
+    /// The fold of the records waiting into the snapshot `table`, with
+    /// this process's own hits and usage, if they and this process hold
+    /// hits only; `None`, having taken nothing, if the full fold is needed.
+    fn fold_hits_of(&self, table: &mut Table, system: Digest) -> Result<Option<Folded>> {
         let changed = self.is_loaded()
             || self.persist.system_changed.load(Ordering::Relaxed)
             || self.index.has_entry_changes()
@@ -143,89 +293,23 @@ impl Engine {
         if changed {
             return Ok(None);
         }
-        let (changes, names) = self.delta_records()?;
-        if !changes.is_empty() {
-            return Ok(None);
-        }
-        let (Ok(mut snap), Some(head)) = (table.read_meta(), table.take_index_head()) else {
+        let Some(mut gathered) = self.hit_fold(system).gather(table)? else {
             return Ok(None);
         };
-        if snap.system != system || head.bytes > self.settings.budget {
-            return Ok(None);
-        }
-        // Its bytes go once decoded: tens of MB at a million entries.
-        let Some(mut policy) = self.stored_policy(snap.policy.take()) else {
-            return Ok(None);
-        };
-        let mut state = State::from_snapshot(snap);
-        let mut applied = Vec::new();
-        for name in unfolded(names, &state.folded) {
-            let Some(record) = self.store.open(&name)? else {
-                continue; // folded by another process meanwhile
-            };
-            let mut usage = Delta {
-                system,
-                ..Delta::default()
-            };
-            let mut hits_only = true;
-            // Each record's hits told as it is decoded, in order, the log
-            // read a window at a time (at 100 000 entries, four reruns'
-            // hits are 15 MB of log, and 32 MB decoded). Should one
-            // turn out not to be hits only, this policy, the stored one
-            // decoded, is dropped untold.
-            let damaged = format::for_each_delta_read(&*record, format::LOG_WINDOW, |_, mut d| {
-                hits_only &= d.system == system && d.is_hits_only();
-                if hits_only {
-                    for (k, meta) in d.accesses.drain(..) {
-                        policy.access(k, &meta);
-                    }
-                    usage.extend(d);
-                }
-            })?;
-            if damaged {
-                report_damaged(&name);
-            }
-            if !hits_only {
-                return Ok(None);
-            }
-            state.apply(&name, usage);
-            applied.push(name);
-        }
-        // This process's own hits and usage, as one more record.
         let own = self.index.pending(system);
-        state.apply("", own.clone());
         let taken = self.policy.take_accesses();
-        for (k, meta) in &taken.hits {
-            policy.access(*k, meta);
-        }
-        let name = policy.typetag_name().to_owned();
-        let bytes = match postcard::to_stdvec(&policy) {
-            Ok(bytes) => bytes,
+        gathered.add_own(&own, &taken);
+        match gathered.encode() {
+            Ok(encoded) => Ok(Some(Folded {
+                encoded,
+                own,
+                taken,
+            })),
             Err(e) => {
                 self.policy.give_back(taken);
-                return Err(Error::plugin(&name, e));
+                Err(e)
             }
-        };
-        drop(policy); // hundreds of MB at a million entries: not held while writing
-        let meta = Snapshot {
-            system,
-            functions: state.functions.into_values().collect(),
-            entries: Vec::new(),
-            policy: Some(PolicyState { name, bytes }),
-            folded: applied.clone(),
-        };
-        let head = format::Head {
-            functions: meta.functions.clone(),
-            folded: applied.clone(),
-            ..head
-        };
-        Ok(Some(Folded {
-            meta,
-            head,
-            applied,
-            own,
-            taken,
-        }))
+        }
     }
 
     /// After the write of a fold of hits: on success, deletes the records
@@ -236,20 +320,16 @@ impl Engine {
             self.policy.give_back(folded.taken);
             return Err(e);
         }
-        self.records_folded(p, &folded.applied, folded.head.entries);
+        let Encoded { head, applied, .. } = folded.encoded;
+        self.records_folded(p, &applied, head.entries);
         self.index.persisted(&folded.own);
-        let detail = format!(
-            "{} entries kept, {} records of hits folded",
-            folded.head.entries,
-            folded.applied.len()
-        );
-        emit(Op::IndexWrite, None, None, None, &detail);
+        report_hit_fold(head.entries, applied.len());
         Ok(())
     }
+}
 
-    /// The stored policy state, if it is this group's policy's and reads.
-    fn stored_policy(&self, stored: Option<PolicyState>) -> Option<Box<dyn ReplacementPolicy>> {
-        let stored = stored.filter(|s| s.name == self.policy.name())?;
-        postcard::from_bytes(&stored.bytes).ok()
-    }
+/// Reports a fold of hits that kept `entries` and folded `records`.
+pub(super) fn report_hit_fold(entries: u64, records: usize) {
+    let detail = format!("{entries} entries kept, {records} records of hits folded");
+    emit(Op::IndexWrite, None, None, None, &detail);
 }
