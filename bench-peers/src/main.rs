@@ -494,10 +494,24 @@ fn settle() {
     std::thread::sleep(Duration::from_millis(500));
 }
 
+/// A row of one figure a peer: each peer's median of [`ROW_ROUNDS`]
+/// runs, the peers taking turns, so that none runs in a calmer minute
+/// than another (a single run of the tiny misses read from 0.6 to 3.4
+/// times redb's from one full run to the next).
 fn row(label: &str, measure: impl Fn(&str) -> Duration) {
-    let times: Vec<Duration> = peers().iter().map(|p| measure(p)).collect();
+    let peers = peers();
+    let mut runs = vec![Vec::new(); peers.len()];
+    for _ in 0..ROW_ROUNDS {
+        for (peer, times) in peers.iter().zip(&mut runs) {
+            times.push(measure(peer));
+        }
+    }
+    let times: Vec<Duration> = runs.into_iter().map(median).collect();
     print_row(label, &times, |t| t.as_secs_f64(), fmt);
 }
+
+/// The runs [`row`] takes the median of.
+const ROW_ROUNDS: usize = 5;
 
 /// A table row: each peer's figure, and best peer ÷ charm (smaller is better).
 fn print_row<T: Copy>(label: &str, of: &[T], value: impl Fn(T) -> f64, show: impl Fn(T) -> String) {
