@@ -4,7 +4,8 @@
 //! Every value a child returns is checked against the true value, and a
 //! child that sees a wrong one exits with an error.
 //!
-//! - kill -9 at random points of misses, commits and evictions;
+//! - kill -9 at random points of misses, commits, evictions and folds of
+//!   the hit log in the background;
 //! - every kind of cache file × every kind of damage;
 //! - forged `FileContents` objects that try to write outside the roots;
 //! - a read-only cache, read by a user who may not write it;
@@ -274,6 +275,55 @@ fn kill_9_during_folds_of_hits_loses_no_entry() {
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn kill_9_during_a_fold_in_the_background_loses_no_entry() {
+    let trials: u64 = env("CHARM_FAULT_TRIALS").parse().unwrap_or(30);
+    let dir = scratch("kill-background");
+    let (cache, due) = (dir.join("cache"), dir.join("due"));
+    let roomy = |spawn: Spawn| spawn.keys(0..40); // within the budget: no eviction
+    assert_eq!(roomy(Spawn::new("values", &due)).run().computed, 40);
+    // 480 hits: a hit log due for folding (over 16 KiB), which the next
+    // process to open folds on a thread while it hits, not so long that
+    // this exit folded it (32 KiB).
+    roomy(Spawn::new("values", &due))
+        .env("CHARM_FAULT_REPEAT", "12")
+        .run();
+    let log = std::fs::metadata(due.join("index/hitlog.charm"))
+        .unwrap()
+        .len();
+    assert!((16 << 10..32 << 10).contains(&log), "a log of {log} B");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for trial in 0..trials {
+        let _ = std::fs::remove_dir_all(&cache);
+        copy_dir(&due, &cache);
+        // Within 10 ms: one kill in six lands in the fold (the folding
+        // marker is left), most of the others before or after it.
+        let victim = roomy(Spawn::new("values", &cache)).start();
+        std::thread::sleep(Duration::from_millis(rng.below(10)));
+        let stdout = killed(victim, trial);
+        assert!(!stdout.contains("COMPUTED"), "trial {trial}: {stdout}");
+        let after = roomy(Spawn::new("values", &cache)).run();
+        assert_eq!(
+            after.computed, 0,
+            "trial {trial}: every entry is still there"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Copies the folder `from` and what it holds to `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        match entry.file_type().unwrap().is_dir() {
+            true => copy_dir(&entry.path(), &target),
+            false => drop(std::fs::copy(entry.path(), &target).unwrap()),
+        }
+    }
 }
 
 /// The kinds of cache file, as paths under the cache folder.
