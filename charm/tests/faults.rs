@@ -616,6 +616,17 @@ fn a_read_only_cache_serves_hits_to_a_user_who_cannot_write_it() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let cache = dir.join("cache");
     Spawn::new("values", &cache).keys(0..20).run();
+    // A hit log due for folding, which a process that opens the cache
+    // folds in the background: a reader cannot, and says so in the one
+    // warning.
+    Spawn::new("values", &cache)
+        .keys(0..20)
+        .env("CHARM_FAULT_REPEAT", "25")
+        .run();
+    let log = std::fs::metadata(cache.join("index/hitlog.charm"))
+        .unwrap()
+        .len();
+    assert!((16 << 10..32 << 10).contains(&log), "a log of {log} B");
     std::fs::remove_file(cache.join(".charm.lock")).ok(); // readers need none
     make_read_only(&cache);
     // Root may write anything: read as nobody, from a copy of this binary
