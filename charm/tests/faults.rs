@@ -266,13 +266,7 @@ fn kill_9_during_folds_of_hits_loses_no_entry() {
             .env("CHARM_FAULT_MODE", "commit")
             .start();
         std::thread::sleep(Duration::from_millis(2 + rng.below(40)));
-        let stdout = killed(victim, trial);
-        assert!(!stdout.contains("COMPUTED"), "trial {trial}: {stdout}");
-        let after = roomy(Spawn::new("values", &cache)).run();
-        assert_eq!(
-            after.computed, 0,
-            "trial {trial}: every entry is still there"
-        );
+        killed_then_every_entry_hits(victim, &cache, trial);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -284,16 +278,11 @@ fn kill_9_during_a_fold_in_the_background_loses_no_entry() {
     let (cache, due) = (dir.join("cache"), dir.join("due"));
     let roomy = |spawn: Spawn| spawn.keys(0..40); // within the budget: no eviction
     assert_eq!(roomy(Spawn::new("values", &due)).run().computed, 40);
-    // 480 hits: a hit log due for folding (over 16 KiB), which the next
-    // process to open folds on a thread while it hits, not so long that
-    // this exit folded it (32 KiB).
+    // 480 hits: a hit log the next process to open folds on a thread.
     roomy(Spawn::new("values", &due))
         .env("CHARM_FAULT_REPEAT", "12")
         .run();
-    let log = std::fs::metadata(due.join("index/hitlog.charm"))
-        .unwrap()
-        .len();
-    assert!((16 << 10..32 << 10).contains(&log), "a log of {log} B");
+    assert_hit_log_due(&due);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for trial in 0..trials {
         let _ = std::fs::remove_dir_all(&cache);
@@ -302,15 +291,31 @@ fn kill_9_during_a_fold_in_the_background_loses_no_entry() {
         // marker is left), most of the others before or after it.
         let victim = roomy(Spawn::new("values", &cache)).start();
         std::thread::sleep(Duration::from_millis(rng.below(10)));
-        let stdout = killed(victim, trial);
-        assert!(!stdout.contains("COMPUTED"), "trial {trial}: {stdout}");
-        let after = roomy(Spawn::new("values", &cache)).run();
-        assert_eq!(
-            after.computed, 0,
-            "trial {trial}: every entry is still there"
-        );
+        killed_then_every_entry_hits(victim, &cache, trial);
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Kills `victim`, a process that only hits keys `0..40` of `cache`; then
+/// a new process finds every entry.
+fn killed_then_every_entry_hits(victim: Child, cache: &Path, trial: u64) {
+    let stdout = killed(victim, trial);
+    assert!(!stdout.contains("COMPUTED"), "trial {trial}: {stdout}");
+    let after = Spawn::new("values", cache).keys(0..40).run();
+    assert_eq!(
+        after.computed, 0,
+        "trial {trial}: every entry is still there"
+    );
+}
+
+/// The hit log of `cache` is due for folding (over 16 KiB, for a few
+/// entries), which the next process to open does on a thread, and not so
+/// long that the exit that made it due folded it (twice that).
+fn assert_hit_log_due(cache: &Path) {
+    let log = std::fs::metadata(cache.join("index/hitlog.charm"))
+        .unwrap()
+        .len();
+    assert!((16 << 10..32 << 10).contains(&log), "a log of {log} B");
 }
 
 /// Copies the folder `from` and what it holds to `to`.
@@ -623,10 +628,7 @@ fn a_read_only_cache_serves_hits_to_a_user_who_cannot_write_it() {
         .keys(0..20)
         .env("CHARM_FAULT_REPEAT", "25")
         .run();
-    let log = std::fs::metadata(cache.join("index/hitlog.charm"))
-        .unwrap()
-        .len();
-    assert!((16 << 10..32 << 10).contains(&log), "a log of {log} B");
+    assert_hit_log_due(&cache);
     std::fs::remove_file(cache.join(".charm.lock")).ok(); // readers need none
     make_read_only(&cache);
     // Root may write anything: read as nobody, from a copy of this binary
