@@ -144,6 +144,42 @@ fn a_changed_function_state_drops_that_function_only() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Two builds of one function called in turns in one process, each on
+/// its own argument: each call makes its build's state the current one
+/// again, which drops the other build's entry (the MATCH rule), so every
+/// call computes; and what the last one stored is what a commit keeps.
+#[test]
+fn two_versions_of_a_function_called_in_turns_drop_each_others_entries() {
+    let dir = fresh_dir("turns");
+    let g = group_at(&dir);
+    let build = |v: &str| -> Memoized<u8> {
+        Memoized::builder("engine::turns")
+            .version(v)
+            .group(g.clone())
+            .build()
+    };
+    let (f1, f2) = (build("1"), build("2"));
+    let mut computed = 0;
+    for _ in 0..3 {
+        for (f, arg) in [(&f1, 1u8), (&f2, 2u8)] {
+            assert_eq!(
+                f.call(&arg, || {
+                    computed += 1;
+                    arg
+                }),
+                arg
+            );
+            assert_eq!(f.call(&arg, || unreachable!("a hit")), arg);
+        }
+    }
+    assert_eq!(computed, 6, "each build's call dropped the other's entry");
+    g.commit().unwrap();
+    assert_eq!(g.len(), 1, "the last build's entry is kept");
+    assert!(f2.would_hit(&2u8));
+    drop((f1, f2, g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn would_hit_and_call_if_cached_change_nothing() {
     let dir = fresh_dir("readonly");

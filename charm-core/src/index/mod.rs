@@ -63,6 +63,10 @@ pub(crate) struct Index {
     /// comes before any insert into it.
     entries_used: AtomicBool,
     masked_used: AtomicBool,
+    /// Counts the changes to `functions` (a record added, a state
+    /// changed, all of them forgotten): a handle that made its state the
+    /// current one need not look it up again until this moves.
+    functions_version: AtomicU64,
 }
 
 /// What a merge with the persisted index dropped.
@@ -170,6 +174,18 @@ impl Index {
     }
 
     /// The current state of the function named by `name`, if it has a record.
+    /// See `functions_version`; read before the state it vouches for.
+    pub(crate) fn functions_version(&self) -> u64 {
+        self.functions_version.load(Ordering::Acquire)
+    }
+
+    /// Some function record was added, changed or forgotten: called after
+    /// the change, so that a handle that read the version before it looks
+    /// again.
+    fn functions_changed(&self) {
+        self.functions_version.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub(crate) fn function_state(&self, name: &Digest) -> Option<Digest> {
         self.functions.get(name).map(|f| f.record.func_state)
     }
@@ -242,6 +258,7 @@ impl Index {
                     live: LiveStats::default(),
                 });
         }
+        self.functions_changed();
     }
 
     /// Takes in other processes' delta records, settled by the rules of
@@ -320,6 +337,8 @@ impl Index {
                 }
                 f.record.func_state = func_state;
                 f.record.stamp = record.stamp;
+                drop(f);
+                self.functions_changed();
             }
             None => {
                 self.functions.insert(
@@ -329,6 +348,7 @@ impl Index {
                         live: LiveStats::default(),
                     },
                 );
+                self.functions_changed();
                 // A function without a record has no entries to check
                 // (lookups compare each entry's own state anyway).
                 self.journal().functions.insert(name_digest, record);
@@ -369,6 +389,7 @@ impl Index {
                 changed_functions.push(name);
             }
         }
+        self.functions_changed();
         if !self.entries.is_empty() {
             let on_disk = state.keys();
             let in_memory: Vec<EntryKey> = self.entries.iter().map(|e| *e.key()).collect();
@@ -425,6 +446,7 @@ impl Index {
             .collect();
         *j = Journal::default();
         self.functions.clear();
+        self.functions_changed();
         self.drop_base();
         removed
     }

@@ -8,7 +8,7 @@ use crate::MemoizedGroup;
 use charm_freeze::{hash, try_hash, Digest, Freeze};
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, OnceLock};
 
 /// Builds a [`Memoized`]; see [`Memoized::builder`].
@@ -190,6 +190,7 @@ impl<R> MemoizedBuilder<R> {
             group: OnceLock::new(),
             thrash_warned: AtomicBool::new(false),
             values_in_index: AtomicBool::new(false),
+            state_made_current: AtomicU64::new(0),
             raw,
             _returns: PhantomData,
         }

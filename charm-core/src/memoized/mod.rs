@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,10 @@ pub struct Memoized<R> {
     /// The last value a miss of this handle stored went into the index (a
     /// small one): see [`Call::adopt`](call::Call::adopt).
     values_in_index: AtomicBool,
+    /// One more than the group's functions version (`Index::functions_version`)
+    /// at which this handle last made its state the current one (0:
+    /// never): until the version moves, no call looks it up again.
+    state_made_current: AtomicU64,
     /// Values stored as their own bytes, not through the pickler.
     raw: Option<raw_bytes::RawBytes<R>>,
     _returns: PhantomData<fn() -> R>,
@@ -341,11 +345,29 @@ impl<R: Serialize + DeserializeOwned> Memoized<R> {
         }
         match self.call_for(args) {
             Ok(call) => {
-                call.engine.update_function_state(&self.name, &call.keys);
+                self.make_state_current(&call);
                 call.begin(flight, self.raw.as_ref())
             }
             Err(e) => Begun::Bypass(Some(e)),
         }
+    }
+
+    /// Makes this call's function state the current one of its function
+    /// (entries computed under another are dropped, the MATCH rule),
+    /// unless this handle did so since the group's function records last
+    /// changed: a map lookup a call spared. A state that may change from
+    /// call to call (`extra_func_state`) is made current at every call.
+    fn make_state_current(&self, call: &Call<'_>) {
+        let index = &call.engine.index;
+        let version = index.functions_version();
+        let checked = version.wrapping_add(1);
+        if self.extra_func_state.is_none()
+            && self.state_made_current.load(Ordering::Acquire) == checked
+        {
+            return;
+        }
+        call.engine.update_function_state(&self.name, &call.keys);
+        self.state_made_current.store(checked, Ordering::Release);
     }
 
     /// Stores a miss's outcome; the function's thrashing is checked.
