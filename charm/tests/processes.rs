@@ -259,25 +259,19 @@ fn hits_appended_by_many_processes_while_others_fold_are_all_counted_once() {
     for child in folders {
         finish(child);
     }
-    let usage = run(&dir, "usage", &[], &[]);
-    assert!(
-        usage.stdout.contains("HITS 64\n"),
-        "every hit counted once: {}",
-        usage.stdout
-    );
+    assert_eq!(hits_counted(&dir), "HITS 64", "every hit counted once");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The hit log of the cache in `dir`: its length, after a process that
-/// hit its 8 entries 60 times made it due for folding (over 16 KiB) but
-/// not so long that its exit folded it (twice that).
-fn a_hit_log_due(dir: &Path) -> u64 {
+/// Makes the hit log of the cache in `dir` due for folding (over 16 KiB):
+/// a process hits its 8 entries 60 times, not so many that its exit folds
+/// the log (twice that).
+fn a_hit_log_due(dir: &Path) {
     run(dir, "plain", &keys(0..4), &[("CHARM_TEST_ROUNDS", "60")]);
     let len = std::fs::metadata(dir.join("index/hitlog.charm"))
         .unwrap()
         .len();
     assert!((16 << 10..32 << 10).contains(&len), "a log of {len} B");
-    len
 }
 
 /// The hits the processes that used the cache in `dir` made, as its index

@@ -173,8 +173,8 @@ impl Index {
         Some(old)
     }
 
-    /// The current state of the function named by `name`, if it has a record.
-    /// See `functions_version`; read before the state it vouches for.
+    /// How many times the function records changed (see the field): read
+    /// before the state it vouches for.
     pub(crate) fn functions_version(&self) -> u64 {
         self.functions_version.load(Ordering::Acquire)
     }
@@ -186,6 +186,7 @@ impl Index {
         self.functions_version.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The current state of the function named by `name`, if it has a record.
     pub(crate) fn function_state(&self, name: &Digest) -> Option<Digest> {
         self.functions.get(name).map(|f| f.record.func_state)
     }
