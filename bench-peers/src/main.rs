@@ -396,8 +396,8 @@ fn open_hit_exit(peers: &[&str], n: usize) -> (Vec<ProcessRun>, Vec<ProcessRun>)
 /// reruns (a median would take one or the other), and the peak RSS is
 /// the highest. They follow one rerun that is not timed: four reruns'
 /// hits make charm's hit log due, and the rerun after them folds it as
-/// it works, so any four reruns but the first four after the cache was
-/// filled hold one fold.
+/// it hits (from its 256th hit), so any four reruns but the first four
+/// after the cache was filled hold one fold.
 const RERUNS: usize = 4;
 
 /// The reruns [`open_hit_exit`] times at `n` entries: [`RERUNS`], times

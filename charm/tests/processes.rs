@@ -282,36 +282,77 @@ fn hits_counted(dir: &Path) -> String {
     line.unwrap_or_default().to_owned()
 }
 
+/// The records of hits waiting in the cache in `dir` besides the log
+/// (a log taken by a fold), and whether a fold is under way or was killed.
+fn taken_or_folding(dir: &Path) -> Vec<String> {
+    let names = charm::open_store(&format!("dir:{}", dir.display()))
+        .unwrap()
+        .keys("index/")
+        .unwrap();
+    let left = |n: &String| n.starts_with("index/hits-") || n == "index/folding";
+    names.into_iter().filter(left).collect()
+}
+
+/// A process that hits its cache 320 times (busy enough to look at the
+/// hit log, at its 256th).
+const BUSY: (&str, &str) = ("CHARM_TEST_ROUNDS", "40");
+
 #[test]
-fn processes_that_find_the_hit_log_due_fold_it_as_they_hit_and_lose_no_hit() {
+fn eight_busy_processes_that_find_the_hit_log_due_lose_no_hit() {
     let dir = fresh_dir("background-fold");
     run(&dir, "plain", &keys(0..4), &[]);
     a_hit_log_due(&dir);
-    // Eight processes open at once and find it due: one folds it on a
-    // thread of its own, the others find it folded when they get the lock.
+    // Eight busy processes at once find it due: one folds it on a thread
+    // of its own, the others find it folded when they get the lock; their
+    // exits fold the log again only past twice its due length.
     let hitters: Vec<_> = (0..8)
-        .map(|_| spawn(&dir, "plain", &keys(0..4), &[]))
+        .map(|_| spawn(&dir, "plain", &keys(0..4), &[BUSY]))
         .collect();
     for child in hitters {
         let hits = finish(child);
         assert!(hits.computed.is_empty(), "{}", hits.stdout);
     }
     let log = std::fs::metadata(dir.join("index/hitlog.charm")).map_or(0, |m| m.len());
-    assert!(
-        log < 8 << 10,
-        "folded: the log holds their 64 hits only ({log} B)"
-    );
-    let names = charm::open_store(&format!("dir:{}", dir.display()))
+    assert!(log < 32 << 10, "folded: a log of {log} B");
+    assert_eq!(taken_or_folding(&dir), Vec::<String>::new());
+    assert_eq!(hits_counted(&dir), "HITS 3040", "480 hits, then 8 × 320");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_busy_process_folds_a_due_hit_log_as_it_hits() {
+    let dir = fresh_dir("busy-fold");
+    run(&dir, "plain", &keys(0..4), &[]);
+    a_hit_log_due(&dir);
+    // 264 calls: at its 256th it finds the log due and folds it on a
+    // thread; the log then holds its own hits only, where its exit alone
+    // would have left the log (not past twice its due length) as it was.
+    let busy = run(&dir, "plain", &keys(0..4), &[("CHARM_TEST_ROUNDS", "33")]);
+    assert!(busy.computed.is_empty(), "{}", busy.stdout);
+    let log = std::fs::metadata(dir.join("index/hitlog.charm"))
         .unwrap()
-        .keys("index/")
-        .unwrap();
+        .len();
+    assert!(log < 16 << 10, "its own 264 hits only: a log of {log} B");
+    assert_eq!(taken_or_folding(&dir), Vec::<String>::new());
+    assert_eq!(hits_counted(&dir), "HITS 744", "480 hits, then 264");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_process_that_hits_a_few_folds_a_due_hit_log_at_its_exit() {
+    let dir = fresh_dir("exit-fold");
+    run(&dir, "plain", &keys(0..4), &[]);
+    a_hit_log_due(&dir);
+    // Too few calls to look at the log while it runs: its exit finds it
+    // due, and folds it, as a process that opens, hits once and exits did.
+    let few = run(&dir, "plain", &keys(0..4), &[]);
+    assert!(few.computed.is_empty(), "{}", few.stdout);
     assert!(
-        !names
-            .iter()
-            .any(|n| n.starts_with("index/hits-") || n == "index/folding"),
-        "the taken log was folded and deleted: {names:?}"
+        !dir.join("index/hitlog.charm").exists(),
+        "the exit took the log"
     );
-    assert_eq!(hits_counted(&dir), "HITS 544", "480 hits, then 64");
+    assert_eq!(taken_or_folding(&dir), Vec::<String>::new());
+    assert_eq!(hits_counted(&dir), "HITS 488", "480 hits, then 8");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -323,10 +364,10 @@ fn a_fold_in_the_background_leaves_records_of_changes_to_a_full_fold() {
     let new = run(&dir, "plain", &keys(4..5), &[]);
     assert_eq!(new.computed.len(), 2);
     a_hit_log_due(&dir);
-    // This process finds the log due and takes it, then the record of
-    // changes among the records: the fold of hits is not enough, and the
-    // records wait, marked pending for the processes that open.
-    let hits = run(&dir, "plain", &keys(0..5), &[]);
+    // This busy process finds the log due and takes it, then the record
+    // of changes among the records: the fold of hits is not enough, and
+    // the records wait, marked pending for the processes that open.
+    let hits = run(&dir, "plain", &keys(0..5), &[("CHARM_TEST_ROUNDS", "30")]);
     assert!(hits.computed.is_empty(), "{}", hits.stdout);
     let names = charm::open_store(&format!("dir:{}", dir.display()))
         .unwrap()
@@ -341,7 +382,7 @@ fn a_fold_in_the_background_leaves_records_of_changes_to_a_full_fold() {
         "the new entry is seen: {}",
         again.stdout
     );
-    assert_eq!(hits_counted(&dir), "HITS 500", "480 hits, then 10 and 10");
+    assert_eq!(hits_counted(&dir), "HITS 790", "480 hits, then 300 and 10");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -176,6 +176,7 @@ impl Engine {
         if self.policy.accessed(key, meta) {
             self.spill_hits();
         }
+        self.look_at_hit_log_once_busy();
     }
 
     /// Removes one entry (and its object); true if there was one.

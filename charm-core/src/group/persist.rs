@@ -90,8 +90,11 @@ pub(crate) struct Persistence {
     loaded: AtomicBool,
     /// A thread is spilling hits: others need not.
     spilling: AtomicBool,
+    /// This process made [`BUSY_EVENTS`](background::BUSY_EVENTS) calls
+    /// and looked at the hit log then (`background.rs`).
+    busy: AtomicBool,
     /// The fold of the hit log this process runs in the background, if
-    /// one was due at open (`background.rs`).
+    /// one was due then.
     background: Mutex<Option<JoinHandle<Result<bool>>>>,
 }
 
@@ -181,9 +184,9 @@ fn hit_log_due(len: u64, entries: u64) -> bool {
     len > MIN_HIT_LOG_BYTES && len > entries.saturating_mul(HIT_LOG_BYTES_PER_ENTRY)
 }
 
-/// Whether a hit log of `len` bytes is past twice its due length: an exit
-/// folds it then; before, the next process to open the cache folds it in
-/// the background (`background.rs`).
+/// Whether a busy process's exit folds a hit log of `len` bytes: past
+/// twice its due length; before, the next busy process folds it in the
+/// background (`background.rs`).
 fn hit_log_overdue(len: u64, entries: u64) -> bool {
     hit_log_due(len / 2, entries)
 }
@@ -342,17 +345,11 @@ impl Engine {
     pub(crate) fn open_unread(&self) -> Result<()> {
         if !self.store.has_compare_and_swap() {
             let records = self.records_may_wait()?;
-            let r = match records {
+            let _r = match records {
                 true => Some(self.lock.reader()?),
                 false => None,
             };
-            self.read_unread(HeadFrom::Snapshot, records)?;
-            drop(r);
-            if !self.persist.system_changed.load(Ordering::Relaxed) {
-                let entries = self.persist.lock().head_entries;
-                self.fold_in_background_if_due(entries);
-            }
-            return Ok(());
+            return self.read_unread(HeadFrom::Snapshot, records).map(|_| ());
         }
         let mut head = self.store.get(layout::HEAD)?;
         for _ in 0..MAX_OPEN_ATTEMPTS {
@@ -908,7 +905,10 @@ impl Engine {
             // open found tells whether they are due (another process's
             // changes are its own to compact).
             let log_due = match written {
-                Written::Appended(_, len) => hit_log_overdue(len, p.head_entries),
+                Written::Appended(_, len) => match self.persist.busy.load(Ordering::Relaxed) {
+                    true => hit_log_overdue(len, p.head_entries),
+                    false => hit_log_due(len, p.head_entries),
+                },
                 Written::Stored(_) => {
                     p.hits_records += 1;
                     false

@@ -210,6 +210,11 @@ impl PolicyBook {
         spill
     }
 
+    /// How many events (hits, additions, removals) were recorded.
+    pub(crate) fn events_recorded(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
     /// Whether events are waiting to be applied (and persisted).
     pub(crate) fn has_pending(&self) -> bool {
         self.log.iter().any(|s| {
