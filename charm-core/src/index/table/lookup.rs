@@ -1,16 +1,15 @@
 //! The snapshot searched in place (by every process).
 
+use super::kept::{Held, Kept};
 use super::{
     key_prefix, prefix, sort_key, word, Head, Layout, Span, BLOCK_READ, CACHED_BYTES,
     DIRECTORY_CHUNK, ENTRY, FIRST_READ, HEADER, INTERPOLATIONS,
 };
 use crate::index::format;
-use crate::sharded::ShardedMap;
-use crate::{BuildDigestHasher, Entry, EntryKey, Error, Result, StoredReader};
+use crate::{Entry, EntryKey, Error, Result, StoredReader};
 use charm_freeze::Digest;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// Blocks a process reads one by one before it reads each with its
 /// neighbours: a process that hits a few entries reads no more than it
@@ -51,12 +50,13 @@ struct Block {
     checked: AtomicU64,
 }
 
-impl Block {
-    /// The memory it holds.
-    fn bytes(&self) -> usize {
+impl Held for Block {
+    fn held(&self) -> usize {
         self.bytes.capacity() + std::mem::size_of::<Block>()
     }
+}
 
+impl Block {
     /// Whether record `i`'s check held before (a bit of `checked`).
     fn was_checked(&self, i: usize) -> bool {
         let bit = u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i));
@@ -105,7 +105,9 @@ fn place(head: &Head<'_>, target: &[u8; 64], fences: Option<(u64, u64)>) -> Plac
         0 => 0,
         _ => {
             let (low, high) = fences.unwrap_or_else(|| (head.prefix(0), head.prefix(n - 1)));
-            partition_near(n, interpolate(t, low, high, n), |i| head.prefix(i) < t)
+            let guess = interpolate(t, low, high, n);
+            head.prefetch_record(guess);
+            partition_near(n, guess, |i| head.prefix(i) < t)
         }
     };
     let found = (lo..n).take_while(|&i| head.prefix(i) == t).find(|&i| {
@@ -205,19 +207,10 @@ pub(crate) struct Table {
     /// a lock.
     directory: Vec<OnceLock<Chunk>>,
     /// Blocks read so far (at most [`CACHED_BYTES`] of them).
-    blocks: ShardedMap<u64, Arc<Block>, BuildDigestHasher>,
-    /// Their bytes (counted here: `blocks.len()` would lock every shard).
-    cached: AtomicUsize,
-    /// The numbers of the blocks kept, oldest first: the next to go when
-    /// the cache is full (a number whose block went otherwise is skipped).
-    /// Finding a victim by iterating the map instead scanned the buckets
-    /// earlier evictions had emptied, further at each eviction.
-    kept: Mutex<VecDeque<u64>>,
+    blocks: Kept<Block>,
     /// Reads of blocks so far: past [`SINGLE_READS`], a block is read with
     /// its neighbours.
     reads: AtomicUsize,
-    /// The most they may hold: [`CACHED_BYTES`].
-    cache_limit: usize,
 }
 
 impl Table {
@@ -247,11 +240,8 @@ impl Table {
             directory: (0..layout.blocks().div_ceil(DIRECTORY_CHUNK))
                 .map(|_| OnceLock::new())
                 .collect(),
-            blocks: ShardedMap::default(),
-            cached: AtomicUsize::new(0),
-            kept: Mutex::default(),
+            blocks: Kept::new(layout.blocks(), CACHED_BYTES),
             reads: AtomicUsize::new(0),
-            cache_limit: CACHED_BYTES,
         };
         if let Some(slot) = table.directory.first() {
             let (at, len) = table.chunk_span(0);
@@ -276,7 +266,7 @@ impl Table {
     #[cfg(test)]
     pub(crate) fn with_cache_limit(self, bytes: usize) -> Table {
         Table {
-            cache_limit: bytes,
+            blocks: self.blocks.with_limit(bytes),
             ..self
         }
     }
@@ -284,28 +274,13 @@ impl Table {
     /// Drops the blocks kept (they are read again if needed): a process
     /// about to fold frees what its lookups cached.
     pub(crate) fn forget_blocks(&self) {
-        let held = std::mem::take(&mut *self.kept());
-        for b in held {
-            self.remove_block(b);
-        }
-    }
-
-    /// The numbers of the blocks kept, oldest first.
-    fn kept(&self) -> MutexGuard<'_, VecDeque<u64>> {
-        self.kept.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Drops block `b` if it is kept.
-    fn remove_block(&self, b: u64) {
-        if let Some((_, gone)) = self.blocks.remove(&b) {
-            self.cached.fetch_sub(gone.bytes(), Ordering::Relaxed);
-        }
+        self.blocks.forget();
     }
 
     /// The bytes of blocks kept.
     #[cfg(test)]
     pub(crate) fn cached_bytes(&self) -> usize {
-        self.cached.load(Ordering::Relaxed)
+        self.blocks.bytes()
     }
 
     /// The number of records.
@@ -411,8 +386,8 @@ impl Table {
     /// once. A process that has read a few blocks reads the next ones with
     /// their neighbours ([`read_group`](Self::read_group)).
     fn block(&self, b: u64) -> Result<Arc<Block>> {
-        if let Some(block) = self.blocks.get(&b) {
-            return Ok(block.clone());
+        if let Some(block) = self.blocks.get(b) {
+            return Ok(block);
         }
         if self.reads.fetch_add(1, Ordering::Relaxed) >= SINGLE_READS {
             if let Some(block) = self.read_group(b)? {
@@ -430,7 +405,7 @@ impl Table {
         };
         let mut bytes = vec![0u8; len as usize];
         self.reader.read_at(at, &mut bytes)?;
-        Ok(self.keep(b, self.parsed(b, bytes, span, whole)?))
+        Ok(self.blocks.keep(b, self.parsed(b, bytes, span, whole)?))
     }
 
     /// The blocks of `b`'s group of [`GROUP`] neighbours, in one read, if
@@ -465,7 +440,7 @@ impl Table {
             .read_at(self.layout.blocks_at() + start, &mut bytes)?;
         let mut wanted = None;
         for (g, span) in group.zip(spans) {
-            if g != b && self.blocks.get(&g).is_some() {
+            if g != b && self.blocks.holds(g) {
                 continue; // read before: kept as it is
             }
             // Each span lies within the group's: one block's end is the
@@ -479,7 +454,9 @@ impl Table {
             let Some(own) = own else {
                 return Err(misplaced());
             };
-            let block = self.keep(g, self.parsed(g, own.to_vec(), span, true)?);
+            let block = self
+                .blocks
+                .keep(g, self.parsed(g, own.to_vec(), span, true)?);
             if g == b {
                 wanted = Some(block);
             }
@@ -505,27 +482,6 @@ impl Table {
             values_len: span.end - span.start - span.head,
             checked: AtomicU64::new(0),
         })
-    }
-
-    /// Keeps `block` as block `b`, making room within the cache's limit.
-    fn keep(&self, b: u64, block: Block) -> Arc<Block> {
-        let block = Arc::new(block);
-        let bytes = block.bytes();
-        let mut kept = self.kept();
-        while self.cached.load(Ordering::Relaxed).saturating_add(bytes) > self.cache_limit {
-            match kept.pop_front() {
-                Some(oldest) => self.remove_block(oldest),
-                None => break,
-            }
-        }
-        // Counted before it can be found (and so removed by another
-        // thread), so that the count never drops below what is held.
-        self.cached.fetch_add(bytes, Ordering::Relaxed);
-        if let Some(old) = self.blocks.insert(b, block.clone()) {
-            self.cached.fetch_sub(old.bytes(), Ordering::Relaxed);
-        }
-        kept.push_back(b);
-        block
     }
 
     /// The entry under `key`, if the table holds one that passes its check

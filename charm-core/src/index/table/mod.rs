@@ -56,6 +56,7 @@
 //! is read beyond the file's own length and a block head's bound
 //! ([`MAX_HEAD`]).
 
+mod kept;
 mod lookup;
 #[cfg(test)]
 mod tests;
@@ -513,6 +514,19 @@ impl<'a> Head<'a> {
         self.digests.get(at..at + 32)
     }
 
+    /// Asks the processor to fetch where record `i` likely is (records
+    /// vary little in length) and the digests, while the search reads the
+    /// prefixes: in a block not touched for a while each is a cache miss,
+    /// and the record's, after the prefixes', was 7 % of a tiny hit's
+    /// time at 100 000 entries.
+    fn prefetch_record(&self, i: usize) {
+        let n = self.len().max(1);
+        let at = self.records.len() / n * i.min(n - 1);
+        prefetch(self.records, at);
+        prefetch(self.records, at + 64);
+        prefetch(self.digests, 0);
+    }
+
     /// What a search compares of record `i` past its prefix: the argument
     /// key's other 24 bytes, and the name.
     fn key_rest(&self, i: usize) -> Option<(&'a [u8], &'a [u8])> {
@@ -591,4 +605,19 @@ impl<'a> Head<'a> {
         entry.inline = inline;
         (entry.size <= MAX_ENTRY_SIZE).then_some((key, entry, derived))
     }
+}
+
+/// Asks the processor to bring the cache line of `bytes[at]` (if `at` is
+/// within them) into its caches; a hint, which changes no result.
+#[allow(unsafe_code)]
+fn prefetch(bytes: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(byte) = bytes.get(at) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch reads nothing and never faults; SSE, which it
+        // needs, is part of every x86_64 processor.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(byte).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, at);
 }
