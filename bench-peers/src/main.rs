@@ -546,7 +546,7 @@ fn main() {
         }
         // For profiling one peer's process: `fill PEER DIR N`, then
         // `child PEER DIR`, `reopen PEER DIR OPS`, `hits PEER DIR N OPS` or `big PEER DIR OPS MIB` under strace or perf
-        // (`hits` and `big` print their time per hit, to compare two builds).
+        // (`hits` and `big` print their time per hit, `big` also per store, to compare two builds).
         Some("fill") => {
             let cache = open(&args[2], Path::new(&args[3]));
             for k in 0..args[4].parse().expect("a count") {
@@ -571,9 +571,11 @@ fn main() {
             let cache = open(&args[2], Path::new(&args[3]));
             let count = |a: &str| a.parse::<usize>().expect("a count");
             let (ops, len) = (count(&args[4]) as u64, count(&args[5]) << 20);
+            let start = Instant::now();
             for k in 0..ops {
                 cache.put_big(k, vec![3u8; len]);
             }
+            println!("{} ns per store", per_op(start, ops as usize).as_nanos());
             settle();
             let start = Instant::now();
             for k in 0..ops * 20 {
