@@ -6,9 +6,9 @@
 //! time at 100 000 entries.
 //! Slots are made [`GROUP`] at a time, when the first block among them
 //! is kept: a process that hits once touches a kilobyte of them, not a
-//! slot for every block of the table; the groups' own slots take a
-//! quarter of a byte per entry of the table. Past the byte limit, the
-//! blocks kept first go first.
+//! slot for every block of the table (made, they take a quarter of a
+//! byte per entry of the table; the groups, a few thousandths). Past the
+//! byte limit, the blocks kept first go first.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
