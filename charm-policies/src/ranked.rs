@@ -346,8 +346,13 @@ pub(crate) mod tests {
     use charm_core::{EntryKey, EntryMeta};
 
     pub(crate) fn key(i: u32) -> EntryKey {
+        key_of("f", i)
+    }
+
+    /// The key of call `i` of the function named `f`.
+    fn key_of(f: &str, i: u32) -> EntryKey {
         EntryKey {
-            name: charm_freeze::hash(&"f"),
+            name: charm_freeze::hash(&f),
             args: charm_freeze::hash(&i),
         }
     }
@@ -381,20 +386,16 @@ pub(crate) mod tests {
 
     #[test]
     fn a_ranking_of_several_functions_stored_in_its_order_comes_back() {
-        let of = |f: &str, i: u32| EntryKey {
-            name: charm_freeze::hash(&f),
-            args: charm_freeze::hash(&i),
-        };
         let mut live = super::Ranked::default();
         for i in 0..600u32 {
             live.set(
-                of(["f", "g", "h"][i as usize % 3], i),
+                key_of(["f", "g", "h"][i as usize % 3], i),
                 u64::from(i * 7919 % 1000),
             );
         }
         // Every key of g gone: the names are numbered anew when stored.
         for i in (1..600u32).step_by(3) {
-            live.remove(&of("g", i));
+            live.remove(&key_of("g", i));
         }
         live.pop_min(); // the order built, and encoded in it
         let bytes = postcard::to_allocvec(&live).unwrap();
@@ -470,15 +471,11 @@ pub(crate) mod tests {
 
     #[test]
     fn a_name_whose_keys_all_went_is_not_stored() {
-        let of = |f: &str, i: u32| EntryKey {
-            name: charm_freeze::hash(&f),
-            args: charm_freeze::hash(&i),
-        };
         let mut r = super::Ranked::default();
-        r.set(of("f", 1), 1u64);
-        r.set(of("g", 1), 2);
-        r.set(of("h", 1), 3);
-        r.remove(&of("g", 1));
+        r.set(key_of("f", 1), 1u64);
+        r.set(key_of("g", 1), 2);
+        r.set(key_of("h", 1), 3);
+        r.remove(&key_of("g", 1));
         for built in [false, true] {
             if built {
                 r.queue(); // encoded in rank order

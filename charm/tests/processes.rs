@@ -263,15 +263,35 @@ fn hits_appended_by_many_processes_while_others_fold_are_all_counted_once() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A new cache in a folder named after `name`, its 8 entries stored,
+/// then hit until its hit log is due (see [`a_hit_log_due`]).
+fn a_cache_with_its_hit_log_due(name: &str) -> PathBuf {
+    let dir = fresh_dir(name);
+    run(&dir, "plain", &keys(0..4), &[]);
+    a_hit_log_due(&dir);
+    dir
+}
+
 /// Makes the hit log of the cache in `dir` due for folding (over 16 KiB):
 /// a process hits its 8 entries 60 times, not so many that its exit folds
 /// the log (twice that).
 fn a_hit_log_due(dir: &Path) {
     run(dir, "plain", &keys(0..4), &[("CHARM_TEST_ROUNDS", "60")]);
-    let len = std::fs::metadata(dir.join("index/hitlog.charm"))
-        .unwrap()
-        .len();
+    let len = hit_log_len(dir);
     assert!((16 << 10..32 << 10).contains(&len), "a log of {len} B");
+}
+
+/// The length of the hit log of the cache in `dir` (0: none).
+fn hit_log_len(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("index/hitlog.charm")).map_or(0, |m| m.len())
+}
+
+/// The names of the index's files of the cache in `dir`.
+fn index_names(dir: &Path) -> Vec<String> {
+    charm::open_store(&format!("dir:{}", dir.display()))
+        .unwrap()
+        .keys("index/")
+        .unwrap()
 }
 
 /// The hits the processes that used the cache in `dir` made, as its index
@@ -285,12 +305,8 @@ fn hits_counted(dir: &Path) -> String {
 /// The records of hits waiting in the cache in `dir` besides the log
 /// (a log taken by a fold), and whether a fold is under way or was killed.
 fn taken_or_folding(dir: &Path) -> Vec<String> {
-    let names = charm::open_store(&format!("dir:{}", dir.display()))
-        .unwrap()
-        .keys("index/")
-        .unwrap();
     let left = |n: &String| n.starts_with("index/hits-") || n == "index/folding";
-    names.into_iter().filter(left).collect()
+    index_names(dir).into_iter().filter(left).collect()
 }
 
 /// A process that hits its cache 320 times (busy enough to look at the
@@ -299,9 +315,7 @@ const BUSY: (&str, &str) = ("CHARM_TEST_ROUNDS", "40");
 
 #[test]
 fn eight_busy_processes_that_find_the_hit_log_due_lose_no_hit() {
-    let dir = fresh_dir("background-fold");
-    run(&dir, "plain", &keys(0..4), &[]);
-    a_hit_log_due(&dir);
+    let dir = a_cache_with_its_hit_log_due("background-fold");
     // Eight busy processes at once find it due: one folds it on a thread
     // of its own, the others find it folded when they get the lock; their
     // exits fold the log again only past twice its due length.
@@ -312,7 +326,7 @@ fn eight_busy_processes_that_find_the_hit_log_due_lose_no_hit() {
         let hits = finish(child);
         assert!(hits.computed.is_empty(), "{}", hits.stdout);
     }
-    let log = std::fs::metadata(dir.join("index/hitlog.charm")).map_or(0, |m| m.len());
+    let log = hit_log_len(&dir);
     assert!(log < 32 << 10, "folded: a log of {log} B");
     assert_eq!(taken_or_folding(&dir), Vec::<String>::new());
     assert_eq!(hits_counted(&dir), "HITS 3040", "480 hits, then 8 × 320");
@@ -321,18 +335,17 @@ fn eight_busy_processes_that_find_the_hit_log_due_lose_no_hit() {
 
 #[test]
 fn a_busy_process_folds_a_due_hit_log_as_it_hits() {
-    let dir = fresh_dir("busy-fold");
-    run(&dir, "plain", &keys(0..4), &[]);
-    a_hit_log_due(&dir);
+    let dir = a_cache_with_its_hit_log_due("busy-fold");
     // 264 calls: at its 256th it finds the log due and folds it on a
     // thread; the log then holds its own hits only, where its exit alone
     // would have left the log (not past twice its due length) as it was.
     let busy = run(&dir, "plain", &keys(0..4), &[("CHARM_TEST_ROUNDS", "33")]);
     assert!(busy.computed.is_empty(), "{}", busy.stdout);
-    let log = std::fs::metadata(dir.join("index/hitlog.charm"))
-        .unwrap()
-        .len();
-    assert!(log < 16 << 10, "its own 264 hits only: a log of {log} B");
+    let log = hit_log_len(&dir);
+    assert!(
+        log > 0 && log < 16 << 10,
+        "its own 264 hits only: a log of {log} B"
+    );
     assert_eq!(taken_or_folding(&dir), Vec::<String>::new());
     assert_eq!(hits_counted(&dir), "HITS 744", "480 hits, then 264");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -340,9 +353,7 @@ fn a_busy_process_folds_a_due_hit_log_as_it_hits() {
 
 #[test]
 fn a_process_that_hits_a_few_folds_a_due_hit_log_at_its_exit() {
-    let dir = fresh_dir("exit-fold");
-    run(&dir, "plain", &keys(0..4), &[]);
-    a_hit_log_due(&dir);
+    let dir = a_cache_with_its_hit_log_due("exit-fold");
     // Too few calls to look at the log while it runs: its exit finds it
     // due, and folds it, as a process that opens, hits once and exits did.
     let few = run(&dir, "plain", &keys(0..4), &[]);
@@ -369,10 +380,7 @@ fn a_fold_in_the_background_leaves_records_of_changes_to_a_full_fold() {
     // the records wait, marked pending for the processes that open.
     let hits = run(&dir, "plain", &keys(0..5), &[("CHARM_TEST_ROUNDS", "30")]);
     assert!(hits.computed.is_empty(), "{}", hits.stdout);
-    let names = charm::open_store(&format!("dir:{}", dir.display()))
-        .unwrap()
-        .keys("index/")
-        .unwrap();
+    let names = index_names(&dir);
     let has = |prefix: &str| names.iter().any(|n| n.starts_with(prefix));
     assert!(has("index/hits-") && has("index/pending"), "{names:?}");
     assert!(!has("index/folding"), "{names:?}");
