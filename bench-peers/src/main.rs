@@ -30,7 +30,7 @@ use charm::{Memoized, MemoizedGroup, MemoizedGroupBuilder};
 use serde_bytes::ByteBuf;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 4] = ["charm", "redb", "redb-nofsync", "cacache"];
@@ -79,10 +79,12 @@ trait Cache {
     fn put_big(&self, k: u64, v: Vec<u8>);
 }
 
+/// charm with two memoized functions, each built at its first call as
+/// `#[memoize]` builds them: a process that calls one builds one.
 struct Charm {
     group: Arc<MemoizedGroup>,
-    small: Memoized<u64>,
-    big: Memoized<Vec<u8>>,
+    small: OnceLock<Memoized<u64>>,
+    big: OnceLock<Memoized<Vec<u8>>>,
 }
 
 impl Charm {
@@ -99,30 +101,44 @@ impl Charm {
             .obj_store_url(format!("dir:{}", dir.display()))
             .size("100 GiB");
         let group = configure(builder).build().expect("a charm group");
-        let small = Memoized::builder("peers::small")
-            .group(group.clone())
-            .build();
-        // What #[memoize] builds for a function returning Vec<u8>.
-        let big = Memoized::builder("peers::big")
-            .raw_bytes()
-            .group(group.clone())
-            .build();
-        Charm { group, small, big }
+        Charm {
+            group,
+            small: OnceLock::new(),
+            big: OnceLock::new(),
+        }
+    }
+
+    fn small(&self) -> &Memoized<u64> {
+        self.small.get_or_init(|| {
+            Memoized::builder("peers::small")
+                .group(self.group.clone())
+                .build()
+        })
+    }
+
+    /// What `#[memoize]` builds for a function returning `Vec<u8>`.
+    fn big(&self) -> &Memoized<Vec<u8>> {
+        self.big.get_or_init(|| {
+            Memoized::builder("peers::big")
+                .raw_bytes()
+                .group(self.group.clone())
+                .build()
+        })
     }
 }
 
 impl Cache for Charm {
     fn get_small(&self, k: u64) -> Option<u64> {
-        Some(self.small.call(&k, || panic!("charm missed {k}")))
+        Some(self.small().call(&k, || panic!("charm missed {k}")))
     }
     fn put_small(&self, k: u64, v: u64) {
-        self.small.call(&k, || v);
+        self.small().call(&k, || v);
     }
     fn get_big(&self, k: u64) -> Option<Vec<u8>> {
-        Some(self.big.call(&k, || panic!("charm missed {k}")))
+        Some(self.big().call(&k, || panic!("charm missed {k}")))
     }
     fn put_big(&self, k: u64, v: Vec<u8>) {
-        self.big.call(&k, move || v);
+        self.big().call(&k, move || v);
     }
 }
 
