@@ -61,13 +61,31 @@ pub fn delta(bytes: &[u8]) -> bool {
     let (whole, _) = format::decode_delta_log(bytes);
     let mut by_windows = Vec::new();
     let reader = crate::traits::obj_store::WholeValue(bytes.to_vec());
-    let _ = format::for_each_delta_read(&reader, 64, |c, d| by_windows.push((c, d)));
+    let _ = format::for_each_delta_read(&reader, 64, format::decode_delta, |c, d| {
+        by_windows.push((c, d))
+    });
     let checks = |r: &[(u64, format::Delta)]| r.iter().map(|(c, _)| *c).collect::<Vec<_>>();
     assert_eq!(
         checks(&whole),
         checks(&by_windows),
         "a log reads alike by windows"
     );
+    // As a fold of hits reads it, each hit told as it is decoded: every hit
+    // of the records that decode, in order (a record that fails part way
+    // has told those before, which a forged one only can).
+    let mut told = Vec::new();
+    let _ = format::for_each_delta_read(
+        &reader,
+        64,
+        |b| format::decode_delta_telling(b, |_| true, |h| told.push(h)),
+        |_, _| {},
+    );
+    let mut told = told.into_iter();
+    let in_order = whole
+        .iter()
+        .flat_map(|(_, d)| &d.accesses)
+        .all(|hit| told.any(|t| t == *hit));
+    assert!(in_order, "hits told as they are decoded hold the hits");
     let mut records = whole.into_iter();
     let Some((_, mut d)) = records.next() else {
         return false;

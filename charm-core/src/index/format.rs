@@ -9,7 +9,7 @@ use crate::entry::{FunctionRecord, FunctionStats};
 use crate::keys::layout;
 use crate::{Entry, EntryKey, EntryMeta, Error, Result, StoredReader};
 use charm_freeze::Digest;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -154,6 +154,13 @@ fn encode<T: Serialize>(magic: &[u8; 8], value: &T) -> Result<Vec<u8>> {
 }
 
 fn decode<T: DeserializeOwned>(magic: &[u8; 8], what: &str, bytes: &[u8]) -> Result<T> {
+    let body = checked_body(magic, what, bytes)?;
+    postcard::from_bytes(body).map_err(|e| undecodable(what, e))
+}
+
+/// The body of the record `bytes`, if its header is `magic`'s, of this
+/// format, and its length and check hold.
+fn checked_body<'b>(magic: &[u8; 8], what: &str, bytes: &'b [u8]) -> Result<&'b [u8]> {
     let bad = |why: &str| Error::corrupt(what, why);
     if bytes.len() < HEADER || &bytes[..8] != magic {
         return Err(bad("not a charm index record (foreign or truncated)"));
@@ -176,7 +183,11 @@ fn decode<T: DeserializeOwned>(magic: &[u8; 8], what: &str, bytes: &[u8]) -> Res
     if word(20) != xxh3_64(body) {
         return Err(bad("checksum mismatch"));
     }
-    postcard::from_bytes(body).map_err(|e| bad(&format!("undecodable: {e}")))
+    Ok(body)
+}
+
+fn undecodable(what: &str, e: postcard::Error) -> Error {
+    Error::corrupt(what, format!("undecodable: {e}"))
 }
 
 /// The snapshot `s` as stored, with the encoded index head `head` (or
@@ -216,6 +227,25 @@ pub(crate) fn decode_delta(bytes: &[u8]) -> Result<Delta> {
     decode(DELTA_MAGIC, "index delta", bytes)
 }
 
+/// [`decode_delta`], handing the record's hits to `tell` as they are read
+/// (never a list of them: a rerun's record of 10 000 hits is 800 KB
+/// decoded), if `gate`, shown the record's other fields first, says so;
+/// the record returned holds no hits. A record whose hits turn out
+/// undecodable part way, which only a forged one can be (its check held),
+/// has told those before.
+pub(crate) fn decode_delta_telling(
+    bytes: &[u8],
+    gate: impl FnOnce(&Delta) -> bool,
+    tell: impl FnMut(Hit),
+) -> Result<Delta> {
+    const WHAT: &str = "index delta";
+    let body = checked_body(DELTA_MAGIC, WHAT, bytes)?;
+    let mut de = postcard::Deserializer::from_bytes(body);
+    hits::TellingDelta { gate, tell }
+        .deserialize(&mut de)
+        .map_err(|e| undecodable(WHAT, e))
+}
+
 /// Damaged places a log's reader skips before it gives up on the rest (each
 /// costs a search and a check: a crafted log must not cost more).
 const MAX_LOG_DAMAGE: usize = 16;
@@ -234,7 +264,7 @@ pub(crate) fn decode_delta_log(bytes: &[u8]) -> (Vec<(u64, Delta)>, bool) {
 /// (a log of many hits need not be held decoded whole).
 pub(crate) fn for_each_delta(bytes: &[u8], mut each: impl FnMut(u64, Delta)) -> bool {
     let mut damage = 0;
-    read_records(bytes, 0, false, &mut damage, &mut each);
+    read_records(bytes, 0, false, &mut damage, &mut decode_delta, &mut each);
     damage > 0
 }
 
@@ -245,12 +275,15 @@ pub(crate) fn for_each_delta(bytes: &[u8], mut each: impl FnMut(u64, Delta)) -> 
 pub(crate) const LOG_WINDOW: usize = 512 << 10;
 
 /// [`for_each_delta`] over the log `reader` reads, `window` bytes at a
-/// time: memory holds a window (or one record longer than it), however
-/// long the log. Hits wait in the hit log for about four reruns' worth
-/// before they are folded: at a million entries, hundreds of MB.
+/// time, each record decoded by `decode` ([`decode_delta`], or
+/// [`decode_delta_telling`]): memory holds a window (or one record longer
+/// than it), however long the log. Hits wait in the hit log for about
+/// four reruns' worth before they are folded: at a million entries,
+/// hundreds of MB.
 pub(crate) fn for_each_delta_read(
     reader: &dyn StoredReader,
     window: usize,
+    mut decode: impl FnMut(&[u8]) -> Result<Delta>,
     mut each: impl FnMut(u64, Delta),
 ) -> Result<bool> {
     let size = reader.size();
@@ -261,7 +294,7 @@ pub(crate) fn for_each_delta_read(
         buf.resize(len, 0);
         reader.read_at(pos, &mut buf)?;
         let more = size - pos - len as u64;
-        let (read, still) = read_records(&buf, more, scanning, &mut damage, &mut each);
+        let (read, still) = read_records(&buf, more, scanning, &mut damage, &mut decode, &mut each);
         if more == 0 {
             break; // all of it read
         }
@@ -278,9 +311,9 @@ pub(crate) fn for_each_delta_read(
     Ok(damage > 0)
 }
 
-/// Hands each whole record of `bytes` to `each`, counting damaged places
-/// in `damage` and skipping each to the next record's magic (from the
-/// start, if `scanning`). `more`: bytes of the log after these, where a
+/// Hands each whole record of `bytes`, as `decode` decodes it, to `each`,
+/// counting damaged places in `damage` and skipping each to the next
+/// record's magic (from the start, if `scanning`). `more`: bytes of the log after these, where a
 /// record cut at the end goes on. Returns how many bytes it is done with,
 /// and whether it was scanning for a magic there.
 fn read_records(
@@ -288,6 +321,7 @@ fn read_records(
     more: u64,
     mut scanning: bool,
     damage: &mut usize,
+    decode: &mut impl FnMut(&[u8]) -> Result<Delta>,
     each: &mut impl FnMut(u64, Delta),
 ) -> (usize, bool) {
     let mut at = 0;
@@ -326,7 +360,7 @@ fn read_records(
             if let Ok(d) = rest
                 .get(..len)
                 .ok_or(())
-                .and_then(|r| decode_delta(r).map_err(drop))
+                .and_then(|r| decode(r).map_err(drop))
             {
                 each(record_check(rest), d);
                 at += len;
@@ -499,7 +533,9 @@ mod tests {
     fn read_by_windows(log: &[u8], window: usize) -> Read {
         let reader = crate::traits::obj_store::WholeValue(log.to_vec());
         let mut got = Vec::new();
-        let damaged = for_each_delta_read(&reader, window, |c, d| got.push((c, d.accesses)));
+        let damaged = for_each_delta_read(&reader, window, decode_delta, |c, d| {
+            got.push((c, d.accesses))
+        });
         (got, damaged.unwrap())
     }
 

@@ -4,12 +4,12 @@
 //! whole key alone took 66. A fold of hits tells the policy of each with
 //! its metadata, without looking the entry up.
 
-use super::Hit;
+use super::{Delta, Hit};
 use crate::{BuildDigestHasher, EntryKey, EntryMeta};
 use charm_freeze::Digest;
 use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
-use serde::{Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::HashMap;
 
 /// The hits, each after the index of its name.
@@ -48,68 +48,166 @@ pub(super) fn serialize<S: Serializer>(hits: &[Hit], s: S) -> Result<S::Ok, S::E
 }
 
 pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hit>, D::Error> {
-    d.deserialize_tuple(2, StoredHits)
+    let mut hits = Vec::new();
+    StoredHits(&mut hits).deserialize(d)?;
+    Ok(hits)
 }
 
-/// The names, then the hits decoded straight into the list a fold tells
-/// (no list of the stored tuples in between: it faulted in as many pages
-/// again, a tenth of a rerun's fold at 10 000 entries).
-struct StoredHits;
+/// Where decoded hits go: into a list, or told one by one.
+trait HitSink {
+    /// Room for `count` hits, as a record says.
+    fn reserve(&mut self, count: usize);
+    fn put(&mut self, hit: Hit);
+}
 
-impl<'de> Visitor<'de> for StoredHits {
-    type Value = Vec<Hit>;
+impl HitSink for Vec<Hit> {
+    fn reserve(&mut self, count: usize) {
+        // The count is the record's word: what it reserves is bounded (as
+        // serde bounds its own lists), the rest grows as hits are read.
+        let most = (1 << 20) / std::mem::size_of::<Hit>();
+        self.reserve(count.min(most));
+    }
+
+    fn put(&mut self, hit: Hit) {
+        self.push(hit);
+    }
+}
+
+/// Hits handed to the function as they are decoded.
+struct Telling<F>(F);
+
+impl<F: FnMut(Hit)> HitSink for Telling<F> {
+    fn reserve(&mut self, _: usize) {}
+
+    fn put(&mut self, hit: Hit) {
+        (self.0)(hit);
+    }
+}
+
+/// The names, then the hits decoded straight into the sink (no list of
+/// the stored tuples in between: it faulted in as many pages again, a
+/// tenth of a rerun's fold at 10 000 entries).
+struct StoredHits<'s, S>(&'s mut S);
+
+impl<'de, S: HitSink> DeserializeSeed<'de> for StoredHits<'_, S> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_tuple(2, self)
+    }
+}
+
+impl<'de, S: HitSink> Visitor<'de> for StoredHits<'_, S> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a record's hits")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Hit>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let names: Vec<Digest> = seq
             .next_element()?
-            .ok_or_else(|| A::Error::invalid_length(0, &self))?;
-        seq.next_element_seed(Named(&names))?
-            .ok_or_else(|| A::Error::invalid_length(1, &self))
+            .ok_or_else(|| A::Error::invalid_length(0, &"a record's hits"))?;
+        let named = Named {
+            names: &names,
+            sink: self.0,
+        };
+        seq.next_element_seed(named)?
+            .ok_or_else(|| A::Error::invalid_length(1, &"a record's hits"))
     }
 }
 
-/// Hits, each naming its function by its index in the slice.
-struct Named<'n>(&'n [Digest]);
+/// Hits, each naming its function by its index in `names`.
+struct Named<'n, 's, S> {
+    names: &'n [Digest],
+    sink: &'s mut S,
+}
 
-impl<'de> DeserializeSeed<'de> for Named<'_> {
-    type Value = Vec<Hit>;
+impl<'de, S: HitSink> DeserializeSeed<'de> for Named<'_, '_, S> {
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Hit>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Named<'_> {
-    type Value = Vec<Hit>;
+impl<'de, S: HitSink> Visitor<'de> for Named<'_, '_, S> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("hits")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Hit>, A::Error> {
-        // The count is the record's word: what it reserves is bounded (as
-        // serde bounds its own lists), the rest grows as hits are read.
-        let most = (1 << 20) / std::mem::size_of::<Hit>();
-        let mut hits = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(most));
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.sink.reserve(seq.size_hint().unwrap_or(0));
         while let Some((i, args, size, cost_ns)) = seq.next_element::<(u32, Digest, u64, u64)>()? {
-            let Some(&name) = self.0.get(i as usize) else {
+            let Some(&name) = self.names.get(i as usize) else {
                 return Err(A::Error::custom(
                     "a hit names a function the record does not",
                 ));
             };
-            hits.push((EntryKey { name, args }, EntryMeta { size, cost_ns }));
+            self.sink
+                .put((EntryKey { name, args }, EntryMeta { size, cost_ns }));
         }
-        Ok(hits)
+        Ok(())
     }
+}
+
+/// A delta record whose hits are told as they are decoded, if `gate`,
+/// shown its other fields first, says so (see
+/// [`decode_delta_telling`](super::decode_delta_telling)). Its fields are
+/// read in the order [`Delta`] declares them, the hits last.
+pub(super) struct TellingDelta<G, T> {
+    pub(super) gate: G,
+    pub(super) tell: T,
+}
+
+const DELTA: &str = "a delta record";
+
+impl<'de, G: FnOnce(&Delta) -> bool, T: FnMut(Hit)> DeserializeSeed<'de> for TellingDelta<G, T> {
+    type Value = Delta;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Delta, D::Error> {
+        const FIELDS: &[&str] = &["system", "upserts", "removals", "functions", "accesses"];
+        d.deserialize_struct("Delta", FIELDS, self)
+    }
+}
+
+impl<'de, G: FnOnce(&Delta) -> bool, T: FnMut(Hit)> Visitor<'de> for TellingDelta<G, T> {
+    type Value = Delta;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(DELTA)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Delta, A::Error> {
+        let delta = Delta {
+            system: field(&mut seq, 0)?,
+            upserts: field(&mut seq, 1)?,
+            removals: field(&mut seq, 2)?,
+            functions: field(&mut seq, 3)?,
+            accesses: Vec::new(),
+        };
+        if (self.gate)(&delta) {
+            seq.next_element_seed(StoredHits(&mut Telling(self.tell)))?
+                .ok_or_else(|| A::Error::invalid_length(4, &DELTA))?;
+        }
+        Ok(delta)
+    }
+}
+
+/// The next field of a delta record, the `index`th.
+fn field<'de, A: SeqAccess<'de>, F: Deserialize<'de>>(
+    seq: &mut A,
+    index: usize,
+) -> Result<F, A::Error> {
+    seq.next_element()?
+        .ok_or_else(|| A::Error::invalid_length(index, &DELTA))
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::index::format::{decode_delta, encode_delta, Delta, Hit};
+    use crate::index::format::{decode_delta, decode_delta_telling, encode_delta, Delta, Hit};
     use crate::{EntryKey, EntryMeta};
     use charm_freeze::hash;
 
@@ -147,6 +245,39 @@ mod tests {
     }
 
     #[test]
+    fn hits_told_as_decoded_are_the_hits_after_the_rest_of_the_record() {
+        let d = Delta {
+            system: hash(&"system"),
+            accesses: hits(1000, 7),
+            functions: vec![crate::entry::FunctionRecord {
+                name: "f".into(),
+                func_state: hash(&"f"),
+                stamp: 0,
+                stats: crate::entry::FunctionStats {
+                    hits: 3,
+                    ..Default::default()
+                },
+            }],
+            ..Delta::default()
+        };
+        let bytes = encode_delta(&d).unwrap();
+        let (mut told, mut shown) = (Vec::new(), None);
+        let gate = |r: &Delta| {
+            shown = Some(r.clone());
+            true
+        };
+        let rest = decode_delta_telling(&bytes, gate, |h| told.push(h)).unwrap();
+        assert_eq!(told, d.accesses);
+        let whole = decode_delta(&bytes).unwrap();
+        let without_hits = |d: &Delta| (d.system, d.functions.clone(), d.accesses.is_empty());
+        assert_eq!(without_hits(&rest), (whole.system, whole.functions, true));
+        assert_eq!(without_hits(&shown.unwrap()), without_hits(&rest));
+        // A gate that says no: nothing told.
+        let rest = decode_delta_telling(&bytes, |_| false, |_| panic!("told")).unwrap();
+        assert_eq!(rest.system, d.system);
+    }
+
+    #[test]
     fn a_hit_naming_a_missing_function_fails_the_record() {
         let mut d = Delta {
             accesses: hits(3, 1),
@@ -168,5 +299,10 @@ mod tests {
         let check = xxhash_rust::xxh3::xxh3_64(&bytes[28..]);
         bytes[20..28].copy_from_slice(&check.to_le_bytes());
         assert!(decode_delta(&bytes).is_err());
+        // Told, the two hits before it are (a forged record; see
+        // decode_delta_telling), and the record fails alike.
+        let mut told = 0;
+        assert!(decode_delta_telling(&bytes, |_| true, |_| told += 1).is_err());
+        assert_eq!(told, 2);
     }
 }
