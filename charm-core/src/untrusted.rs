@@ -71,8 +71,8 @@ pub fn delta(bytes: &[u8]) -> bool {
         "a log reads alike by windows"
     );
     // As a fold of hits reads it, each hit told as it is decoded: every hit
-    // of the records that decode, in order (a record that fails part way
-    // has told those before, which a forged one only can).
+    // of the records that decode, in order (a record that fails part way,
+    // which only a forged one can, has told the hits before).
     let mut told = Vec::new();
     let _ = format::for_each_delta_read(
         &reader,

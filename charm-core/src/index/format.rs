@@ -90,7 +90,9 @@ pub(crate) struct Removal {
     pub(crate) stamp: u64,
 }
 
-/// Changes since the last write, from one process.
+/// Changes since the last write, from one process. (Its fields are
+/// stored in this order, the hits last: `hits::TellingDelta` reads them
+/// so.)
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Delta {
     pub(crate) system: Digest,

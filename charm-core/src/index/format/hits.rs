@@ -84,6 +84,8 @@ impl<F: FnMut(Hit)> HitSink for Telling<F> {
     }
 }
 
+const HITS: &str = "a record's hits";
+
 /// The names, then the hits decoded straight into the sink (no list of
 /// the stored tuples in between: it faulted in as many pages again, a
 /// tenth of a rerun's fold at 10 000 entries).
@@ -101,19 +103,19 @@ impl<'de, S: HitSink> Visitor<'de> for StoredHits<'_, S> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a record's hits")
+        f.write_str(HITS)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let names: Vec<Digest> = seq
             .next_element()?
-            .ok_or_else(|| A::Error::invalid_length(0, &"a record's hits"))?;
+            .ok_or_else(|| A::Error::invalid_length(0, &HITS))?;
         let named = Named {
             names: &names,
             sink: self.0,
         };
         seq.next_element_seed(named)?
-            .ok_or_else(|| A::Error::invalid_length(1, &"a record's hits"))
+            .ok_or_else(|| A::Error::invalid_length(1, &HITS))
     }
 }
 
