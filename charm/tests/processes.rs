@@ -309,6 +309,15 @@ fn taken_or_folding(dir: &Path) -> Vec<String> {
     index_names(dir).into_iter().filter(left).collect()
 }
 
+/// Asserts that the cache in `dir` has no record of hits waiting besides
+/// the log and no fold under way, and that its usage counts `hits`
+/// (`why`); then removes it.
+fn all_folded_with_hits(dir: &Path, hits: &str, why: &str) {
+    assert_eq!(taken_or_folding(dir), Vec::<String>::new());
+    assert_eq!(hits_counted(dir), hits, "{why}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A process that hits its cache 320 times (busy enough to look at the
 /// hit log, at its 256th).
 const BUSY: (&str, &str) = ("CHARM_TEST_ROUNDS", "40");
@@ -328,9 +337,7 @@ fn eight_busy_processes_that_find_the_hit_log_due_lose_no_hit() {
     }
     let log = hit_log_len(&dir);
     assert!(log < 32 << 10, "folded: a log of {log} B");
-    assert_eq!(taken_or_folding(&dir), Vec::<String>::new());
-    assert_eq!(hits_counted(&dir), "HITS 3040", "480 hits, then 8 × 320");
-    std::fs::remove_dir_all(&dir).unwrap();
+    all_folded_with_hits(&dir, "HITS 3040", "480 hits, then 8 × 320");
 }
 
 #[test]
@@ -346,9 +353,7 @@ fn a_busy_process_folds_a_due_hit_log_as_it_hits() {
         log > 0 && log < 16 << 10,
         "its own 264 hits only: a log of {log} B"
     );
-    assert_eq!(taken_or_folding(&dir), Vec::<String>::new());
-    assert_eq!(hits_counted(&dir), "HITS 744", "480 hits, then 264");
-    std::fs::remove_dir_all(&dir).unwrap();
+    all_folded_with_hits(&dir, "HITS 744", "480 hits, then 264");
 }
 
 #[test]
@@ -362,9 +367,7 @@ fn a_process_that_hits_a_few_folds_a_due_hit_log_at_its_exit() {
         !dir.join("index/hitlog.charm").exists(),
         "the exit took the log"
     );
-    assert_eq!(taken_or_folding(&dir), Vec::<String>::new());
-    assert_eq!(hits_counted(&dir), "HITS 488", "480 hits, then 8");
-    std::fs::remove_dir_all(&dir).unwrap();
+    all_folded_with_hits(&dir, "HITS 488", "480 hits, then 8");
 }
 
 #[test]
