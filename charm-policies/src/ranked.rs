@@ -5,8 +5,9 @@ use crate::interned::{KeyMap, Slot};
 use charm_core::EntryKey;
 use charm_freeze::Digest;
 use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
-use serde::ser::SerializeSeq;
+use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
@@ -117,18 +118,20 @@ impl<P: Ord + Copy> Ranked<P> {
     }
 }
 
-/// A ranking is stored as one byte string (postcard: its function names,
-/// then per key the index of its name, its argument key and its rank, in
-/// rank order if it was built, else in no order), not as a sequence: a
-/// policy is (de)serialized through `typetag`, whose type-erased calls
-/// cost per element about what a plain decode of the whole pair costs.
-/// Naming each function once keeps about 40 bytes a key where the whole
-/// key took 64.
-#[derive(Serialize, Deserialize)]
-struct Stored<N, K> {
-    names: N,
-    keys: K,
-}
+/// A ranking is stored as its function names, its number of keys, then
+/// its keys in byte strings of up to [`STORED_CHUNK`] keys each (each a
+/// postcard sequence: per key the index of its name, its argument key and
+/// its rank; in rank order if the order was built, else in no order).
+///
+/// - Byte strings, not a sequence of keys: a policy is (de)serialized
+///   through `typetag`, whose type-erased calls cost per element about
+///   what a plain decode of a key costs.
+/// - Several, not one: encoding holds one chunk, where one string held
+///   every key encoded beside the output that copies them again (42 MB
+///   more at the peak of a fold of a million entries).
+/// - Naming each function once keeps about 40 bytes a key where the whole
+///   key took 64.
+const STORED_CHUNK: usize = 4096;
 
 impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -143,35 +146,33 @@ impl<P: Ord + Copy + Serialize> Serialize for Ranked<P> {
                 names.extend(self.rank.name(slot.name));
             }
         }
-        let keys = StoredOrder {
+        let mut stored = s.serialize_tuple(3)?;
+        stored.serialize_element(&names)?;
+        stored.serialize_element(&(self.rank.len() as u64))?;
+        stored.serialize_element(&StoredChunks {
             ranked: self,
             numbers: &numbers,
-        };
-        // Sized at once (a name takes 33 bytes; a key at most 58: its
-        // name's number, 33 for its argument key, a rank of up to two
-        // integers), not grown by doubling and copying: at a million
-        // entries the bytes are 42 MB.
-        let room = 16 + names.len() * 33 + self.rank.len() * (5 + 33 + 20);
-        let stored = Stored { names, keys };
-        let bytes = postcard::to_extend(&stored, Vec::with_capacity(room))
-            .map_err(serde::ser::Error::custom)?;
-        s.serialize_bytes(&bytes)
+        })?;
+        stored.end()
     }
 }
 
 /// A ranking's keys as stored, in rank order if it was built, else in the
-/// map's: each `(its name's new number, its argument key, its rank)`,
-/// written as it is read (no list of them in between: 24 MB at a million
-/// keys).
-struct StoredOrder<'a, P: Ord + Copy> {
+/// map's, a chunk of [`STORED_CHUNK`] at a time: each key `(its name's new
+/// number, its argument key, its rank)`, written as it is read (no list
+/// of them in between: 24 MB at a million keys).
+struct StoredChunks<'a, P: Ord + Copy> {
     ranked: &'a Ranked<P>,
     numbers: &'a [u32],
 }
 
-impl<P: Ord + Copy + Serialize> Serialize for StoredOrder<'_, P> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl<P: Ord + Copy + Serialize> StoredChunks<'_, P> {
+    /// Calls `each` with every key as stored, in the stored order.
+    fn for_each_key<E: serde::ser::Error>(
+        &self,
+        mut each: impl FnMut(u32, &Digest, P) -> Result<(), E>,
+    ) -> Result<(), E> {
         let Ranked { rank, queue } = self.ranked;
-        let mut seq = s.serialize_seq(Some(rank.len()))?;
         match queue {
             Some(queue) => {
                 // Each key's name found by its digest among the few names
@@ -181,28 +182,68 @@ impl<P: Ord + Copy + Serialize> Serialize for StoredOrder<'_, P> {
                 for (p, k) in queue {
                     let number = match last {
                         Some((name, number)) if *name == k.name => number,
-                        _ => rank.number_of(&k.name).ok_or_else(|| {
-                            serde::ser::Error::custom("a ranked key names no function")
-                        })?,
+                        _ => rank
+                            .number_of(&k.name)
+                            .ok_or_else(|| E::custom("a ranked key names no function"))?,
                     };
                     last = Some((&k.name, number));
-                    seq.serialize_element(&(self.numbers[number as usize], &k.args, p))?;
+                    each(self.numbers[number as usize], &k.args, *p)?;
                 }
             }
             None => {
                 for (slot, p) in rank.slots() {
-                    let name = self.numbers[slot.name as usize];
-                    seq.serialize_element(&(name, &slot.args, p))?;
+                    each(self.numbers[slot.name as usize], &slot.args, *p)?;
                 }
             }
         }
+        Ok(())
+    }
+}
+
+impl<P: Ord + Copy + Serialize> Serialize for StoredChunks<'_, P> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut left = self.ranked.rank.len();
+        let mut seq = s.serialize_seq(Some(left.div_ceil(STORED_CHUNK)))?;
+        // A key takes at most 58 bytes: its name's number, 33 for its
+        // argument key, a rank of up to two integers.
+        let mut chunk = Vec::with_capacity(8 + STORED_CHUNK * (5 + 33 + 20));
+        let (mut in_chunk, mut count) = (0, 0);
+        self.for_each_key(|name, args, p| {
+            if in_chunk == 0 {
+                chunk.clear();
+                count = left.min(STORED_CHUNK);
+                append(&count, &mut chunk)?;
+            }
+            append(&(name, args, p), &mut chunk)?;
+            (in_chunk, left) = (in_chunk + 1, left - 1);
+            if in_chunk == count {
+                seq.serialize_element(&ByteStr(&chunk))?;
+                in_chunk = 0;
+            }
+            Ok(())
+        })?;
         seq.end()
+    }
+}
+
+/// Appends `value`, postcard-encoded, to `out`.
+fn append<T: Serialize, E: serde::ser::Error>(value: &T, out: &mut Vec<u8>) -> Result<(), E> {
+    *out = postcard::to_extend(value, std::mem::take(out)).map_err(E::custom)?;
+    Ok(())
+}
+
+/// Bytes serialized as a byte string.
+struct ByteStr<'a>(&'a [u8]);
+
+impl Serialize for ByteStr<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
     }
 }
 
 impl<'de, P: Ord + Copy + DeserializeOwned> Deserialize<'de> for Ranked<P> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_bytes(RankingVisitor(PhantomData))
+        d.deserialize_tuple(3, RankingVisitor(PhantomData))
     }
 }
 
@@ -211,92 +252,135 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Deserialize<'de> for Ranked<P> {
 /// may reserve is bounded by it.
 const MIN_STORED_KEY: usize = 1 + 32 + 1;
 
-/// Decodes a ranking from its byte string where the string is (no copy
-/// of it), each key straight into the map (no list of the stored triples
-/// in between: at a fold of a million entries, tens of MB not written).
+/// Decodes a ranking: its chunks taken where the input holds them (no
+/// copy of them, from a deserializer that lends its input as postcard's
+/// does), then each chunk's keys put in a map sized once for all of them
+/// (growing, at a million keys it would hold its old table and its new
+/// at once).
 struct RankingVisitor<P>(PhantomData<P>);
 
 impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for RankingVisitor<P> {
     type Value = Ranked<P>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a ranking's bytes")
+        f.write_str("a ranking")
     }
 
-    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Ranked<P>, E> {
-        let mut de = postcard::Deserializer::from_bytes(v);
-        let names: Vec<Digest> = Deserialize::deserialize(&mut de).map_err(E::custom)?;
-        let keys = StoredKeys {
-            names: &names,
-            most: v.len() / MIN_STORED_KEY,
-            _rank: PhantomData,
-        };
-        let rank = keys.deserialize(&mut de).map_err(E::custom)?;
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ranked<P>, A::Error> {
+        use serde::de::Error;
+        let short = || A::Error::custom("a ranking cut short");
+        let names: Vec<Digest> = seq.next_element()?.ok_or_else(short)?;
+        let count: u64 = seq.next_element()?.ok_or_else(short)?;
+        let chunks: Vec<Chunk<'de>> = seq.next_element()?.ok_or_else(short)?;
+        // The map is sized by the count, at most what the chunks' bytes
+        // can hold (a crafted count reserves no more).
+        let bytes: usize = chunks.iter().map(|c| c.0.len()).sum();
+        let n = usize::try_from(count)
+            .unwrap_or(usize::MAX)
+            .min(bytes / MIN_STORED_KEY);
+        let mut rank = KeyMap::with_capacity(n);
+        // The stored names numbered in the map (a name stored twice is one
+        // function).
+        let numbers: Vec<u32> = names.iter().map(|d| rank.number(*d)).collect();
+        // Each chunk decoded whole, then put in the map in a loop of its
+        // own: the inserts, a cache miss each at a fold's sizes, overlap
+        // there (twice as fast as an insert per key decoded). A key given
+        // twice keeps its last rank.
+        let mut keys = Vec::with_capacity(STORED_CHUNK.min(n));
+        let mut decoded = 0u64;
+        for chunk in &chunks {
+            let mut de = postcard::Deserializer::from_bytes(&chunk.0);
+            let most = chunk.0.len() / MIN_STORED_KEY;
+            let into = StoredKeys {
+                numbers: &numbers,
+                most,
+                keys: &mut keys,
+            };
+            into.deserialize(&mut de).map_err(A::Error::custom)?;
+            if !de.finalize().map_err(A::Error::custom)?.is_empty() {
+                return Err(A::Error::custom("a ranking's chunk runs past its keys"));
+            }
+            decoded += keys.len() as u64;
+            for (slot, p) in keys.drain(..) {
+                rank.insert_slot(slot, p);
+            }
+        }
+        if decoded != count {
+            return Err(A::Error::custom(
+                "a ranking holds another count of keys than it says",
+            ));
+        }
         Ok(Ranked { rank, queue: None })
-    }
-
-    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Ranked<P>, E> {
-        self.visit_bytes(&v)
     }
 }
 
-/// Keys decoded before they are put in the map (a quarter of a MiB).
-const DECODE_CHUNK: usize = 4096;
+/// A stored chunk of a ranking's keys, where the input holds it if it
+/// lends it, else copied.
+struct Chunk<'de>(Cow<'de, [u8]>);
 
-/// The stored keys (in rank order if it was built), each naming its
-/// function by its index in `names`; at most `most` of them (what their
-/// bytes can hold).
-struct StoredKeys<'n, P> {
-    names: &'n [Digest],
+impl<'de> Deserialize<'de> for Chunk<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_bytes(ChunkVisitor)
+    }
+}
+
+struct ChunkVisitor;
+
+impl<'de> Visitor<'de> for ChunkVisitor {
+    type Value = Chunk<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a ranking's chunk of keys")
+    }
+
+    fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Chunk<'de>, E> {
+        Ok(Chunk(Cow::Borrowed(v)))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Chunk<'de>, E> {
+        Ok(Chunk(Cow::Owned(v.to_vec())))
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Chunk<'de>, E> {
+        Ok(Chunk(Cow::Owned(v)))
+    }
+}
+
+/// The keys of a stored chunk (in rank order if it was built), each naming
+/// its function by its index among the stored names (`numbers`: that
+/// name's number in the map); at most `most` of them (what their bytes
+/// can hold), added to `keys`.
+struct StoredKeys<'a, P> {
+    numbers: &'a [u32],
     most: usize,
-    _rank: PhantomData<P>,
+    keys: &'a mut Vec<(Slot, P)>,
 }
 
 impl<'de, P: Ord + Copy + DeserializeOwned> DeserializeSeed<'de> for StoredKeys<'_, P> {
-    type Value = KeyMap<P>;
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyMap<P>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
 impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for StoredKeys<'_, P> {
-    type Value = KeyMap<P>;
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a ranking's keys")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeyMap<P>, A::Error> {
-        let n = seq.size_hint().unwrap_or(0).min(self.most);
-        let mut rank = KeyMap::with_capacity(n);
-        // The stored names numbered in the map (a name stored twice is
-        // one function).
-        let numbers: Vec<u32> = self.names.iter().map(|d| rank.number(*d)).collect();
-        // Decoded a chunk at a time, each chunk then put in the map in a
-        // loop of its own: the inserts, a cache miss each at a fold's
-        // sizes, overlap there (twice as fast as an insert per key
-        // decoded), and memory holds a chunk of keys, not a list of all of
-        // them beside the map (72 MB at a million entries). A key given
-        // twice keeps its last rank.
-        let mut chunk = Vec::with_capacity(DECODE_CHUNK.min(n));
-        loop {
-            let next = seq.next_element::<(u32, Digest, P)>()?;
-            if let Some((name, args, p)) = next {
-                let Some(&name) = numbers.get(name as usize) else {
-                    return Err(serde::de::Error::custom("a key names no function"));
-                };
-                chunk.push((Slot { name, args }, p));
-            }
-            if next.is_none() || chunk.len() == DECODE_CHUNK {
-                for (slot, p) in chunk.drain(..) {
-                    rank.insert_slot(slot, p);
-                }
-            }
-            if next.is_none() {
-                return Ok(rank);
-            }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.keys
+            .reserve(seq.size_hint().unwrap_or(0).min(self.most));
+        while let Some((name, args, p)) = seq.next_element::<(u32, Digest, P)>()? {
+            let Some(&name) = self.numbers.get(name as usize) else {
+                return Err(serde::de::Error::custom("a key names no function"));
+            };
+            self.keys.push((Slot { name, args }, p));
         }
+        Ok(())
     }
 }
 
@@ -344,6 +428,7 @@ impl Clock {
 #[cfg(test)]
 pub(crate) mod tests {
     use charm_core::{EntryKey, EntryMeta};
+    use charm_freeze::Digest;
 
     pub(crate) fn key(i: u32) -> EntryKey {
         key_of("f", i)
@@ -433,39 +518,99 @@ pub(crate) mod tests {
         assert_eq!(back.pop_min(), None);
     }
 
+    /// A ranking as stored: `names`, the `count` it says, and `chunks` of
+    /// keys (each `(name index, call, rank)`).
+    fn stored(names: usize, count: u64, chunks: &[&[(u32, u32, u64)]]) -> Vec<u8> {
+        let chunks: Vec<Vec<u8>> = chunks
+            .iter()
+            .map(|c| {
+                let keys: Vec<_> = c.iter().map(|&(n, i, p)| (n, key(i).args, p)).collect();
+                postcard::to_allocvec(&keys).unwrap()
+            })
+            .collect();
+        let chunks: Vec<_> = chunks.iter().map(|c| super::ByteStr(c)).collect();
+        postcard::to_allocvec(&(vec![key(0).name; names], count, chunks)).unwrap()
+    }
+
+    /// The parts of a stored ranking: its names, the count it says, and
+    /// its chunks' keys.
+    type Parts = (Vec<Digest>, u64, Vec<Vec<(u32, Digest, u64)>>);
+
+    fn parts(bytes: &[u8]) -> Parts {
+        let (names, count, chunks): (Vec<Digest>, u64, Vec<&[u8]>) =
+            postcard::from_bytes(bytes).unwrap();
+        let chunks = chunks
+            .into_iter()
+            .map(|c| postcard::from_bytes(c).unwrap())
+            .collect();
+        (names, count, chunks)
+    }
+
     #[test]
     fn a_key_given_twice_keeps_its_last_rank_and_one_place() {
-        let stored_by = |names: usize, keys: Vec<(u32, u32, u64)>| {
-            let keys: Vec<_> = keys
-                .into_iter()
-                .map(|(n, i, p)| (n, key(i).args, p))
-                .collect();
-            let stored = super::Stored {
-                names: vec![key(0).name; names],
-                keys,
-            };
-            let inner = postcard::to_allocvec(&stored).unwrap();
-            let outer = postcard::to_allocvec(&serde_bytes_of(&inner)).unwrap();
-            outer
-        };
-        let stored = |keys| stored_by(1, keys);
         let mut ranks = vec![(key(1), 9), (key(2), 1)];
         ranks.sort();
         let expected = (ranks, vec![(1, key(2)), (9, key(1))]);
-        let bytes = stored(vec![(0, 1, 5), (0, 2, 1), (0, 1, 9)]);
-        let r: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
-        assert_eq!(state(&r), expected);
+        let decoded = |bytes: &[u8]| state(&postcard::from_bytes(bytes).unwrap());
+        let bytes = stored(1, 3, &[&[(0, 1, 5), (0, 2, 1), (0, 1, 9)]]);
+        assert_eq!(decoded(&bytes), expected);
+        // Across two chunks.
+        let bytes = stored(1, 3, &[&[(0, 1, 5), (0, 2, 1)], &[(0, 1, 9)]]);
+        assert_eq!(decoded(&bytes), expected);
         // The function's name stored twice, the key given under both.
-        let bytes = stored_by(2, vec![(0, 1, 5), (1, 2, 1), (1, 1, 9)]);
-        let r: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
-        assert_eq!(state(&r), expected);
-        let no_name = stored(vec![(0, 1, 5), (1, 2, 1)]);
-        // No names, then a count of keys of four billion: refused at the
-        // end of the bytes, having reserved no more than they can hold.
-        let crafted = &[0u8, 0xff, 0xff, 0xff, 0xff, 0x0f][..];
-        let crafted = postcard::to_allocvec(&serde_bytes_of(crafted)).unwrap();
-        for bad in [&b"\x03abc"[..], &[], &[0xff; 9], &no_name, &crafted] {
+        let bytes = stored(2, 3, &[&[(0, 1, 5), (1, 2, 1), (1, 1, 9)]]);
+        assert_eq!(decoded(&bytes), expected);
+    }
+
+    #[test]
+    fn a_damaged_or_crafted_ranking_is_refused() {
+        let no_name = stored(1, 2, &[&[(0, 1, 5), (1, 2, 1)]]);
+        let miscounted = stored(1, 3, &[&[(0, 1, 5), (0, 2, 1)]]);
+        // A count of keys of four billion over one key: refused at the
+        // end, having reserved no more than the bytes can hold.
+        let crafted = stored(1, 4_000_000_000, &[&[(0, 1, 5)]]);
+        let mut trailing = stored(1, 1, &[&[(0, 1, 5)]]);
+        // The chunk's length (its last byte before the chunk, 36 bytes a
+        // key and its count) one more, and a byte past the key.
+        let at = trailing.len() - 36;
+        trailing[at - 1] += 1;
+        trailing.push(0);
+        let cut = &no_name[..no_name.len() - 1];
+        for bad in [
+            &b"\x03abc"[..],
+            &[],
+            &[0xff; 9],
+            cut,
+            &no_name,
+            &miscounted,
+            &crafted,
+            &trailing,
+        ] {
             assert!(postcard::from_bytes::<super::Ranked<u64>>(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn a_ranking_is_stored_a_chunk_at_a_time() {
+        let mut r = super::Ranked::default();
+        for i in 0..10_000u32 {
+            r.set(key(i), u64::from(i));
+        }
+        for built in [false, true] {
+            if built {
+                r.queue(); // encoded in rank order
+            }
+            let bytes = postcard::to_allocvec(&r).unwrap();
+            let (names, count, chunks) = parts(&bytes);
+            assert_eq!((names.len(), count), (1, 10_000));
+            let lens: Vec<usize> = chunks.iter().map(Vec::len).collect();
+            assert_eq!(lens, [super::STORED_CHUNK, super::STORED_CHUNK, 1808]);
+            if built {
+                let ranks: Vec<u64> = chunks.concat().iter().map(|k| k.2).collect();
+                assert_eq!(ranks, (0..10_000).collect::<Vec<_>>(), "in rank order");
+            }
+            let back: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(state(&back), state(&r));
         }
     }
 
@@ -481,24 +626,9 @@ pub(crate) mod tests {
                 r.queue(); // encoded in rank order
             }
             let bytes = postcard::to_allocvec(&r).unwrap();
-            let inner: &[u8] = postcard::from_bytes(&bytes).unwrap();
-            type Keys = Vec<(u32, charm_freeze::Digest, u64)>;
-            let stored: super::Stored<Vec<charm_freeze::Digest>, Keys> =
-                postcard::from_bytes(inner).unwrap();
-            assert_eq!(stored.names.len(), 2, "f and h, not g");
+            assert_eq!(parts(&bytes).0.len(), 2, "f and h, not g");
             let back: super::Ranked<u64> = postcard::from_bytes(&bytes).unwrap();
             assert_eq!(state(&back), state(&r));
         }
-    }
-
-    /// `bytes` as a serde byte string (what a ranking is stored as).
-    fn serde_bytes_of(bytes: &[u8]) -> impl serde::Serialize + '_ {
-        struct Bytes<'a>(&'a [u8]);
-        impl serde::Serialize for Bytes<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_bytes(self.0)
-            }
-        }
-        Bytes(bytes)
     }
 }

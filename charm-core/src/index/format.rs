@@ -19,8 +19,10 @@ const DELTA_MAGIC: &[u8; 8] = b"CHARMDL1";
 const HEAD_MAGIC: &[u8; 8] = b"CHARMHD2";
 /// Bumped on any change of the persisted structures (part of the system state).
 /// 8: a record's hits name each function once; 9: each hit carries its
-/// entry's size and cost (see [`hits`]).
-pub(crate) const FORMAT: u32 = 9;
+/// entry's size and cost (see [`hits`]); 10: a ranking policy's state
+/// keeps its keys in chunks (`charm-policies`), so that encoding it holds
+/// one chunk, not all of them, beside the output.
+pub(crate) const FORMAT: u32 = 10;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// A policy's persisted state, decoded only by a process that uses it.
