@@ -3,7 +3,8 @@
 //! a key held as the number of its function's name and its argument
 //! digest takes 36 bytes where an [`EntryKey`] takes 64, so a ranking of
 //! 100 000 keys takes 6 MB, not 10, and one of a million 100 MB, not
-//! 150.
+//! 150 (66 MB when it is decoded, the map then sized at once in parts:
+//! see [`KeyMap::with_capacity`]).
 //!
 //! A key is found by a hash of its own two digests, not of the number:
 //! finding the number first (a lookup, or even a comparison with the last
@@ -96,16 +97,27 @@ pub(crate) struct KeyMap<V> {
     /// The numbers, by name digest (used when a key is added, and when a
     /// ranking is stored in its order).
     numbers: HashMap<Digest, u32, charm_core::BuildDigestHasher>,
-    slots: HashTable<(Slot, V)>,
+    /// The keys, in parts by their hash: one part, unless the map was
+    /// sized at once for many keys (see [`with_capacity`](Self::with_capacity)).
+    parts: Vec<HashTable<(Slot, V)>>,
     hashes: Hashes,
 }
+
+/// Buckets a part of a map sized at once for many keys takes.
+const PART_BUCKETS: usize = 1 << 14;
+
+/// Keys a part of a map sized at once is given on average: three quarters
+/// of its buckets, far enough below the seven eighths it holds before it
+/// grows that none grows (among a hundred parts, the fullest holds about
+/// 3.5 standard deviations, 390 keys, past the mean).
+const PART_KEYS: usize = PART_BUCKETS * 3 / 4;
 
 impl<V> Default for KeyMap<V> {
     fn default() -> Self {
         KeyMap {
             names: Vec::new(),
             numbers: HashMap::default(),
-            slots: HashTable::new(),
+            parts: vec![HashTable::new()],
             hashes: Hashes {
                 hasher: DigestHasher::default(),
                 hardened: false,
@@ -115,16 +127,44 @@ impl<V> Default for KeyMap<V> {
 }
 
 impl<V> KeyMap<V> {
-    /// Room for `n` keys.
+    /// Room for `n` keys. One table takes the next power of two of
+    /// buckets past `n` × 8/7: at a million keys 2^21, twice what they
+    /// need (103 MB with a rank of 8 bytes). Parts of [`PART_BUCKETS`],
+    /// each given [`PART_KEYS`] on average, take `n` × 4/3 (66 MB): the
+    /// map is made of them where they take a tenth less.
     pub(crate) fn with_capacity(n: usize) -> Self {
+        let whole = n.saturating_mul(8).div_ceil(7).next_power_of_two();
+        let parts = n.div_ceil(PART_KEYS);
+        let parts = match parts > 1 && parts * PART_BUCKETS < whole / 10 * 9 {
+            true => (0..parts)
+                .map(|_| HashTable::with_capacity(PART_BUCKETS / 8 * 7))
+                .collect(),
+            false => vec![HashTable::with_capacity(n)],
+        };
         KeyMap {
-            slots: HashTable::with_capacity(n),
+            parts,
             ..KeyMap::default()
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.slots.len()
+        self.parts.iter().map(HashTable::len).sum()
+    }
+
+    /// The part that holds the key of hash `h`. It reads bits 24 to 55 of
+    /// the hash: a table finds a bucket by the low bits and tells keys
+    /// apart by the top seven, which would be alike in one part if the
+    /// part were chosen by them.
+    #[inline]
+    fn part(&self, h: u64) -> usize {
+        ((u64::from((h >> 24) as u32) * self.parts.len() as u64) >> 32) as usize
+    }
+
+    /// Keys the map holds before a part grows (seven eighths of its
+    /// buckets).
+    #[cfg(test)]
+    fn room(&self) -> usize {
+        self.parts.iter().map(HashTable::capacity).sum()
     }
 
     /// The number of name `name`, given one if it has none.
@@ -172,9 +212,8 @@ impl<V> KeyMap<V> {
 
     pub(crate) fn get(&self, key: &EntryKey) -> Option<&V> {
         let names = &self.names;
-        let found = self.slots.find(self.hash(&key.name, &key.args), |(s, _)| {
-            Self::holds(names, s, key)
-        });
+        let h = self.hash(&key.name, &key.args);
+        let found = self.parts[self.part(h)].find(h, |(s, _)| Self::holds(names, s, key));
         found.map(|(_, v)| v)
     }
 
@@ -194,11 +233,12 @@ impl<V> KeyMap<V> {
     /// is known.
     fn put(&mut self, key: EntryKey, number: Option<u32>, v: V) -> Option<V> {
         let h = self.hash(&key.name, &key.args);
+        let part = self.part(h);
         let names = &self.names;
         // Keys the search met that look alike to the fast hash (a chain
         // that grows with them: crafted, see the module's doc).
         let mut alike_met = 0;
-        let found = self.slots.find_mut(h, |(s, _)| {
+        let found = self.parts[part].find_mut(h, |(s, _)| {
             let holds = Self::holds(names, s, &key);
             if !holds && alike((&names[s.name as usize], &s.args), (&key.name, &key.args)) {
                 alike_met += 1;
@@ -218,40 +258,44 @@ impl<V> KeyMap<V> {
         };
         let (names, hashes) = (&self.names, self.hashes);
         let rehash = |(s, _): &(Slot, V)| hashes.of_slot(names, s);
-        self.slots.insert_unique(h, (slot, v), rehash);
+        self.parts[part].insert_unique(h, (slot, v), rehash);
         None
     }
 
     /// Finds keys by [`Hashes::keyed`] from now on, every key hashed anew.
     fn harden(&mut self) {
-        let room = HashTable::with_capacity(self.len());
-        let old = std::mem::replace(&mut self.slots, room);
+        let room = self
+            .parts
+            .iter()
+            .map(|p| HashTable::with_capacity(p.capacity()));
+        let room = room.collect();
+        let old = std::mem::replace(&mut self.parts, room);
         self.hashes.hardened = true;
-        let (names, hashes) = (&self.names, self.hashes);
-        let rehash = |(s, _): &(Slot, V)| hashes.of_slot(names, s);
-        for (slot, v) in old {
-            self.slots
-                .insert_unique(hashes.of_slot(names, &slot), (slot, v), rehash);
+        for (slot, v) in old.into_iter().flatten() {
+            let h = self.hashes.of_slot(&self.names, &slot);
+            let part = self.part(h);
+            let (names, hashes) = (&self.names, self.hashes);
+            let rehash = |(s, _): &(Slot, V)| hashes.of_slot(names, s);
+            self.parts[part].insert_unique(h, (slot, v), rehash);
         }
     }
 
     pub(crate) fn remove(&mut self, key: &EntryKey) -> Option<V> {
         let h = self.hash(&key.name, &key.args);
+        let part = self.part(h);
         let names = &self.names;
-        let found = self
-            .slots
-            .find_entry(h, |(s, _)| Self::holds(names, s, key));
+        let found = self.parts[part].find_entry(h, |(s, _)| Self::holds(names, s, key));
         found.ok().map(|entry| entry.remove().0 .1)
     }
 
     /// Every key and its value, in no order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (EntryKey, &V)> + '_ {
-        self.slots.iter().map(|(s, v)| (self.key(s), v))
+        self.slots().map(|(s, v)| (self.key(s), v))
     }
 
     /// Every slot and its value, in the order of [`iter`](Self::iter).
     pub(crate) fn slots(&self) -> impl Iterator<Item = (&Slot, &V)> + '_ {
-        self.slots.iter().map(|(s, v)| (s, v))
+        self.parts.iter().flatten().map(|(s, v)| (s, v))
     }
 }
 
@@ -288,7 +332,13 @@ mod tests {
 
     #[test]
     fn keys_crafted_to_share_the_fast_hash_turn_the_map_to_the_keyed_one() {
-        let mut m = KeyMap::default();
+        // One table, and a map in parts.
+        for mut m in [KeyMap::default(), KeyMap::with_capacity(300_000)] {
+            crafted_keys_turn_it_keyed(&mut m);
+        }
+    }
+
+    fn crafted_keys_turn_it_keyed(m: &mut KeyMap<u32>) {
         // Random keys never do.
         for i in 0..5000u32 {
             m.insert(key("f", i), i);
@@ -353,6 +403,29 @@ mod tests {
             .map(|k| low(KeyMap::<()>::default().hashes.fast(&k.name, &k.args)))
             .collect();
         assert!(slots.len() > 12_000, "{} slots", slots.len());
+    }
+
+    #[test]
+    fn a_map_sized_for_many_keys_takes_parts_that_hold_them_without_growing() {
+        let n = 300_000u32;
+        let mut m = KeyMap::with_capacity(n as usize);
+        // One table would take 2^19 buckets; 25 parts of 2^14 take 409 600,
+        // and hold 358 400 keys before one grows.
+        let room = 25 * (7 << 11);
+        assert_eq!((m.parts.len(), m.room()), (25, room));
+        for i in 0..n {
+            m.insert(key("f", i), i);
+        }
+        assert_eq!(m.room(), room, "no part grew");
+        for i in (0..n).step_by(7) {
+            assert_eq!(m.get(&key("f", i)), Some(&i));
+        }
+        assert_eq!(m.remove(&key("f", 3)), Some(3));
+        assert_eq!((m.len(), m.get(&key("f", 3))), (n as usize - 1, None));
+        // Fewer keys, or as many as fit one table well: one table.
+        for few in [1000, 100_000] {
+            assert_eq!(KeyMap::<u32>::with_capacity(few).parts.len(), 1);
+        }
     }
 
     #[test]
