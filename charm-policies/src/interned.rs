@@ -3,8 +3,8 @@
 //! a key held as the number of its function's name and its argument
 //! digest takes 36 bytes where an [`EntryKey`] takes 64, so a ranking of
 //! 100 000 keys takes 6 MB, not 10, and one of a million 100 MB, not
-//! 150 (66 MB when it is decoded, the map then sized at once in parts:
-//! see [`KeyMap::with_capacity`]).
+//! 150 (66 MB when it is decoded, the map then made of parts for the
+//! count stored: see [`KeyMap::for_count`]).
 //!
 //! A key is found by a hash of its own two digests, not of the number:
 //! finding the number first (a lookup, or even a comparison with the last
@@ -98,19 +98,24 @@ pub(crate) struct KeyMap<V> {
     /// ranking is stored in its order).
     numbers: HashMap<Digest, u32, charm_core::BuildDigestHasher>,
     /// The keys, in parts by their hash: one part, unless the map was
-    /// sized at once for many keys (see [`with_capacity`](Self::with_capacity)).
+    /// made for a count of many keys (see [`for_count`](Self::for_count)).
     parts: Vec<HashTable<(Slot, V)>>,
     hashes: Hashes,
 }
 
-/// Buckets a part of a map sized at once for many keys takes.
-const PART_BUCKETS: usize = 1 << 14;
+/// Buckets a part of a map made for a count of keys ends with.
+const PART_BUCKETS: usize = 1 << 12;
 
-/// Keys a part of a map sized at once is given on average: three quarters
-/// of its buckets, far enough below the seven eighths it holds before it
-/// grows that none grows (among a hundred parts, the fullest holds about
-/// 3.5 standard deviations, 390 keys, past the mean).
+/// Keys a part of a map made for a count is given on average: three
+/// quarters of its buckets, far enough below the seven eighths it holds
+/// before it grows again that none does (among a thousand parts, the
+/// fullest holds about 3.5 standard deviations, 195 keys, past the mean).
 const PART_KEYS: usize = PART_BUCKETS * 3 / 4;
+
+/// The most parts a map is made of (a count past their keys makes them
+/// larger): what a count read from stored bytes may reserve, 2 MB of
+/// empty parts.
+const MAX_PARTS: usize = 1 << 16;
 
 impl<V> Default for KeyMap<V> {
     fn default() -> Self {
@@ -127,23 +132,34 @@ impl<V> Default for KeyMap<V> {
 }
 
 impl<V> KeyMap<V> {
-    /// Room for `n` keys. One table takes the next power of two of
-    /// buckets past `n` × 8/7: at a million keys 2^21, twice what they
-    /// need (103 MB with a rank of 8 bytes). Parts of [`PART_BUCKETS`],
-    /// each given [`PART_KEYS`] on average, take `n` × 4/3 (66 MB): the
-    /// map is made of them where they take a tenth less.
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        let whole = n.saturating_mul(8).div_ceil(7).next_power_of_two();
-        let parts = n.div_ceil(PART_KEYS);
-        let parts = match parts > 1 && parts * PART_BUCKETS < whole / 10 * 9 {
-            true => (0..parts)
-                .map(|_| HashTable::with_capacity(PART_BUCKETS / 8 * 7))
-                .collect(),
-            false => vec![HashTable::with_capacity(n)],
-        };
+    /// A map for `n` keys, a count read from stored bytes, made of parts
+    /// of [`PART_KEYS`] keys on average (at most [`MAX_PARTS`]), empty:
+    /// [`reserve_parts`](Self::reserve_parts) sizes them once the count is
+    /// believed. One table would take the next power of two of buckets
+    /// past `n` × 8/7: at a million keys 2^21, twice what they need (103
+    /// MB with a rank of 8 bytes); the parts take `n` × 4/3 (66 MB).
+    pub(crate) fn for_count(n: u64) -> Self {
+        let parts = usize::try_from(n.div_ceil(PART_KEYS as u64))
+            .unwrap_or(MAX_PARTS)
+            .clamp(1, MAX_PARTS);
         KeyMap {
-            parts,
+            parts: (0..parts).map(|_| HashTable::new()).collect(),
             ..KeyMap::default()
+        }
+    }
+
+    /// Room in each part for its share of `n` keys (the count the map was
+    /// made for), at once: a table that grows holds its old buckets and
+    /// its new at once, and the allocator keeps the old ones.
+    pub(crate) fn reserve_parts(&mut self, n: u64) {
+        let share = match self.parts.len() {
+            1 => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => PART_BUCKETS / 8 * 7,
+        };
+        let (names, hashes) = (&self.names, self.hashes);
+        for part in &mut self.parts {
+            let more = share.saturating_sub(part.len());
+            part.reserve(more, |(s, _): &(Slot, V)| hashes.of_slot(names, s));
         }
     }
 
@@ -333,7 +349,9 @@ mod tests {
     #[test]
     fn keys_crafted_to_share_the_fast_hash_turn_the_map_to_the_keyed_one() {
         // One table, and a map in parts.
-        for mut m in [KeyMap::default(), KeyMap::with_capacity(300_000)] {
+        let mut parts = KeyMap::for_count(300_000);
+        parts.reserve_parts(300_000);
+        for mut m in [KeyMap::default(), parts] {
             crafted_keys_turn_it_keyed(&mut m);
         }
     }
@@ -406,13 +424,15 @@ mod tests {
     }
 
     #[test]
-    fn a_map_sized_for_many_keys_takes_parts_that_hold_them_without_growing() {
+    fn a_map_made_for_a_count_ends_with_parts_a_third_larger_than_its_keys() {
         let n = 300_000u32;
-        let mut m = KeyMap::with_capacity(n as usize);
-        // One table would take 2^19 buckets; 25 parts of 2^14 take 409 600,
-        // and hold 358 400 keys before one grows.
-        let room = 25 * (7 << 11);
-        assert_eq!((m.parts.len(), m.room()), (25, room));
+        let mut m = KeyMap::for_count(n.into());
+        assert_eq!((m.parts.len(), m.room()), (98, 0), "reserved nothing");
+        m.reserve_parts(n.into());
+        // One table would hold 458 752 keys in 2^19 buckets; 98 parts of
+        // 2^12 hold 351 232 in 401 408.
+        let room = 98 * (7 << 9);
+        assert_eq!(m.room(), room);
         for i in 0..n {
             m.insert(key("f", i), i);
         }
@@ -422,15 +442,14 @@ mod tests {
         }
         assert_eq!(m.remove(&key("f", 3)), Some(3));
         assert_eq!((m.len(), m.get(&key("f", 3))), (n as usize - 1, None));
-        // Fewer keys, or as many as fit one table well: one table.
-        for few in [1000, 100_000] {
-            assert_eq!(KeyMap::<u32>::with_capacity(few).parts.len(), 1);
-        }
+        // A crafted count makes no more than the most parts, empty.
+        let crafted = KeyMap::<u32>::for_count(u64::MAX);
+        assert_eq!((crafted.parts.len(), crafted.room()), (MAX_PARTS, 0));
     }
 
     #[test]
     fn a_map_grown_past_its_room_finds_every_key() {
-        let mut m = KeyMap::with_capacity(4);
+        let mut m = KeyMap::for_count(4);
         for i in 0..10_000u32 {
             m.insert(key(["f", "g", "h"][i as usize % 3], i), i);
         }

@@ -7,7 +7,6 @@ use charm_freeze::Digest;
 use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
@@ -252,12 +251,17 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Deserialize<'de> for Ranked<P> {
 /// may reserve is bounded by it.
 const MIN_STORED_KEY: usize = 1 + 32 + 1;
 
-/// Decodes a ranking: its chunks taken where the input holds them (no
-/// copy of them, from a deserializer that lends its input as postcard's
-/// does), then each chunk's keys put in a map sized once for all of them
-/// (growing, at a million keys it would hold its old table and its new
-/// at once).
+/// Decodes a ranking, each chunk as it comes (a deserializer that reads a
+/// stream holds one at a time), into a map made for the count stored (see
+/// [`KeyMap::for_count`]), sized for it once the keys read are an eighth
+/// of it ([`PROVEN`]): a crafted count reserves no more than eight times
+/// what the keys read take, and is refused at the end.
 struct RankingVisitor<P>(PhantomData<P>);
+
+/// The share of the count stored that must be read before the map is
+/// sized for the whole count: one in eight. Until then the keys wait in
+/// a list, an eighth of the map's size.
+const PROVEN: u64 = 8;
 
 impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for RankingVisitor<P> {
     type Value = Ranked<P>;
@@ -271,40 +275,17 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for RankingVisitor<P> {
         let short = || A::Error::custom("a ranking cut short");
         let names: Vec<Digest> = seq.next_element()?.ok_or_else(short)?;
         let count: u64 = seq.next_element()?.ok_or_else(short)?;
-        let chunks: Vec<Chunk<'de>> = seq.next_element()?.ok_or_else(short)?;
-        // The map is sized by the count, at most what the chunks' bytes
-        // can hold (a crafted count reserves no more).
-        let bytes: usize = chunks.iter().map(|c| c.0.len()).sum();
-        let n = usize::try_from(count)
-            .unwrap_or(usize::MAX)
-            .min(bytes / MIN_STORED_KEY);
-        let mut rank = KeyMap::with_capacity(n);
-        // The stored names numbered in the map (a name stored twice is one
-        // function).
-        let numbers: Vec<u32> = names.iter().map(|d| rank.number(*d)).collect();
-        // Each chunk decoded whole, then put in the map in a loop of its
-        // own: the inserts, a cache miss each at a fold's sizes, overlap
-        // there (twice as fast as an insert per key decoded). A key given
-        // twice keeps its last rank.
-        let mut keys = Vec::with_capacity(STORED_CHUNK.min(n));
-        let mut decoded = 0u64;
-        for chunk in &chunks {
-            let mut de = postcard::Deserializer::from_bytes(&chunk.0);
-            let most = chunk.0.len() / MIN_STORED_KEY;
-            let into = StoredKeys {
-                numbers: &numbers,
-                most,
-                keys: &mut keys,
-            };
-            into.deserialize(&mut de).map_err(A::Error::custom)?;
-            if !de.finalize().map_err(A::Error::custom)?.is_empty() {
-                return Err(A::Error::custom("a ranking's chunk runs past its keys"));
-            }
-            decoded += keys.len() as u64;
-            for (slot, p) in keys.drain(..) {
-                rank.insert_slot(slot, p);
-            }
-        }
+        let mut rank = KeyMap::for_count(count);
+        let chunks = StoredChunksSeed {
+            // The stored names numbered in the map (a name stored twice
+            // is one function).
+            numbers: &names.iter().map(|d| rank.number(*d)).collect::<Vec<_>>(),
+            rank: &mut rank,
+            count,
+            waiting: Some(Vec::new()),
+            keys: Vec::new(),
+        };
+        let decoded = seq.next_element_seed(chunks)?.ok_or_else(short)?;
         if decoded != count {
             return Err(A::Error::custom(
                 "a ranking holds another count of keys than it says",
@@ -314,35 +295,100 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for RankingVisitor<P> {
     }
 }
 
-/// A stored chunk of a ranking's keys, where the input holds it if it
-/// lends it, else copied.
-struct Chunk<'de>(Cow<'de, [u8]>);
+/// A ranking's stored chunks, each put in `rank` as it is read; the keys
+/// they held.
+struct StoredChunksSeed<'a, P> {
+    /// The stored names' numbers in `rank`, by their index.
+    numbers: &'a [u32],
+    rank: &'a mut KeyMap<P>,
+    /// The count of keys stored.
+    count: u64,
+    /// The keys read while they are less than a [`PROVEN`] share of
+    /// `count`; `None` once `rank` is sized for it and holds them.
+    waiting: Option<Vec<(Slot, P)>>,
+    /// A chunk's keys decoded (kept for the next chunk).
+    keys: Vec<(Slot, P)>,
+}
 
-impl<'de> Deserialize<'de> for Chunk<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_bytes(ChunkVisitor)
+impl<P> StoredChunksSeed<'_, P> {
+    /// Puts the keys of the chunk just read in the map, or in the list
+    /// waiting for it to be sized.
+    fn put_chunk(&mut self) {
+        if let Some(waiting) = &mut self.waiting {
+            waiting.append(&mut self.keys);
+            if (waiting.len() as u64).saturating_mul(PROVEN) < self.count {
+                return;
+            }
+            self.rank.reserve_parts(self.count);
+            self.keys = self.waiting.take().unwrap_or_default();
+        }
+        // Put in the map in a loop of their own: the inserts, a cache
+        // miss each at a fold's sizes, overlap there (twice as fast as an
+        // insert per key decoded). A key given twice keeps its last rank.
+        for (slot, p) in self.keys.drain(..) {
+            self.rank.insert_slot(slot, p);
+        }
     }
 }
 
-struct ChunkVisitor;
+impl<'de, P: Ord + Copy + DeserializeOwned> DeserializeSeed<'de> for StoredChunksSeed<'_, P> {
+    type Value = u64;
 
-impl<'de> Visitor<'de> for ChunkVisitor {
-    type Value = Chunk<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for StoredChunksSeed<'_, P> {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a ranking's chunks of keys")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<u64, A::Error> {
+        let mut decoded = 0;
+        while let Some(n) = seq.next_element_seed(ChunkSeed(&mut self))? {
+            decoded += n;
+        }
+        Ok(decoded)
+    }
+}
+
+/// One stored chunk, put in the map: how many keys it held.
+struct ChunkSeed<'s, 'a, P>(&'s mut StoredChunksSeed<'a, P>);
+
+impl<'de, P: Ord + Copy + DeserializeOwned> DeserializeSeed<'de> for ChunkSeed<'_, '_, P> {
+    type Value = u64;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        // As a buffer: a deserializer that reads a stream lends the bytes
+        // for the call only, not kept for the whole input.
+        d.deserialize_byte_buf(self)
+    }
+}
+
+impl<'de, P: Ord + Copy + DeserializeOwned> Visitor<'de> for ChunkSeed<'_, '_, P> {
+    type Value = u64;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a ranking's chunk of keys")
     }
 
-    fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Chunk<'de>, E> {
-        Ok(Chunk(Cow::Borrowed(v)))
-    }
-
-    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Chunk<'de>, E> {
-        Ok(Chunk(Cow::Owned(v.to_vec())))
-    }
-
-    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Chunk<'de>, E> {
-        Ok(Chunk(Cow::Owned(v)))
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<u64, E> {
+        let mut de = postcard::Deserializer::from_bytes(v);
+        let into = StoredKeys {
+            numbers: self.0.numbers,
+            most: v.len() / MIN_STORED_KEY,
+            keys: &mut self.0.keys,
+        };
+        into.deserialize(&mut de).map_err(E::custom)?;
+        if !de.finalize().map_err(E::custom)?.is_empty() {
+            return Err(E::custom("a ranking's chunk runs past its keys"));
+        }
+        let n = self.0.keys.len() as u64;
+        self.0.put_chunk();
+        Ok(n)
     }
 }
 
