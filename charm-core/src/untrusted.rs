@@ -19,7 +19,7 @@
 
 use crate::index::format::{self, Delta, PolicyState, Removal, Snapshot};
 use crate::index::state::State;
-use crate::index::table::Table;
+use crate::index::table::{PolicyStream, StoredRange, Table};
 use crate::object::{self, ObjectMeta};
 use crate::traits::obj_store::WholeValue;
 use crate::{Entry, EntryKey, FunctionRecord, FunctionStats, ReplacementPolicy};
@@ -31,6 +31,10 @@ pub fn snapshot(bytes: &[u8]) -> bool {
     if let Ok(table) = Table::open(Box::new(WholeValue(bytes.to_vec()))) {
         for (k, _) in sample_entries() {
             let _ = table.find(&k);
+        }
+        // As a fold of hits reads it: its policy's state as a stream.
+        if let Ok((_, Some(stream))) = table.read_meta() {
+            rank_all(stream.decode());
         }
     }
     let Ok((snap, _)) = format::decode_snapshot(bytes) else {
@@ -106,9 +110,21 @@ pub fn object(bytes: &[u8]) -> bool {
 }
 
 /// Decodes a persisted policy state (any registered policy, through
-/// typetag), then evicts everything it ranks.
+/// typetag), read whole and as a stream (as a fold of hits reads it),
+/// then evicts everything it ranks.
 pub fn policy_state(bytes: &[u8]) -> bool {
-    let Ok(mut p) = postcard::from_bytes::<Box<dyn ReplacementPolicy>>(bytes) else {
+    let reader = WholeValue(bytes.to_vec());
+    let stream = PolicyStream {
+        name: String::new(),
+        state: StoredRange::whole(&reader),
+    };
+    rank_all(stream.decode());
+    rank_all(postcard::from_bytes::<Box<dyn ReplacementPolicy>>(bytes).ok())
+}
+
+/// Evicts everything `policy` ranks; whether there was a policy.
+fn rank_all(policy: Option<Box<dyn ReplacementPolicy>>) -> bool {
+    let Some(mut p) = policy else {
         return false;
     };
     let n = p.keys().len();

@@ -661,6 +661,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_ranking_decodes_from_a_stream_holding_a_chunk_at_a_time() {
+        let mut p = charm_core::new_policy("gdsize").unwrap();
+        for i in 0..20_000u32 {
+            p.add(key(i), &meta(100, u64::from(i)));
+        }
+        let bytes = postcard::to_stdvec(&p).unwrap();
+        assert!(bytes.len() > 800_000);
+        // Room for a chunk (4096 keys, about 170 KB), not for the state.
+        let mut scratch = vec![0u8; 256 << 10];
+        let read = std::io::BufReader::with_capacity(4096, &bytes[..]);
+        let (back, _): (Box<dyn charm_core::ReplacementPolicy>, _) =
+            postcard::from_io((read, &mut scratch[..])).unwrap();
+        let (mut p, mut back) = (p, back);
+        for _ in 0..20_000 {
+            assert_eq!(back.evict(), p.evict());
+        }
+    }
+
+    #[test]
     fn a_name_whose_keys_all_went_is_not_stored() {
         let mut r = super::Ranked::default();
         r.set(key_of("f", 1), 1u64);

@@ -7,7 +7,7 @@
 
 use crate::entry::{FunctionRecord, FunctionStats};
 use crate::keys::layout;
-use crate::{Entry, EntryKey, EntryMeta, Error, Result, StoredReader};
+use crate::{Entry, EntryKey, EntryMeta, Error, ReplacementPolicy, Result, StoredReader};
 use charm_freeze::Digest;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::{Deserialize, Serialize};
@@ -207,9 +207,16 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Snapshot, usize)> {
 
 /// The snapshot `old` with another head (`head`, encoded) and another
 /// system state, functions, policy and folded records (`meta`'s; its
-/// entries are not read): its entries kept as they are, byte for byte.
-pub(crate) fn replace_snapshot_meta(old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
-    super::table::replace_meta(old, meta, head)
+/// entries are not read; the policy's state `live`'s if it is given,
+/// encoded as it is written): its entries kept as they are, byte for
+/// byte.
+pub(crate) fn replace_snapshot_meta(
+    old: Vec<u8>,
+    meta: &Snapshot,
+    live: Option<&dyn ReplacementPolicy>,
+    head: &[u8],
+) -> Result<Vec<u8>> {
+    super::table::replace_meta(old, meta, live, head)
 }
 
 /// [`replace_snapshot_meta`] of the snapshot `old` reads, written to `out`
@@ -217,10 +224,11 @@ pub(crate) fn replace_snapshot_meta(old: Vec<u8>, meta: &Snapshot, head: &[u8]) 
 pub(crate) fn write_snapshot_with_meta(
     old: &dyn StoredReader,
     meta: &Snapshot,
+    live: Option<&dyn ReplacementPolicy>,
     head: &[u8],
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
-    super::table::write_with_meta(old, meta, head, out)
+    super::table::write_with_meta(old, meta, live, head, out)
 }
 
 pub(crate) fn encode_delta(d: &Delta) -> Result<Vec<u8>> {

@@ -6,7 +6,8 @@
 //! only its head and meta section (the functions' usage, the policy's
 //! state, the records folded) are written anew. Such a fold decodes no
 //! entry and builds no index in memory; the policy's state is the one
-//! part it reads whole. It tells the policy of each hit with the metadata
+//! part it decodes whole, as it reads it (and encodes as it writes it).
+//! It tells the policy of each hit with the metadata
 //! the hit found, without looking the entry up (a fifth of such a fold's
 //! time was those lookups): a hit on an entry removed since, which only a
 //! full fold removes, leaves the policy a key the next full fold's
@@ -24,9 +25,9 @@ use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, Op};
 use crate::group::policy_book::Taken;
 use crate::group::Engine;
-use crate::index::format::{self, Delta, PolicyState, Snapshot};
+use crate::index::format::{self, Delta, Snapshot};
 use crate::index::state::State;
-use crate::index::table::Table;
+use crate::index::table::{PolicyStream, Table};
 use crate::keys::layout;
 use crate::traits::obj_store::SharedValue;
 use crate::{Error, ObjStore, ReplacementPolicy, Result};
@@ -66,10 +67,12 @@ pub(super) struct Gathered {
     head: format::Head,
 }
 
-/// A fold of hits, encoded: the snapshot's new meta section (its entries
-/// left empty) and head, and the records it folds.
+/// A fold of hits, ready to be written: the snapshot's new meta section
+/// (its entries and policy left empty), the policy whose state it ends
+/// with (encoded as it is written), the head, and the records it folds.
 pub(super) struct Encoded {
     meta: Snapshot,
+    policy: Box<dyn ReplacementPolicy>,
     pub(super) head: format::Head,
     pub(super) applied: Vec<String>,
 }
@@ -93,14 +96,16 @@ impl HitFold<'_> {
         if !changes.is_empty() {
             return Ok(None);
         }
-        let (Ok(mut snap), Some(head)) = (table.read_meta(), table.take_index_head()) else {
+        let Some(head) = table.take_index_head() else {
+            return Ok(None);
+        };
+        let Ok((snap, stored)) = table.read_meta() else {
             return Ok(None);
         };
         if snap.system != self.system || head.bytes > self.budget {
             return Ok(None);
         }
-        // Its bytes go once decoded: tens of MB at a million entries.
-        let Some(mut policy) = self.stored_policy(snap.policy.take()) else {
+        let Some(mut policy) = self.stored_policy(stored) else {
             return Ok(None);
         };
         let mut state = State::from_snapshot(snap);
@@ -151,10 +156,13 @@ impl HitFold<'_> {
         }))
     }
 
-    /// The stored policy state, if it is this group's policy's and reads.
-    fn stored_policy(&self, stored: Option<PolicyState>) -> Option<Box<dyn ReplacementPolicy>> {
-        let stored = stored.filter(|s| s.name == self.policy)?;
-        postcard::from_bytes(&stored.bytes).ok()
+    /// The stored policy state, if it is this group's policy's and reads,
+    /// decoded as it is read (see [`PolicyStream::decode`]).
+    fn stored_policy(
+        &self,
+        stored: Option<PolicyStream<'_>>,
+    ) -> Option<Box<dyn ReplacementPolicy>> {
+        stored.filter(|s| s.name == self.policy)?.decode()
     }
 
     /// Under the writer lock: writes the snapshot again with the meta
@@ -168,7 +176,8 @@ impl HitFold<'_> {
             .ok_or_else(|| Error::corrupt("index snapshot", "gone under the writer lock"))?;
         let head = format::encode_head(&encoded.head)?;
         self.store.put_with(layout::BASE, &mut |out| {
-            format::write_snapshot_with_meta(&*old, &encoded.meta, &head, out)
+            let policy = Some(&*encoded.policy);
+            format::write_snapshot_with_meta(&*old, &encoded.meta, policy, &head, out)
         })?;
         let _ = self.store.put(layout::HEAD, &head);
         Ok(())
@@ -184,17 +193,14 @@ impl Gathered {
         }
     }
 
-    /// Encodes the policy (dropped before the write: hundreds of MB at a
-    /// million entries), the function records and the head.
+    /// The function records and the head; the policy's state is encoded
+    /// as it is written.
     pub(super) fn encode(self) -> Result<Encoded> {
-        let name = self.policy.typetag_name().to_owned();
-        let bytes = postcard::to_stdvec(&self.policy).map_err(|e| Error::plugin(&name, e))?;
-        drop(self.policy);
         let meta = Snapshot {
             system: self.state.system,
             functions: self.state.functions.into_values().collect(),
             entries: Vec::new(),
-            policy: Some(PolicyState { name, bytes }),
+            policy: None,
             folded: self.applied.clone(),
         };
         let head = format::Head {
@@ -204,6 +210,7 @@ impl Gathered {
         };
         Ok(Encoded {
             meta,
+            policy: self.policy,
             head,
             applied: self.applied,
         })
@@ -224,9 +231,9 @@ impl Engine {
     /// Under the writer lock, once the hit log is taken: folds the records
     /// waiting if they hold hits only (see the module's doc); `false`,
     /// having changed nothing, when the full fold is needed. The snapshot
-    /// is searched in place, and read whole only to be written again,
-    /// once the policy is encoded and dropped: at a million entries each
-    /// is hundreds of MB.
+    /// is searched in place and written again a part at a time; the
+    /// policy's state is decoded as it is read and encoded as it is
+    /// written (42 MB at a million entries, never held encoded).
     pub(super) fn fold_hits(&self, p: &mut Progress) -> Result<bool> {
         let opened = self.store.open(layout::BASE)?;
         let Some(mut table) = opened.and_then(|r| Table::open(r).ok()) else {
@@ -270,7 +277,8 @@ impl Engine {
         let encoded = &mut folded.encoded;
         encoded.head.base = name.clone();
         let written = format::encode_head(&encoded.head).and_then(|head| {
-            let new = format::replace_snapshot_meta(old, &encoded.meta, &head)?;
+            let policy = Some(&*encoded.policy);
+            let new = format::replace_snapshot_meta(old, &encoded.meta, policy, &head)?;
             self.store.put(&name, &new)?;
             if !self.store.put_if(layout::HEAD, &head, version.as_ref())? {
                 let _ = self.store.delete(&name);

@@ -2,14 +2,15 @@
 
 use super::kept::{Held, Kept};
 use super::{
-    key_prefix, prefix, sort_key, word, Head, Layout, Span, BLOCK_READ, CACHED_BYTES,
+    key_prefix, prefix, sort_key, word, Head, Layout, MetaHead, Span, BLOCK_READ, CACHED_BYTES,
     DIRECTORY_CHUNK, ENTRY, FIRST_READ, HEADER, INTERPOLATIONS,
 };
 use crate::index::format;
-use crate::{Entry, EntryKey, Error, Result, StoredReader};
+use crate::{Entry, EntryKey, Error, ReplacementPolicy, Result, StoredReader};
 use charm_freeze::Digest;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use xxhash_rust::xxh3::Xxh3;
 
 /// Blocks a process reads one by one before it reads each with its
 /// neighbours: a process that hits a few entries reads no more than it
@@ -194,6 +195,85 @@ impl Chunk {
     }
 }
 
+/// Bytes of the meta section [`Table::read_meta`] checks at a time.
+const META_PART: u64 = 1 << 20;
+
+/// Bytes of the meta section [`Table::read_meta`] reads first for its
+/// head (more, doubled, until the head decodes).
+const META_HEAD_READ: u64 = 16 << 10;
+
+/// A snapshot's policy state, as a stream of its bytes.
+#[derive(Debug)]
+pub(crate) struct PolicyStream<'a> {
+    /// The policy's registry name.
+    pub(crate) name: String,
+    pub(crate) state: StoredRange<'a>,
+}
+
+impl PolicyStream<'_> {
+    /// The state decoded as it is read, holding a chunk of its bytes at a
+    /// time (a ranking's; see `charm-policies`), not all of them (42 MB at
+    /// a million entries); `None` if it does not decode. A state that
+    /// needs more than [`STREAM_SCRATCH`] of its bytes at once (a custom
+    /// policy's long lists of digests, say) is read again whole and
+    /// decoded from those.
+    pub(crate) fn decode(self) -> Option<Box<dyn ReplacementPolicy>> {
+        let mut scratch = vec![0u8; STREAM_SCRATCH];
+        let read = std::io::BufReader::with_capacity(STREAM_BUFFER, self.state);
+        if let Ok((policy, _)) = postcard::from_io((read, &mut scratch[..])) {
+            return Some(policy);
+        }
+        drop(scratch);
+        postcard::from_bytes(&self.state.read_all().ok()?).ok()
+    }
+}
+
+/// The bytes of a policy's state [`PolicyStream::decode`] holds at once,
+/// besides its buffer: a ranking's chunk takes at most 240 KB.
+const STREAM_SCRATCH: usize = 1 << 20;
+
+/// The buffer [`PolicyStream::decode`] reads through.
+const STREAM_BUFFER: usize = 256 << 10;
+
+/// Bytes `at..end` of a stored value, read in order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredRange<'a> {
+    reader: &'a dyn StoredReader,
+    at: u64,
+    end: u64,
+}
+
+impl<'a> StoredRange<'a> {
+    /// All of `reader`'s bytes.
+    #[cfg(feature = "testing")]
+    pub(crate) fn whole(reader: &'a dyn StoredReader) -> StoredRange<'a> {
+        StoredRange {
+            reader,
+            at: 0,
+            end: reader.size(),
+        }
+    }
+
+    /// What is left of them, read at once.
+    pub(crate) fn read_all(self) -> Result<Vec<u8>> {
+        // Within the value: a range is made within its length.
+        let mut bytes = vec![0u8; (self.end - self.at) as usize];
+        self.reader.read_at(self.at, &mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+impl std::io::Read for StoredRange<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min((self.end - self.at) as usize);
+        self.reader
+            .read_at(self.at, &mut buf[..n])
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 /// A snapshot opened for lookups in place.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -294,22 +374,60 @@ impl Table {
         self.layout.system
     }
 
-    /// All it holds besides its entries (left empty) and its head: the
-    /// system state, the function records, the policy's state and the
-    /// records folded, read and checked (for a fold of hits only, which
-    /// changes no entry).
-    pub(crate) fn read_meta(&self) -> Result<format::Snapshot> {
+    /// All it holds besides its entries and its head, for a fold of hits
+    /// only (which changes no entry): the system state, the function
+    /// records and the records folded (its entries and policy left
+    /// empty), and the policy's state as a stream. The meta section is
+    /// read a part at a time, never whole (the policy's state is 42 MB at
+    /// a million entries): once to check its sum, then its head, then the
+    /// state as the stream is read.
+    pub(crate) fn read_meta(&self) -> Result<(format::Snapshot, Option<PolicyStream<'_>>)> {
+        let bad = |why: &str| Error::corrupt("index snapshot", why);
         // Within the file: the header's sizes add up to its length.
-        let mut meta = vec![0u8; self.layout.meta as usize];
-        self.reader.read_at(self.layout.meta_at(), &mut meta)?;
-        let meta = super::whole::decode_meta(&meta, &self.layout)?;
-        Ok(format::Snapshot {
-            system: meta.system,
-            functions: meta.functions,
+        let (at, len) = (self.layout.meta_at(), self.layout.meta);
+        let mut sum = Xxh3::new();
+        let mut part = vec![0u8; META_PART.min(len) as usize];
+        let mut read = 0;
+        while read < len {
+            let n = META_PART.min(len - read) as usize;
+            self.reader.read_at(at + read, &mut part[..n])?;
+            sum.update(&part[..n]);
+            read += n as u64;
+        }
+        if sum.digest() != self.layout.meta_check {
+            return Err(bad("checksum mismatch"));
+        }
+        // Its head, read with more of the section until it decodes.
+        let mut want = META_HEAD_READ.min(len);
+        let (head, head_len) = loop {
+            let mut bytes = vec![0u8; want as usize];
+            self.reader.read_at(at, &mut bytes)?;
+            match postcard::take_from_bytes::<MetaHead>(&bytes) {
+                Ok((head, rest)) => break (head, want - rest.len() as u64),
+                Err(postcard::Error::DeserializeUnexpectedEnd) if want < len => {
+                    want = want.saturating_mul(2).min(len);
+                }
+                Err(e) => return Err(bad(&format!("undecodable: {e}"))),
+            }
+        };
+        let state = StoredRange {
+            reader: &*self.reader,
+            at: at + head_len,
+            end: at + len,
+        };
+        let policy = match head.policy {
+            Some(name) => Some(PolicyStream { name, state }),
+            None if head_len == len => None,
+            None => return Err(bad("bytes after its meta section")),
+        };
+        let meta = format::Snapshot {
+            system: head.system,
+            functions: head.functions,
             entries: Vec::new(),
-            policy: meta.policy,
-            folded: meta.folded,
-        })
+            policy: None,
+            folded: head.folded,
+        };
+        Ok((meta, policy))
     }
 
     /// Chunk `c` of the directory (read once): each block's start and

@@ -28,8 +28,14 @@
 //!                [`IN_RECORD`] bytes, else 2 × (its length + 1) (its offset
 //!                in the block's values follows), varints | obj [32], unless
 //!                left out | check u32
-//! meta:          postcard: system state, function records, policy state, folded deltas
+//! meta:          postcard: system state, function records, the policy's
+//!                name if it has a state, folded deltas; then that state (its
+//!                own postcard encoding) to the end of the section
 //! ```
+//!
+//! The policy's state comes last, outside the rest, so that a fold of
+//! hits reads it as a stream and writes it as it encodes it: at a million
+//! entries it takes 42 MB, which neither side holds whole.
 //!
 //! A record's check is the low 32 bits of xxh3-64 of its *image* (the
 //! entry spelled out whole: key, digests and numbers at fixed places, see
@@ -62,7 +68,9 @@ mod lookup;
 mod tests;
 mod whole;
 
-pub(crate) use lookup::Table;
+#[cfg(feature = "testing")]
+pub(crate) use lookup::StoredRange;
+pub(crate) use lookup::{PolicyStream, Table};
 pub(crate) use whole::{decode, encode, replace_meta, write_with_meta};
 
 use super::format::{PolicyState, FORMAT};
@@ -127,24 +135,43 @@ const CACHED_BYTES: usize = 64 << 20;
 /// whose keys are not spread evenly: a crafted one).
 const INTERPOLATIONS: usize = 6;
 
-/// What the snapshot holds besides its entries.
-#[derive(Serialize, Deserialize)]
-struct Meta {
+/// What the snapshot holds besides its entries and its policy's state:
+/// the meta section up to that state.
+#[derive(Deserialize)]
+struct MetaHead {
     system: Digest,
     functions: Vec<FunctionRecord>,
-    policy: Option<PolicyState>,
+    /// The policy's name, if the section ends with its state.
+    policy: Option<String>,
     folded: Vec<String>,
 }
 
-/// [`Meta`] as it is written, borrowed from the snapshot (the same bytes:
-/// postcard writes a slice as a `Vec`), so that encoding does not copy
-/// the policy's state, megabytes at a million entries.
+/// [`MetaHead`] as it is written, borrowed from the snapshot (the same
+/// bytes: postcard writes a slice as a `Vec`).
 #[derive(Serialize)]
-pub(super) struct MetaOut<'a> {
-    pub(super) system: Digest,
-    pub(super) functions: &'a [FunctionRecord],
-    pub(super) policy: &'a Option<PolicyState>,
-    pub(super) folded: &'a [String],
+struct MetaHeadOut<'a> {
+    system: Digest,
+    functions: &'a [FunctionRecord],
+    policy: Option<&'a str>,
+    folded: &'a [String],
+}
+
+/// The meta section `meta` as its head and the policy's state (empty
+/// without a policy), read at once (see [`lookup::Table::read_meta`] for
+/// the stream).
+fn split_meta(meta: &[u8]) -> Result<(MetaHead, Option<PolicyState>)> {
+    let bad = |why: &str| Error::corrupt("index snapshot", why);
+    let (head, state) = postcard::take_from_bytes::<MetaHead>(meta)
+        .map_err(|e| bad(&format!("undecodable: {e}")))?;
+    let policy = match head.policy.clone() {
+        Some(name) => Some(PolicyState {
+            name,
+            bytes: state.to_vec(),
+        }),
+        None if state.is_empty() => None,
+        None => return Err(bad("bytes after its meta section")),
+    };
+    Ok((head, policy))
 }
 
 /// The sizes a valid header declares.

@@ -547,10 +547,10 @@ fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
         ..Head::of(&snap, crate::layout::BASE.into(), 0)
     };
     let head = format::encode_head(&head).unwrap();
-    let new = super::replace_meta(old.clone(), &meta, &head).unwrap();
+    let new = super::replace_meta(old.clone(), &meta, None, &head).unwrap();
     let mut streamed = Vec::new();
     let reader = WholeValue(old.clone());
-    super::write_with_meta(&reader, &meta, &head, &mut streamed).unwrap();
+    super::write_with_meta(&reader, &meta, None, &head, &mut streamed).unwrap();
     assert!(streamed == new, "written a part at a time, the same bytes");
     // The directory and the blocks, from after the head to the meta section.
     let entries_of = |b: &[u8]| b[directory_of(b)..b.len() - word(b, 32)].to_vec();
@@ -563,20 +563,88 @@ fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
     );
     let mut t = table(new);
     assert_eq!(t.take_index_head().unwrap().folded, meta.folded);
-    let read = t.read_meta().unwrap();
+    let (read, stream) = t.read_meta().unwrap();
+    let stream = stream.unwrap();
+    let stored = format::PolicyState {
+        name: stream.name,
+        bytes: stream.state.read_all().unwrap(),
+    };
     assert_eq!(
-        (read.folded, read.policy),
-        (meta.folded.clone(), meta.policy.clone())
+        (read.folded, read.policy, Some(stored)),
+        (meta.folded.clone(), None, meta.policy.clone())
     );
     for (k, e) in &snap.entries {
         assert_eq!(t.find(k).unwrap().as_ref(), Some(e));
     }
     meta.system = hash(&"another system");
     assert!(
-        super::write_with_meta(&WholeValue(old.clone()), &meta, &[], &mut Vec::new()).is_err(),
+        super::write_with_meta(&WholeValue(old.clone()), &meta, None, &[], &mut Vec::new())
+            .is_err(),
         "its records are the old one's"
     );
-    assert!(super::replace_meta(old, &meta, &[]).is_err());
+    assert!(super::replace_meta(old, &meta, None, &[]).is_err());
+}
+
+/// A policy that keeps the keys it was told of, in order.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Kept(Vec<EntryKey>);
+
+#[typetag::serde(name = "test_table_kept")]
+impl crate::ReplacementPolicy for Kept {
+    fn add(&mut self, key: EntryKey, _: &crate::EntryMeta) {
+        self.0.push(key);
+    }
+    fn access(&mut self, _: EntryKey, _: &crate::EntryMeta) {}
+    fn invalidate(&mut self, key: &EntryKey) {
+        self.0.retain(|k| k != key);
+    }
+    fn evict(&mut self) -> Option<EntryKey> {
+        (!self.0.is_empty()).then(|| self.0.remove(0))
+    }
+    fn update(&mut self, _: &dyn crate::ReplacementPolicy) {}
+    fn keys(&self) -> Vec<EntryKey> {
+        self.0.clone()
+    }
+}
+
+#[test]
+fn a_live_policy_is_written_as_its_stored_state_is_and_read_back_as_a_stream() {
+    let snap = snapshot(3000);
+    let old = encoded(&snap).unwrap();
+    let live: Box<dyn crate::ReplacementPolicy> =
+        Box::new(Kept(snap.entries.iter().map(|(k, _)| *k).collect()));
+    let mut meta = snapshot_of(Vec::new());
+    meta.folded = vec!["index/hits-1".into()];
+    let head = format::encode_head(&Head::of(&snap, crate::layout::BASE.into(), 0)).unwrap();
+    // Encoded as it is written, or stored first: the same bytes.
+    let from_live = super::replace_meta(old.clone(), &meta, Some(&*live), &head).unwrap();
+    let mut streamed = Vec::new();
+    let reader = WholeValue(old.clone());
+    super::write_with_meta(&reader, &meta, Some(&*live), &head, &mut streamed).unwrap();
+    let mut stored = meta.clone();
+    stored.policy = Some(format::PolicyState {
+        name: "test_table_kept".into(),
+        bytes: postcard::to_stdvec(&live).unwrap(),
+    });
+    let from_stored = super::replace_meta(old, &stored, None, &head).unwrap();
+    assert!(from_live == from_stored && streamed == from_stored);
+    // The whole snapshot reads the state back as bytes, the table as a
+    // stream of them.
+    assert_eq!(decode(&from_live).unwrap().0.policy, stored.policy);
+    let t = table(from_live);
+    let (_, stream) = t.read_meta().unwrap();
+    let stream = stream.unwrap();
+    assert_eq!(stream.name, "test_table_kept");
+    assert_eq!(stream.decode().unwrap().keys(), live.keys());
+    // A state that needs more of its bytes at once than a stream holds
+    // (20 000 keys, 64 bytes each, 1.3 MB): read whole, and decoded.
+    let many = snapshot(20_000);
+    let live: Box<dyn crate::ReplacementPolicy> =
+        Box::new(Kept(many.entries.iter().map(|(k, _)| *k).collect()));
+    let new = super::replace_meta(encoded(&many).unwrap(), &meta, Some(&*live), &head);
+    let t = table(new.unwrap());
+    let (_, stream) = t.read_meta().unwrap();
+    assert_eq!(stream.unwrap().decode().unwrap().keys(), live.keys());
 }
 
 /// A reader of bytes a test can change after the table is opened.

@@ -1,21 +1,22 @@
 //! The snapshot written and read whole (by a fold).
 
 use super::{
-    prefix, sort_key, with_obj_key, word, write_block, Head, Layout, Meta, MetaOut, BLOCK, ENTRY,
-    HEADER, MAGIC, SLOT,
+    prefix, sort_key, split_meta, with_obj_key, word, write_block, Head, Layout, MetaHeadOut,
+    BLOCK, ENTRY, HEADER, MAGIC, SLOT,
 };
-use crate::index::format::{Snapshot, FORMAT};
-use crate::{Entry, EntryKey, Error, Result, StoredReader};
+use crate::index::format::{PolicyState, Snapshot, FORMAT};
+use crate::{Entry, EntryKey, Error, ReplacementPolicy, Result, StoredReader};
 use charm_freeze::Digest;
 use std::io::Write;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 /// Encodes a snapshot (its entries in any order), with `head` (an encoded
 /// index head, or nothing) after the header.
 pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     let mut order: Vec<&(EntryKey, Entry)> = snap.entries.iter().collect();
     order.sort_by_key(|(k, _)| sort_key(k));
-    let meta = encode_meta(snap)?;
+    let mut meta = Vec::new();
+    write_meta(snap, None, &mut meta)?;
     // Written in place (the header and the directory filled in once the
     // blocks are): a snapshot is tens of MB at a million entries, and
     // each copy of it is as many fresh pages.
@@ -33,7 +34,8 @@ pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     directory.push([block_bytes, u64::MAX, 0]);
     out.extend_from_slice(&meta);
     let records = snap.entries.len() as u64;
-    let mut header = header(records, block_bytes, &meta, snap.system, head);
+    let meta_sum = (meta.len() as u64, xxh3_64(&meta));
+    let mut header = header(records, block_bytes, meta_sum, snap.system, head);
     for entry in directory {
         for n in entry {
             header.extend_from_slice(&n.to_le_bytes());
@@ -43,13 +45,20 @@ pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A snapshot's header, then its index head (see the module's layout).
-fn header(records: u64, block_bytes: u64, meta: &[u8], system: Digest, head: &[u8]) -> Vec<u8> {
+/// A snapshot's header, then its index head (see the module's layout);
+/// `meta` is the meta section's length and xxh3-64.
+fn header(
+    records: u64,
+    block_bytes: u64,
+    meta: (u64, u64),
+    system: Digest,
+    head: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + head.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
-    for n in [records, block_bytes, meta.len() as u64, xxh3_64(meta)] {
+    for n in [records, block_bytes, meta.0, meta.1] {
         out.extend_from_slice(&n.to_le_bytes());
     }
     out.extend_from_slice(system.as_bytes());
@@ -61,9 +70,15 @@ fn header(records: u64, block_bytes: u64, meta: &[u8], system: Digest, head: &[u
 }
 
 /// `old`, an encoded snapshot, with `head` as its index head and the rest
-/// of `meta` (its entries are not read) as its meta section; its
-/// directory and blocks kept byte for byte, in the same buffer.
-pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
+/// of `meta` (its entries are not read) as its meta section, the policy's
+/// state `live`'s if given (see [`write_meta`]); its directory and blocks
+/// kept byte for byte, in the same buffer.
+pub(crate) fn replace_meta(
+    mut old: Vec<u8>,
+    meta: &Snapshot,
+    live: Option<&dyn ReplacementPolicy>,
+    head: &[u8],
+) -> Result<Vec<u8>> {
     let layout = Layout::parse(&old, old.len() as u64)?;
     if meta.system != layout.system {
         return Err(replaced_system());
@@ -72,12 +87,14 @@ pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Re
     // (the policy's state, most of it, is megabytes).
     let meta_at = layout.meta_at() as usize;
     old.truncate(meta_at);
-    let mut new = postcard::to_extend(&meta_out(meta), old)
-        .map_err(|e| Error::plugin("index encoding", e))?;
+    write_meta(meta, live, &mut old)?;
+    let mut new = old;
+    let written = &new[meta_at..];
+    let meta_sum = (written.len() as u64, xxh3_64(written));
     let header = header(
         layout.records,
         layout.block_bytes,
-        &new[meta_at..],
+        meta_sum,
         meta.system,
         head,
     );
@@ -86,13 +103,17 @@ pub(crate) fn replace_meta(mut old: Vec<u8>, meta: &Snapshot, head: &[u8]) -> Re
 }
 
 /// The snapshot `old` reads, with `head` as its index head and the rest of
-/// `meta` (its entries are not read) as its meta section, written to
-/// `out` from `old`'s directory and blocks a part at a time: memory holds
-/// the new meta section and a part (where [`replace_meta`] holds the
-/// whole snapshot, tens of MB at a million entries).
+/// `meta` (its entries are not read) as its meta section, the policy's
+/// state `live`'s if given, written to `out` from `old`'s directory and
+/// blocks a part at a time: memory holds a part (where [`replace_meta`]
+/// holds the whole snapshot, tens of MB at a million entries). The meta
+/// section is encoded twice, as it is written: once to learn its length
+/// and sum, which the header before it holds, then into `out` (a live
+/// policy's state, 42 MB at a million entries, is never held encoded).
 pub(crate) fn write_with_meta(
     old: &dyn StoredReader,
     meta: &Snapshot,
+    live: Option<&dyn ReplacementPolicy>,
     head: &[u8],
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -105,11 +126,13 @@ pub(crate) fn write_with_meta(
     if meta.system != layout.system {
         return Err(replaced_system());
     }
-    let encoded = encode_meta(meta)?;
+    let mut measured = Measured::default();
+    write_meta(meta, live, &mut measured)?;
+    let meta_sum = (measured.len, measured.sum.digest());
     let header = header(
         layout.records,
         layout.block_bytes,
-        &encoded,
+        meta_sum,
         meta.system,
         head,
     );
@@ -123,7 +146,90 @@ pub(crate) fn write_with_meta(
         out.write_all(&part[..len]).map_err(io)?;
         at += len as u64;
     }
-    out.write_all(&encoded).map_err(io)
+    // Through a buffer: the encoding writes a field at a time.
+    let mut buffered = std::io::BufWriter::with_capacity(COPY_PART as usize, out);
+    let mut counted = Counted {
+        out: &mut buffered,
+        len: 0,
+    };
+    write_meta(meta, live, &mut counted)?;
+    let len = counted.len;
+    buffered.flush().map_err(io)?;
+    if len != meta_sum.0 {
+        // Only a policy whose encoding is not a function of its state.
+        return Err(Error::plugin(
+            "index encoding",
+            "the policy's state encoded to another length the second time",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the meta section of `snap` (its entries are not read) to `out`:
+/// its head, then the policy's state, `live` encoded as it is written if
+/// it is given, else the one `snap` holds.
+fn write_meta(
+    snap: &Snapshot,
+    live: Option<&dyn ReplacementPolicy>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let encoding = |e| Error::plugin("index encoding", e);
+    let policy = match live {
+        Some(p) => Some(p.typetag_name()),
+        None => snap.policy.as_ref().map(|s| s.name.as_str()),
+    };
+    let head = MetaHeadOut {
+        system: snap.system,
+        functions: &snap.functions,
+        policy,
+        folded: &snap.folded,
+    };
+    postcard::to_io(&head, &mut *out).map_err(encoding)?;
+    match (live, &snap.policy) {
+        (Some(p), _) => postcard::to_io(p, out).map(drop).map_err(encoding),
+        (None, Some(stored)) => out
+            .write_all(&stored.bytes)
+            .map_err(|e| Error::io("cannot write the index snapshot", e)),
+        (None, None) => Ok(()),
+    }
+}
+
+/// A writer that keeps only the length and the xxh3-64 of what it is
+/// given.
+#[derive(Default)]
+struct Measured {
+    len: u64,
+    sum: Xxh3,
+}
+
+impl Write for Measured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.len += bytes.len() as u64;
+        self.sum.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A writer that counts what it passes on to `out`.
+struct Counted<'a> {
+    out: &'a mut dyn Write,
+    len: u64,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(bytes)?;
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Bytes [`write_with_meta`] copies at a time.
@@ -136,35 +242,14 @@ fn replaced_system() -> Error {
 }
 
 /// The meta section of `bytes`, a snapshot whose header `layout` read,
-/// checked whole.
-fn read_meta(bytes: &[u8], layout: &Layout) -> Result<Meta> {
+/// checked whole, with the policy's state copied out of it.
+fn read_meta(bytes: &[u8], layout: &Layout) -> Result<(super::MetaHead, Option<PolicyState>)> {
     // The header's sum matched the length, so every section is in bounds.
-    decode_meta(&bytes[layout.meta_at() as usize..], layout)
-}
-
-/// The meta section `meta` of a snapshot whose header `layout` read,
-/// checked against the header's sum.
-pub(super) fn decode_meta(meta: &[u8], layout: &Layout) -> Result<Meta> {
-    let bad = |why: &str| Error::corrupt("index snapshot", why);
+    let meta = &bytes[layout.meta_at() as usize..];
     if xxh3_64(meta) != layout.meta_check {
-        return Err(bad("checksum mismatch"));
+        return Err(Error::corrupt("index snapshot", "checksum mismatch"));
     }
-    postcard::from_bytes(meta).map_err(|e| bad(&format!("undecodable: {e}")))
-}
-
-/// The meta section of `snap` (its entries are not read).
-fn encode_meta(snap: &Snapshot) -> Result<Vec<u8>> {
-    postcard::to_stdvec(&meta_out(snap)).map_err(|e| Error::plugin("index encoding", e))
-}
-
-/// What the meta section of `snap` holds, as it is written.
-fn meta_out(snap: &Snapshot) -> MetaOut<'_> {
-    MetaOut {
-        system: snap.system,
-        functions: &snap.functions,
-        policy: &snap.policy,
-        folded: &snap.folded,
-    }
+    split_meta(meta)
 }
 
 /// Decodes a whole snapshot. Records that fail their check, or whose
@@ -173,7 +258,7 @@ fn meta_out(snap: &Snapshot) -> MetaOut<'_> {
 /// snapshot corrupt.
 pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
     let layout = Layout::parse(bytes, bytes.len() as u64)?;
-    let meta = read_meta(bytes, &layout)?;
+    let (meta, policy) = read_meta(bytes, &layout)?;
     let blocks = &bytes[layout.blocks_at() as usize..layout.meta_at() as usize];
     let directory = layout.directory_at() as usize;
     let field = |b: u64, f: usize| word(bytes, directory + b as usize * ENTRY + 8 * f);
@@ -212,7 +297,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
         system: meta.system,
         functions: meta.functions,
         entries,
-        policy: meta.policy,
+        policy,
         folded: meta.folded,
     };
     Ok((snap, damaged))
