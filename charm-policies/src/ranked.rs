@@ -247,8 +247,8 @@ impl<'de, P: Ord + Copy + DeserializeOwned> Deserialize<'de> for Ranked<P> {
 }
 
 /// The fewest bytes a stored key takes: a name's index, an argument key
-/// and a rank of a byte each at least. What a count read from the bytes
-/// may reserve is bounded by it.
+/// and a rank of a byte each at least. What a chunk's count may reserve
+/// is bounded by it.
 const MIN_STORED_KEY: usize = 1 + 32 + 1;
 
 /// Decodes a ranking, each chunk as it comes (a deserializer that reads a
@@ -327,6 +327,9 @@ impl<P> StoredChunksSeed<'_, P> {
         // insert per key decoded). A key given twice keeps its last rank.
         for (slot, p) in self.keys.drain(..) {
             self.rank.insert_slot(slot, p);
+        }
+        if self.keys.capacity() > STORED_CHUNK {
+            self.keys = Vec::new(); // the list that waited: an eighth of the map
         }
     }
 }
