@@ -399,7 +399,7 @@ impl Table {
         }
         // Its head, read with more of the section until it decodes.
         let mut want = META_HEAD_READ.min(len);
-        let (head, head_len) = loop {
+        let (mut head, head_len) = loop {
             let mut bytes = vec![0u8; want as usize];
             self.reader.read_at(at, &mut bytes)?;
             match postcard::take_from_bytes::<MetaHead>(&bytes) {
@@ -415,11 +415,9 @@ impl Table {
             at: at + head_len,
             end: at + len,
         };
-        let policy = match head.policy {
-            Some(name) => Some(PolicyStream { name, state }),
-            None if head_len == len => None,
-            None => return Err(bad("bytes after its meta section")),
-        };
+        let policy = head
+            .take_policy(len - head_len)?
+            .map(|name| PolicyStream { name, state });
         let meta = format::Snapshot {
             system: head.system,
             functions: head.functions,

@@ -160,18 +160,29 @@ struct MetaHeadOut<'a> {
 /// without a policy), read at once (see [`lookup::Table::read_meta`] for
 /// the stream).
 fn split_meta(meta: &[u8]) -> Result<(MetaHead, Option<PolicyState>)> {
-    let bad = |why: &str| Error::corrupt("index snapshot", why);
-    let (head, state) = postcard::take_from_bytes::<MetaHead>(meta)
-        .map_err(|e| bad(&format!("undecodable: {e}")))?;
-    let policy = match head.policy.clone() {
-        Some(name) => Some(PolicyState {
+    let (mut head, state) = postcard::take_from_bytes::<MetaHead>(meta)
+        .map_err(|e| Error::corrupt("index snapshot", format!("undecodable: {e}")))?;
+    let policy = head
+        .take_policy(state.len() as u64)?
+        .map(|name| PolicyState {
             name,
             bytes: state.to_vec(),
-        }),
-        None if state.is_empty() => None,
-        None => return Err(bad("bytes after its meta section")),
-    };
+        });
     Ok((head, policy))
+}
+
+impl MetaHead {
+    /// The policy's name, taken, if the `state_len` bytes after the head
+    /// are its state; an error if there are such bytes and no policy.
+    fn take_policy(&mut self, state_len: u64) -> Result<Option<String>> {
+        match self.policy.take() {
+            None if state_len > 0 => Err(Error::corrupt(
+                "index snapshot",
+                "bytes after its meta section",
+            )),
+            name => Ok(name),
+        }
+    }
 }
 
 /// The sizes a valid header declares.
