@@ -5,8 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 use charm::locks::FileRwLock;
-use charm::{Memoized, MemoizedGroup, RWLock};
+use charm::{Memoized, MemoizedGroup, ObjStore, RWLock};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -376,6 +377,98 @@ fn an_unread_process_spilling_window_after_window_counts_every_hit_once() {
         }
     }
     drop(g);
+    counted_once_then_c_evicts_b(&dir, &url, calls);
+}
+
+/// A `dir` store that refuses to write records of hits while `refuse` is
+/// set (a full disk, say).
+#[derive(Debug)]
+struct RefusingHits {
+    inner: Box<dyn ObjStore>,
+    refuse: Arc<AtomicBool>,
+}
+
+impl RefusingHits {
+    fn check(&self, key: &str) -> charm::Result<()> {
+        match self.refuse.load(Ordering::Relaxed) && key.starts_with("index/hit") {
+            true => Err(charm::Error::io(key, std::io::Error::other("refused"))),
+            false => Ok(()),
+        }
+    }
+}
+
+impl ObjStore for RefusingHits {
+    fn get(&self, key: &str) -> charm::Result<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn put(&self, key: &str, value: &[u8]) -> charm::Result<()> {
+        self.check(key)?;
+        self.inner.put(key, value)
+    }
+    fn put_with(&self, key: &str, write: &mut charm::WriteValue<'_>) -> charm::Result<()> {
+        self.check(key)?;
+        self.inner.put_with(key, write)
+    }
+    fn append(&self, key: &str, record: &[u8]) -> charm::Result<Option<u64>> {
+        self.check(key)?;
+        self.inner.append(key, record)
+    }
+    fn log_len(&self, key: &str) -> charm::Result<Option<u64>> {
+        self.inner.log_len(key)
+    }
+    fn take_log(&self, key: &str, to: &str) -> charm::Result<bool> {
+        self.inner.take_log(key, to)
+    }
+    fn open(&self, key: &str) -> charm::Result<Option<Box<dyn charm::StoredReader>>> {
+        self.inner.open(key)
+    }
+    fn delete(&self, key: &str) -> charm::Result<bool> {
+        self.inner.delete(key)
+    }
+    fn contains(&self, key: &str) -> charm::Result<bool> {
+        self.inner.contains(key)
+    }
+    fn keys(&self, prefix: &str) -> charm::Result<Vec<String>> {
+        self.inner.keys(prefix)
+    }
+    fn clear(&self) -> charm::Result<()> {
+        self.inner.clear()
+    }
+    fn describe(&self) -> String {
+        format!("refusing+{}", self.inner.describe())
+    }
+    fn local_dir(&self) -> Option<&Path> {
+        self.inner.local_dir()
+    }
+}
+
+/// A process whose record of hits cannot be written keeps them, read back
+/// from the record, for its exit: no hit is lost or counted twice.
+#[test]
+fn hits_whose_record_cannot_be_written_wait_for_the_exit() {
+    let (dir, url) = a_then_b_in_a_fresh_dir("spill-fails");
+    let refuse = Arc::new(AtomicBool::new(true));
+    let store = RefusingHits {
+        inner: charm::open_store(&url).unwrap(),
+        refuse: Arc::clone(&refuse),
+    };
+    let g = MemoizedGroup::builder()
+        .obj_store(store)
+        .size("2600 B")
+        .replacement_policy("lru")
+        .read_index(false)
+        .build()
+        .unwrap();
+    // A window's worth (2048 a shard, all of one key here): the record
+    // its last hit writes, with every hit, is refused. Lost, they would
+    // leave `a` used before `b`.
+    let calls = 2048;
+    for _ in 0..calls {
+        assert!(!lru_value(&g, "a"), "a hit");
+    }
+    assert_eq!(hits_waiting(&url), 0, "nothing written");
+    refuse.store(false, Ordering::Relaxed);
+    drop(g); // the exit writes them (or folds them)
     counted_once_then_c_evicts_b(&dir, &url, calls);
 }
 

@@ -825,12 +825,17 @@ impl Engine {
     /// the records once enough have accumulated.
     pub(crate) fn write_delta(&self, fold_when_due: bool) -> Result<()> {
         let mut p = self.persist.lock();
-        let mut delta: Delta = self.index.pending(self.update_system_state()?);
-        let mut taken = self.policy.take_accesses();
-        delta.accesses = std::mem::take(&mut taken.hits);
-        if delta.is_empty() {
+        let delta: Delta = self.index.pending(self.update_system_state()?);
+        // The record is encoded as its hits are taken, into the buffer
+        // the last one left.
+        let mut encoded = self.policy.record_buffer();
+        format::begin_delta(&delta, &mut encoded)?;
+        let taken = self.policy.take_accesses_into(&mut encoded)?;
+        if delta.is_empty() && taken.is_empty() {
+            self.policy.recycle_record(taken, encoded);
             return Ok(());
         }
+        format::seal_delta(&mut encoded);
         p.seq += 1;
         // The bytes it adds end its name, so that a process that has not
         // read the index can tell the budget is exceeded from a listing:
@@ -855,13 +860,10 @@ impl Engine {
             false => Some(layout::HIT_LOG),
             true => self.is_loaded().then_some(layout::CHANGE_LOG),
         };
-        let written =
-            format::encode_delta(&delta).and_then(|d| Ok((self.write_record(&d, log, name)?, d)));
-        let (written, encoded) = match written {
+        let written = match self.write_record(&encoded, log, name) {
             Ok(written) => written,
             Err(e) => {
-                taken.hits = delta.accesses;
-                self.policy.give_back(taken);
+                self.policy.give_back_from(taken, &encoded);
                 return Err(e);
             }
         };
@@ -894,8 +896,7 @@ impl Engine {
             Written::Stored(name) => name.as_str(),
         };
         emit(Op::IndexWrite, None, None, None, &format!("delta {to}"));
-        taken.hits = std::mem::take(&mut delta.accesses);
-        self.policy.recycle(taken);
+        self.policy.recycle_record(taken, encoded);
         let due = if p.unfolded_bytes > MAX_UNFOLDED_BYTES {
             true // every open reads them all
         } else if self.is_loaded() {

@@ -14,9 +14,10 @@
 //! hits past the window wait as events.
 
 use crate::events::{emit, Op};
-use crate::index::format::{Hit, PolicyState};
+use crate::index::format::{self, Hit, PolicyState};
 use crate::index::Index;
-use crate::{EntryKey, EntryMeta, Error, ReplacementPolicy, Result};
+use crate::{BuildDigestHasher, EntryKey, EntryMeta, Error, ReplacementPolicy, Result};
+use charm_freeze::Digest;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -29,9 +30,10 @@ const BACKLOG: usize = 4096;
 const UNPERSISTED_ACCESSES: usize = 4096;
 /// Hits per shard that make a group that spills write them: about 32 000
 /// a record when hits spread over the shards, 2.9 MB of memory held at
-/// most (each a key, its metadata and its order; writing them takes as
-/// much again, whose buffers are kept for the next), and an append per
-/// 2048 hits or more.
+/// most (each a key, its metadata and its order: 88 bytes; writing them
+/// takes about half as much again, the record and each hit's order,
+/// whose buffers are kept for the next), and an append per 2048 hits or
+/// more.
 /// Writing took about 0.08 µs a hit, mostly faulting in new buffers; with
 /// the buffers kept, about a third of that. At
 /// 1024 a process of 20 000 hits wrote once while it ran; a rerun that
@@ -70,19 +72,18 @@ pub(crate) struct PolicyBook {
     /// Hits are spilled (see the module's doc), not told to the policy.
     /// Changed, from true to false only, with every shard locked.
     spilling: AtomicBool,
-    /// The buffers the last record's hits were taken into, emptied: a
-    /// spilling rerun takes a window of hits at a time, and new buffers
-    /// were megabytes of pages to fault in again at each (a tenth of a
-    /// hit's time).
+    /// The buffers the last record was encoded into, emptied: a spilling
+    /// rerun takes a window of hits at a time, and new buffers were
+    /// megabytes of pages to fault in again at each (a tenth of a hit's
+    /// time).
     spare: Mutex<Buffers>,
 }
 
-/// Buffers hits are taken into.
+/// Buffers a record's hits are taken into: their order, and the record.
 #[derive(Default)]
 struct Buffers {
-    order: Vec<(u64, u32, u32)>,
-    hits: Vec<Hit>,
     seqs: Vec<u64>,
+    record: Vec<u8>,
 }
 
 /// Hits taken for an index record, in the order they happened, as the
@@ -97,6 +98,23 @@ pub(crate) struct Taken {
     /// process's own, whose hits a fold it makes does not tell it again.
     /// Spilled hits are not.
     pub(crate) told: bool,
+}
+
+/// Hits taken into a record as it was encoded
+/// ([`take_accesses_into`](PolicyBook::take_accesses_into)): the record
+/// holds them, from `at` on.
+#[derive(Debug)]
+pub(crate) struct TakenInto {
+    at: usize,
+    seqs: Vec<u64>,
+    /// As [`Taken::told`].
+    pub(crate) told: bool,
+}
+
+impl TakenInto {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
 }
 
 #[derive(Default)]
@@ -129,6 +147,37 @@ impl Shard {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The hits of every shard in the order they happened: each shard's are
+/// in order, and the earliest of their firsts comes next.
+struct InOrder<'s, 'g> {
+    shards: &'s [MutexGuard<'g, Shard>],
+    /// The next hit of each shard.
+    next: [usize; SHARDS],
+}
+
+impl<'s, 'g> InOrder<'s, 'g> {
+    fn new(shards: &'s [MutexGuard<'g, Shard>]) -> Self {
+        InOrder {
+            shards,
+            next: [0; SHARDS],
+        }
+    }
+}
+
+impl<'s> Iterator for InOrder<'s, '_> {
+    type Item = &'s (u64, EntryKey, EntryMeta);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let shards: &'s [MutexGuard<'_, Shard>] = self.shards;
+        let (s, hit) = (shards.iter().zip(self.next))
+            .enumerate()
+            .filter_map(|(s, (shard, i))| Some((s, shard.accesses.get(i)?)))
+            .min_by_key(|(_, (seq, ..))| *seq)?;
+        self.next[s] += 1;
+        Some(hit)
+    }
 }
 
 impl PolicyBook {
@@ -223,61 +272,108 @@ impl PolicyBook {
         })
     }
 
-    /// The hits no index record holds yet, for a delta record: the policy
-    /// is told of them unless they are spilled.
-    pub(crate) fn take_accesses(&self) -> Taken {
+    /// Locks every shard with its hits in the order they happened (the
+    /// policy is told of those it was not, unless they are spilled); and
+    /// whether it was.
+    fn lock_in_order(&self) -> (Vec<MutexGuard<'_, Shard>>, bool) {
         let mut shards: Vec<_> = self.log.iter().map(lock).collect();
         let told = !self.spilling.load(Ordering::Relaxed);
-        // Where each hit is, sorted by when it happened (not the hits
-        // themselves, five times larger), then the hits copied in that
-        // order: the record's list, built once. Each shard is about in
-        // order: a stable sort merges such runs in about linear time.
-        let Buffers {
-            mut order,
-            mut hits,
-            mut seqs,
-        } = std::mem::take(&mut *lock(&self.spare));
-        for (s, shard) in (0u32..).zip(&mut shards) {
+        for shard in &mut shards {
             if told {
                 shard.queue_unapplied();
             }
-            order.extend((0u32..).zip(&shard.accesses).map(|(i, a)| (a.0, s, i)));
+            // Already in order but where two calls took their numbers and
+            // the lock in turns: a stable sort checks that in linear time.
+            shard.accesses.sort_by_key(|(seq, ..)| *seq);
         }
-        order.sort_by_key(|(seq, ..)| *seq);
-        let hit = |&(_, s, i): &(u64, u32, u32)| {
-            let (_, k, m) = shards[s as usize].accesses[i as usize];
-            (k, m)
-        };
-        hits.extend(order.iter().map(hit));
-        seqs.extend(order.iter().map(|(seq, ..)| *seq));
-        order.clear();
-        lock(&self.spare).order = order;
-        for shard in &mut shards {
-            // Cleared, not taken: the shard keeps its room for the next (a
-            // new buffer's pages are faulted in again).
+        (shards, told)
+    }
+
+    /// Empties the shards of the hits taken, keeping their room for the
+    /// next (a new buffer's pages are faulted in again).
+    fn clear_taken(shards: &mut [MutexGuard<'_, Shard>]) {
+        for shard in shards {
             shard.accesses.clear();
             shard.applied = 0;
         }
+    }
+
+    /// The hits no index record holds yet, for a delta record: the policy
+    /// is told of them unless they are spilled.
+    pub(crate) fn take_accesses(&self) -> Taken {
+        let (mut shards, told) = self.lock_in_order();
+        let count = shards.iter().map(|s| s.accesses.len()).sum();
+        let (mut hits, mut seqs) = (Vec::with_capacity(count), Vec::with_capacity(count));
+        for (seq, k, m) in InOrder::new(&shards) {
+            hits.push((*k, *m));
+            seqs.push(*seq);
+        }
+        Self::clear_taken(&mut shards);
         Taken { hits, seqs, told }
     }
 
-    /// Keeps the buffers of hits a record carried, emptied, for the next
-    /// hits taken.
-    pub(crate) fn recycle(&self, taken: Taken) {
-        let Taken {
-            mut hits, mut seqs, ..
-        } = taken;
-        hits.clear();
+    /// [`take_accesses`](Self::take_accesses), encoded as a delta record's
+    /// hits at the end of `out` (see [`format::write_hits`]) straight from
+    /// the shards: no list of them in order (80 bytes a hit) beside the
+    /// record (40). On an error none is taken.
+    pub(crate) fn take_accesses_into(&self, out: &mut Vec<u8>) -> Result<TakenInto> {
+        let (mut shards, told) = self.lock_in_order();
+        let count: usize = shards.iter().map(|s| s.accesses.len()).sum();
+        // The functions hit, numbered in no particular order; hits in a row
+        // are mostly of one.
+        let mut names: Vec<Digest> = Vec::new();
+        let mut named: HashSet<Digest, BuildDigestHasher> = HashSet::default();
+        for (_, k, _) in shards.iter().flat_map(|s| &s.accesses) {
+            if names.last() != Some(&k.name) && named.insert(k.name) {
+                names.push(k.name);
+            }
+        }
+        let at = out.len();
+        // A tiny hit takes about 40 bytes: room for all at once.
+        out.reserve(count * 48 + names.len() * 33 + 20);
+        let in_order = InOrder::new(&shards).map(|(_, k, m)| (k, m));
+        if let Err(e) = format::write_hits(out, &names, count, in_order) {
+            out.truncate(at);
+            return Err(e);
+        }
+        let mut seqs = std::mem::take(&mut lock(&self.spare).seqs);
+        seqs.extend(InOrder::new(&shards).map(|(seq, ..)| *seq));
+        Self::clear_taken(&mut shards);
+        Ok(TakenInto { at, seqs, told })
+    }
+
+    /// A buffer for the next record, kept from the last one's.
+    pub(crate) fn record_buffer(&self) -> Vec<u8> {
+        std::mem::take(&mut lock(&self.spare).record)
+    }
+
+    /// Keeps the buffers of hits a record carried, `record` too, emptied,
+    /// for the next hits taken.
+    pub(crate) fn recycle_record(&self, taken: TakenInto, mut record: Vec<u8>) {
+        let mut seqs = taken.seqs;
         seqs.clear();
+        record.clear();
         let mut spare = lock(&self.spare);
-        spare.hits = hits;
         spare.seqs = seqs;
+        spare.record = record;
     }
 
     /// Frees the buffers kept for the next hits taken (a fold's peak
     /// need not hold them).
     pub(crate) fn forget_spare(&self) {
         *lock(&self.spare) = Buffers::default();
+    }
+
+    /// [`give_back`](Self::give_back) for hits taken into `record`, which
+    /// could not be written: read back from it, where they were just
+    /// encoded (what cannot be read back, which only a fault in the
+    /// encoder could cause, is a policy's hint lost, not a value).
+    pub(crate) fn give_back_from(&self, taken: TakenInto, record: &[u8]) {
+        let TakenInto { at, seqs, told } = taken;
+        match format::read_hits(&record[at..]) {
+            Ok(hits) if hits.len() == seqs.len() => self.give_back(Taken { hits, seqs, told }),
+            _ => debug_assert!(false, "a record's hits do not read back"),
+        }
     }
 
     /// Keeps hits a delta record could not carry for the next one, before
@@ -428,7 +524,7 @@ mod tests {
     use serde::{Deserialize, Serialize};
 
     /// The keys `taken` hit, in order.
-    fn keys(taken: &Taken) -> Vec<EntryKey> {
+    fn keys_of(taken: &Taken) -> Vec<EntryKey> {
         taken.hits.iter().map(|(k, _)| *k).collect()
     }
 
@@ -488,23 +584,31 @@ mod tests {
         book.added(c, META);
         // A record takes the hits, cannot be written and gives them back.
         let taken = book.take_accesses();
-        assert_eq!((keys(&taken), taken.told), (vec![a, b], true));
+        assert_eq!((keys_of(&taken), taken.told), (vec![a, b], true));
         book.give_back(taken);
         book.accessed(a, META);
         let expected = vec![('h', a), ('h', b), ('+', c), ('h', a)];
         assert_eq!(told(&book), expected);
         // The next record carries all three hits; the policy hears none again.
-        assert_eq!(keys(&book.take_accesses()), vec![a, b, a]);
+        assert_eq!(keys_of(&book.take_accesses()), vec![a, b, a]);
         book.invalidated(c);
         book.accessed(b, META);
         let _ = book.state().expect("a state");
         assert!(
-            keys(&book.take_accesses()).is_empty(),
+            keys_of(&book.take_accesses()).is_empty(),
             "persisted with the state"
         );
         let mut expected = expected;
         expected.extend([('-', c), ('h', b)]);
         assert_eq!(told(&book), expected);
+    }
+
+    /// The keys of the hits `book` takes into a record, in order, and
+    /// what it took.
+    fn taken_into(book: &PolicyBook, record: &mut Vec<u8>) -> (Vec<EntryKey>, TakenInto) {
+        let taken = book.take_accesses_into(record).expect("hits encoded");
+        let hits = format::read_hits(&record[taken.at..]).expect("hits read back");
+        (hits.iter().map(|(k, _)| *k).collect(), taken)
     }
 
     #[test]
@@ -513,16 +617,41 @@ mod tests {
         for i in 0..100 {
             book.accessed(key(i % 7), META);
         }
-        let taken = book.take_accesses();
-        let room = taken.hits.capacity();
-        assert_eq!(keys(&taken).len(), 100);
-        book.recycle(taken);
+        let mut record = book.record_buffer();
+        let (keys, taken) = taken_into(&book, &mut record);
+        assert_eq!(keys.len(), 100);
+        let room = record.capacity();
+        book.recycle_record(taken, record);
         book.accessed(key(1), META);
-        let next = book.take_accesses();
-        assert_eq!(keys(&next), vec![key(1)], "only the hit since");
+        let mut record = book.record_buffer();
         assert!(
-            next.hits.capacity() >= room,
-            "the same buffer, not a new one"
+            record.is_empty() && record.capacity() >= room,
+            "the same buffer"
+        );
+        let (keys, _) = taken_into(&book, &mut record);
+        assert_eq!(keys, vec![key(1)], "only the hit since");
+    }
+
+    #[test]
+    fn hits_taken_into_a_record_are_in_order_and_come_back_if_it_is_not_written() {
+        let book = PolicyBook::new(Box::new(Told::default()));
+        let order: Vec<EntryKey> = (0..500).map(|i| key(i * 7919 % 61)).collect();
+        for k in &order {
+            book.accessed(*k, META);
+        }
+        let mut record = vec![1, 2, 3];
+        let (keys, taken) = taken_into(&book, &mut record);
+        assert_eq!(keys, order, "in the order they happened, across shards");
+        assert_eq!(record[..3], [1, 2, 3], "after what the record held");
+        assert!(book.take_accesses().hits.is_empty(), "taken");
+        book.accessed(key(1), META);
+        book.give_back_from(taken, &record);
+        let mut expected = order;
+        expected.push(key(1));
+        assert_eq!(
+            keys_of(&book.take_accesses()),
+            expected,
+            "before the hit since"
         );
     }
 
@@ -547,7 +676,7 @@ mod tests {
             assert!(!book.accessed(key(7), META), "nothing to spill");
         }
         assert!(book.accesses_overflowed());
-        assert_eq!(keys(&book.take_accesses()).len(), UNPERSISTED_ACCESSES);
+        assert_eq!(keys_of(&book.take_accesses()).len(), UNPERSISTED_ACCESSES);
         assert_eq!(told(&book).len(), hits);
     }
 
@@ -562,15 +691,21 @@ mod tests {
         assert!(!book.accesses_overflowed());
         book.added(c, META);
         let taken = book.take_accesses();
-        assert_eq!((keys(&taken).len(), taken.told), (SPILL_WINDOW + 2, false));
+        assert_eq!(
+            (keys_of(&taken).len(), taken.told),
+            (SPILL_WINDOW + 2, false)
+        );
         assert_eq!(told(&book), vec![('+', c)], "no hit told");
         // A hit, a record that fails and gives the spilled ones back: the
         // next record carries them, in order, still untold.
         book.accessed(b, META);
         book.give_back(taken);
         let taken = book.take_accesses();
-        assert_eq!(keys(&taken).len(), SPILL_WINDOW + 3);
-        assert_eq!((keys(&taken)[0], keys(&taken)[SPILL_WINDOW + 2]), (a, b));
+        assert_eq!(keys_of(&taken).len(), SPILL_WINDOW + 3);
+        assert_eq!(
+            (keys_of(&taken)[0], keys_of(&taken)[SPILL_WINDOW + 2]),
+            (a, b)
+        );
         assert!(!taken.told);
         // Given back once the group read the index, after a newer hit the
         // policy was told of: told once.
@@ -582,7 +717,7 @@ mod tests {
         assert_eq!(told_now.len(), 2 + SPILL_WINDOW + 3);
         let taken = book.take_accesses();
         assert!(taken.told);
-        assert_eq!(keys(&taken).len(), SPILL_WINDOW + 4);
+        assert_eq!(keys_of(&taken).len(), SPILL_WINDOW + 4);
         assert_eq!(told(&book), told_now, "nothing told twice");
     }
 }

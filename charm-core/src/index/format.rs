@@ -145,16 +145,76 @@ impl Delta {
 /// `value` after its header, in one buffer: the body is not copied after
 /// the header (a record of many hits is megabytes).
 fn encode<T: Serialize>(magic: &[u8; 8], value: &T) -> Result<Vec<u8>> {
-    let out = vec![0; HEADER];
-    let mut out =
-        postcard::to_extend(value, out).map_err(|e| Error::plugin("index encoding", e))?;
+    let mut out = vec![0; HEADER];
+    extend_with(&mut out, value)?;
+    seal(magic, &mut out);
+    Ok(out)
+}
+
+/// Appends `value`, encoded, to `out`.
+fn extend_with<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<()> {
+    let encoded = postcard::to_extend(value, std::mem::take(out));
+    *out = encoded.map_err(|e| Error::plugin("index encoding", e))?;
+    Ok(())
+}
+
+/// Fills in the header of the record `out`, whose body follows it.
+fn seal(magic: &[u8; 8], out: &mut [u8]) {
     let check = xxh3_64(&out[HEADER..]);
     let body_len = (out.len() - HEADER) as u64;
     out[..8].copy_from_slice(magic);
     out[8..12].copy_from_slice(&FORMAT.to_le_bytes());
     out[12..20].copy_from_slice(&body_len.to_le_bytes());
     out[20..28].copy_from_slice(&check.to_le_bytes());
-    Ok(out)
+}
+
+/// A delta record's fields before its hits, as [`Delta`] stores them.
+#[derive(Serialize)]
+struct DeltaChanges<'d> {
+    system: &'d Digest,
+    upserts: &'d [(EntryKey, Entry)],
+    removals: &'d [Removal],
+    functions: &'d [FunctionRecord],
+}
+
+/// Starts the record of `d` in `out` (emptied first): its header's room
+/// and every field but the hits, which [`write_hits`] appends next (the
+/// last field: postcard stores a struct's fields one after another), so
+/// that a record's hits are encoded from where they wait, not copied into
+/// a list first. [`seal_delta`] then ends it. `d`'s own hits are not
+/// written.
+pub(crate) fn begin_delta(d: &Delta, out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
+    out.resize(HEADER, 0);
+    let changes = DeltaChanges {
+        system: &d.system,
+        upserts: &d.upserts,
+        removals: &d.removals,
+        functions: &d.functions,
+    };
+    extend_with(out, &changes)
+}
+
+/// Ends the delta record [`begin_delta`] started in `out`.
+pub(crate) fn seal_delta(out: &mut [u8]) {
+    seal(DELTA_MAGIC, out);
+}
+
+/// Appends a record's hits to `out`, as [`Delta`] stores them: `count`
+/// hits, in order, each naming a function among `names`.
+pub(crate) fn write_hits<'h>(
+    out: &mut Vec<u8>,
+    names: &[Digest],
+    count: usize,
+    in_order: impl Iterator<Item = (&'h EntryKey, &'h EntryMeta)>,
+) -> Result<()> {
+    hits::write(out, names, count, in_order)
+}
+
+/// The hits [`write_hits`] wrote in `section`.
+pub(crate) fn read_hits(section: &[u8]) -> Result<Vec<Hit>> {
+    let mut de = postcard::Deserializer::from_bytes(section);
+    hits::deserialize(&mut de).map_err(|e| undecodable("a record's hits", e))
 }
 
 fn decode<T: DeserializeOwned>(magic: &[u8; 8], what: &str, bytes: &[u8]) -> Result<T> {
@@ -231,6 +291,9 @@ pub(crate) fn write_snapshot_with_meta(
     super::table::write_with_meta(old, meta, live, head, out)
 }
 
+/// A delta record whole (a process's are written by [`begin_delta`],
+/// [`write_hits`] and [`seal_delta`]).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn encode_delta(d: &Delta) -> Result<Vec<u8>> {
     encode(DELTA_MAGIC, d)
 }

@@ -47,6 +47,39 @@ pub(super) fn serialize<S: Serializer>(hits: &[Hit], s: S) -> Result<S::Ok, S::E
     (names, Hits { hits, index }).serialize(s)
 }
 
+/// Appends `count` hits, in order, after `names` (see [`super::write_hits`]):
+/// the bytes [`serialize`] writes through postcard when the names are
+/// numbered alike.
+pub(super) fn write<'h>(
+    out: &mut Vec<u8>,
+    names: &[Digest],
+    count: usize,
+    in_order: impl Iterator<Item = (&'h EntryKey, &'h EntryMeta)>,
+) -> crate::Result<()> {
+    let index: HashMap<Digest, u32, BuildDigestHasher> =
+        (0u32..).zip(names).map(|(i, n)| (*n, i)).collect();
+    super::extend_with(out, names)?;
+    super::extend_with(out, &count)?;
+    let mut written = 0;
+    let mut last: Option<(&Digest, u32)> = None;
+    for (k, m) in in_order {
+        let i = match last {
+            Some((name, i)) if *name == k.name => i,
+            _ => *index.get(&k.name).ok_or_else(|| {
+                crate::Error::plugin("index encoding", "a hit's function is not named")
+            })?,
+        };
+        last = Some((&k.name, i));
+        super::extend_with(out, &(i, &k.args, m.size, m.cost_ns))?;
+        written += 1;
+    }
+    if written != count {
+        let why = format!("{written} hits where {count} were counted");
+        return Err(crate::Error::plugin("index encoding", why));
+    }
+    Ok(())
+}
+
 pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hit>, D::Error> {
     let mut hits = Vec::new();
     StoredHits(&mut hits).deserialize(d)?;
@@ -244,6 +277,66 @@ mod tests {
                 assert!(per_hit < 41.0, "{per_hit} bytes a hit");
             }
         }
+    }
+
+    /// The functions `hits` name, in the order they first appear.
+    fn names_of(hits: &[Hit]) -> Vec<charm_freeze::Digest> {
+        let mut names = Vec::new();
+        for (k, _) in hits {
+            if !names.contains(&k.name) {
+                names.push(k.name);
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn a_record_written_a_part_at_a_time_is_the_record_encoded_whole() {
+        use crate::index::format::{begin_delta, read_hits, seal_delta, write_hits};
+        for (n, names) in [(0, 1), (1, 1), (1000, 7), (300, 300)] {
+            let whole = Delta {
+                system: hash(&"system"),
+                removals: vec![crate::index::format::Removal {
+                    key: hits(1, 1)[0].0,
+                    obj: hash(&"obj"),
+                    stamp: 9,
+                }],
+                accesses: hits(n, names),
+                ..Delta::default()
+            };
+            let changes = Delta {
+                accesses: Vec::new(),
+                ..whole.clone()
+            };
+            // A buffer left from a record before is emptied first.
+            let mut out = vec![7; 100];
+            begin_delta(&changes, &mut out).unwrap();
+            let at = out.len();
+            let listed = whole.accesses.iter().map(|(k, m)| (k, m));
+            write_hits(&mut out, &names_of(&whole.accesses), n as usize, listed).unwrap();
+            assert_eq!(read_hits(&out[at..]).unwrap(), whole.accesses);
+            seal_delta(&mut out);
+            assert_eq!(out, encode_delta(&whole).unwrap(), "{n} hits");
+        }
+    }
+
+    #[test]
+    fn hits_written_fail_unless_counted_and_named() {
+        use crate::index::format::write_hits;
+        let listed = hits(3, 2);
+        let each = || listed.iter().map(|(k, m)| (k, m));
+        let names = names_of(&listed);
+        let mut out = Vec::new();
+        assert!(write_hits(&mut out, &names, 2, each()).is_err(), "one more");
+        assert!(
+            write_hits(&mut out, &names, 4, each()).is_err(),
+            "one fewer"
+        );
+        assert!(
+            write_hits(&mut out, &names[..1], 3, each()).is_err(),
+            "unnamed"
+        );
+        assert!(write_hits(&mut out, &names, 3, each()).is_ok());
     }
 
     #[test]
