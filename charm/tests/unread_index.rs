@@ -459,10 +459,10 @@ fn hits_whose_record_cannot_be_written_wait_for_the_exit() {
         .read_index(false)
         .build()
         .unwrap();
-    // A window's worth (2048 a shard, all of one key here): the record
+    // A window's worth (1024 a shard, all of one key here): the record
     // its last hit writes, with every hit, is refused. Lost, they would
     // leave `a` used before `b`.
-    let calls = 2048;
+    let calls = 1024;
     for _ in 0..calls {
         assert!(!lru_value(&g, "a"), "a hit");
     }

@@ -28,17 +28,19 @@ const BACKLOG: usize = 4096;
 /// Hits per shard kept for the next delta record by a group that read
 /// the index; past it, the group persists its policy whole (a commit).
 const UNPERSISTED_ACCESSES: usize = 4096;
-/// Hits per shard that make a group that spills write them: about 32 000
-/// a record when hits spread over the shards, 2.9 MB of memory held at
+/// Hits per shard that make a group that spills write them: about 16 000
+/// a record when hits spread over the shards, 1.4 MB of memory held at
 /// most (each a key, its metadata and its order: 88 bytes; writing them
 /// takes about half as much again, the record and each hit's order,
-/// whose buffers are kept for the next), and an append per 2048 hits or
+/// whose buffers are kept for the next), and an append per 1024 hits or
 /// more.
 /// Writing took about 0.08 µs a hit, mostly faulting in new buffers; with
-/// the buffers kept, about a third of that. At
-/// 1024 a process of 20 000 hits wrote once while it ran; a rerun that
-/// hit 100 000 entries peaks at 21 MB, at 4096 it peaked at 35.
-const SPILL_WINDOW: usize = 2048;
+/// the buffers kept, about a third of that. A rerun that hits 100 000
+/// entries peaked at 35 MB with 4096, and once its hits were encoded
+/// straight into the record, at 15.5 MiB with 2048 and 13.5 with 1024
+/// (the median of twelve; same time: the two more appends are a few
+/// tens of µs of its 95 ms).
+const SPILL_WINDOW: usize = 1024;
 
 /// Hits a shard holds before it makes room for its whole window: a
 /// process of a few hits takes no more, and one of many grows its
