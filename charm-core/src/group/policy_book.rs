@@ -157,14 +157,30 @@ struct InOrder<'s, 'g> {
     shards: &'s [MutexGuard<'g, Shard>],
     /// The next hit of each shard.
     next: [usize; SHARDS],
+    /// Its place in the order of events ([`NONE_LEFT`] past the shard's
+    /// last), side by side so that the earliest is found in one scan.
+    heads: [u64; SHARDS],
 }
+
+/// A shard's head once its hits are all taken: later than any event's
+/// number (a count of events that never reaches it).
+const NONE_LEFT: u64 = u64::MAX;
 
 impl<'s, 'g> InOrder<'s, 'g> {
     fn new(shards: &'s [MutexGuard<'g, Shard>]) -> Self {
+        let mut heads = [NONE_LEFT; SHARDS];
+        for (head, shard) in heads.iter_mut().zip(shards) {
+            *head = Self::head(shard, 0);
+        }
         InOrder {
             shards,
             next: [0; SHARDS],
+            heads,
         }
+    }
+
+    fn head(shard: &Shard, i: usize) -> u64 {
+        shard.accesses.get(i).map_or(NONE_LEFT, |(seq, ..)| *seq)
     }
 }
 
@@ -172,12 +188,13 @@ impl<'s> Iterator for InOrder<'s, '_> {
     type Item = &'s (u64, EntryKey, EntryMeta);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let shards: &'s [MutexGuard<'_, Shard>] = self.shards;
-        let (s, hit) = (shards.iter().zip(self.next))
-            .enumerate()
-            .filter_map(|(s, (shard, i))| Some((s, shard.accesses.get(i)?)))
-            .min_by_key(|(_, (seq, ..))| *seq)?;
+        let (s, _) = (self.heads.iter().enumerate())
+            .filter(|(_, seq)| **seq != NONE_LEFT)
+            .min_by_key(|(_, seq)| **seq)?;
+        let shard: &'s Shard = &self.shards[s];
+        let hit = shard.accesses.get(self.next[s])?;
         self.next[s] += 1;
+        self.heads[s] = Self::head(shard, self.next[s]);
         Some(hit)
     }
 }
@@ -333,13 +350,16 @@ impl PolicyBook {
         let at = out.len();
         // A tiny hit takes about 40 bytes: room for all at once.
         out.reserve(count * 48 + names.len() * 33 + 20);
-        let in_order = InOrder::new(&shards).map(|(_, k, m)| (k, m));
+        let mut seqs = std::mem::take(&mut lock(&self.spare).seqs);
+        seqs.reserve(count);
+        let in_order = InOrder::new(&shards).map(|(seq, k, m)| {
+            seqs.push(*seq);
+            (k, m)
+        });
         if let Err(e) = format::write_hits(out, &names, count, in_order) {
             out.truncate(at);
             return Err(e);
         }
-        let mut seqs = std::mem::take(&mut lock(&self.spare).seqs);
-        seqs.extend(InOrder::new(&shards).map(|(seq, ..)| *seq));
         Self::clear_taken(&mut shards);
         Ok(TakenInto { at, seqs, told })
     }
