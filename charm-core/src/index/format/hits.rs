@@ -70,9 +70,9 @@ pub(super) fn write<'h>(
             })?,
         };
         last = Some((&k.name, i));
-        // `(i, k.args, m.size, m.cost_ns)` as postcard writes it (a
-        // serializer per hit was a tenth of a rerun's recording of hits):
-        // varints, and the key as bytes after their length.
+        // `(i, k.args, m.size, m.cost_ns)` as postcard writes it
+        // (through a serializer of its own, each hit cost a call and a
+        // copy a field): varints, and the key as bytes after their length.
         push_varint(out, u64::from(i));
         push_varint(out, k.args.as_bytes().len() as u64);
         out.extend_from_slice(k.args.as_bytes());
@@ -311,7 +311,7 @@ mod tests {
     fn a_record_written_a_part_at_a_time_is_the_record_encoded_whole() {
         use crate::index::format::{begin_delta, read_hits, seal_delta, write_hits};
         for (n, names) in [(0, 1), (1, 1), (1000, 7), (300, 300)] {
-            let whole = Delta {
+            let mut whole = Delta {
                 system: hash(&"system"),
                 removals: vec![crate::index::format::Removal {
                     key: hits(1, 1)[0].0,
@@ -321,7 +321,6 @@ mod tests {
                 accesses: hits(n, names),
                 ..Delta::default()
             };
-            let mut whole = whole;
             if n > 0 {
                 // Varints of every length, the longest too.
                 for size in [0, 127, 128, 1 << 35, u64::MAX] {
