@@ -42,6 +42,12 @@ const UNPERSISTED_ACCESSES: usize = 4096;
 /// tens of µs of its 95 ms).
 const SPILL_WINDOW: usize = 1024;
 
+/// The largest buffer of a record kept for the next: twice what a full
+/// window of tiny hits takes encoded (about 48 bytes each). A record that
+/// also carried a process's new values can be megabytes, which it would
+/// then hold until its next record.
+const KEPT_RECORD_BYTES: usize = 2 * SHARDS * SPILL_WINDOW * 48;
+
 /// Hits a shard holds before it makes room for its whole window: a
 /// process of a few hits takes no more, and one of many grows its
 /// buffer once, not by doubling (20 000 hits, each doubling a new
@@ -370,11 +376,15 @@ impl PolicyBook {
     }
 
     /// Keeps the buffers of hits a record carried, `record` too, emptied,
-    /// for the next hits taken.
+    /// for the next hits taken; not a record's buffer past
+    /// [`KEPT_RECORD_BYTES`] (one that carried many changes too).
     pub(crate) fn recycle_record(&self, taken: TakenInto, mut record: Vec<u8>) {
         let mut seqs = taken.seqs;
         seqs.clear();
         record.clear();
+        if record.capacity() > KEPT_RECORD_BYTES {
+            record = Vec::new();
+        }
         let mut spare = lock(&self.spare);
         spare.seqs = seqs;
         spare.record = record;
@@ -652,6 +662,16 @@ mod tests {
         );
         let (keys, _) = taken_into(&book, &mut record);
         assert_eq!(keys, vec![key(1)], "only the hit since");
+    }
+
+    #[test]
+    fn a_record_buffer_past_a_window_of_hits_is_not_kept() {
+        let book = PolicyBook::new(Box::new(Told::default()));
+        let mut record = book.record_buffer();
+        let (_, taken) = taken_into(&book, &mut record);
+        record.reserve(KEPT_RECORD_BYTES + 1);
+        book.recycle_record(taken, record);
+        assert_eq!(book.record_buffer().capacity(), 0, "freed");
     }
 
     #[test]
