@@ -685,3 +685,49 @@ fn a_record_found_again_is_the_same_and_a_value_read_apart_is_checked_at_every_r
     );
     assert_eq!(t.find(&all[4].0).unwrap().as_ref(), Some(&all[4].1));
 }
+
+/// A policy whose state encodes to other bytes of the same length each
+/// time (a plugin's bug): its first encoding sizes and sums the meta
+/// section, its second is the one written.
+#[derive(Debug, Default)]
+struct Fickle(std::sync::atomic::AtomicU8);
+
+impl serde::Serialize for Fickle {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_u8(self.0.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fickle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        u8::deserialize(d).map(|n| Fickle(n.into()))
+    }
+}
+
+#[typetag::serde(name = "test_table_fickle")]
+impl crate::ReplacementPolicy for Fickle {
+    fn add(&mut self, _: EntryKey, _: &crate::EntryMeta) {}
+    fn access(&mut self, _: EntryKey, _: &crate::EntryMeta) {}
+    fn invalidate(&mut self, _: &EntryKey) {}
+    fn evict(&mut self) -> Option<EntryKey> {
+        None
+    }
+    fn update(&mut self, _: &dyn crate::ReplacementPolicy) {}
+    fn keys(&self) -> Vec<EntryKey> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn a_policy_that_encodes_otherwise_the_second_time_fails_the_write_not_the_next_open() {
+    let snap = snapshot(100);
+    let old = encoded(&snap).unwrap();
+    let live: Box<dyn crate::ReplacementPolicy> = Box::new(Fickle::default());
+    let meta = snapshot_of(Vec::new());
+    let written =
+        super::write_with_meta(&WholeValue(old), &meta, Some(&*live), &[], &mut Vec::new());
+    assert!(
+        written.is_err(),
+        "a header that would not hold is not written"
+    );
+}

@@ -126,9 +126,9 @@ pub(crate) fn write_with_meta(
     if meta.system != layout.system {
         return Err(replaced_system());
     }
-    let mut measured = Measured::default();
+    let mut measured = Measured::new(None);
     write_meta(meta, live, &mut measured)?;
-    let meta_sum = (measured.len, measured.sum.digest());
+    let meta_sum = measured.len_and_sum();
     let header = header(
         layout.records,
         layout.block_bytes,
@@ -148,18 +148,17 @@ pub(crate) fn write_with_meta(
     }
     // Through a buffer: the encoding writes a field at a time.
     let mut buffered = std::io::BufWriter::with_capacity(COPY_PART as usize, out);
-    let mut counted = Counted {
-        out: &mut buffered,
-        len: 0,
-    };
-    write_meta(meta, live, &mut counted)?;
-    let len = counted.len;
+    let mut written = Measured::new(Some(&mut buffered));
+    write_meta(meta, live, &mut written)?;
+    let written = written.len_and_sum();
     buffered.flush().map_err(io)?;
-    if len != meta_sum.0 {
-        // Only a policy whose encoding is not a function of its state.
+    if written != meta_sum {
+        // Only a policy whose encoding is not a function of its state:
+        // the header would not hold, and the next open would set the
+        // snapshot aside. The write fails instead; the old one stays.
         return Err(Error::plugin(
             "index encoding",
-            "the policy's state encoded to another length the second time",
+            "the policy's state encoded otherwise the second time",
         ));
     }
     Ok(())
@@ -194,41 +193,44 @@ fn write_meta(
     }
 }
 
-/// A writer that keeps only the length and the xxh3-64 of what it is
-/// given.
-#[derive(Default)]
-struct Measured {
+/// A writer that keeps the length and the xxh3-64 of what it is given,
+/// passing it on to `out` if there is one.
+struct Measured<'a> {
+    out: Option<&'a mut dyn Write>,
     len: u64,
     sum: Xxh3,
 }
 
-impl Write for Measured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.len += bytes.len() as u64;
-        self.sum.update(bytes);
-        Ok(bytes.len())
+impl<'a> Measured<'a> {
+    fn new(out: Option<&'a mut dyn Write>) -> Self {
+        Measured {
+            out,
+            len: 0,
+            sum: Xxh3::new(),
+        }
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    fn len_and_sum(&self) -> (u64, u64) {
+        (self.len, self.sum.digest())
     }
 }
 
-/// A writer that counts what it passes on to `out`.
-struct Counted<'a> {
-    out: &'a mut dyn Write,
-    len: u64,
-}
-
-impl Write for Counted<'_> {
+impl Write for Measured<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let n = self.out.write(bytes)?;
+        let n = match &mut self.out {
+            Some(out) => out.write(bytes)?,
+            None => bytes.len(),
+        };
         self.len += n as u64;
+        self.sum.update(&bytes[..n]);
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        match &mut self.out {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
     }
 }
 
