@@ -95,7 +95,7 @@ pub(crate) struct Removal {
 /// Changes since the last write, from one process. (Its fields are
 /// stored in this order, the hits last: `hits::TellingDelta` reads them
 /// so.)
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct Delta {
     pub(crate) system: Digest,
     pub(crate) upserts: Vec<(EntryKey, Entry)>,
@@ -107,7 +107,7 @@ pub(crate) struct Delta {
     /// Entries hit, in order, each with the metadata the hit found, for
     /// the policy (recorded by groups that do not read the index, whose
     /// hits the snapshot's policy would miss).
-    #[serde(with = "hits")]
+    #[serde(deserialize_with = "hits::deserialize")]
     pub(crate) accesses: Vec<Hit>,
 }
 
@@ -291,11 +291,23 @@ pub(crate) fn write_snapshot_with_meta(
     super::table::write_with_meta(old, meta, live, head, out)
 }
 
-/// A delta record whole (a process's are written by [`begin_delta`],
-/// [`write_hits`] and [`seal_delta`]).
+/// A delta record whole, as a process writes it: [`begin_delta`], its
+/// hits by [`write_hits`] (their functions numbered as they first
+/// appear), [`seal_delta`].
 #[cfg(any(test, feature = "testing"))]
 pub(crate) fn encode_delta(d: &Delta) -> Result<Vec<u8>> {
-    encode(DELTA_MAGIC, d)
+    let mut names = Vec::new();
+    for (k, _) in &d.accesses {
+        if !names.contains(&k.name) {
+            names.push(k.name);
+        }
+    }
+    let mut out = Vec::new();
+    begin_delta(d, &mut out)?;
+    let hits = d.accesses.iter().map(|(k, m)| (k, m));
+    write_hits(&mut out, &names, d.accesses.len(), hits)?;
+    seal_delta(&mut out);
+    Ok(out)
 }
 
 pub(crate) fn decode_delta(bytes: &[u8]) -> Result<Delta> {

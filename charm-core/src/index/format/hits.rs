@@ -8,48 +8,12 @@ use super::{Delta, Hit};
 use crate::{BuildDigestHasher, EntryKey, EntryMeta};
 use charm_freeze::Digest;
 use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
-use serde::ser::SerializeSeq;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
 
-/// The hits, each after the index of its name.
-struct Hits<'a> {
-    hits: &'a [Hit],
-    index: HashMap<Digest, u32, BuildDigestHasher>,
-}
-
-impl Serialize for Hits<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.hits.len()))?;
-        // Hits in a row are mostly of one function: its number is kept.
-        let mut last: Option<(&Digest, u32)> = None;
-        for (k, m) in self.hits {
-            let i = match last {
-                Some((name, i)) if *name == k.name => i,
-                _ => self.index[&k.name],
-            };
-            last = Some((&k.name, i));
-            seq.serialize_element(&(i, k.args, m.size, m.cost_ns))?;
-        }
-        seq.end()
-    }
-}
-
-pub(super) fn serialize<S: Serializer>(hits: &[Hit], s: S) -> Result<S::Ok, S::Error> {
-    let mut names = Vec::new();
-    let mut index = HashMap::default();
-    for (k, _) in hits {
-        index.entry(k.name).or_insert_with(|| {
-            names.push(k.name);
-            (names.len() - 1) as u32
-        });
-    }
-    (names, Hits { hits, index }).serialize(s)
-}
-
 /// Appends `count` hits, in order, after `names` (see [`super::write_hits`]):
-/// the bytes [`serialize`] writes through postcard when the names are
-/// numbered alike.
+/// `(names, hits)` as postcard writes it, each hit `(its name's index,
+/// its argument key, its size, its cost)`.
 pub(super) fn write<'h>(
     out: &mut Vec<u8>,
     names: &[Digest],
@@ -261,7 +225,7 @@ fn field<'de, A: SeqAccess<'de>, F: Deserialize<'de>>(
 mod tests {
     use crate::index::format::{decode_delta, decode_delta_telling, encode_delta, Delta, Hit};
     use crate::{EntryKey, EntryMeta};
-    use charm_freeze::hash;
+    use charm_freeze::{hash, Digest};
 
     fn hits(n: u32, names: u32) -> Vec<Hit> {
         (0..n)
@@ -297,7 +261,7 @@ mod tests {
     }
 
     /// The functions `hits` name, in the order they first appear.
-    fn names_of(hits: &[Hit]) -> Vec<charm_freeze::Digest> {
+    fn names_of(hits: &[Hit]) -> Vec<Digest> {
         let mut names = Vec::new();
         for (k, _) in hits {
             if !names.contains(&k.name) {
@@ -308,12 +272,13 @@ mod tests {
     }
 
     #[test]
-    fn a_record_written_a_part_at_a_time_is_the_record_encoded_whole() {
-        use crate::index::format::{begin_delta, read_hits, seal_delta, write_hits};
+    fn a_record_written_a_part_at_a_time_is_the_record_postcard_writes_whole() {
+        use crate::index::format::{begin_delta, decode_delta, read_hits, seal_delta, write_hits};
+        use crate::index::format::{Removal, HEADER};
         for (n, names) in [(0, 1), (1, 1), (1000, 7), (300, 300)] {
             let mut whole = Delta {
                 system: hash(&"system"),
-                removals: vec![crate::index::format::Removal {
+                removals: vec![Removal {
                     key: hits(1, 1)[0].0,
                     obj: hash(&"obj"),
                     stamp: 9,
@@ -340,11 +305,23 @@ mod tests {
             let mut out = vec![7; 100];
             begin_delta(&changes, &mut out).unwrap();
             let at = out.len();
+            let names = names_of(&whole.accesses);
             let listed = whole.accesses.iter().map(|(k, m)| (k, m));
-            write_hits(&mut out, &names_of(&whole.accesses), n, listed).unwrap();
+            write_hits(&mut out, &names, n, listed).unwrap();
             assert_eq!(read_hits(&out[at..]).unwrap(), whole.accesses);
             seal_delta(&mut out);
-            assert_eq!(out, encode_delta(&whole).unwrap(), "{n} hits");
+            // The record's body is its fields as postcard writes them, the
+            // hits a list of tuples after their names.
+            let index = |name| names.iter().position(|x| *x == name).unwrap() as u32;
+            let tuples: Vec<(u32, Digest, u64, u64)> = (whole.accesses.iter())
+                .map(|(k, m)| (index(k.name), k.args, m.size, m.cost_ns))
+                .collect();
+            let d = &whole;
+            let fields = (d.system, &d.upserts, &d.removals, &d.functions);
+            let body = postcard::to_stdvec(&(fields, (&names, tuples))).unwrap();
+            assert_eq!(out[HEADER..], body[..], "{n} hits");
+            let read = decode_delta(&out).unwrap();
+            assert_eq!((read.system, read.accesses), (whole.system, whole.accesses));
         }
     }
 
