@@ -3,7 +3,7 @@
 //! settled once they are written.
 
 use super::format::{Delta, Removal, Snapshot};
-use super::Index;
+use super::{Index, Version};
 use crate::entry::{FunctionRecord, FunctionStats};
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
@@ -11,8 +11,17 @@ use std::collections::HashMap;
 
 impl Index {
     /// The changes not yet persisted, as one delta (stats as increments).
+    /// An entry added here that memory no longer holds as it was added is
+    /// left out, and forgotten: another process replaced it with a later
+    /// version, or removed it, and those are persisted already.
     pub(crate) fn pending(&self, system: Digest) -> Delta {
-        let j = self.journal();
+        let mut j = self.journal();
+        let mut upserts = Vec::with_capacity(j.upserts.len());
+        j.upserts.retain(|k, version| {
+            let held = self.entries.get(k).filter(|e| Version::of(e) == *version);
+            held.map(|e| upserts.push((*k, e.value().clone())))
+                .is_some()
+        });
         let mut functions: HashMap<Digest, FunctionRecord, BuildDigestHasher> = j.functions.clone();
         for f in self.functions.iter() {
             let stats = f.live.snapshot();
@@ -30,7 +39,7 @@ impl Index {
         }
         Delta {
             system,
-            upserts: j.upserts.iter().map(|(k, e)| (*k, e.clone())).collect(),
+            upserts,
             removals: j
                 .removals
                 .iter()
@@ -50,7 +59,7 @@ impl Index {
     pub(crate) fn persisted(&self, delta: &Delta) {
         let mut j = self.journal();
         for (k, e) in &delta.upserts {
-            if j.upserts.get(k).is_some_and(|cur| cur.stamp == e.stamp) {
+            if j.upserts.get(k) == Some(&Version::of(e)) {
                 j.upserts.remove(k);
             }
         }

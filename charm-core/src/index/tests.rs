@@ -94,3 +94,39 @@ fn a_commit_that_another_process_won_settles_our_upsert() {
     idx.snapshot_written(&snap, &increments);
     assert!(!idx.has_changes(), "nothing left to write at exit");
 }
+
+#[test]
+fn an_upsert_another_process_replaced_is_not_written_again() {
+    let idx = Index::default();
+    let sys = hash(&0u8);
+    let ours = entry(1, 10);
+    idx.insert(key(1), ours.clone());
+    idx.insert(key(2), entry(1, 20));
+    // Another process's later version of entry 1, taken in at a refresh.
+    let mut theirs = entry(1, 10);
+    theirs.stamp = ours.stamp + 1;
+    let mut records = State::empty(sys);
+    records.apply(
+        "index/delta-theirs",
+        Delta {
+            system: sys,
+            upserts: vec![(key(1), theirs)],
+            ..Delta::default()
+        },
+    );
+    idx.absorb(&records);
+    let d = idx.pending(sys);
+    let written: Vec<EntryKey> = d.upserts.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        written,
+        vec![key(2)],
+        "only what memory holds as we wrote it"
+    );
+    idx.persisted(&d);
+    assert!(!idx.has_entry_changes(), "the replaced upsert is forgotten");
+    // Ours written again after that is ours to write.
+    idx.insert(key(1), entry(1, 30));
+    let d = idx.pending(sys);
+    assert_eq!(d.upserts.len(), 1);
+    assert_eq!(d.upserts[0].1.size, 30);
+}
