@@ -439,7 +439,9 @@ const OPEN_BLOCK: usize = 10;
 /// took and the page faults each took (a minor fault costs 2 to 5 µs on a
 /// virtual machine), then the times again in the now warm process (the
 /// difference is what a new process pays for first touches: code pages,
-/// heap pages, CPU probes).
+/// heap pages, CPU probes). With `BENCH_SMAPS` set it prints its memory
+/// map with each mapping's resident KiB to stderr before it exits (which
+/// mappings, code or heap, make a peer's RSS).
 fn child(peer: &str, dir: &str, hits: usize) {
     if peer != "nothing" {
         if hits > 1 {
@@ -454,6 +456,9 @@ fn child(peer: &str, dir: &str, hits: usize) {
         } else {
             open_hit_close(peer, Path::new(dir));
         }
+    }
+    if std::env::var_os("BENCH_SMAPS").is_some() {
+        eprintln!("{}", std::fs::read_to_string("/proc/self/smaps").unwrap_or_default());
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let peak = status

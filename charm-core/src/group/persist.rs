@@ -752,8 +752,7 @@ impl Engine {
             }
         }
         self.evict_to_budget();
-        let (mut snap, increments) = self.index.snapshot(system, applied.clone());
-        snap.policy = Some(self.policy.state()?);
+        let (snap, increments) = self.index.snapshot(system, applied.clone());
         let base = match swap {
             None => layout::BASE.to_owned(),
             Some(_) => format!("{}-{:020}-{}", layout::BASE, stamp(), process_nonce()),
@@ -764,8 +763,12 @@ impl Engine {
         // compare-and-swap swaps to commit.
         let head = format::Head::of(&snap, base.clone(), self.index.total_size());
         let head = format::encode_head(&head)?;
-        self.store
-            .put(&base, &format::encode_snapshot(&snap, &head)?)?;
+        let encoded = {
+            let policy = self.policy.to_persist_whole();
+            format::encode_snapshot(&snap, Some(&**policy), &head)?
+        };
+        self.store.put(&base, &encoded)?;
+        drop(encoded);
         match &swap {
             None => {
                 let _ = self.store.put(layout::HEAD, &head);

@@ -16,7 +16,7 @@
 use crate::events::{emit, Op};
 use crate::index::format::{self, Hit, PolicyState};
 use crate::index::Index;
-use crate::{BuildDigestHasher, EntryKey, EntryMeta, Error, ReplacementPolicy, Result};
+use crate::{BuildDigestHasher, EntryKey, EntryMeta, ReplacementPolicy, Result};
 use charm_freeze::Digest;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -497,9 +497,10 @@ impl PolicyBook {
         p
     }
 
-    /// The policy's state, to persist whole: the hits kept for a delta
-    /// record (spilled ones too) are in it, and are dropped.
-    pub(crate) fn state(&self) -> Result<PolicyState> {
+    /// The policy, up to date, to persist whole (encoded as a snapshot is
+    /// written): the hits kept for a delta record (spilled ones too) are
+    /// in it, and are dropped.
+    pub(crate) fn to_persist_whole(&self) -> MutexGuard<'_, Box<dyn ReplacementPolicy>> {
         for shard in &self.log {
             let mut shard = lock(shard);
             shard.queue_unapplied();
@@ -507,12 +508,7 @@ impl PolicyBook {
             shard.applied = 0;
         }
         self.accesses_overflowed.store(false, Ordering::Relaxed);
-        let p = self.current();
-        let bytes = postcard::to_stdvec(&*p).map_err(|e| Error::plugin(p.typetag_name(), e))?;
-        Ok(PolicyState {
-            name: p.typetag_name().to_owned(),
-            bytes,
-        })
+        self.current()
     }
 }
 
@@ -625,7 +621,7 @@ mod tests {
         assert_eq!(keys_of(&book.take_accesses()), vec![a, b, a]);
         book.invalidated(c);
         book.accessed(b, META);
-        let _ = book.state().expect("a state");
+        drop(book.to_persist_whole());
         assert!(
             keys_of(&book.take_accesses()).is_empty(),
             "persisted with the state"

@@ -255,9 +255,15 @@ fn undecodable(what: &str, e: postcard::Error) -> Error {
 }
 
 /// The snapshot `s` as stored, with the encoded index head `head` (or
-/// nothing) after its header, where opening reads it.
-pub(crate) fn encode_snapshot(s: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
-    super::table::encode(s, head)
+/// nothing) after its header, where opening reads it, and the policy's
+/// state `live`'s if it is given (encoded as it is written), else the one
+/// `s` holds.
+pub(crate) fn encode_snapshot(
+    s: &Snapshot,
+    live: Option<&dyn ReplacementPolicy>,
+    head: &[u8],
+) -> Result<Vec<u8>> {
+    super::table::encode(s, live, head)
 }
 
 /// A snapshot, and how many of its records were damaged (left out).

@@ -56,7 +56,7 @@ fn snapshot(n: u32) -> Snapshot {
 /// `snap` encoded as a fold writes it, with its head.
 fn encoded(snap: &Snapshot) -> Result<Vec<u8>> {
     let head = Head::of(snap, crate::layout::BASE.into(), 0);
-    encode(snap, &format::encode_head(&head)?)
+    encode(snap, None, &format::encode_head(&head)?)
 }
 
 fn word(bytes: &[u8], at: usize) -> usize {

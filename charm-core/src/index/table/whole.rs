@@ -11,18 +11,24 @@ use std::io::Write;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 /// Encodes a snapshot (its entries in any order), with `head` (an encoded
-/// index head, or nothing) after the header.
-pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
+/// index head, or nothing) after the header, and the policy's state
+/// `live`'s, encoded as it is written, if it is given (else the one `snap`
+/// holds).
+pub(crate) fn encode(
+    snap: &Snapshot,
+    live: Option<&dyn ReplacementPolicy>,
+    head: &[u8],
+) -> Result<Vec<u8>> {
     let mut order: Vec<&(EntryKey, Entry)> = snap.entries.iter().collect();
     order.sort_by_key(|(k, _)| sort_key(k));
-    let mut meta = Vec::new();
-    write_meta(snap, None, &mut meta)?;
     // Written in place (the header and the directory filled in once the
-    // blocks are): a snapshot is tens of MB at a million entries, and
-    // each copy of it is as many fresh pages.
+    // blocks and the meta section are): a snapshot is tens of MB at a
+    // million entries, and each copy of it is as many fresh pages (the
+    // meta section and the policy's state encoded apart were two more
+    // copies of the policy's state, 97 MB at a million entries).
     let blocks = order.len().div_ceil(BLOCK as usize);
     let blocks_at = HEADER + head.len() + (blocks + 1) * ENTRY;
-    let mut out = Vec::with_capacity(blocks_at + order.len() * (SLOT + 64) + meta.len());
+    let mut out = Vec::with_capacity(blocks_at + order.len() * (SLOT + 64));
     out.resize(blocks_at, 0);
     let mut directory = Vec::with_capacity(blocks + 1);
     for block in order.chunks(BLOCK as usize) {
@@ -32,9 +38,10 @@ pub(crate) fn encode(snap: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
     }
     let block_bytes = (out.len() - blocks_at) as u64;
     directory.push([block_bytes, u64::MAX, 0]);
-    out.extend_from_slice(&meta);
+    let mut meta = Measured::new(Some(&mut out));
+    write_meta(snap, live, &mut meta)?;
+    let meta_sum = meta.len_and_sum();
     let records = snap.entries.len() as u64;
-    let meta_sum = (meta.len() as u64, xxh3_64(&meta));
     let mut header = header(records, block_bytes, meta_sum, snap.system, head);
     for entry in directory {
         for n in entry {
