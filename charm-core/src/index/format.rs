@@ -11,6 +11,7 @@ use crate::{Entry, EntryKey, EntryMeta, Error, ReplacementPolicy, Result, Stored
 use charm_freeze::Digest;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use xxhash_rust::xxh3::xxh3_64;
 
 mod hits;
@@ -36,12 +37,14 @@ pub(crate) struct PolicyState {
     pub(crate) bytes: Vec<u8>,
 }
 
-/// The whole index as stored (laid out by [`super::table`]).
+/// The whole index as stored (laid out by [`super::table`]): its entries
+/// as read, or (`E` an `Arc<Entry>`) shared with the index in memory that
+/// a fold writes, where a copy of each was as large as the index.
 #[derive(Debug, Clone)]
-pub(crate) struct Snapshot {
+pub(crate) struct Snapshot<E = Entry> {
     pub(crate) system: Digest,
     pub(crate) functions: Vec<FunctionRecord>,
-    pub(crate) entries: Vec<(EntryKey, Entry)>,
+    pub(crate) entries: Vec<(EntryKey, E)>,
     pub(crate) policy: Option<PolicyState>,
     /// Delta records already folded into this snapshot (they may linger if
     /// their deletion failed; they must not be applied twice).
@@ -72,7 +75,7 @@ pub(crate) struct Head {
 impl Head {
     /// The head of `snap`, stored under `base`, whose entries count `bytes`
     /// against the budget.
-    pub(crate) fn of(snap: &Snapshot, base: String, bytes: u64) -> Head {
+    pub(crate) fn of<E>(snap: &Snapshot<E>, base: String, bytes: u64) -> Head {
         Head {
             base,
             system: snap.system,
@@ -258,8 +261,8 @@ fn undecodable(what: &str, e: postcard::Error) -> Error {
 /// nothing) after its header, where opening reads it, and the policy's
 /// state `live`'s if it is given (encoded as it is written), else the one
 /// `s` holds.
-pub(crate) fn encode_snapshot(
-    s: &Snapshot,
+pub(crate) fn encode_snapshot<E: Borrow<Entry>>(
+    s: &Snapshot<E>,
     live: Option<&dyn ReplacementPolicy>,
     head: &[u8],
 ) -> Result<Vec<u8>> {

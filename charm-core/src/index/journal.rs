@@ -8,6 +8,7 @@ use crate::entry::{FunctionRecord, FunctionStats};
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 impl Index {
     /// The changes not yet persisted, as one delta (stats as increments).
@@ -19,7 +20,7 @@ impl Index {
         let mut upserts = Vec::with_capacity(j.upserts.len());
         j.upserts.retain(|k, version| {
             let held = self.entries.get(k).filter(|e| Version::of(e) == *version);
-            held.map(|e| upserts.push((*k, e.value().clone())))
+            held.map(|e| upserts.push((*k, Entry::clone(e.value()))))
                 .is_some()
         });
         let mut functions: HashMap<Digest, FunctionRecord, BuildDigestHasher> = j.functions.clone();
@@ -89,7 +90,7 @@ impl Index {
         &self,
         system: Digest,
         folded: Vec<String>,
-    ) -> (Snapshot, Vec<(Digest, FunctionStats)>) {
+    ) -> (Snapshot<Arc<Entry>>, Vec<(Digest, FunctionStats)>) {
         let mut increments = Vec::new();
         let functions = self
             .functions
@@ -117,9 +118,13 @@ impl Index {
     }
 
     /// Marks everything in a written snapshot as persisted.
-    pub(crate) fn snapshot_written(&self, snap: &Snapshot, increments: &[(Digest, FunctionStats)]) {
+    pub(crate) fn snapshot_written(
+        &self,
+        snap: &Snapshot<Arc<Entry>>,
+        increments: &[(Digest, FunctionStats)],
+    ) {
         let written: HashMap<&EntryKey, &Entry> =
-            snap.entries.iter().map(|(k, e)| (k, e)).collect();
+            snap.entries.iter().map(|(k, e)| (k, &**e)).collect();
         let stamps: HashMap<&str, u64> = snap
             .functions
             .iter()

@@ -429,7 +429,7 @@ fn take_varint(b: &mut &[u8]) -> Option<u64> {
 /// Appends one block (its entries sorted by [`sort_key`], of the table's
 /// `system` state): its head, then their inline values. Returns the
 /// head's length.
-fn write_block(out: &mut Vec<u8>, block: &[&(EntryKey, Entry)], system: Digest) -> Result<u64> {
+fn write_block(out: &mut Vec<u8>, block: &[(&EntryKey, &Entry)], system: Digest) -> Result<u64> {
     let mut digests: Vec<Digest> = Vec::new();
     let mut index = |d: Digest| -> u8 {
         let i = digests.iter().position(|x| *x == d).unwrap_or_else(|| {

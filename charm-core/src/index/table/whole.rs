@@ -7,6 +7,7 @@ use super::{
 use crate::index::format::{PolicyState, Snapshot, FORMAT};
 use crate::{Entry, EntryKey, Error, ReplacementPolicy, Result, StoredReader};
 use charm_freeze::Digest;
+use std::borrow::Borrow;
 use std::io::Write;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
@@ -14,12 +15,13 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 /// index head, or nothing) after the header, and the policy's state
 /// `live`'s, encoded as it is written, if it is given (else the one `snap`
 /// holds).
-pub(crate) fn encode(
-    snap: &Snapshot,
+pub(crate) fn encode<E: Borrow<Entry>>(
+    snap: &Snapshot<E>,
     live: Option<&dyn ReplacementPolicy>,
     head: &[u8],
 ) -> Result<Vec<u8>> {
-    let mut order: Vec<&(EntryKey, Entry)> = snap.entries.iter().collect();
+    let mut order: Vec<(&EntryKey, &Entry)> =
+        snap.entries.iter().map(|(k, e)| (k, e.borrow())).collect();
     order.sort_by_key(|(k, _)| sort_key(k));
     // Written in place (the header and the directory filled in once the
     // blocks and the meta section are): a snapshot is tens of MB at a
@@ -34,7 +36,7 @@ pub(crate) fn encode(
     for block in order.chunks(BLOCK as usize) {
         let start = (out.len() - blocks_at) as u64;
         let head = write_block(&mut out, block, snap.system)?;
-        directory.push([start, prefix(&block[0].0), head]);
+        directory.push([start, prefix(block[0].0), head]);
     }
     let block_bytes = (out.len() - blocks_at) as u64;
     directory.push([block_bytes, u64::MAX, 0]);
@@ -174,8 +176,8 @@ pub(crate) fn write_with_meta(
 /// Writes the meta section of `snap` (its entries are not read) to `out`:
 /// its head, then the policy's state, `live` encoded as it is written if
 /// it is given, else the one `snap` holds.
-fn write_meta(
-    snap: &Snapshot,
+fn write_meta<E>(
+    snap: &Snapshot<E>,
     live: Option<&dyn ReplacementPolicy>,
     out: &mut dyn Write,
 ) -> Result<()> {
