@@ -23,8 +23,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 const SHARDS: usize = 16;
-/// Pending events per shard before they are applied eagerly.
-const BACKLOG: usize = 4096;
+/// Pending events per shard before they are applied eagerly. Their lists
+/// (and the spare ones they are swapped with) grow to hold them: a
+/// process that added 100 000 entries held 13 MB of them at 4096, 3 at
+/// 1024, in the same time.
+const BACKLOG: usize = 1024;
 /// Hits per shard kept for the next delta record by a group that read
 /// the index; past it, the group persists its policy whole (a commit).
 const UNPERSISTED_ACCESSES: usize = 4096;

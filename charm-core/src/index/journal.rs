@@ -3,7 +3,7 @@
 //! settled once they are written.
 
 use super::format::{Delta, Removal, Snapshot};
-use super::{Index, Version};
+use super::Index;
 use crate::entry::{FunctionRecord, FunctionStats};
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
@@ -18,10 +18,15 @@ impl Index {
     pub(crate) fn pending(&self, system: Digest) -> Delta {
         let mut j = self.journal();
         let mut upserts = Vec::with_capacity(j.upserts.len());
-        j.upserts.retain(|k, version| {
-            let held = self.entries.get(k).filter(|e| Version::of(e) == *version);
-            held.map(|e| upserts.push((*k, Entry::clone(e.value()))))
-                .is_some()
+        j.upserts.retain(|k, ours| {
+            let held = self
+                .entries
+                .get(k)
+                .is_some_and(|e| Arc::ptr_eq(e.value(), ours));
+            if held {
+                upserts.push((*k, Entry::clone(ours)));
+            }
+            held
         });
         let mut functions: HashMap<Digest, FunctionRecord, BuildDigestHasher> = j.functions.clone();
         for f in self.functions.iter() {
@@ -60,7 +65,7 @@ impl Index {
     pub(crate) fn persisted(&self, delta: &Delta) {
         let mut j = self.journal();
         for (k, e) in &delta.upserts {
-            if j.upserts.get(k) == Some(&Version::of(e)) {
+            if j.upserts.get(k).is_some_and(|ours| **ours == *e) {
                 j.upserts.remove(k);
             }
         }
@@ -103,14 +108,14 @@ impl Index {
                 rec
             })
             .collect();
+        // Room for them all at once (a list grown by doubling held up to
+        // twice as much, and copied itself at each step).
+        let mut entries = Vec::with_capacity(self.entries.len());
+        entries.extend(self.entries.iter().map(|e| (*e.key(), e.value().clone())));
         let snap = Snapshot {
             system,
             functions,
-            entries: self
-                .entries
-                .iter()
-                .map(|e| (*e.key(), e.value().clone()))
-                .collect(),
+            entries,
             policy: None,
             folded,
         };

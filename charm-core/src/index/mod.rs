@@ -39,32 +39,15 @@ pub(crate) struct FunctionEntry {
 
 #[derive(Debug, Default)]
 struct Journal {
-    /// Entries added or replaced: the version this process wrote, whose
-    /// entry the map holds (a copy here was as large as the map: 28 MB of
-    /// 128 at the peak of a process that added 100 000 entries). One the
-    /// map no longer holds as it was (another process's later version
-    /// replaced it, or removed it) is not written.
-    upserts: HashMap<EntryKey, Version, BuildDigestHasher>,
+    /// Entries added or replaced: the one this process wrote, shared with
+    /// the map (a copy here was as large as the map: 28 MB of 128 at the
+    /// peak of a process that added 100 000 entries). One the map no
+    /// longer holds (another process's later version replaced it, or
+    /// removed it) is not written.
+    upserts: HashMap<EntryKey, Arc<Entry>, BuildDigestHasher>,
     /// Removed entries: the object each held, and when it was removed.
     removals: HashMap<EntryKey, (Digest, u64), BuildDigestHasher>,
     functions: HashMap<Digest, FunctionRecord, BuildDigestHasher>,
-}
-
-/// Which version of an entry: its stamp and object, which order versions
-/// ([`state::later`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Version {
-    stamp: u64,
-    obj: Digest,
-}
-
-impl Version {
-    fn of(e: &Entry) -> Version {
-        Version {
-            stamp: e.stamp,
-            obj: e.obj_key,
-        }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -223,10 +206,10 @@ impl Index {
         }
     }
 
-    fn insert_untracked(&self, key: EntryKey, entry: Entry) -> Option<Entry> {
+    fn insert_untracked(&self, key: EntryKey, entry: Arc<Entry>) -> Option<Entry> {
         let size = entry.size;
         self.entries_used.store(true, Ordering::Release);
-        let old = self.entries.insert(key, Arc::new(entry));
+        let old = self.entries.insert(key, entry);
         self.add_to_total(size, old.as_ref().map_or(0, |o| o.size));
         old.map(Arc::unwrap_or_clone)
             .or_else(|| self.mask_base(&key, None))
@@ -298,7 +281,7 @@ impl Index {
             if self.get(k).is_none_or(|cur| state::later(e, &cur)) {
                 match records.removed(k, e) {
                     true => self.remove_untracked(k, None),
-                    false => self.insert_untracked(*k, e.clone()),
+                    false => self.insert_untracked(*k, Arc::new(e.clone())),
                 };
             }
         }
@@ -322,7 +305,8 @@ impl Index {
     pub(crate) fn insert(&self, key: EntryKey, entry: Entry) -> Option<Entry> {
         let mut j = self.journal();
         j.removals.remove(&key);
-        j.upserts.insert(key, Version::of(&entry));
+        let entry = Arc::new(entry);
+        j.upserts.insert(key, Arc::clone(&entry));
         self.insert_untracked(key, entry)
     }
 
@@ -337,8 +321,15 @@ impl Index {
     /// Removes an entry (only if it still holds `obj`, when given).
     pub(crate) fn remove(&self, key: &EntryKey, obj: Option<&Digest>) -> Option<Entry> {
         let mut j = self.journal();
-        let old = self.remove_untracked(key, obj)?;
-        j.upserts.remove(key);
+        // Taken out first, so that the entry the map gives back is its
+        // only holder (not copied).
+        let ours = j.upserts.remove(key);
+        let Some(old) = self.remove_untracked(key, obj) else {
+            if let Some(ours) = ours {
+                j.upserts.insert(*key, ours); // the map holds another object
+            }
+            return None;
+        };
         j.removals.insert(*key, (old.obj_key, stamp()));
         Some(old)
     }
@@ -441,7 +432,7 @@ impl Index {
             }
             let newer = self.entries.get(&k).is_none_or(|cur| cur.stamp < e.stamp);
             if newer {
-                self.insert_untracked(k, e);
+                self.insert_untracked(k, Arc::new(e));
                 out.learned += 1;
             }
         }
