@@ -569,8 +569,10 @@ fn main() {
         // `child PEER DIR`, `reopen PEER DIR OPS`, `hits PEER DIR N OPS` or `big PEER DIR OPS MIB` under strace or perf
         // (`hits` and `big` print their time per hit, `big` also per store, to compare two builds).
         Some("fill") => {
+            // `fill PEER DIR N [FROM]`: N entries, keys from FROM (0).
             let cache = open(&args[2], Path::new(&args[3]));
-            for k in 0..args[4].parse().expect("a count") {
+            let from: u64 = args.get(5).map_or(0, |f| f.parse().expect("a key"));
+            for k in from..from + args[4].parse::<u64>().expect("a count") {
                 cache.put_small(k, k);
             }
             return;
