@@ -37,7 +37,7 @@ pub fn snapshot(bytes: &[u8]) -> bool {
             rank_all(stream.decode());
         }
     }
-    let Ok((snap, _)) = format::decode_snapshot(bytes) else {
+    let Ok((snap, _)) = format::decode_snapshot::<Entry>(bytes) else {
         return false;
     };
     let mut state = State::from_snapshot(snap.clone());
@@ -51,7 +51,8 @@ pub fn snapshot(bytes: &[u8]) -> bool {
             accesses: Vec::new(),
         },
     );
-    let _ = (state.len(), state.keys(), state.take_entries());
+    state.for_each_key(|_| {});
+    let _ = (state.len(), state.take_entries());
     if let Some(p) = snap.policy {
         policy_state(&p.bytes);
     }

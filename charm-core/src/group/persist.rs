@@ -17,7 +17,7 @@ use crate::{BuildDigestHasher, Error, ObjStore, Result, StoredVersion};
 use charm_freeze::Digest;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 /// Delta records a process writes before it compacts them into the
@@ -447,7 +447,7 @@ impl Engine {
         let system = self.update_system_state()?;
         let mut state = match snapshot {
             None => State::empty(system),
-            Some(bytes) => match format::decode_snapshot(&bytes) {
+            Some(bytes) => match format::decode_snapshot::<Arc<crate::Entry>>(&bytes) {
                 Ok((s, damaged)) => {
                     if damaged > 0 {
                         let why = format!("{damaged} damaged index records left out");
@@ -703,7 +703,8 @@ impl Engine {
         let mut doomed: Vec<crate::Entry> = Vec::new();
         if state.system != system {
             // MATCH on the system state: everything written under the old one goes.
-            doomed.extend(state.take_entries().into_iter().map(|(_, e)| e));
+            let entries = state.take_entries().into_iter();
+            doomed.extend(entries.map(|(_, e)| Arc::unwrap_or_clone(e)));
             let n = doomed.len();
             state = State::empty(system);
             if n > 0 {

@@ -270,7 +270,9 @@ pub(crate) fn encode_snapshot<E: Borrow<Entry>>(
 }
 
 /// A snapshot, and how many of its records were damaged (left out).
-pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Snapshot, usize)> {
+/// Its entries owned (`Entry`), or shared (`Arc<Entry>`) as a fold's state
+/// holds them.
+pub(crate) fn decode_snapshot<E: From<Entry>>(bytes: &[u8]) -> Result<(Snapshot<E>, usize)> {
     super::table::decode(bytes)
 }
 
@@ -521,7 +523,7 @@ mod tests {
         assert!(matches!(decode_delta(&bad), Err(Error::Corrupt { .. })));
         assert!(decode_delta(&bytes[..bytes.len() - 3]).is_err());
         assert!(
-            decode_snapshot(&bytes).is_err(),
+            decode_snapshot::<Entry>(&bytes).is_err(),
             "a delta is not a snapshot"
         );
     }

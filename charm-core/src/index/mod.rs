@@ -25,7 +25,7 @@ use crate::sharded::{ShardedMap, FEW};
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
 use state::State;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use table::Table;
@@ -281,7 +281,7 @@ impl Index {
             if self.get(k).is_none_or(|cur| state::later(e, &cur)) {
                 match records.removed(k, e) {
                     true => self.remove_untracked(k, None),
-                    false => self.insert_untracked(*k, Arc::new(e.clone())),
+                    false => self.insert_untracked(*k, Arc::clone(e)),
                 };
             }
         }
@@ -409,16 +409,25 @@ impl Index {
         }
         self.functions_changed();
         if !self.entries.is_empty() {
-            let on_disk = state.keys();
-            let in_memory: Vec<EntryKey> = self.entries.iter().map(|e| *e.key()).collect();
-            for k in in_memory {
-                if !on_disk.contains(&k) && !j.upserts.contains_key(&k) {
-                    let gone = self.remove_untracked(&k, None);
-                    if let Some(e) = gone.filter(|e| e.inline.is_none()) {
-                        out.vanished_objects.push(e.obj_key);
-                    }
-                    out.vanished.push(k);
+            // The keys memory holds, less those the state holds: a set of
+            // what memory holds, not of every key stored (a million keys
+            // stored were 100 MB, beside the state and the index being
+            // built).
+            let mut unseen: HashSet<EntryKey, BuildDigestHasher> = self
+                .entries
+                .iter()
+                .map(|e| *e.key())
+                .filter(|k| !j.upserts.contains_key(k))
+                .collect();
+            state.for_each_key(|k| {
+                unseen.remove(k);
+            });
+            for k in unseen {
+                let gone = self.remove_untracked(&k, None);
+                if let Some(e) = gone.filter(|e| e.inline.is_none()) {
+                    out.vanished_objects.push(e.obj_key);
                 }
+                out.vanished.push(k);
             }
         }
         let current = |name: &Digest| self.functions.get(name).map(|f| f.record.func_state);
@@ -427,12 +436,13 @@ impl Index {
                 continue;
             }
             if current(&k.name).is_some_and(|s| s != e.func_state) {
-                out.cascaded.push((k, e)); // computed under a replaced function state
+                // Computed under a replaced function state.
+                out.cascaded.push((k, Arc::unwrap_or_clone(e)));
                 continue;
             }
             let newer = self.entries.get(&k).is_none_or(|cur| cur.stamp < e.stamp);
             if newer {
-                self.insert_untracked(k, Arc::new(e));
+                self.insert_untracked(k, e);
                 out.learned += 1;
             }
         }

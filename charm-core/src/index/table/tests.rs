@@ -95,7 +95,7 @@ fn table(bytes: Vec<u8>) -> Table {
 fn every_entry_is_found_in_place_and_others_are_not() {
     for n in [0, 1, 19, 20, 21, 999, 12_000] {
         let bytes = encoded(&snapshot(n)).unwrap();
-        let (whole, damaged) = decode(&bytes).unwrap();
+        let (whole, damaged) = decode::<Entry>(&bytes).unwrap();
         assert_eq!((whole.entries.len(), damaged), (n as usize, 0));
         assert_eq!(whole.folded, ["index/delta-1"]);
         let t = table(bytes);
@@ -134,7 +134,7 @@ fn every_field_round_trips_at_its_extremes() {
         })
         .collect();
     let bytes = encoded(&snapshot_of(entries.clone())).unwrap();
-    let (whole, damaged) = decode(&bytes).unwrap();
+    let (whole, damaged) = decode::<Entry>(&bytes).unwrap();
     assert_eq!(damaged, 0);
     let mut decoded = whole.entries;
     decoded.sort_by_key(|(k, _)| super::sort_key(k));
@@ -215,7 +215,7 @@ fn a_left_out_object_key_is_derived_and_the_record_checks_that_it_is_left_out() 
         .map(|i| as_stored_by_a_call(i, (i % 2 == 0).then(|| vec![i as u8; 3])))
         .collect();
     let mut bytes = encoded(&snapshot_of(entries.clone())).unwrap();
-    let (whole, damaged) = decode(&bytes).unwrap();
+    let (whole, damaged) = decode::<Entry>(&bytes).unwrap();
     assert_eq!(damaged, 0);
     let t = table(bytes.clone());
     for (k, e) in &entries {
@@ -237,7 +237,7 @@ fn a_left_out_object_key_is_derived_and_the_record_checks_that_it_is_left_out() 
     let at = record_of(&bytes, 0, 5) + 24 + 3 + 4; // after the small numbers
     assert_eq!(bytes[at] % 2, 1, "the tag of a left-out key");
     bytes[at] ^= 1;
-    let (whole, damaged) = decode(&bytes).unwrap();
+    let (whole, damaged) = decode::<Entry>(&bytes).unwrap();
     assert_eq!((whole.entries.len(), damaged), (99, 1));
 }
 
@@ -311,7 +311,7 @@ fn a_damaged_record_is_one_lost_entry() {
     let mut bytes = encoded(&snapshot(50)).unwrap();
     let at = record_of(&bytes, 0, 10) + 30; // the 11th record's stamp
     bytes[at] ^= 1;
-    let (whole, damaged) = decode(&bytes).unwrap();
+    let (whole, damaged) = decode::<Entry>(&bytes).unwrap();
     assert_eq!((whole.entries.len(), damaged), (49, 1));
     let t = table(bytes);
     let found: Vec<bool> = entries(50).iter().map(|(k, _)| t.find(k).is_ok()).collect();
@@ -327,7 +327,7 @@ fn a_misplaced_block_loses_its_records_only() {
     let mut bytes = encoded(&snapshot(150)).unwrap();
     let at = directory_of(&bytes) + 24; // block 1's start
     bytes[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
-    let (whole, damaged) = decode(&bytes).unwrap();
+    let (whole, damaged) = decode::<Entry>(&bytes).unwrap();
     assert_eq!(damaged, 128, "blocks 0 and 1 end and start there");
     assert_eq!(whole.entries.len(), 22);
     let t = table(bytes);
@@ -349,10 +349,13 @@ fn damaged_or_crafted_headers_are_refused() {
     let last = meta.len() - 1;
     meta[last] ^= 1;
     for bad in [truncated, flipped, b"CHARMIX2".to_vec(), Vec::new()] {
-        assert!(decode(&bad).is_err());
+        assert!(decode::<Entry>(&bad).is_err());
         assert!(Table::open(Box::new(WholeValue(bad))).is_err());
     }
-    assert!(decode(&meta).is_err(), "the meta section is checked whole");
+    assert!(
+        decode::<Entry>(&meta).is_err(),
+        "the meta section is checked whole"
+    );
 }
 
 #[test]
@@ -408,7 +411,7 @@ fn crafted_heads_are_refused_and_never_panic() {
         cases.push(bytes);
     }
     for bytes in cases {
-        if let Ok((whole, _)) = decode(&bytes) {
+        if let Ok((whole, _)) = decode::<Entry>(&bytes) {
             for (k, e) in &whole.entries {
                 let own = entries(150).into_iter().find(|(key, _)| key == k);
                 assert_eq!(
@@ -528,7 +531,7 @@ fn a_long_head_is_read_on_its_own_and_a_damaged_one_refused() {
     let check = xxhash_rust::xxh3::xxh3_64(&crafted[..88]);
     crafted[88..96].copy_from_slice(&check.to_le_bytes());
     assert!(Table::open(Box::new(WholeValue(crafted.clone()))).is_err());
-    assert!(decode(&crafted).is_err());
+    assert!(decode::<Entry>(&crafted).is_err());
 }
 
 #[test]
@@ -555,7 +558,7 @@ fn replacing_the_meta_keeps_every_entry_byte_for_byte() {
     // The directory and the blocks, from after the head to the meta section.
     let entries_of = |b: &[u8]| b[directory_of(b)..b.len() - word(b, 32)].to_vec();
     assert_eq!(entries_of(&new), entries_of(&old));
-    let (whole, damaged) = decode(&new).unwrap();
+    let (whole, damaged) = decode::<Entry>(&new).unwrap();
     assert_eq!((whole.entries.len(), damaged), (20_000, 0));
     assert_eq!(
         (whole.folded, whole.policy),
@@ -630,7 +633,7 @@ fn a_live_policy_is_written_as_its_stored_state_is_and_read_back_as_a_stream() {
     assert!(from_live == from_stored && streamed == from_stored);
     // The whole snapshot reads the state back as bytes, the table as a
     // stream of them.
-    assert_eq!(decode(&from_live).unwrap().0.policy, stored.policy);
+    assert_eq!(decode::<Entry>(&from_live).unwrap().0.policy, stored.policy);
     let t = table(from_live);
     let (_, stream) = t.read_meta().unwrap();
     let stream = stream.unwrap();

@@ -267,7 +267,7 @@ fn read_meta(bytes: &[u8], layout: &Layout) -> Result<(super::MetaHead, Option<P
 /// block the directory misplaces, are left out and counted (their values
 /// are recomputed); a damaged header or meta section makes the whole
 /// snapshot corrupt.
-pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
+pub(crate) fn decode<E: From<Entry>>(bytes: &[u8]) -> Result<(Snapshot<E>, usize)> {
     let layout = Layout::parse(bytes, bytes.len() as u64)?;
     let (meta, policy) = read_meta(bytes, &layout)?;
     let blocks = &bytes[layout.blocks_at() as usize..layout.meta_at() as usize];
@@ -298,7 +298,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Snapshot, usize)> {
                 false,
             ) {
                 Some((k, e, derived)) => {
-                    entries.push((k, with_obj_key(layout.system, &k, e, derived)))
+                    entries.push((k, with_obj_key(layout.system, &k, e, derived).into()))
                 }
                 None => damaged += 1,
             }
