@@ -49,10 +49,8 @@ pub(crate) struct State {
     pub(crate) replaced: Vec<Entry>,
 }
 
-/// Entries are shared, so that the index a fold builds from them takes
-/// each as it is (a list of whole entries beside the index being built
-/// was a third of a fold's peak at a million entries).
-
+/// The entries, shared, so that the index a fold builds from them takes
+/// each as it is (not a new allocation and a copy of each).
 #[derive(Debug, Clone)]
 enum Entries {
     List(Vec<(EntryKey, Arc<Entry>)>),

@@ -631,6 +631,14 @@ fn a_live_policy_is_written_as_its_stored_state_is_and_read_back_as_a_stream() {
     });
     let from_stored = super::replace_meta(old, &stored, None, &head).unwrap();
     assert!(from_live == from_stored && streamed == from_stored);
+    // A full fold's encoding likewise.
+    let mut whole_stored = snap.clone();
+    whole_stored.policy = stored.policy.clone();
+    let whole_live = super::encode(&snap, Some(&*live), &head).unwrap();
+    assert_eq!(
+        whole_live,
+        super::encode(&whole_stored, None, &head).unwrap()
+    );
     // The whole snapshot reads the state back as bytes, the table as a
     // stream of them.
     assert_eq!(decode::<Entry>(&from_live).unwrap().0.policy, stored.policy);

@@ -27,7 +27,8 @@ pub(crate) fn encode<E: Borrow<Entry>>(
     // blocks and the meta section are): a snapshot is tens of MB at a
     // million entries, and each copy of it is as many fresh pages (the
     // meta section and the policy's state encoded apart were two more
-    // copies of the policy's state, 97 MB at a million entries).
+    // copies of the policy's state, about 42 MB each at a million
+    // entries).
     let blocks = order.len().div_ceil(BLOCK as usize);
     let blocks_at = HEADER + head.len() + (blocks + 1) * ENTRY;
     let mut out = Vec::with_capacity(blocks_at + order.len() * (SLOT + 64));
