@@ -216,7 +216,7 @@ pub fn sample_snapshot() -> Vec<u8> {
     };
     let head = format::Head::of(&snap, crate::layout::BASE.into(), 0);
     let head = format::encode_head(&head).expect("a head encodes");
-    format::encode_snapshot(&snap, None, &head).expect("a snapshot encodes")
+    format::encode_snapshot(&snap, &head).expect("a snapshot encodes")
 }
 
 /// A valid delta record with upserts, a removal, a function and accesses.

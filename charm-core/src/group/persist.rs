@@ -764,12 +764,13 @@ impl Engine {
         // compare-and-swap swaps to commit.
         let head = format::Head::of(&snap, base.clone(), self.index.total_size());
         let head = format::encode_head(&head)?;
+        let blocks = format::encode_snapshot_blocks(&snap, head.len())?;
         let encoded = {
             let policy = self.policy.to_persist_whole();
-            format::encode_snapshot(&snap, Some(&**policy), &head)?
+            blocks.finish(&snap, Some(&**policy), &head)?
         };
         self.store.put(&base, &encoded)?;
-        drop(encoded);
+        drop(encoded); // tens of MB at a million entries
         match &swap {
             None => {
                 let _ = self.store.put(layout::HEAD, &head);

@@ -258,15 +258,22 @@ fn undecodable(what: &str, e: postcard::Error) -> Error {
 }
 
 /// The snapshot `s` as stored, with the encoded index head `head` (or
-/// nothing) after its header, where opening reads it, and the policy's
-/// state `live`'s if it is given (encoded as it is written), else the one
-/// `s` holds.
-pub(crate) fn encode_snapshot<E: Borrow<Entry>>(
+/// nothing) after its header, where opening reads it, whole (a fold
+/// encodes it in two parts: [`encode_snapshot_blocks`]).
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn encode_snapshot(s: &Snapshot, head: &[u8]) -> Result<Vec<u8>> {
+    super::table::encode(s, None, head)
+}
+
+/// The blocks of snapshot `s`, with room for a head of `head_len` bytes:
+/// [`Blocks::finish`](super::table::Blocks::finish) adds the rest, the
+/// policy's state among it (a fold holds the policy's lock for that part
+/// only).
+pub(crate) fn encode_snapshot_blocks<E: Borrow<Entry>>(
     s: &Snapshot<E>,
-    live: Option<&dyn ReplacementPolicy>,
-    head: &[u8],
-) -> Result<Vec<u8>> {
-    super::table::encode(s, live, head)
+    head_len: usize,
+) -> Result<super::table::Blocks> {
+    super::table::encode_blocks(s, head_len)
 }
 
 /// A snapshot, and how many of its records were damaged (left out).

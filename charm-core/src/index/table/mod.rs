@@ -71,7 +71,9 @@ mod whole;
 #[cfg(feature = "testing")]
 pub(crate) use lookup::StoredRange;
 pub(crate) use lookup::{PolicyStream, Table};
-pub(crate) use whole::{decode, encode, replace_meta, write_with_meta};
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use whole::encode;
+pub(crate) use whole::{decode, encode_blocks, replace_meta, write_with_meta, Blocks};
 
 use super::format::{PolicyState, FORMAT};
 use crate::entry::FunctionRecord;

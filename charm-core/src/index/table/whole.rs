@@ -14,12 +14,33 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 /// Encodes a snapshot (its entries in any order), with `head` (an encoded
 /// index head, or nothing) after the header, and the policy's state
 /// `live`'s, encoded as it is written, if it is given (else the one `snap`
-/// holds).
+/// holds). A fold encodes it in two parts ([`encode_blocks`]).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn encode<E: Borrow<Entry>>(
     snap: &Snapshot<E>,
     live: Option<&dyn ReplacementPolicy>,
     head: &[u8],
 ) -> Result<Vec<u8>> {
+    encode_blocks(snap, head.len())?.finish(snap, live, head)
+}
+
+/// A snapshot with its blocks written and its meta section to come: a
+/// fold takes the policy's lock for that section only, not while the
+/// entries are sorted and encoded.
+pub(crate) struct Blocks {
+    /// The header and directory's room, then the blocks.
+    out: Vec<u8>,
+    blocks_at: usize,
+    directory: Vec<[u64; 3]>,
+    records: u64,
+}
+
+/// The blocks of `snap` (its entries in any order), with room before them
+/// for the header, a head of `head_len` bytes and the directory.
+pub(crate) fn encode_blocks<E: Borrow<Entry>>(
+    snap: &Snapshot<E>,
+    head_len: usize,
+) -> Result<Blocks> {
     let mut order: Vec<(&EntryKey, &Entry)> =
         snap.entries.iter().map(|(k, e)| (k, e.borrow())).collect();
     order.sort_by_key(|(k, _)| sort_key(k));
@@ -30,7 +51,7 @@ pub(crate) fn encode<E: Borrow<Entry>>(
     // copies of the policy's state, about 42 MB each at a million
     // entries).
     let blocks = order.len().div_ceil(BLOCK as usize);
-    let blocks_at = HEADER + head.len() + (blocks + 1) * ENTRY;
+    let blocks_at = HEADER + head_len + (blocks + 1) * ENTRY;
     let mut out = Vec::with_capacity(blocks_at + order.len() * (SLOT + 64));
     out.resize(blocks_at, 0);
     let mut directory = Vec::with_capacity(blocks + 1);
@@ -41,18 +62,51 @@ pub(crate) fn encode<E: Borrow<Entry>>(
     }
     let block_bytes = (out.len() - blocks_at) as u64;
     directory.push([block_bytes, u64::MAX, 0]);
-    let mut meta = Measured::new(Some(&mut out));
-    write_meta(snap, live, &mut meta)?;
-    let meta_sum = meta.len_and_sum();
-    let records = snap.entries.len() as u64;
-    let mut header = header(records, block_bytes, meta_sum, snap.system, head);
-    for entry in directory {
-        for n in entry {
-            header.extend_from_slice(&n.to_le_bytes());
+    let records = order.len() as u64;
+    Ok(Blocks {
+        out,
+        blocks_at,
+        directory,
+        records,
+    })
+}
+
+impl Blocks {
+    /// The whole snapshot: these blocks, then the meta section of `snap`
+    /// (the snapshot they were encoded from), with the policy's state
+    /// `live`'s if it is given, and `head` (as long as the blocks made
+    /// room for) after the header.
+    pub(crate) fn finish<E>(
+        self,
+        snap: &Snapshot<E>,
+        live: Option<&dyn ReplacementPolicy>,
+        head: &[u8],
+    ) -> Result<Vec<u8>> {
+        let Blocks {
+            mut out,
+            blocks_at,
+            directory,
+            records,
+        } = self;
+        if HEADER + head.len() + directory.len() * ENTRY != blocks_at {
+            return Err(Error::plugin(
+                "index encoding",
+                "a head of another length than the blocks made room for",
+            ));
         }
+        let block_bytes = (out.len() - blocks_at) as u64;
+        let mut meta = Measured::new(Some(&mut out));
+        write_meta(snap, live, &mut meta)?;
+        let meta_sum = meta.len_and_sum();
+        let mut header = header(records, block_bytes, meta_sum, snap.system, head);
+        for entry in directory {
+            for n in entry {
+                header.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+        out[..blocks_at].copy_from_slice(&header);
+        Ok(out)
     }
-    out[..blocks_at].copy_from_slice(&header);
-    Ok(out)
 }
 
 /// A snapshot's header, then its index head (see the module's layout);
