@@ -31,19 +31,20 @@ const BACKLOG: usize = 1024;
 /// Hits per shard kept for the next delta record by a group that read
 /// the index; past it, the group persists its policy whole (a commit).
 const UNPERSISTED_ACCESSES: usize = 4096;
-/// Hits per shard that make a group that spills write them: about 16 000
-/// a record when hits spread over the shards, 1.4 MB of memory held at
+/// Hits per shard that make a group that spills write them: about 4000
+/// a record when hits spread over the shards, 360 KB of memory held at
 /// most (each a key, its metadata and its order: 88 bytes; writing them
 /// takes about half as much again, the record and each hit's order,
-/// whose buffers are kept for the next), and an append per 1024 hits or
+/// whose buffers are kept for the next), and an append per 256 hits or
 /// more.
 /// Writing took about 0.08 µs a hit, mostly faulting in new buffers; with
 /// the buffers kept, about a third of that. A rerun that hits 100 000
 /// entries peaked at 35 MB with 4096, and once its hits were encoded
-/// straight into the record, at 15.5 MiB with 2048 and 13.5 with 1024
-/// (the median of twelve; same time: the two more appends are a few
-/// tens of µs of its 95 ms).
-const SPILL_WINDOW: usize = 1024;
+/// straight into the record, at 15.5 MiB with 2048, 13.5 with 1024 and
+/// 11.1 with 256; one of 10 000 at 6.2 MiB with 1024 and 5.3 with 256
+/// (the medians of twelve and twenty-four, alternating builds; the same
+/// time within 2 %: the more appends are a few tens of µs of its 62 ms).
+const SPILL_WINDOW: usize = 256;
 
 /// The largest buffer of a record kept for the next: twice what a full
 /// window of tiny hits takes encoded (about 48 bytes each). A record that
@@ -55,7 +56,7 @@ const KEPT_RECORD_BYTES: usize = 2 * SHARDS * SPILL_WINDOW * 48;
 /// process of a few hits takes no more, and one of many grows its
 /// buffer once, not by doubling (20 000 hits, each doubling a new
 /// buffer's pages faulted in and the old one copied: 5 % of their time).
-const FIRST_ROOM: usize = 256;
+const FIRST_ROOM: usize = 64;
 
 enum Event {
     Add(EntryKey, EntryMeta),
