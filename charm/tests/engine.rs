@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use charm::{layout, Freeze, Memoized, MemoizedGroup};
+use common::watched::{Call, Watched};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -699,61 +702,20 @@ fn a_local_layer_drops_copies_of_values_another_process_evicted_at_a_merge() {
     std::fs::remove_dir_all(&layer).unwrap();
 }
 
-/// A mem store that counts the reads of objects a miss makes to find one
-/// another process stored (`get_authoritative`).
-#[derive(Debug, Clone)]
-struct CountingObjectSearches {
-    inner: charm::stores::MemObjStore,
-    searches: Arc<AtomicUsize>,
-}
-
-impl charm::ObjStore for CountingObjectSearches {
-    fn get(&self, key: &str) -> charm::Result<Option<Vec<u8>>> {
-        self.inner.get(key)
-    }
-    fn get_authoritative(&self, key: &str) -> charm::Result<Option<Vec<u8>>> {
-        if key.starts_with("obj/") {
-            self.searches.fetch_add(1, Ordering::SeqCst);
-        }
-        self.inner.get_authoritative(key)
-    }
-    fn put(&self, key: &str, value: &[u8]) -> charm::Result<()> {
-        self.inner.put(key, value)
-    }
-    fn delete(&self, key: &str) -> charm::Result<bool> {
-        self.inner.delete(key)
-    }
-    fn keys(&self, prefix: &str) -> charm::Result<Vec<String>> {
-        self.inner.keys(prefix)
-    }
-    fn clear(&self) -> charm::Result<()> {
-        self.inner.clear()
-    }
-    fn has_compare_and_swap(&self) -> bool {
-        self.inner.has_compare_and_swap()
-    }
-    fn get_versioned(&self, key: &str) -> charm::Result<Option<(Vec<u8>, charm::StoredVersion)>> {
-        self.inner.get_versioned(key)
-    }
-    fn put_if(
-        &self,
-        key: &str,
-        value: &[u8],
-        expected: Option<&charm::StoredVersion>,
-    ) -> charm::Result<bool> {
-        self.inner.put_if(key, value, expected)
-    }
-    fn describe(&self) -> String {
-        format!("counting {}", self.inner.describe())
-    }
-}
-
 #[test]
 fn a_miss_looks_for_another_process_s_object_only_where_one_can_be() {
-    use charm::ObjStore;
-    let store = CountingObjectSearches {
-        inner: charm::stores::MemObjStore::new(),
-        searches: Arc::default(),
+    // A mem store that counts the reads of objects a miss makes to find
+    // one another process stored (`get_authoritative`).
+    let searches = Arc::new(AtomicUsize::new(0));
+    let counting = Arc::clone(&searches);
+    let store = Watched {
+        inner: Box::new(charm::stores::MemObjStore::new()),
+        watch: Arc::new(move |call, key: &str| {
+            if call == Call::ReadAuthoritative && key.starts_with("obj/") {
+                counting.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(())
+        }),
     };
     let open = || {
         MemoizedGroup::builder()
@@ -771,11 +733,7 @@ fn a_miss_looks_for_another_process_s_object_only_where_one_can_be() {
     for k in 0..10u32 {
         assert_eq!(small.call(&k, || k + 1), k + 1);
     }
-    assert_eq!(
-        store.searches.load(Ordering::SeqCst),
-        1,
-        "the first miss only"
-    );
+    assert_eq!(searches.load(Ordering::SeqCst), 1, "the first miss only");
 
     // A function of large values still takes over the object another
     // process stored for the call (its index does not know it yet).
@@ -794,13 +752,12 @@ fn a_miss_looks_for_another_process_s_object_only_where_one_can_be() {
     assert_eq!((value, computed.into_inner()), (vec![1; large], 0));
 
     // Its values shrink: it stops looking; they grow: it looks again.
-    let searches = || store.searches.load(Ordering::SeqCst);
+    let searched = || searches.load(Ordering::SeqCst);
     mine.call(&2u32, || vec![2]);
-    let before = searches();
+    let before = searched();
     mine.call(&3u32, || vec![3]);
-    assert_eq!(searches(), before, "the last value was small");
+    assert_eq!(searched(), before, "the last value was small");
     mine.call(&4u32, || vec![4; large]);
     mine.call(&5u32, || vec![5; large]);
-    assert_eq!(searches(), before + 1, "the last value was large");
-    assert!(store.describe().starts_with("counting"));
+    assert_eq!(searched(), before + 1, "the last value was large");
 }

@@ -4,8 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use charm::locks::FileRwLock;
-use charm::{Memoized, MemoizedGroup, ObjStore, RWLock};
+use charm::{Memoized, MemoizedGroup, RWLock};
+use common::watched::{Call, Watched};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -380,77 +383,26 @@ fn an_unread_process_spilling_window_after_window_counts_every_hit_once() {
     counted_once_then_c_evicts_b(&dir, &url, calls);
 }
 
-/// A `dir` store that refuses to write records of hits while `refuse` is
-/// set (a full disk, say).
-#[derive(Debug)]
-struct RefusingHits {
-    inner: Box<dyn ObjStore>,
-    refuse: Arc<AtomicBool>,
-}
-
-impl RefusingHits {
-    fn check(&self, key: &str) -> charm::Result<()> {
-        match self.refuse.load(Ordering::Relaxed) && key.starts_with("index/hit") {
-            true => Err(charm::Error::io(key, std::io::Error::other("refused"))),
-            false => Ok(()),
-        }
-    }
-}
-
-impl ObjStore for RefusingHits {
-    fn get(&self, key: &str) -> charm::Result<Option<Vec<u8>>> {
-        self.inner.get(key)
-    }
-    fn put(&self, key: &str, value: &[u8]) -> charm::Result<()> {
-        self.check(key)?;
-        self.inner.put(key, value)
-    }
-    fn put_with(&self, key: &str, write: &mut charm::WriteValue<'_>) -> charm::Result<()> {
-        self.check(key)?;
-        self.inner.put_with(key, write)
-    }
-    fn append(&self, key: &str, record: &[u8]) -> charm::Result<Option<u64>> {
-        self.check(key)?;
-        self.inner.append(key, record)
-    }
-    fn log_len(&self, key: &str) -> charm::Result<Option<u64>> {
-        self.inner.log_len(key)
-    }
-    fn take_log(&self, key: &str, to: &str) -> charm::Result<bool> {
-        self.inner.take_log(key, to)
-    }
-    fn open(&self, key: &str) -> charm::Result<Option<Box<dyn charm::StoredReader>>> {
-        self.inner.open(key)
-    }
-    fn delete(&self, key: &str) -> charm::Result<bool> {
-        self.inner.delete(key)
-    }
-    fn contains(&self, key: &str) -> charm::Result<bool> {
-        self.inner.contains(key)
-    }
-    fn keys(&self, prefix: &str) -> charm::Result<Vec<String>> {
-        self.inner.keys(prefix)
-    }
-    fn clear(&self) -> charm::Result<()> {
-        self.inner.clear()
-    }
-    fn describe(&self) -> String {
-        format!("refusing+{}", self.inner.describe())
-    }
-    fn local_dir(&self) -> Option<&Path> {
-        self.inner.local_dir()
-    }
-}
-
 /// A process whose record of hits cannot be written keeps them, read back
 /// from the record, for its exit: no hit is lost or counted twice.
 #[test]
 fn hits_whose_record_cannot_be_written_wait_for_the_exit() {
     let (dir, url) = a_then_b_in_a_fresh_dir("spill-fails");
     let refuse = Arc::new(AtomicBool::new(true));
-    let store = RefusingHits {
+    // A `dir` store that refuses to write records of hits while `refuse`
+    // is set (a full disk, say).
+    let refusing = Arc::clone(&refuse);
+    let store = Watched {
         inner: charm::open_store(&url).unwrap(),
-        refuse: Arc::clone(&refuse),
+        watch: Arc::new(move |call, key: &str| {
+            let refused = refusing.load(Ordering::Relaxed)
+                && call == Call::Write
+                && key.starts_with("index/hit");
+            match refused {
+                true => Err(charm::Error::io(key, std::io::Error::other("refused"))),
+                false => Ok(()),
+            }
+        }),
     };
     let g = MemoizedGroup::builder()
         .obj_store(store)
@@ -459,9 +411,9 @@ fn hits_whose_record_cannot_be_written_wait_for_the_exit() {
         .read_index(false)
         .build()
         .unwrap();
-    // A window's worth (1024 a shard, all of one key here): the record
-    // its last hit writes, with every hit, is refused. Lost, they would
-    // leave `a` used before `b`.
+    // Past a window's worth (256 a shard, all of one key here): the
+    // record its last hit writes, with every hit, is refused. Lost, they
+    // would leave `a` used before `b`.
     let calls = 1024;
     for _ in 0..calls {
         assert!(!lru_value(&g, "a"), "a hit");
