@@ -430,7 +430,7 @@ impl Engine {
             self.apply_record(&mut records, &name, &delta);
         }
         self.persist.lock().unfolded_bytes = bytes;
-        self.index.absorb(&records);
+        self.index.absorb(records);
         Ok(true)
     }
 

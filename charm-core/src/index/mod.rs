@@ -11,9 +11,11 @@
 //! path. Changes are journaled for the next persistence.
 //!
 //! Until the index is read whole, the maps hold only what this process
-//! changed or learned from delta records, over the persisted snapshot,
-//! which lookups search in place ([`table::Table`]); entries of the
-//! snapshot this process removed are masked.
+//! changed, over the persisted index: the snapshot, which lookups search
+//! in place ([`table::Table`]), and the delta records taken in at open
+//! ([`state::Overlay`]), settled against the snapshot's entry when a
+//! lookup meets their key. Persisted entries this process removed or
+//! replaced are masked.
 
 pub(crate) mod format;
 mod journal;
@@ -24,7 +26,7 @@ use crate::entry::{stamp, FunctionRecord, FunctionStats, LiveStats};
 use crate::sharded::{ShardedMap, FEW};
 use crate::{BuildDigestHasher, Entry, EntryKey};
 use charm_freeze::Digest;
-use state::State;
+use state::{Overlay, Settled, State};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -62,7 +64,11 @@ pub(crate) struct Index {
     /// The persisted snapshot, searched in place until the index is read
     /// whole.
     base: RwLock<Option<Arc<Table>>>,
-    /// Entries of `base` this process removed or replaced.
+    /// Other processes' delta records, over `base` until the index is
+    /// read whole.
+    overlay: RwLock<Option<Arc<Overlay>>>,
+    /// Persisted entries (of `overlay` or `base`) this process removed or
+    /// replaced.
     masked: ShardedMap<EntryKey, (), BuildDigestHasher, FEW>,
     /// Whether `entries`, and `masked`, ever held a key: until then a
     /// lookup skips them (a process that only hits never fills either,
@@ -71,6 +77,7 @@ pub(crate) struct Index {
     /// comes before any insert into it.
     entries_used: AtomicBool,
     masked_used: AtomicBool,
+    overlay_used: AtomicBool,
     /// Counts the changes to `functions` (a record added, a state
     /// changed, all of them forgotten): a handle that made its state the
     /// current one need not look it up again until this moves.
@@ -104,11 +111,11 @@ impl Index {
     }
 
     /// A copy of the entry under `key` (the shard is locked only while
-    /// copying), or else the snapshot's, searched in place.
+    /// copying), or else the persisted one.
     pub(crate) fn get(&self, key: &EntryKey) -> Option<Entry> {
         match self.in_memory(key) {
             Some(e) => Some(e),
-            None => self.in_base(key),
+            None => self.persisted_entry(key),
         }
     }
 
@@ -125,9 +132,46 @@ impl Index {
     /// (zeros, and `true`; see [`Table::find_underived`]): a call, which
     /// holds those subkeys, needs it only to read an object.
     pub(crate) fn get_underived(&self, key: &EntryKey) -> Option<(Entry, bool)> {
-        match self.in_memory(key) {
-            Some(e) => Some((e, false)),
+        if let Some(e) = self.in_memory(key) {
+            return Some((e, false));
+        }
+        match self.overlay_touching(key) {
+            Some(overlay) => self.settled(&overlay, key).map(|e| (e, false)),
             None => self.base_holding(key)?.find_underived(key).ok().flatten(),
+        }
+    }
+
+    /// The persisted entry under `key`, unless this process removed or
+    /// replaced it: the delta records' version settled against the
+    /// snapshot's.
+    fn persisted_entry(&self, key: &EntryKey) -> Option<Entry> {
+        match self.overlay_touching(key) {
+            Some(overlay) => self.settled(&overlay, key),
+            None => self.in_base(key),
+        }
+    }
+
+    /// The delta records taken in, if they hold a version or a removal
+    /// of `key` that this process did not mask.
+    fn overlay_touching(&self, key: &EntryKey) -> Option<Arc<Overlay>> {
+        if !self.overlay_used.load(Ordering::Acquire) {
+            return None;
+        }
+        let overlay = self
+            .overlay
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        (overlay.touches(key) && !self.is_masked(key)).then_some(overlay)
+    }
+
+    /// What `overlay` makes of the snapshot's entry under `key`.
+    fn settled(&self, overlay: &Overlay, key: &EntryKey) -> Option<Entry> {
+        let base = self.in_base(key);
+        match overlay.settle(key, base.as_ref()) {
+            Settled::Current => base,
+            Settled::Version(e) => Some(Entry::clone(e)),
+            Settled::Removed => None,
         }
     }
 
@@ -145,8 +189,11 @@ impl Index {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
-        let masked = self.masked_used.load(Ordering::Acquire) && self.masked.contains_key(key);
-        (!masked).then_some(base)
+        (!self.is_masked(key)).then_some(base)
+    }
+
+    fn is_masked(&self, key: &EntryKey) -> bool {
+        self.masked_used.load(Ordering::Acquire) && self.masked.contains_key(key)
     }
 
     /// Searches `table` in place for entries memory does not hold.
@@ -162,17 +209,19 @@ impl Index {
         }
     }
 
-    /// Stops searching the snapshot: memory holds the whole index (or
-    /// none of what the snapshot holds is valid any more).
+    /// Stops searching the snapshot and the records taken in: memory
+    /// holds the whole index (or none of what is persisted is valid any
+    /// more).
     pub(crate) fn drop_base(&self) {
         *self.base.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.overlay.write().unwrap_or_else(|e| e.into_inner()) = None;
         self.masked.clear();
     }
 
-    /// Masks the snapshot's entry under `key` (if it holds `obj`, when
+    /// Masks the persisted entry under `key` (if it holds `obj`, when
     /// given) and returns it.
-    fn mask_base(&self, key: &EntryKey, obj: Option<&Digest>) -> Option<Entry> {
-        let old = self.in_base(key)?;
+    fn mask_persisted(&self, key: &EntryKey, obj: Option<&Digest>) -> Option<Entry> {
+        let old = self.persisted_entry(key)?;
         if obj.is_some_and(|o| old.obj_key != *o) {
             return None;
         }
@@ -212,7 +261,7 @@ impl Index {
         let old = self.entries.insert(key, entry);
         self.add_to_total(size, old.as_ref().map_or(0, |o| o.size));
         old.map(Arc::unwrap_or_clone)
-            .or_else(|| self.mask_base(&key, None))
+            .or_else(|| self.mask_persisted(&key, None))
     }
 
     /// Adds `plus` to the total size and takes `minus` off, saturating
@@ -235,7 +284,7 @@ impl Index {
                 Some(Arc::unwrap_or_clone(old))
             }
             None if self.entries.contains_key(key) => None, // holds another object
-            None => self.mask_base(key, obj),
+            None => self.mask_persisted(key, obj),
         }
     }
 
@@ -273,22 +322,32 @@ impl Index {
 
     /// Takes in other processes' delta records, settled by the rules of
     /// [`state`], while the snapshot is searched in place: a later
-    /// version shadows the snapshot's (or masks it, if it was removed),
-    /// and a removal masks the version it names. Nothing is journaled: the
-    /// records are persisted already.
-    pub(crate) fn absorb(&self, records: &State) {
-        for (k, e) in records.versions() {
-            if self.get(k).is_none_or(|cur| state::later(e, &cur)) {
-                match records.removed(k, e) {
-                    true => self.remove_untracked(k, None),
-                    false => self.insert_untracked(*k, Arc::clone(e)),
-                };
+    /// version shadows the snapshot's, and a removal hides the version it
+    /// names. Those of keys memory holds or masked are settled now,
+    /// against memory; the others stay beside the snapshot, settled
+    /// against its entry when a lookup meets their key (so that opening
+    /// reads no block). Nothing is journaled: the records are persisted
+    /// already.
+    pub(crate) fn absorb(&self, records: State) {
+        let mut overlay = records.into_overlay();
+        let held = |k: &EntryKey| self.in_memory(k).is_some() || self.is_masked(k);
+        let now: Vec<EntryKey> = overlay.keys().filter(|k| held(k)).copied().collect();
+        for k in now {
+            let one = overlay.take(&k);
+            let current = self.get(&k);
+            match one.settle(&k, current.as_ref()) {
+                Settled::Current => {}
+                Settled::Version(e) => {
+                    self.insert_untracked(k, Arc::clone(e));
+                }
+                Settled::Removed => {
+                    self.remove_untracked(&k, None);
+                }
             }
         }
-        for (k, obj) in records.removals() {
-            if self.get(k).is_some_and(|cur| records.removed(k, &cur)) {
-                self.remove_untracked(k, Some(obj));
-            }
+        if !overlay.is_empty() {
+            self.overlay_used.store(true, Ordering::Release);
+            *self.overlay.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(overlay));
         }
     }
 

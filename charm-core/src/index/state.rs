@@ -57,6 +57,83 @@ enum Entries {
     Map(HashMap<EntryKey, Arc<Entry>, BuildDigestHasher>),
 }
 
+/// Delta records taken in by a process that searches the snapshot in
+/// place: their latest versions and removals by key, settled against the
+/// snapshot's entry by [`settle`](Overlay::settle) only when a lookup
+/// meets the key. (Settling every key at open read a snapshot block per
+/// key: at a million entries, a record of 4000 made each open read 60 MB
+/// of blocks and take 40 ms.)
+#[derive(Debug, Default)]
+pub(crate) struct Overlay {
+    versions: HashMap<EntryKey, Arc<Entry>, BuildDigestHasher>,
+    /// Each removed entry's removals: the object each named, and when.
+    removals: HashMap<EntryKey, Vec<(Digest, u64)>, BuildDigestHasher>,
+}
+
+/// Where [`Overlay::settle`] leaves an entry.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Settled<'a> {
+    /// The current version (given to it) stands, if there is one.
+    Current,
+    /// The records' version replaces it.
+    Version(&'a Arc<Entry>),
+    /// The records removed it.
+    Removed,
+}
+
+impl Overlay {
+    /// Whether the records hold a version or a removal of `k`.
+    pub(crate) fn touches(&self, k: &EntryKey) -> bool {
+        self.versions.contains_key(k) || self.removals.contains_key(k)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.versions.is_empty() && self.removals.is_empty()
+    }
+
+    /// The keys the records touch.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &EntryKey> {
+        let removed_only = self
+            .removals
+            .keys()
+            .filter(|k| !self.versions.contains_key(k));
+        self.versions.keys().chain(removed_only)
+    }
+
+    /// Settles `k` alone now: takes it out of the overlay.
+    pub(crate) fn take(&mut self, k: &EntryKey) -> Overlay {
+        let mut one = Overlay::default();
+        one.versions.extend(self.versions.remove_entry(k));
+        one.removals.extend(self.removals.remove_entry(k));
+        one
+    }
+
+    fn removed(&self, k: &EntryKey, e: &Entry) -> bool {
+        self.removals.get(k).is_some_and(|r| {
+            r.iter()
+                .any(|(obj, at)| *obj == e.obj_key && *at >= e.stamp)
+        })
+    }
+
+    /// What the records make of `current`, the entry under `k` without
+    /// them, by the rules of the module doc: the later version stands,
+    /// unless a removal of it stamped no earlier removed it (the same as
+    /// a [`State`] holding `current` that applied the records).
+    pub(crate) fn settle(&self, k: &EntryKey, current: Option<&Entry>) -> Settled<'_> {
+        let theirs = self.versions.get(k);
+        let (winner, settled) = match (theirs, current) {
+            (Some(t), Some(c)) if !later(t, c) => (c, Settled::Current),
+            (Some(t), _) => (&**t, Settled::Version(t)),
+            (None, Some(c)) => (c, Settled::Current),
+            (None, None) => return Settled::Current,
+        };
+        match self.removed(k, winner) {
+            true => Settled::Removed,
+            false => settled,
+        }
+    }
+}
+
 /// Whether version `a` of an entry is later than `b`.
 pub(crate) fn later(a: &Entry, b: &Entry) -> bool {
     (a.stamp, a.obj_key.as_bytes()) > (b.stamp, b.obj_key.as_bytes())
@@ -122,11 +199,6 @@ impl State {
         }
     }
 
-    /// The entries removed, with the object each removal named.
-    pub(crate) fn removals(&self) -> impl Iterator<Item = (&EntryKey, &Digest)> {
-        self.removals.keys().map(|(k, obj)| (k, obj))
-    }
-
     fn live(&self) -> impl Iterator<Item = (&EntryKey, &Arc<Entry>)> {
         self.versions().filter(|(k, e)| !self.removed(k, e))
     }
@@ -150,6 +222,18 @@ impl State {
         all.into_iter()
             .filter(|(k, e)| !self.removed(k, e))
             .collect()
+    }
+
+    /// The records' versions and removals, for lookups to settle against
+    /// the snapshot (the rest of the state is dropped).
+    pub(crate) fn into_overlay(mut self) -> Overlay {
+        let versions = std::mem::take(self.map());
+        let mut removals: HashMap<EntryKey, Vec<(Digest, u64)>, BuildDigestHasher> =
+            HashMap::default();
+        for ((k, obj), at) in self.removals {
+            removals.entry(k).or_default().push((obj, at));
+        }
+        Overlay { versions, removals }
     }
 
     /// Applies the delta record `name` (once: a name applied before is

@@ -114,7 +114,7 @@ fn an_upsert_another_process_replaced_is_not_written_again() {
             ..Delta::default()
         },
     );
-    idx.absorb(&records);
+    idx.absorb(records);
     let d = idx.pending(sys);
     let written: Vec<EntryKey> = d.upserts.iter().map(|(k, _)| *k).collect();
     assert_eq!(
@@ -129,4 +129,84 @@ fn an_upsert_another_process_replaced_is_not_written_again() {
     let d = idx.pending(sys);
     assert_eq!(d.upserts.len(), 1);
     assert_eq!(d.upserts[0].1.size, 30);
+}
+
+/// Records taken in over a snapshot searched in place settle, key by key,
+/// as a state that applied them to the snapshot does, without opening
+/// reading a block; and a key this process removes stays removed.
+mod taken_in_over_the_snapshot {
+    use super::super::fixtures;
+    use super::super::format::{self, Head, Removal, Snapshot};
+    use super::*;
+    use crate::traits::obj_store::WholeValue;
+    use proptest::prelude::*;
+
+    /// Changes to entries 0..6 in versions 0..3, stamped 0..8.
+    fn arb_delta() -> impl Strategy<Value = Delta> {
+        let upsert = (0u8..6, 0u8..3, 0u64..8)
+            .prop_map(|(n, v, t)| (fixtures::key(n), fixtures::entry(v, t)));
+        let removal = (0u8..6, 0u8..3, 0u64..8).prop_map(|(n, v, t)| Removal {
+            key: fixtures::key(n),
+            obj: hash(&v),
+            stamp: t,
+        });
+        (
+            prop::collection::vec(upsert, 0..6),
+            prop::collection::vec(removal, 0..4),
+        )
+            .prop_map(|(upserts, removals)| Delta {
+                upserts,
+                removals,
+                ..Delta::default()
+            })
+    }
+
+    fn applied(mut state: State, records: &[Delta]) -> State {
+        for (i, d) in records.iter().enumerate() {
+            state.apply(&format!("index/delta-{i}"), d.clone());
+        }
+        state
+    }
+
+    proptest! {
+        #[test]
+        fn lookups_settle_as_a_whole_read_does(
+            base in arb_delta(),
+            records in prop::collection::vec(arb_delta(), 1..4),
+            removed in 0u8..6,
+        ) {
+            let sys = hash(&0u8);
+            let entries = applied(State::empty(sys), std::slice::from_ref(&base)).take_entries();
+            let snap = Snapshot {
+                system: sys,
+                functions: Vec::new(),
+                entries: entries.iter().map(|(k, e)| (*k, Entry::clone(e))).collect(),
+                policy: None,
+                folded: Vec::new(),
+            };
+            let head = format::encode_head(&Head::of(&snap, crate::layout::BASE.into(), 0)).unwrap();
+            let bytes = format::encode_snapshot(&snap, &head).unwrap();
+            let whole: HashMap<EntryKey, Arc<Entry>> =
+                applied(State::from_snapshot(snap), &records).take_entries().into_iter().collect();
+
+            let idx = Index::default();
+            idx.set_base(Table::open(Box::new(WholeValue(bytes))).unwrap());
+            idx.absorb(applied(State::empty(sys), &records));
+            let table = idx.base.read().unwrap().clone().unwrap();
+            prop_assert_eq!(table.cached_bytes(), 0, "opening read no block");
+            for n in 0..6 {
+                let k = fixtures::key(n);
+                let expected = whole.get(&k).map(|e| Entry::clone(e));
+                prop_assert_eq!(idx.get(&k), expected.clone(), "key {}", n);
+                let underived = idx.get_underived(&k);
+                let (e, derived) = underived.unzip();
+                prop_assert_eq!(e.map(|e| e.stamp), expected.as_ref().map(|e| e.stamp));
+                prop_assert_eq!(derived, expected.as_ref().map(|_| false), "their keys are stored");
+            }
+            let k = fixtures::key(removed);
+            let had = idx.get(&k);
+            prop_assert_eq!(idx.remove(&k, None), had);
+            prop_assert_eq!(idx.get(&k), None, "removed stays removed");
+        }
+    }
 }
