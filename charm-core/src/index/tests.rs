@@ -132,8 +132,8 @@ fn an_upsert_another_process_replaced_is_not_written_again() {
 }
 
 /// Records taken in over a snapshot searched in place settle, key by key,
-/// as a state that applied them to the snapshot does, without opening
-/// reading a block; and a key this process removes stays removed.
+/// as a state that applied them to the snapshot does, and taking them in
+/// reads no block; a key this process removes stays removed.
 mod taken_in_over_the_snapshot {
     use super::super::fixtures;
     use super::super::format::{self, Head, Removal, Snapshot};
