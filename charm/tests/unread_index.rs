@@ -88,17 +88,19 @@ fn hits_by_object_key_and_its_hits_reach_the_stats() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// One argument key, versioned by `ver`: the MATCH rule replaces the
+/// entry. Its value: `10 * ver`, an object of its own.
+fn versioned(g: &Arc<MemoizedGroup>, ver: u32) -> u32 {
+    let m: Memoized<u32> = Memoized::builder("unread::file")
+        .use_obj_store(true)
+        .group(g.clone())
+        .build();
+    m.call(&TheFile { ver }, || ver * 10)
+}
+
 #[test]
 fn its_misses_reach_the_index_and_replaced_objects_are_deleted() {
     let dir = fresh_dir("misses");
-    // One argument key, versioned by `ver`: the MATCH rule replaces the entry.
-    let versioned = |g: &Arc<MemoizedGroup>, ver: u32| {
-        let m: Memoized<u32> = Memoized::builder("unread::file")
-            .use_obj_store(true)
-            .group(g.clone())
-            .build();
-        m.call(&TheFile { ver }, || ver * 10)
-    };
     let g = unread(&dir);
     assert_eq!(versioned(&g, 1), 10);
     drop(g);
@@ -527,6 +529,100 @@ fn values_kept_in_the_index_and_others_invalidations_reach_a_process_that_reads_
         "fresh",
         "invalidated"
     );
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A process that never read the index commits others' changes and its
+/// own without reading the snapshot whole: merged in place, they lose no
+/// entry, keep the removals, and the objects of replaced versions go.
+#[test]
+fn a_commit_without_the_index_merges_changes_in_place_and_loses_none() {
+    let dir = fresh_dir("merged");
+    let g = reading(&dir);
+    for x in 0..20u32 {
+        f(&g).call(&x, || format!("v{x}"));
+    }
+    drop(g);
+    let g = unread(&dir);
+    for x in 20..30u32 {
+        f(&g).call(&x, || format!("v{x}"));
+    }
+    assert!(f(&g).invalidate(&3u32, "stale"));
+    drop(g); // a delta record: ten added, one removed
+
+    let read_whole = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&read_whole);
+    let store = Watched {
+        inner: charm::open_store(&format!("dir://{}", dir.display())).unwrap(),
+        watch: Arc::new(move |call, key: &str| {
+            if call == Call::Read && key == "index/base" {
+                seen.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        }),
+    };
+    let g = MemoizedGroup::builder()
+        .obj_store(store)
+        .size("10 MiB")
+        .replacement_policy("gdsize")
+        .read_index(false)
+        .build()
+        .unwrap();
+    for x in 30..35u32 {
+        f(&g).call(&x, || format!("v{x}"));
+    }
+    assert!(f(&g).invalidate(&4u32, "stale"));
+    assert_eq!(f(&g).call(&5u32, || unreachable!("a hit")), "v5");
+    g.commit().unwrap();
+    assert!(
+        !read_whole.load(Ordering::Relaxed),
+        "the snapshot was read in place"
+    );
+    drop(g);
+    let records = std::fs::read_dir(dir.join("index"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("delta-")
+        })
+        .count();
+    assert_eq!(records, 0, "the records were folded");
+
+    let g = reading(&dir);
+    assert_eq!(g.len(), 33, "35 stored, two removed");
+    for x in (0..35u32).filter(|x| ![3, 4].contains(x)) {
+        assert_eq!(f(&g).call(&x, || unreachable!("kept")), format!("v{x}"));
+    }
+    for x in [3u32, 4] {
+        assert_eq!(f(&g).call(&x, || "fresh".into()), "fresh", "removed");
+    }
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two processes that never read the index, open at once, each store a
+/// version of one entry: the commit that merges the later one in place
+/// deletes the earlier one's object, which neither process saw.
+#[test]
+fn a_commit_without_the_index_deletes_the_object_of_a_version_it_replaces() {
+    let dir = fresh_dir("merged-replaced");
+    three_kept_values_committed(&dir); // a snapshot, for the folds to merge into
+    let (first, second) = (unread(&dir), unread(&dir));
+    assert_eq!(versioned(&first, 1), 10);
+    assert_eq!(versioned(&second, 2), 20, "it did not see the first");
+    drop(first);
+    assert_eq!(files_under(&dir.join("obj")), 2);
+    second.commit().unwrap();
+    drop(second);
+    assert_eq!(
+        files_under(&dir.join("obj")),
+        1,
+        "only the later version's object"
+    );
+    let g = reading(&dir);
+    assert_eq!(g.len(), 4);
+    assert_eq!(versioned(&g, 2), 20);
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,6 +2,7 @@
 
 mod background;
 mod hit_fold;
+mod merge_fold;
 
 use hit_fold::Swapped;
 
@@ -634,7 +635,7 @@ impl Engine {
             self.store.put(layout::FOLDING, b"")?;
             let _ = self.store.delete(layout::PENDING);
             take_logs(&*self.store)?;
-            if !self.fold_hits(&mut p)? {
+            if !self.fold_hits(&mut p)? && !self.fold_merging(&mut p)? {
                 let read = self.read_state(layout::BASE, self.store.get(layout::BASE)?)?;
                 self.fold(&mut p, read, None)?;
             }

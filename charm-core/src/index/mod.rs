@@ -19,6 +19,7 @@
 
 pub(crate) mod format;
 mod journal;
+pub(crate) mod merge;
 pub(crate) mod state;
 pub(crate) mod table;
 

@@ -100,6 +100,11 @@ impl Overlay {
         self.versions.keys().chain(removed_only)
     }
 
+    /// The records' latest version of `k`, removed or not.
+    pub(crate) fn version(&self, k: &EntryKey) -> Option<&Arc<Entry>> {
+        self.versions.get(k)
+    }
+
     /// Settles `k` alone now: takes it out of the overlay.
     pub(crate) fn take(&mut self, k: &EntryKey) -> Overlay {
         let mut one = Overlay::default();

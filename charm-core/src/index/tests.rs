@@ -136,47 +136,20 @@ fn an_upsert_another_process_replaced_is_not_written_again() {
 /// reads no block; a key this process removes stays removed.
 mod taken_in_over_the_snapshot {
     use super::super::fixtures;
-    use super::super::format::{self, Head, Removal, Snapshot};
+    use super::super::format::{self, Head, Snapshot};
     use super::*;
     use crate::traits::obj_store::WholeValue;
     use proptest::prelude::*;
 
-    /// Changes to entries 0..6 in versions 0..3, stamped 0..8.
-    fn arb_delta() -> impl Strategy<Value = Delta> {
-        let upsert = (0u8..6, 0u8..3, 0u64..8)
-            .prop_map(|(n, v, t)| (fixtures::key(n), fixtures::entry(v, t)));
-        let removal = (0u8..6, 0u8..3, 0u64..8).prop_map(|(n, v, t)| Removal {
-            key: fixtures::key(n),
-            obj: hash(&v),
-            stamp: t,
-        });
-        (
-            prop::collection::vec(upsert, 0..6),
-            prop::collection::vec(removal, 0..4),
-        )
-            .prop_map(|(upserts, removals)| Delta {
-                upserts,
-                removals,
-                ..Delta::default()
-            })
-    }
-
-    fn applied(mut state: State, records: &[Delta]) -> State {
-        for (i, d) in records.iter().enumerate() {
-            state.apply(&format!("index/delta-{i}"), d.clone());
-        }
-        state
-    }
-
     proptest! {
         #[test]
         fn lookups_settle_as_a_whole_read_does(
-            base in arb_delta(),
-            records in prop::collection::vec(arb_delta(), 1..4),
+            base in fixtures::arb_delta(6),
+            records in prop::collection::vec(fixtures::arb_delta(6), 1..4),
             removed in 0u8..6,
         ) {
             let sys = hash(&0u8);
-            let entries = applied(State::empty(sys), std::slice::from_ref(&base)).take_entries();
+            let entries = fixtures::applied(State::empty(sys), std::slice::from_ref(&base)).take_entries();
             let snap = Snapshot {
                 system: sys,
                 functions: Vec::new(),
@@ -187,11 +160,11 @@ mod taken_in_over_the_snapshot {
             let head = format::encode_head(&Head::of(&snap, crate::layout::BASE.into(), 0)).unwrap();
             let bytes = format::encode_snapshot(&snap, &head).unwrap();
             let whole: HashMap<EntryKey, Arc<Entry>> =
-                applied(State::from_snapshot(snap), &records).take_entries().into_iter().collect();
+                fixtures::applied(State::from_snapshot(snap), &records).take_entries().into_iter().collect();
 
             let idx = Index::default();
             idx.set_base(Table::open(Box::new(WholeValue(bytes))).unwrap());
-            idx.absorb(applied(State::empty(sys), &records));
+            idx.absorb(fixtures::applied(State::empty(sys), &records));
             let table = idx.base.read().unwrap().clone().unwrap();
             prop_assert_eq!(table.cached_bytes(), 0, "opening read no block");
             for n in 0..6 {

@@ -9,8 +9,10 @@ use std::time::Duration;
 /// What a watched call does to its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Call {
-    /// `get`, `get_observed`, `get_versioned`, `open`.
+    /// `get`, `get_observed`, `get_versioned`: a value read whole.
     Read,
+    /// `open`: a value read a part at a time.
+    Open,
     /// `get_authoritative`: a read past any copy.
     ReadAuthoritative,
     /// `put`, `put_with`, `put_if`, `append`.
@@ -114,7 +116,7 @@ impl<S: ObjStore + ?Sized> ObjStore for Watched<S> {
         self.inner.local_dir()
     }
     fn open(&self, key: &str) -> charm::Result<Option<Box<dyn StoredReader>>> {
-        (self.watch)(Call::Read, key)?;
+        (self.watch)(Call::Open, key)?;
         self.inner.open(key)
     }
     fn remove_stale_temporaries(&self, older_than: Duration) -> charm::Result<usize> {

@@ -60,7 +60,6 @@ impl<T: Held> Kept<T> {
     }
 
     /// The same blocks, within `limit` bytes from now on.
-    #[cfg(test)]
     pub(super) fn with_limit(self, limit: usize) -> Kept<T> {
         Kept { limit, ..self }
     }

@@ -343,7 +343,6 @@ impl Table {
 
     /// The same table, keeping at most `bytes` of blocks (at least the
     /// last one read).
-    #[cfg(test)]
     pub(crate) fn with_cache_limit(self, bytes: usize) -> Table {
         Table {
             blocks: self.blocks.with_limit(bytes),
@@ -363,8 +362,7 @@ impl Table {
         self.blocks.bytes()
     }
 
-    /// The number of records.
-    #[cfg(test)]
+    /// The number of records its header declares.
     pub(crate) fn len(&self) -> u64 {
         self.layout.records
     }
@@ -598,6 +596,40 @@ impl Table {
             values_len: span.end - span.start - span.head,
             checked: AtomicU64::new(0),
         })
+    }
+
+    /// Hands every entry to `each`, block after block in the table's
+    /// order, each block read once and not kept (a fold that merges
+    /// changes into the snapshot holds one block, not the index). `false`,
+    /// at the first damaged block or record, having handed over those
+    /// before: the fold that needs every entry is then the full one, which
+    /// reports the damage.
+    pub(crate) fn for_each_entry(&self, mut each: impl FnMut(EntryKey, Entry)) -> Result<bool> {
+        for b in 0..self.layout.blocks() {
+            let Some(span) = self.span(b)? else {
+                return Ok(false);
+            };
+            // The span's bounds hold its length to the file's.
+            let mut bytes = vec![0u8; (span.end - span.start) as usize];
+            self.reader
+                .read_at(self.layout.blocks_at() + span.start, &mut bytes)?;
+            let (head, values) = bytes.split_at(span.head as usize);
+            let records = self.layout.records_in(b) as usize;
+            let Some(head) = Head::parse(head, records) else {
+                return Ok(false);
+            };
+            for i in 0..records {
+                let value = |at: u64, len: usize| {
+                    let at = usize::try_from(at).ok()?;
+                    values.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
+                };
+                let Some((k, e, derived)) = head.entry(i, value, false) else {
+                    return Ok(false);
+                };
+                each(k, super::with_obj_key(self.layout.system, &k, e, derived));
+            }
+        }
+        Ok(true)
     }
 
     /// The entry under `key`, if the table holds one that passes its check

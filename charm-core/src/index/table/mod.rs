@@ -73,7 +73,7 @@ pub(crate) use lookup::StoredRange;
 pub(crate) use lookup::{PolicyStream, Table};
 #[cfg(any(test, feature = "testing"))]
 pub(crate) use whole::encode;
-pub(crate) use whole::{decode, encode_blocks, replace_meta, write_with_meta, Blocks};
+pub(crate) use whole::{decode, encode_blocks, replace_meta, write_with_meta, BlockWriter, Blocks};
 
 use super::format::{PolicyState, FORMAT};
 use crate::entry::FunctionRecord;
@@ -324,7 +324,7 @@ fn key_prefix(key: &[u8]) -> u64 {
 }
 
 /// The bytes a record is sorted and searched by: argument key, then name.
-fn sort_key(k: &EntryKey) -> [u8; 64] {
+pub(crate) fn sort_key(k: &EntryKey) -> [u8; 64] {
     let mut out = [0u8; 64];
     out[..32].copy_from_slice(k.args.as_bytes());
     out[32..].copy_from_slice(k.name.as_bytes());

@@ -44,31 +44,94 @@ pub(crate) fn encode_blocks<E: Borrow<Entry>>(
     let mut order: Vec<(&EntryKey, &Entry)> =
         snap.entries.iter().map(|(k, e)| (k, e.borrow())).collect();
     order.sort_by_key(|(k, _)| sort_key(k));
-    // Written in place (the header and the directory filled in once the
-    // blocks and the meta section are): a snapshot is tens of MB at a
-    // million entries, and each copy of it is as many fresh pages (the
-    // meta section and the policy's state encoded apart were two more
-    // copies of the policy's state, about 42 MB each at a million
-    // entries).
-    let blocks = order.len().div_ceil(BLOCK as usize);
-    let blocks_at = HEADER + head_len + (blocks + 1) * ENTRY;
-    let mut out = Vec::with_capacity(blocks_at + order.len() * (SLOT + 64));
-    out.resize(blocks_at, 0);
-    let mut directory = Vec::with_capacity(blocks + 1);
+    let mut blocks = BlockWriter::new(order.len() as u64, head_len, snap.system);
     for block in order.chunks(BLOCK as usize) {
-        let start = (out.len() - blocks_at) as u64;
-        let head = write_block(&mut out, block, snap.system)?;
-        directory.push([start, prefix(block[0].0), head]);
+        blocks.write(block)?;
     }
-    let block_bytes = (out.len() - blocks_at) as u64;
-    directory.push([block_bytes, u64::MAX, 0]);
-    let records = order.len() as u64;
-    Ok(Blocks {
-        out,
-        blocks_at,
-        directory,
-        records,
-    })
+    blocks.finish()
+}
+
+/// Blocks written one after another, entries in the table's order, into
+/// one buffer with room before them for the header, the head and the
+/// directory: written in place (the header and the directory filled in
+/// once the blocks and the meta section are), since a snapshot is tens of
+/// MB at a million entries, and each copy of it is as many fresh pages.
+pub(crate) struct BlockWriter {
+    blocks: Blocks,
+    system: Digest,
+    /// The records the room was made for.
+    expected: u64,
+    /// Entries of the block being filled (a stream of them).
+    pending: Vec<(EntryKey, Entry)>,
+}
+
+impl BlockWriter {
+    /// Room for `records` records under `system`, with a head of
+    /// `head_len` bytes.
+    pub(crate) fn new(records: u64, head_len: usize, system: Digest) -> BlockWriter {
+        let blocks = records.div_ceil(BLOCK) as usize;
+        let blocks_at = HEADER + head_len + (blocks + 1) * ENTRY;
+        let mut out = Vec::with_capacity(blocks_at + records as usize * (SLOT + 64));
+        out.resize(blocks_at, 0);
+        BlockWriter {
+            blocks: Blocks {
+                out,
+                blocks_at,
+                directory: Vec::with_capacity(blocks + 1),
+                records: 0,
+            },
+            system,
+            expected: records,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes one whole block (`BLOCK` entries, fewer if it is the last),
+    /// sorted by [`sort_key`], after those before it.
+    fn write(&mut self, block: &[(&EntryKey, &Entry)]) -> Result<()> {
+        let Some(first) = block.first() else {
+            return Ok(());
+        };
+        let b = &mut self.blocks;
+        let start = (b.out.len() - b.blocks_at) as u64;
+        let head = write_block(&mut b.out, block, self.system)?;
+        b.directory.push([start, prefix(first.0), head]);
+        b.records += block.len() as u64;
+        Ok(())
+    }
+
+    /// Adds the next entry of a stream in the table's order.
+    pub(crate) fn push(&mut self, k: EntryKey, e: Entry) -> Result<()> {
+        self.pending.push((k, e));
+        if self.pending.len() == BLOCK as usize {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let block: Vec<(&EntryKey, &Entry)> = pending.iter().map(|(k, e)| (k, e)).collect();
+        self.write(&block)?;
+        self.pending = pending;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// The blocks, if they hold as many records as room was made for.
+    pub(crate) fn finish(mut self) -> Result<Blocks> {
+        self.flush()?;
+        let b = &mut self.blocks;
+        if b.records != self.expected {
+            return Err(Error::plugin(
+                "index encoding",
+                "another number of records than the blocks made room for",
+            ));
+        }
+        let block_bytes = (b.out.len() - b.blocks_at) as u64;
+        b.directory.push([block_bytes, u64::MAX, 0]);
+        Ok(self.blocks)
+    }
 }
 
 impl Blocks {
