@@ -271,6 +271,30 @@ fn hits_appended_by_many_processes_while_others_fold_are_all_counted_once() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Eight processes that never read the index commit after every call, at
+/// once, on keys of their own: each commit merges the records waiting
+/// into the snapshot as it reads it, under the writer lock, and none
+/// loses another's entries, so a ninth process finds every key.
+#[test]
+fn eight_processes_merging_their_commits_lose_nothing() {
+    let dir = fresh_dir("merging");
+    run(&dir, "plain", &keys(100..102), &[]); // a snapshot to merge into
+    let log = dir.join("events.jsonl");
+    let log_env = log.to_string_lossy().into_owned();
+    let logged = [("CHARM_LOG", log_env.as_str())];
+    let children: Vec<_> = (0..8u32)
+        .map(|i| spawn(&dir, "commit-keys", &keys(i * 4..i * 4 + 4), &logged))
+        .collect();
+    children.into_iter().for_each(|c| drop(finish(c)));
+    let events = std::fs::read_to_string(&log).unwrap();
+    let merged = events.lines().filter(|l| l.contains("merged in place"));
+    assert!(merged.count() >= 8, "the commits merged in place: {events}");
+    let fresh = run(&dir, "plain", &keys(0..32), &[]);
+    let lost: Vec<_> = fresh.computed.iter().filter(|(n, _)| n == "f").collect();
+    assert!(lost.is_empty(), "committed, then lost: {lost:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A new cache in a folder named after `name`, its 8 entries stored,
 /// then hit until its hit log is due (see [`a_hit_log_due`]).
 fn a_cache_with_its_hit_log_due(name: &str) -> PathBuf {
