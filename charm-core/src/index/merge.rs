@@ -5,12 +5,12 @@
 //! order, one at a time, and written again with the settled versions in
 //! their places.
 //!
-//! The objects it finds garbage are those a whole fold finds (with one
-//! exception: a version stored as an object by one process and kept
-//! inline by another, one function under two settings, both losing, may
-//! leave its object behind for `remove_orphans`), but for those of
-//! removed versions, which their remover deletes (either fold may find
-//! one, as the order of versions goes); never one a kept entry holds.
+//! It finds garbage the objects a whole fold finds, except those of
+//! removed versions (their remover deletes them: either fold may find
+//! one, as the versions are ordered) and, when both lose, one of a
+//! version stored as an object by one process and kept inline by another
+//! (one function under two settings), left for `remove_orphans`; never
+//! one a kept entry holds.
 
 use super::state::{later, Overlay, Settled};
 use super::table::{sort_key, BlockWriter, Table};
