@@ -806,15 +806,23 @@ mod remote {
 
     /// Eight processes that each commit after every call, at once, on
     /// keys of their own: no commit overwrites another's (each is a
-    /// compare-and-swap of the head), so a ninth process finds every key.
+    /// compare-and-swap of the head, most of them of a snapshot the
+    /// changes were merged into as it was read), so a ninth process finds
+    /// every key.
     fn racing_committers_lose_nothing(store: &str) {
         let m = machine("racing");
         let local = m.join("local-cache");
-        let extra = [("CHARM_TEST_STORE", store)];
+        on(&m, store, "plain", &keys(100..102)); // a head, for commits to merge into
+        let log = m.join("events.jsonl");
+        let log = log.to_str().unwrap();
+        let extra = [("CHARM_TEST_STORE", store), ("CHARM_LOG", log)];
         let children: Vec<_> = (0..8u32)
             .map(|i| spawn_in(&m, &local, "commit-keys", &keys(i * 4..i * 4 + 4), &extra))
             .collect();
         children.into_iter().for_each(|c| drop(finish(c)));
+        let events = std::fs::read_to_string(log).unwrap();
+        let merged = events.lines().filter(|l| l.contains("merged in place"));
+        assert!(merged.count() > 0, "no commit merged in place: {events}");
         let fresh = on(&m, store, "plain", &keys(0..32));
         let lost: Vec<_> = fresh.computed.iter().filter(|(n, _)| n == "f").collect();
         assert!(lost.is_empty(), "committed, then lost: {lost:?}");

@@ -643,7 +643,11 @@ impl Engine {
             return Ok(());
         }
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
-            let folded = match self.fold_hits_swapped(&mut p)? {
+            let mut swapped = self.fold_hits_swapped(&mut p)?;
+            if let Swapped::Full = swapped {
+                swapped = self.fold_merging_swapped(&mut p)?;
+            }
+            let folded = match swapped {
                 Swapped::Folded => true,
                 Swapped::Raced => false,
                 Swapped::Full => {

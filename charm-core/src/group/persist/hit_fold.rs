@@ -42,7 +42,8 @@ pub(super) enum Swapped {
     Folded,
     /// Another process committed first: nothing was; try again.
     Raced,
-    /// Not hits only: the full fold's.
+    /// Not hits only (for a fold of hits), or not mergeable in place
+    /// (`merge_fold.rs`): the full fold's.
     Full,
 }
 

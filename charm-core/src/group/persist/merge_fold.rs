@@ -12,19 +12,48 @@
 //! Anything else (a damaged snapshot, a record of another system state
 //! naming entries of this one, a function state changed, an entry written
 //! under a state that is not its function's, the budget exceeded,
-//! another policy) is the full fold's; so is a store with
-//! compare-and-swap, whose fold reads the snapshot whole anyway.
+//! another policy) is the full fold's. On a store with compare-and-swap
+//! the snapshot is read whole (a remote store's ranged reads are
+//! requests), written under a name of its own, and the head swapped to
+//! it, as the full fold does.
 
+use super::hit_fold::Swapped;
 use super::{delta_records, report_damaged, unfolded, Progress};
+use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, Op};
+use crate::group::policy_book::Taken;
 use crate::index::format::{self, Delta};
-use crate::index::merge::{merge_into, settle};
+use crate::index::merge::{merge_into, settle, Settlement};
 use crate::index::state::State;
 use crate::index::table::{BlockWriter, Table};
 use crate::keys::layout;
-use crate::{ReplacementPolicy, Result};
+use crate::traits::obj_store::WholeValue;
+use crate::{BuildDigestHasher, ReplacementPolicy, Result};
 use charm_freeze::Digest;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+
+/// A merged fold read and settled, ready to be written: the snapshot it
+/// merges into, the meta section and head it writes, the policy told of
+/// everything, and what it folds.
+struct Prepared {
+    table: Table,
+    meta: format::Snapshot,
+    head: format::Head,
+    policy: Box<dyn ReplacementPolicy>,
+    settled: Settlement,
+    applied: Vec<String>,
+    /// This process's own changes and usage, as one more record.
+    own: Delta,
+}
+
+/// A merged fold encoded: the snapshot and the head, and the objects it
+/// found garbage (deleted once the snapshot is written).
+struct Written {
+    snapshot: Vec<u8>,
+    head: Vec<u8>,
+    doomed: HashSet<Digest, BuildDigestHasher>,
+}
 
 impl super::Engine {
     /// Under the writer lock, once the logs are taken: merges the records
@@ -32,31 +61,116 @@ impl super::Engine {
     /// it (see the module's doc); `false`, having changed nothing, when
     /// the full fold is needed.
     pub(super) fn fold_merging(&self, p: &mut Progress) -> Result<bool> {
-        let changed_whole = self.is_loaded()
-            || self.persist.system_changed.load(Ordering::Relaxed)
-            || self.policy.accesses_overflowed();
-        if changed_whole {
-            return Ok(false);
-        }
         let opened = self.store.open(layout::BASE)?;
         let Some(table) = opened.and_then(|r| Table::open(r).ok()) else {
             return Ok(false); // none, or damaged: the full fold reports it
         };
+        let Some(mut merge) = self.prepare_merge(table)? else {
+            return Ok(false);
+        };
+        let taken = self.take_own_hits(&mut *merge.policy);
+        let written = self.encode_merged(&mut merge).and_then(|written| {
+            let Some(w) = written else {
+                return Ok(None);
+            };
+            self.store.put(layout::BASE, &w.snapshot)?;
+            let _ = self.store.put(layout::HEAD, &w.head);
+            Ok(Some(w.doomed))
+        });
+        match written {
+            Ok(Some(doomed)) => {
+                self.finish_merge(p, merge, doomed);
+                Ok(true)
+            }
+            Ok(None) => {
+                self.policy.give_back(taken);
+                Ok(false)
+            }
+            Err(e) => {
+                self.policy.give_back(taken);
+                Err(e)
+            }
+        }
+    }
+
+    /// On a store with compare-and-swap: reads the head and the snapshot
+    /// it names (whole: a remote store's ranged reads are requests),
+    /// merges the records waiting and this process's changes into it,
+    /// writes the result under a name of its own and swaps the head to
+    /// it, if the head is still the one read.
+    pub(super) fn fold_merging_swapped(&self, p: &mut Progress) -> Result<Swapped> {
+        let (head, version) = self.read_head_versioned()?;
+        let Some(base) = head.map(|h| h.base) else {
+            return Ok(Swapped::Full);
+        };
+        let Some(bytes) = self.store.get(&base)? else {
+            return Ok(Swapped::Full);
+        };
+        let Ok(table) = Table::open(Box::new(WholeValue(bytes))) else {
+            return Ok(Swapped::Full);
+        };
+        let Some(mut merge) = self.prepare_merge(table)? else {
+            return Ok(Swapped::Full);
+        };
+        let name = format!("{}-{:020}-{}", layout::BASE, stamp(), process_nonce());
+        merge.head.base = name.clone();
+        let taken = self.take_own_hits(&mut *merge.policy);
+        // The objects found garbage once swapped, or why it was not.
+        let written = self.encode_merged(&mut merge).and_then(|written| {
+            let Some(w) = written else {
+                return Ok(Err(Swapped::Full));
+            };
+            self.store.put(&name, &w.snapshot)?;
+            if !self.store.put_if(layout::HEAD, &w.head, version.as_ref())? {
+                let _ = self.store.delete(&name);
+                return Ok(Err(Swapped::Raced));
+            }
+            // Replaced: a process that read the old head opens the new one
+            // when this snapshot is gone.
+            let _ = self.store.delete(&base);
+            Ok(Ok(w.doomed))
+        });
+        match written {
+            Ok(Ok(doomed)) => {
+                self.finish_merge(p, merge, doomed);
+                Ok(Swapped::Folded)
+            }
+            Ok(Err(not)) => {
+                self.policy.give_back(taken);
+                Ok(not)
+            }
+            Err(e) => {
+                self.policy.give_back(taken);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads what a merged fold into `table` needs and settles the
+    /// changes; `None`, having taken nothing, when the full fold is
+    /// needed.
+    fn prepare_merge(&self, table: Table) -> Result<Option<Prepared>> {
+        let changed_whole = self.is_loaded()
+            || self.persist.system_changed.load(Ordering::Relaxed)
+            || self.policy.accesses_overflowed();
+        if changed_whole {
+            return Ok(None);
+        }
         // Lookups of changed keys land anywhere: keep no block.
         let mut table = table.with_cache_limit(0);
         let system = self.update_system_state()?;
         let Some(head) = table.take_index_head() else {
-            return Ok(false);
+            return Ok(None);
         };
         let Ok((meta, stored)) = table.read_meta() else {
-            return Ok(false);
+            return Ok(None);
         };
         if meta.system != system || table.system() != system {
-            return Ok(false);
+            return Ok(None);
         }
         let stored = stored.filter(|s| s.name == self.policy.name());
         let Some(mut policy) = stored.and_then(|s| s.decode()) else {
-            return Ok(false);
+            return Ok(None);
         };
         let snapshot_states: Vec<(Digest, Digest)> = meta
             .functions
@@ -65,7 +179,7 @@ impl super::Engine {
             .collect();
         let mut state = State::from_snapshot(meta);
         let Some(applied) = self.apply_records(&mut state, &mut *policy, system)? else {
-            return Ok(false);
+            return Ok(None);
         };
         let own = self.index.pending(system);
         state.apply("", own.clone());
@@ -76,13 +190,13 @@ impl super::Engine {
                 .is_some_and(|f| f.func_state != *s)
         });
         if state_changed {
-            return Ok(false); // cascades: the full fold's
+            return Ok(None); // cascades: the full fold's
         }
         let functions = std::mem::take(&mut state.functions);
         let replaced = std::mem::take(&mut state.replaced);
         let records = state.into_overlay();
         let Some(settled) = settle(&table, &records, replaced, head.bytes)? else {
-            return Ok(false);
+            return Ok(None);
         };
         let stale = settled.changes.iter().any(|(k, e)| {
             let current = functions.get(&k.name).map(|f| f.func_state);
@@ -90,7 +204,7 @@ impl super::Engine {
                 .is_some_and(|e| current.is_some_and(|s| s != e.func_state))
         });
         if stale || settled.bytes > self.settings.budget {
-            return Ok(false); // cascades or evicts: the full fold's
+            return Ok(None); // cascades or evicts: the full fold's
         }
         for (k, e) in &settled.changes {
             match e {
@@ -98,11 +212,7 @@ impl super::Engine {
                 None => policy.invalidate(k),
             }
         }
-        let taken = self.policy.take_accesses();
-        for (k, meta) in &taken.hits {
-            policy.access(*k, meta);
-        }
-        let snap: format::Snapshot = format::Snapshot {
+        let meta = format::Snapshot {
             system,
             functions: functions.into_values().collect(),
             entries: Vec::new(),
@@ -110,40 +220,74 @@ impl super::Engine {
             folded: applied.clone(),
         };
         let head = format::Head {
-            functions: snap.functions.clone(),
+            functions: meta.functions.clone(),
             folded: applied.clone(),
             entries: settled.entries,
             bytes: settled.bytes,
             ..head
         };
-        let mut doomed = settled.doomed_objects();
-        let written = (|| -> Result<bool> {
-            let head = format::encode_head(&head)?;
-            let mut out = BlockWriter::new(settled.entries, head.len(), system);
-            if !merge_into(&table, settled.changes, &mut out, &mut doomed)? {
-                return Ok(false);
-            }
-            let Ok(blocks) = out.finish() else {
-                return Ok(false); // the counts did not add up
-            };
-            let encoded = blocks.finish(&snap, Some(&*policy), &head)?;
-            self.store.put(layout::BASE, &encoded)?;
-            let _ = self.store.put(layout::HEAD, &head);
-            Ok(true)
-        })();
-        match written {
-            Ok(true) => {}
-            Ok(false) => {
-                self.policy.give_back(taken);
-                return Ok(false);
-            }
-            Err(e) => {
-                self.policy.give_back(taken);
-                return Err(e);
-            }
+        Ok(Some(Prepared {
+            table,
+            meta,
+            head,
+            policy,
+            settled,
+            applied,
+            own,
+        }))
+    }
+
+    /// Tells `policy` this process's own hits, taken (given back if the
+    /// fold does not write).
+    fn take_own_hits(&self, policy: &mut dyn ReplacementPolicy) -> Taken {
+        let taken = self.policy.take_accesses();
+        for (k, meta) in &taken.hits {
+            policy.access(*k, meta);
         }
+        taken
+    }
+
+    /// The merged snapshot and its head; `None` if the snapshot's records
+    /// turn out damaged or out of order, or their count not the one
+    /// settled (the full fold's).
+    fn encode_merged(&self, merge: &mut Prepared) -> Result<Option<Written>> {
+        let head = format::encode_head(&merge.head)?;
+        let settled = &mut merge.settled;
+        let mut out = BlockWriter::new(settled.entries, head.len(), merge.meta.system);
+        let mut doomed = settled.doomed_objects();
+        let changes = std::mem::take(&mut settled.changes);
+        if !merge_into(&merge.table, changes, &mut out, &mut doomed)? {
+            return Ok(None);
+        }
+        let Ok(blocks) = out.finish() else {
+            return Ok(None); // the counts did not add up
+        };
+        let snapshot = blocks.finish(&merge.meta, Some(&*merge.policy), &head)?;
+        Ok(Some(Written {
+            snapshot,
+            head,
+            doomed,
+        }))
+    }
+
+    /// After a merged fold is written: deletes the records it folded and
+    /// the objects it found garbage, and counts this process's changes
+    /// persisted.
+    fn finish_merge(
+        &self,
+        p: &mut Progress,
+        merge: Prepared,
+        doomed: HashSet<Digest, BuildDigestHasher>,
+    ) {
+        let Prepared {
+            table,
+            head,
+            applied,
+            own,
+            ..
+        } = merge;
         drop(table);
-        self.records_folded(p, &applied, settled.entries);
+        self.records_folded(p, &applied, head.entries);
         self.index.persisted(&own);
         self.persist.wrote_changes.store(false, Ordering::Relaxed);
         self.persist
@@ -153,11 +297,10 @@ impl super::Engine {
         }
         let detail = format!(
             "{} entries, {} records of changes merged in place",
-            settled.entries,
+            head.entries,
             applied.len()
         );
         emit(Op::IndexWrite, None, None, None, &detail);
-        Ok(true)
     }
 
     /// Applies the records waiting to `state`, telling `policy` their hits
