@@ -20,7 +20,7 @@
 //! and writes the result: a process's own fold adds its hits and usage
 //! to it, and a fold in the background (`background.rs`) runs it alone.
 
-use super::{delta_records, report_damaged, unfolded, Progress};
+use super::{delta_records, read_telling, unfolded, Progress};
 use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, Op};
 use crate::group::policy_book::Taken;
@@ -32,7 +32,6 @@ use crate::keys::layout;
 use crate::traits::obj_store::SharedValue;
 use crate::{Error, ObjStore, ReplacementPolicy, Result};
 use charm_freeze::Digest;
-use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -112,38 +111,18 @@ impl HitFold<'_> {
         let mut state = State::from_snapshot(snap);
         let mut applied = Vec::new();
         for name in unfolded(names, &state.folded) {
-            let Some(record) = self.store.open(&name)? else {
+            // Should a record turn out not to be hits only, this policy,
+            // the stored one decoded, is dropped untold of the rest.
+            let mut hits_only = true;
+            let keep = |d: &Delta| {
+                hits_only = hits_only && d.system == self.system && d.is_hits_only();
+                hits_only
+            };
+            let read = read_telling(self.store, &name, self.system, &mut *policy, keep)?;
+            let Some((usage, refused)) = read else {
                 continue; // folded by another process meanwhile
             };
-            let mut usage = Delta {
-                system: self.system,
-                ..Delta::default()
-            };
-            let hits_only = Cell::new(true);
-            // Each hit told as it is decoded, in order, the log read a
-            // window at a time (at 100 000 entries, four reruns' hits are
-            // 15 MB of log, and 32 MB decoded; a record of 10 000 hits,
-            // 800 KB). Should a record turn out not to be hits only, this
-            // policy, the stored one decoded, is dropped untold of the
-            // rest.
-            let decode = |bytes: &[u8]| {
-                let gate = |d: &Delta| {
-                    let only = hits_only.get() && d.system == self.system && d.is_hits_only();
-                    hits_only.set(only);
-                    only
-                };
-                format::decode_delta_telling(bytes, gate, |(k, meta)| policy.access(k, &meta))
-            };
-            let damaged =
-                format::for_each_delta_read(&*record, format::LOG_WINDOW, decode, |_, d| {
-                    if hits_only.get() {
-                        usage.extend(d);
-                    }
-                })?;
-            if damaged {
-                report_damaged(&name);
-            }
-            if !hits_only.get() {
+            if !refused.is_empty() {
                 return Ok(None);
             }
             state.apply(&name, usage);

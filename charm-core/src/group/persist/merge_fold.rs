@@ -18,7 +18,7 @@
 //! it, as the full fold does.
 
 use super::hit_fold::Swapped;
-use super::{delta_records, report_damaged, unfolded, Progress};
+use super::{delta_records, read_telling, unfolded, Progress};
 use crate::entry::{process_nonce, stamp};
 use crate::events::{emit, Op};
 use crate::group::policy_book::Taken;
@@ -280,13 +280,8 @@ impl super::Engine {
         doomed: HashSet<Digest, BuildDigestHasher>,
     ) {
         let Prepared {
-            table,
-            head,
-            applied,
-            own,
-            ..
+            head, applied, own, ..
         } = merge;
-        drop(table);
         self.records_folded(p, &applied, head.entries);
         self.index.persisted(&own);
         self.persist.wrote_changes.store(false, Ordering::Relaxed);
@@ -316,32 +311,15 @@ impl super::Engine {
         let names = unfolded(changes.into_iter().chain(hits).collect(), &state.folded);
         let mut applied = Vec::new();
         for name in names {
-            let Some(record) = self.store.open(&name)? else {
+            let same_system = |d: &Delta| d.system == system;
+            let read = read_telling(&*self.store, &name, system, policy, same_system)?;
+            let Some((changes, foreign)) = read else {
                 continue; // folded by another process meanwhile
             };
-            let mut all = Delta {
-                system,
-                ..Delta::default()
-            };
-            let mut foreign = false;
-            let decode = |bytes: &[u8]| {
-                let gate = |d: &Delta| d.system == system;
-                format::decode_delta_telling(bytes, gate, |(k, meta)| policy.access(k, &meta))
-            };
-            let damaged =
-                format::for_each_delta_read(&*record, format::LOG_WINDOW, decode, |_, d| {
-                    match d.system == system {
-                        true => all.extend(d),
-                        false => foreign |= !d.upserts.is_empty(),
-                    }
-                })?;
-            if damaged {
-                report_damaged(&name);
-            }
-            if foreign {
+            if foreign.iter().any(|d| !d.upserts.is_empty()) {
                 return Ok(None);
             }
-            state.apply(&name, all);
+            state.apply(&name, changes);
             applied.push(name);
         }
         Ok(Some(applied))
